@@ -1,0 +1,454 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Hardware(_message.Message):
+    __slots__ = ("cpu_model", "cpu_cores", "memory_bytes", "gpus", "platform")
+    CPU_MODEL_FIELD_NUMBER: _ClassVar[int]
+    CPU_CORES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    cpu_model: str
+    cpu_cores: int
+    memory_bytes: int
+    gpus: _containers.RepeatedScalarFieldContainer[str]
+    platform: str
+    def __init__(self, cpu_model: _Optional[str] = ..., cpu_cores: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[str]] = ..., platform: _Optional[str] = ...) -> None: ...
+
+class DeviceInfo(_message.Message):
+    __slots__ = ("device_id", "name", "runtime_version", "api_version", "hardware", "available_providers", "active_provider", "provider_warning", "cert_fingerprint", "caller_paired", "versions")
+    class VersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_VERSION_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
+    HARDWARE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_WARNING_FIELD_NUMBER: _ClassVar[int]
+    CERT_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    CALLER_PAIRED_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    name: str
+    runtime_version: str
+    api_version: str
+    hardware: Hardware
+    available_providers: _containers.RepeatedScalarFieldContainer[str]
+    active_provider: str
+    provider_warning: str
+    cert_fingerprint: str
+    caller_paired: bool
+    versions: _containers.ScalarMap[str, str]
+    def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class PairRequest(_message.Message):
+    __slots__ = ("code", "client_name", "csr_pem")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    client_name: str
+    csr_pem: str
+    def __init__(self, code: _Optional[str] = ..., client_name: _Optional[str] = ..., csr_pem: _Optional[str] = ...) -> None: ...
+
+class PairResponse(_message.Message):
+    __slots__ = ("client_cert_pem", "device_cert_pem", "device_id")
+    CLIENT_CERT_PEM_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_CERT_PEM_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    client_cert_pem: str
+    device_cert_pem: str
+    device_id: str
+    def __init__(self, client_cert_pem: _Optional[str] = ..., device_cert_pem: _Optional[str] = ..., device_id: _Optional[str] = ...) -> None: ...
+
+class WatchHealthRequest(_message.Message):
+    __slots__ = ("interval_s",)
+    INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
+    interval_s: float
+    def __init__(self, interval_s: _Optional[float] = ...) -> None: ...
+
+class DeviceHealth(_message.Message):
+    __slots__ = ("cpu_percent", "memory_percent", "memory_used_bytes", "gpu_percent", "gpu_memory_percent", "temperature_c", "uptime_s")
+    CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    GPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    GPU_MEMORY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_C_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_S_FIELD_NUMBER: _ClassVar[int]
+    cpu_percent: float
+    memory_percent: float
+    memory_used_bytes: int
+    gpu_percent: float
+    gpu_memory_percent: float
+    temperature_c: float
+    uptime_s: float
+    def __init__(self, cpu_percent: _Optional[float] = ..., memory_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., gpu_percent: _Optional[float] = ..., gpu_memory_percent: _Optional[float] = ..., temperature_c: _Optional[float] = ..., uptime_s: _Optional[float] = ...) -> None: ...
+
+class StreamHealth(_message.Message):
+    __slots__ = ("camera_id", "url", "state", "state_reason", "camera_fps", "inferred_fps", "dropped_frames", "inference_ms", "width", "height")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_FPS_FIELD_NUMBER: _ClassVar[int]
+    INFERRED_FPS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_MS_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    url: str
+    state: str
+    state_reason: str
+    camera_fps: float
+    inferred_fps: float
+    dropped_frames: int
+    inference_ms: float
+    width: int
+    height: int
+    def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class Health(_message.Message):
+    __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    APPS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_WARNING_FIELD_NUMBER: _ClassVar[int]
+    time: float
+    device: DeviceHealth
+    streams: _containers.RepeatedCompositeFieldContainer[StreamHealth]
+    apps: _containers.RepeatedCompositeFieldContainer[AppStatus]
+    active_provider: str
+    provider_warning: str
+    def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ...) -> None: ...
+
+class AppRef(_message.Message):
+    __slots__ = ("app_id",)
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    def __init__(self, app_id: _Optional[str] = ...) -> None: ...
+
+class AppStatus(_message.Message):
+    __slots__ = ("app_id", "name", "kind", "version", "state", "error", "versions", "params_json", "camera_ids", "model", "manifest_json")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_IDS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_JSON_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    name: str
+    kind: str
+    version: str
+    state: str
+    error: str
+    versions: _containers.RepeatedScalarFieldContainer[str]
+    params_json: str
+    camera_ids: _containers.RepeatedScalarFieldContainer[str]
+    model: str
+    manifest_json: str
+    def __init__(self, app_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[str] = ..., error: _Optional[str] = ..., versions: _Optional[_Iterable[str]] = ..., params_json: _Optional[str] = ..., camera_ids: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., manifest_json: _Optional[str] = ...) -> None: ...
+
+class ListAppsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListAppsResponse(_message.Message):
+    __slots__ = ("apps",)
+    APPS_FIELD_NUMBER: _ClassVar[int]
+    apps: _containers.RepeatedCompositeFieldContainer[AppStatus]
+    def __init__(self, apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ...) -> None: ...
+
+class RemoveAppResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RollbackRequest(_message.Message):
+    __slots__ = ("app_id", "version")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    version: str
+    def __init__(self, app_id: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class SetParamsRequest(_message.Message):
+    __slots__ = ("app_id", "params_json")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    params_json: str
+    def __init__(self, app_id: _Optional[str] = ..., params_json: _Optional[str] = ...) -> None: ...
+
+class UploadHeader(_message.Message):
+    __slots__ = ("filename", "size", "sha256", "name", "labels", "decoder", "signature")
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    DECODER_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    filename: str
+    size: int
+    sha256: str
+    name: str
+    labels: str
+    decoder: str
+    signature: bytes
+    def __init__(self, filename: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., name: _Optional[str] = ..., labels: _Optional[str] = ..., decoder: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class UploadChunk(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: UploadHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[UploadHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class TensorSpec(_message.Message):
+    __slots__ = ("name", "shape", "type")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    type: str
+    def __init__(self, name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., type: _Optional[str] = ...) -> None: ...
+
+class ModelInfo(_message.Message):
+    __slots__ = ("name", "sha256", "size", "inputs", "outputs", "decoder", "labels", "used_by")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    DECODER_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    USED_BY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sha256: str
+    size: int
+    inputs: _containers.RepeatedCompositeFieldContainer[TensorSpec]
+    outputs: _containers.RepeatedCompositeFieldContainer[TensorSpec]
+    decoder: str
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    used_by: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., decoder: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., used_by: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ModelRef(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ...) -> None: ...
+
+class RemoveModelResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("app_id", "replay")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    replay: int
+    def __init__(self, app_id: _Optional[str] = ..., replay: _Optional[int] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("id", "time", "app_id", "camera_id", "type", "label", "track_id", "zone", "line", "direction", "count", "snapshot_id", "detail")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    time: float
+    app_id: str
+    camera_id: str
+    type: str
+    label: str
+    track_id: int
+    zone: str
+    line: str
+    direction: str
+    count: int
+    snapshot_id: str
+    detail: str
+    def __init__(self, id: _Optional[str] = ..., time: _Optional[float] = ..., app_id: _Optional[str] = ..., camera_id: _Optional[str] = ..., type: _Optional[str] = ..., label: _Optional[str] = ..., track_id: _Optional[int] = ..., zone: _Optional[str] = ..., line: _Optional[str] = ..., direction: _Optional[str] = ..., count: _Optional[int] = ..., snapshot_id: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class WatchLogsRequest(_message.Message):
+    __slots__ = ("min_level", "replay", "contains")
+    MIN_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
+    CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    min_level: str
+    replay: int
+    contains: str
+    def __init__(self, min_level: _Optional[str] = ..., replay: _Optional[int] = ..., contains: _Optional[str] = ...) -> None: ...
+
+class LogRecord(_message.Message):
+    __slots__ = ("time", "level", "logger", "message")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    LOGGER_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    time: float
+    level: str
+    logger: str
+    message: str
+    def __init__(self, time: _Optional[float] = ..., level: _Optional[str] = ..., logger: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class PreviewRequest(_message.Message):
+    __slots__ = ("camera_id", "fps", "max_width", "jpeg_quality")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    JPEG_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    fps: float
+    max_width: int
+    jpeg_quality: int
+    def __init__(self, camera_id: _Optional[str] = ..., fps: _Optional[float] = ..., max_width: _Optional[int] = ..., jpeg_quality: _Optional[int] = ...) -> None: ...
+
+class BoxDetection(_message.Message):
+    __slots__ = ("x1", "y1", "x2", "y2", "score", "class_id", "label", "track_id")
+    X1_FIELD_NUMBER: _ClassVar[int]
+    Y1_FIELD_NUMBER: _ClassVar[int]
+    X2_FIELD_NUMBER: _ClassVar[int]
+    Y2_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    CLASS_ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    score: float
+    class_id: int
+    label: str
+    track_id: int
+    def __init__(self, x1: _Optional[float] = ..., y1: _Optional[float] = ..., x2: _Optional[float] = ..., y2: _Optional[float] = ..., score: _Optional[float] = ..., class_id: _Optional[int] = ..., label: _Optional[str] = ..., track_id: _Optional[int] = ...) -> None: ...
+
+class PreviewFrame(_message.Message):
+    __slots__ = ("camera_id", "seq", "capture_time", "jpeg", "width", "height", "detections", "timings_ms", "app_id", "counts", "provider", "sent_time", "state")
+    class TimingsMsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class CountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    CAPTURE_TIME_FIELD_NUMBER: _ClassVar[int]
+    JPEG_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DETECTIONS_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_MS_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    SENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    seq: int
+    capture_time: float
+    jpeg: bytes
+    width: int
+    height: int
+    detections: _containers.RepeatedCompositeFieldContainer[BoxDetection]
+    timings_ms: _containers.ScalarMap[str, float]
+    app_id: str
+    counts: _containers.ScalarMap[str, int]
+    provider: str
+    sent_time: float
+    state: str
+    def __init__(self, camera_id: _Optional[str] = ..., seq: _Optional[int] = ..., capture_time: _Optional[float] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[BoxDetection, _Mapping]]] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., app_id: _Optional[str] = ..., counts: _Optional[_Mapping[str, int]] = ..., provider: _Optional[str] = ..., sent_time: _Optional[float] = ..., state: _Optional[str] = ...) -> None: ...
+
+class SnapshotRequest(_message.Message):
+    __slots__ = ("camera_id", "snapshot_id", "max_width")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    snapshot_id: str
+    max_width: int
+    def __init__(self, camera_id: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., max_width: _Optional[int] = ...) -> None: ...
+
+class ProbeCameraRequest(_message.Message):
+    __slots__ = ("url", "timeout_ms")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    timeout_ms: int
+    def __init__(self, url: _Optional[str] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class ProbeCameraResponse(_message.Message):
+    __slots__ = ("ok", "error", "width", "height", "fps", "codec", "jpeg", "open_ms")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    CODEC_FIELD_NUMBER: _ClassVar[int]
+    JPEG_FIELD_NUMBER: _ClassVar[int]
+    OPEN_MS_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    error: str
+    width: int
+    height: int
+    fps: float
+    codec: str
+    jpeg: bytes
+    open_ms: float
+    def __init__(self, ok: _Optional[bool] = ..., error: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., codec: _Optional[str] = ..., jpeg: _Optional[bytes] = ..., open_ms: _Optional[float] = ...) -> None: ...
