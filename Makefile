@@ -11,7 +11,7 @@ PIP    := $(BIN)/python -m pip
 .PHONY: demo test bench lint proto clean sysdeps-demo sysdeps-test
 
 demo: sysdeps-demo $(STAMP)
-	$(BIN)/python -m device_runtime.demo
+	$(BIN)/python -m console_app.demo
 
 test: sysdeps-test $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,67 @@
+"""Detector applications: manifests, tracking, zones, counting lines and events.
+
+Pure logic, no threads or I/O besides parsing: the runner feeds it frames'
+detections and forwards what comes out. Start with :func:`parse_manifest`
+and :func:`make_app_logic`; see ``registry`` for the runner's side and
+``detector`` for the rules users see.
+"""
+
+from __future__ import annotations
+
+from device_runtime.apps.detector import DetectorLogic, LogicResult
+from device_runtime.apps.errors import ManifestError, UnknownCamera, UnsupportedAppKind
+from device_runtime.apps.events import EVENT_TYPES, AppEvent
+from device_runtime.apps.manifest import (
+    SCHEMA_V1,
+    AppManifest,
+    AppManifestBase,
+    DetectorManifest,
+    manifest_json_schema,
+    merge_params,
+    parse_manifest,
+)
+from device_runtime.apps.params import CountingLine, DetectorParams, TrackingParams, Zone
+from device_runtime.apps.registry import (
+    AppKind,
+    AppLogic,
+    app_kind,
+    app_kinds,
+    make_app_logic,
+    make_logic,
+    register_app_kind,
+)
+from device_runtime.apps.specs import CameraSpec, ModelSpec, redact_url
+from device_runtime.apps.tracker import Track, Tracker
+
+__all__ = [
+    "EVENT_TYPES",
+    "SCHEMA_V1",
+    "AppEvent",
+    "AppKind",
+    "AppLogic",
+    "AppManifest",
+    "AppManifestBase",
+    "CameraSpec",
+    "CountingLine",
+    "DetectorLogic",
+    "DetectorManifest",
+    "DetectorParams",
+    "LogicResult",
+    "ManifestError",
+    "ModelSpec",
+    "Track",
+    "Tracker",
+    "TrackingParams",
+    "UnknownCamera",
+    "UnsupportedAppKind",
+    "Zone",
+    "app_kind",
+    "app_kinds",
+    "make_app_logic",
+    "make_logic",
+    "manifest_json_schema",
+    "merge_params",
+    "parse_manifest",
+    "redact_url",
+    "register_app_kind",
+]

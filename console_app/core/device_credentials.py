@@ -1,0 +1,49 @@
+"""Where sightline-ctl keeps what pairing gave it, per device target.
+
+One JSON file per target in a private folder (0700, files 0600). The
+console proper keeps the client key in the OS keyring instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+from console_app.core.gateways.device_client import PairedCredentials
+
+
+def default_folder() -> Path:
+    override = os.environ.get("SIGHTLINE_CTL_HOME")
+    if override:
+        return Path(override)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("sightline")) / "ctl"
+
+
+class CredentialStore:
+    def __init__(self, folder: Path | None = None):
+        self.folder = Path(folder) if folder else default_folder()
+
+    def _path(self, target: str) -> Path:
+        return self.folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", target) + ".json")
+
+    def save(self, target: str, creds: PairedCredentials) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
+        path = self._path(target)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(asdict(creds), f)
+        os.replace(tmp, path)
+        return path
+
+    def load(self, target: str) -> PairedCredentials | None:
+        path = self._path(target)
+        if not path.exists():
+            return None
+        return PairedCredentials(**json.loads(path.read_text(encoding="utf-8")))

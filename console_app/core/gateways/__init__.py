@@ -1,0 +1,1 @@
+"""Adapters to the world outside the console: devices (gRPC, TLS, mDNS), cameras, storage."""

@@ -1,0 +1,239 @@
+"""A blocking client for one device's API (sightline.device.v1).
+
+Used by ``sightline-ctl`` and by the console's services (which run it off the
+GUI thread). Every call goes over TLS to a device whose certificate
+fingerprint is pinned; after pairing, the client certificate the device
+issued is presented on every call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import grpc
+
+from console_app.core.gateways.device_tls import (
+    CHANNEL_OPTIONS,
+    certificate_fingerprint,
+    channel_credentials,
+    fetch_device_certificate,
+    new_client_key_and_csr,
+    normalize_fingerprint,
+    FingerprintMismatch,
+)
+from device_runtime.protocol.v1 import device_pb2 as pb
+from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
+
+CHUNK_BYTES = 256 * 1024
+
+
+class DeviceCallError(Exception):
+    """The device refused or failed a call; ``code`` is the gRPC status name."""
+
+    def __init__(self, method: str, code: str, message: str):
+        super().__init__(f"{method}: {code}: {message}")
+        self.method = method
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class PairedCredentials:
+    """What a client keeps after pairing with a device."""
+
+    device_id: str
+    device_cert_pem: str
+    client_key_pem: str
+    client_cert_pem: str
+
+    @property
+    def fingerprint(self) -> str:
+        return certificate_fingerprint(self.device_cert_pem)
+
+
+def parse_target(target: str) -> tuple[str, int]:
+    host, sep, port = target.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {target!r}")
+    return host.strip("[]"), int(port)
+
+
+def pair(host: str, port: int, code: str, client_name: str, expected_fingerprint: str | None = None,
+         timeout: float = 10.0) -> PairedCredentials:
+    """Pair with the device at host:port using the code it printed.
+
+    The device's certificate is fetched and, when ``expected_fingerprint`` is
+    given (from the mDNS advert or typed by the engineer), must match it.
+    """
+    device_pem = fetch_device_certificate(host, port, timeout=timeout)
+    seen = certificate_fingerprint(device_pem)
+    if expected_fingerprint and normalize_fingerprint(expected_fingerprint) != seen:
+        raise FingerprintMismatch(host, port, seen, normalize_fingerprint(expected_fingerprint))
+    key_pem, csr_pem = new_client_key_and_csr(client_name)
+    channel = grpc.secure_channel(f"{host}:{port}", channel_credentials(device_pem), options=list(CHANNEL_OPTIONS))
+    try:
+        stub = pb_grpc.DeviceStub(channel)
+        reply = _call("Pair", stub.Pair, pb.PairRequest(code=code, client_name=client_name, csr_pem=csr_pem), timeout)
+    finally:
+        channel.close()
+    return PairedCredentials(reply.device_id, device_pem, key_pem, reply.client_cert_pem)
+
+
+def _call(method: str, fn, request, timeout: float | None):
+    try:
+        return fn(request, timeout=timeout)
+    except grpc.RpcError as exc:
+        raise DeviceCallError(method, exc.code().name, exc.details() or "") from None
+
+
+class DeviceStream:
+    """A server stream: iterate it for messages; ``cancel()`` (or leave the ``with``) to end it."""
+
+    def __init__(self, method: str, call):
+        self.method = method
+        self._call = call
+
+    def __iter__(self):
+        try:
+            yield from self._call
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise DeviceCallError(self.method, exc.code().name, exc.details() or "") from None
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+    def __enter__(self) -> DeviceStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+def _stream(method: str, call) -> DeviceStream:
+    return DeviceStream(method, call)
+
+
+def _upload_chunks(header: pb.UploadHeader, data: bytes | Path) -> Iterator[pb.UploadChunk]:
+    yield pb.UploadChunk(header=header)
+    stream = io.BytesIO(data) if isinstance(data, bytes) else open(data, "rb")
+    with stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            yield pb.UploadChunk(data=chunk)
+
+
+def _digest(data: bytes | Path) -> tuple[int, str]:
+    if isinstance(data, bytes):
+        return len(data), hashlib.sha256(data).hexdigest()
+    h = hashlib.sha256()
+    with open(data, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return os.path.getsize(data), h.hexdigest()
+
+
+class DeviceClient:
+    """Calls on one device. ``credentials=None`` gives an unpaired (guest) client."""
+
+    def __init__(self, host: str, port: int, credentials: PairedCredentials | None = None,
+                 pinned_fingerprint: str | None = None, timeout: float = 15.0):
+        self.host, self.port, self.timeout = host, port, timeout
+        if credentials is not None:
+            device_pem = credentials.device_cert_pem
+            pinned = pinned_fingerprint or credentials.fingerprint
+            presented = certificate_fingerprint(fetch_device_certificate(host, port, timeout=timeout))
+            if presented != normalize_fingerprint(pinned):
+                raise FingerprintMismatch(host, port, presented, normalize_fingerprint(pinned))
+            creds = channel_credentials(device_pem, credentials.client_key_pem, credentials.client_cert_pem)
+        else:
+            device_pem = fetch_device_certificate(host, port, timeout=timeout)
+            presented = certificate_fingerprint(device_pem)
+            if pinned_fingerprint and presented != normalize_fingerprint(pinned_fingerprint):
+                raise FingerprintMismatch(host, port, presented, normalize_fingerprint(pinned_fingerprint))
+            creds = channel_credentials(device_pem)
+        self.fingerprint = presented
+        self._channel = grpc.secure_channel(f"{host}:{port}", creds, options=list(CHANNEL_OPTIONS))
+        self._stub = pb_grpc.DeviceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> DeviceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ calls
+
+    def info(self) -> pb.DeviceInfo:
+        return _call("GetInfo", self._stub.GetInfo, pb.GetInfoRequest(), self.timeout)
+
+    def health(self, interval_s: float = 1.0) -> DeviceStream:
+        return _stream("WatchHealth", self._stub.WatchHealth(pb.WatchHealthRequest(interval_s=interval_s)))
+
+    def list_apps(self) -> list[pb.AppStatus]:
+        return list(_call("ListApps", self._stub.ListApps, pb.ListAppsRequest(), self.timeout).apps)
+
+    def deploy(self, package: bytes | Path, signature: bytes = b"") -> pb.AppStatus:
+        size, sha = _digest(package)
+        name = package.name if isinstance(package, Path) else "package.tar.gz"
+        header = pb.UploadHeader(filename=name, size=size, sha256=sha, signature=signature)
+        return _call("DeployApp", self._stub.DeployApp, _upload_chunks(header, package), None)
+
+    def start_app(self, app_id: str) -> pb.AppStatus:
+        return _call("StartApp", self._stub.StartApp, pb.AppRef(app_id=app_id), self.timeout)
+
+    def stop_app(self, app_id: str) -> pb.AppStatus:
+        return _call("StopApp", self._stub.StopApp, pb.AppRef(app_id=app_id), self.timeout)
+
+    def remove_app(self, app_id: str) -> None:
+        _call("RemoveApp", self._stub.RemoveApp, pb.AppRef(app_id=app_id), self.timeout)
+
+    def rollback_app(self, app_id: str, version: str = "") -> pb.AppStatus:
+        return _call("RollbackApp", self._stub.RollbackApp, pb.RollbackRequest(app_id=app_id, version=version), self.timeout)
+
+    def set_params(self, app_id: str, params_json: str) -> pb.AppStatus:
+        request = pb.SetParamsRequest(app_id=app_id, params_json=params_json)
+        return _call("SetParams", self._stub.SetParams, request, self.timeout)
+
+    def upload_model(self, model: bytes | Path, name: str, labels: list[str] | None = None,
+                     decoder: str = "") -> pb.ModelInfo:
+        size, sha = _digest(model)
+        header = pb.UploadHeader(
+            filename=model.name if isinstance(model, Path) else f"{name}.onnx",
+            size=size, sha256=sha, name=name, labels="\n".join(labels or []), decoder=decoder,
+        )
+        return _call("UploadModel", self._stub.UploadModel, _upload_chunks(header, model), None)
+
+    def list_models(self) -> list[pb.ModelInfo]:
+        return list(_call("ListModels", self._stub.ListModels, pb.ListModelsRequest(), self.timeout).models)
+
+    def remove_model(self, name: str) -> None:
+        _call("RemoveModel", self._stub.RemoveModel, pb.ModelRef(name=name), self.timeout)
+
+    def events(self, app_id: str = "", replay: int = 0) -> DeviceStream:
+        return _stream("WatchEvents", self._stub.WatchEvents(pb.WatchEventsRequest(app_id=app_id, replay=replay)))
+
+    def logs(self, min_level: str = "INFO", replay: int = 100, contains: str = "") -> DeviceStream:
+        request = pb.WatchLogsRequest(min_level=min_level, replay=replay, contains=contains)
+        return _stream("WatchLogs", self._stub.WatchLogs(request))
+
+    def preview(self, camera_id: str = "", fps: float = 5.0, max_width: int = 640,
+                jpeg_quality: int = 75) -> DeviceStream:
+        request = pb.PreviewRequest(camera_id=camera_id, fps=fps, max_width=max_width, jpeg_quality=jpeg_quality)
+        return _stream("WatchPreview", self._stub.WatchPreview(request))
+
+    def snapshot(self, camera_id: str = "", snapshot_id: str = "", max_width: int = 0) -> pb.PreviewFrame:
+        request = pb.SnapshotRequest(camera_id=camera_id, snapshot_id=snapshot_id, max_width=max_width)
+        return _call("GetSnapshot", self._stub.GetSnapshot, request, self.timeout)
+
+    def probe_camera(self, url: str, timeout_ms: int = 5000) -> pb.ProbeCameraResponse:
+        request = pb.ProbeCameraRequest(url=url, timeout_ms=timeout_ms)
+        return _call("ProbeCamera", self._stub.ProbeCamera, request, timeout_ms / 1000 + self.timeout)

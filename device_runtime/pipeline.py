@@ -1,0 +1,155 @@
+"""The per-camera loop of a running detector app.
+
+One thread per (app, camera): take the newest frame, run the shared model
+session, run the app logic, then hand results to the event and preview
+fan-outs. Nothing here waits on a consumer: events and previews are
+published into bounded buffers (see ``broadcast``).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from device_runtime.types import Detection, Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreviewItem:
+    """What the preview stream needs about the newest processed frame of a camera."""
+
+    frame: Frame
+    detections: list[Detection]
+    counts: dict[str, int]
+    timings_ms: dict[str, float]
+    app_id: str
+    provider: str
+
+
+@dataclass
+class StreamStats:
+    """Rates and costs of one camera worker, for health."""
+
+    window_s: float = 5.0
+    inferred: int = 0
+    inference_ms: float = 0.0
+    _times: collections.deque = field(default_factory=collections.deque)
+
+    def record(self, inference_ms: float, now: float) -> None:
+        self.inferred += 1
+        # An exponential average keeps health readings steady without a window buffer.
+        self.inference_ms = inference_ms if self.inferred == 1 else 0.9 * self.inference_ms + 0.1 * inference_ms
+        self._times.append(now)
+        while self._times and self._times[0] < now - self.window_s:
+            self._times.popleft()
+
+    def fps(self, now: float) -> float:
+        """Frames inferred per second over the last window (0 when idle)."""
+        recent = [t for t in list(self._times) if t >= now - self.window_s]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(now - recent[0], 1e-6)
+
+
+def encode_jpeg(image: np.ndarray, max_width: int = 0, quality: int = 80) -> bytes:
+    """JPEG-encode ``image``, scaled down (never up) to ``max_width`` when given."""
+    if max_width and image.shape[1] > max_width:
+        height = max(1, round(image.shape[0] * max_width / image.shape[1]))
+        image = cv2.resize(image, (max_width, height), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+class CameraWorker:
+    """Runs one app's logic on one camera until stopped."""
+
+    def __init__(
+        self,
+        app_id: str,
+        camera_id: str,
+        source: Any,
+        session: Any,
+        logic: Any,
+        params: Callable[[], Any],
+        on_events: Callable[[Frame, list[Any]], None],
+        on_preview: Callable[[str, PreviewItem], None],
+    ):
+        self.app_id = app_id
+        self.camera_id = camera_id
+        self.source = source
+        self.session = session
+        self.logic = logic
+        self._params = params
+        self._on_events = on_events
+        self._on_preview = on_preview
+        self.stats = StreamStats()
+        self.error = ""
+        self._stop = threading.Event()
+        self._subscription = source.subscribe(f"{app_id}/{camera_id}")
+        self._thread = threading.Thread(
+            target=self._run, name=f"app-{app_id}-{camera_id}", daemon=True
+        )
+
+    @property
+    def dropped(self) -> int:
+        return self._subscription.dropped
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._subscription.close()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            frame = self._subscription.get(timeout=0.5)
+            if frame is None:
+                continue
+            try:
+                self._process(frame)
+                self.error = ""
+            except Exception as exc:  # keep the camera loop alive; the reason shows in health
+                if str(exc) != self.error:
+                    log.exception("app %s camera %s: processing failed", self.app_id, self.camera_id)
+                self.error = str(exc)
+                self._stop.wait(0.5)
+
+    def _process(self, frame: Frame) -> None:
+        started = time.perf_counter()
+        params = self._params()
+        [result] = self.session.infer(
+            [frame.image], confidence=params.confidence, iou_threshold=params.iou
+        )
+        logic_started = time.perf_counter()
+        out = self.logic.process(result.detections, frame.capture_time, frame.width, frame.height)
+        timings = dict(result.timings_ms)
+        timings["app"] = (time.perf_counter() - logic_started) * 1000.0
+        timings["pipeline"] = (time.perf_counter() - started) * 1000.0
+        self.stats.record(timings.get("inference", timings["pipeline"]), time.monotonic())
+        if out.events:
+            self._on_events(frame, out.events)
+        self._on_preview(
+            self.camera_id,
+            PreviewItem(
+                frame=frame,
+                detections=out.detections,
+                counts=dict(out.counts),
+                timings_ms=timings,
+                app_id=self.app_id,
+                provider=getattr(self.session, "active_provider", ""),
+            ),
+        )

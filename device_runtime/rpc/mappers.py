@@ -1,0 +1,102 @@
+"""Domain objects to protobuf messages and back. No logic beyond field copying."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from device_runtime.pipeline import PreviewItem
+from device_runtime.protocol.v1 import device_pb2 as pb
+from device_runtime.supervisor import AppView, UploadSpec
+
+
+def app_status(view: AppView) -> pb.AppStatus:
+    return pb.AppStatus(
+        app_id=view.app_id,
+        name=view.name,
+        kind=view.kind,
+        version=view.version,
+        state=view.state,
+        error=view.error,
+        versions=view.versions,
+        params_json=view.params_json,
+        camera_ids=view.camera_ids,
+        model=view.model,
+        manifest_json=view.manifest_json,
+    )
+
+
+def upload_spec(header: pb.UploadHeader) -> UploadSpec:
+    return UploadSpec(
+        size=header.size,
+        sha256=header.sha256,
+        filename=header.filename,
+        name=header.name,
+        labels=header.labels,
+        decoder=header.decoder,
+        signature=header.signature,
+    )
+
+
+def tensor_specs(specs: list[Any]) -> list[pb.TensorSpec]:
+    return [
+        pb.TensorSpec(name=s.name, shape=[d if isinstance(d, int) else -1 for d in s.shape], type=str(s.type))
+        for s in specs
+    ]
+
+
+def model_info(stored: Any, meta: Any, used_by: list[str]) -> pb.ModelInfo:
+    return pb.ModelInfo(
+        name=stored.name,
+        sha256=stored.sha256,
+        size=stored.size,
+        inputs=tensor_specs(meta.inputs) if meta else [],
+        outputs=tensor_specs(meta.outputs) if meta else [],
+        decoder=stored.decoder or (meta.decoder if meta else ""),
+        labels=list(stored.labels),
+        used_by=used_by,
+    )
+
+
+def event(e: Any) -> pb.Event:
+    return pb.Event(
+        id=getattr(e, "id", "") or "",
+        time=e.time,
+        app_id=e.app_id,
+        camera_id=e.camera_id,
+        type=e.type,
+        label=e.label or "",
+        track_id=e.track_id or 0,
+        zone=e.zone or "",
+        line=e.line or "",
+        direction=e.direction or "",
+        count=e.count or 0,
+        snapshot_id=e.snapshot_id or "",
+        detail=e.detail or "",
+    )
+
+
+def preview_frame(item: PreviewItem, jpeg: bytes, state: str = "") -> pb.PreviewFrame:
+    frame = item.frame
+    w, h = float(frame.width), float(frame.height)
+    return pb.PreviewFrame(
+        camera_id=frame.stream_id,
+        seq=frame.seq,
+        capture_time=frame.capture_time,
+        jpeg=jpeg,
+        width=frame.width,
+        height=frame.height,
+        detections=[
+            pb.BoxDetection(
+                x1=d.x1 / w, y1=d.y1 / h, x2=d.x2 / w, y2=d.y2 / h,
+                score=d.score, class_id=d.class_id, label=d.label, track_id=d.track_id or 0,
+            )
+            for d in item.detections
+        ],
+        timings_ms=item.timings_ms,
+        app_id=item.app_id,
+        counts=item.counts,
+        provider=item.provider,
+        sent_time=time.time(),
+        state=state,
+    )

@@ -1,0 +1,186 @@
+"""gRPC servicer for sightline.device.v1.Device.
+
+Thin by rule: protobuf in, one call on the domain (``Supervisor``,
+``PairingManager``, ``status``), protobuf out. Authorisation and error
+mapping happen in ``interceptor``; streams end when the client goes away.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Iterator
+
+import grpc
+
+from device_runtime import status
+from device_runtime.errors import InvalidArgument
+from device_runtime.pipeline import encode_jpeg
+from device_runtime.protocol.v1 import device_pb2 as pb
+from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
+from device_runtime.rpc import mappers
+from device_runtime.security.authz import is_paired
+from device_runtime.sources.probe import probe_url
+
+log = logging.getLogger(__name__)
+
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+
+
+def _upload(request_iterator: Iterator[pb.UploadChunk]) -> tuple[Any, Iterator[bytes]]:
+    """Split an upload stream into its header and an iterator over the data chunks."""
+    first = next(request_iterator, None)
+    if first is None or first.WhichOneof("part") != "header":
+        raise InvalidArgument("an upload must start with a header chunk (size, sha256)")
+
+    def data() -> Iterator[bytes]:
+        for chunk in request_iterator:
+            if chunk.WhichOneof("part") != "data":
+                raise InvalidArgument("an upload carries exactly one header, first")
+            yield chunk.data
+
+    return mappers.upload_spec(first.header), data()
+
+
+class DeviceServicer(pb_grpc.DeviceServicer):
+    def __init__(self, device: Any):
+        # ``device`` is the DeviceRuntime: supervisor, identity, pairing, config.
+        self.device = device
+        self.supervisor = device.supervisor
+
+    # ---------------------------------------------------------------- open
+
+    def GetInfo(self, request: pb.GetInfoRequest, context: grpc.ServicerContext) -> pb.DeviceInfo:
+        info = status.device_info(self.device)
+        info.caller_paired = is_paired(context, self.device.pairing)
+        return info
+
+    def Pair(self, request: pb.PairRequest, context: grpc.ServicerContext) -> pb.PairResponse:
+        cert = self.device.pairing.pair(request.code, request.client_name, request.csr_pem)
+        log.info("paired client %r", request.client_name)
+        return pb.PairResponse(
+            client_cert_pem=cert,
+            device_cert_pem=self.device.identity.cert_pem.decode(),
+            device_id=self.device.identity.device_id,
+        )
+
+    # ---------------------------------------------------------------- health
+
+    def WatchHealth(self, request: pb.WatchHealthRequest, context: grpc.ServicerContext) -> Iterator[pb.Health]:
+        interval = request.interval_s if request.interval_s > 0 else 1.0
+        interval = min(max(interval, 0.1), 60.0)
+        while context.is_active():
+            yield status.health(self.device)
+            time.sleep(interval)
+
+    # ---------------------------------------------------------------- apps
+
+    def ListApps(self, request: pb.ListAppsRequest, context: grpc.ServicerContext) -> pb.ListAppsResponse:
+        return pb.ListAppsResponse(apps=[mappers.app_status(v) for v in self.supervisor.list_apps()])
+
+    def DeployApp(self, request_iterator: Iterator[pb.UploadChunk], context: grpc.ServicerContext) -> pb.AppStatus:
+        spec, data = _upload(request_iterator)
+        return mappers.app_status(self.supervisor.deploy(spec, data))
+
+    def StartApp(self, request: pb.AppRef, context: grpc.ServicerContext) -> pb.AppStatus:
+        return mappers.app_status(self.supervisor.start_app(request.app_id))
+
+    def StopApp(self, request: pb.AppRef, context: grpc.ServicerContext) -> pb.AppStatus:
+        return mappers.app_status(self.supervisor.stop_app(request.app_id))
+
+    def RemoveApp(self, request: pb.AppRef, context: grpc.ServicerContext) -> pb.RemoveAppResponse:
+        self.supervisor.remove_app(request.app_id)
+        return pb.RemoveAppResponse()
+
+    def RollbackApp(self, request: pb.RollbackRequest, context: grpc.ServicerContext) -> pb.AppStatus:
+        return mappers.app_status(self.supervisor.rollback_app(request.app_id, request.version))
+
+    def SetParams(self, request: pb.SetParamsRequest, context: grpc.ServicerContext) -> pb.AppStatus:
+        return mappers.app_status(self.supervisor.set_params(request.app_id, request.params_json))
+
+    # ---------------------------------------------------------------- models
+
+    def UploadModel(self, request_iterator: Iterator[pb.UploadChunk], context: grpc.ServicerContext) -> pb.ModelInfo:
+        spec, data = _upload(request_iterator)
+        stored = self.supervisor.upload_model(spec, data)
+        return self._model_info(stored)
+
+    def ListModels(self, request: pb.ListModelsRequest, context: grpc.ServicerContext) -> pb.ListModelsResponse:
+        return pb.ListModelsResponse(models=[self._model_info(m) for m in self.supervisor.list_models()])
+
+    def RemoveModel(self, request: pb.ModelRef, context: grpc.ServicerContext) -> pb.RemoveModelResponse:
+        self.supervisor.remove_model(request.name)
+        return pb.RemoveModelResponse()
+
+    def _model_info(self, stored: Any) -> pb.ModelInfo:
+        meta = self.supervisor.model_metadata(stored)
+        return mappers.model_info(stored, meta, self.supervisor.model_users(stored.name))
+
+    # ---------------------------------------------------------------- streams
+
+    def WatchEvents(self, request: pb.WatchEventsRequest, context: grpc.ServicerContext) -> Iterator[pb.Event]:
+        app_id = request.app_id
+        accept = (lambda e: e.app_id == app_id) if app_id else None
+        with self.supervisor.events.subscribe(replay=max(request.replay, 0), accept=accept) as sub:
+            while context.is_active():
+                event = sub.get(timeout=0.5)
+                if event is not None:
+                    yield mappers.event(event)
+
+    def WatchLogs(self, request: pb.WatchLogsRequest, context: grpc.ServicerContext) -> Iterator[pb.LogRecord]:
+        level_name = (request.min_level or "INFO").upper()
+        if level_name not in _LEVELS:
+            raise InvalidArgument(f"min_level must be one of {', '.join(_LEVELS)}, got {request.min_level!r}")
+        level, needle = _LEVELS[level_name], request.contains.lower()
+
+        def accept(entry: Any) -> bool:
+            return entry.levelno >= level and (not needle or needle in entry.message.lower())
+
+        with self.supervisor.logs.subscribe(replay=max(request.replay, 0), accept=accept) as sub:
+            while context.is_active():
+                entry = sub.get(timeout=0.5)
+                if entry is not None:
+                    yield pb.LogRecord(time=entry.time, level=entry.level, logger=entry.logger, message=entry.message)
+
+    def WatchPreview(self, request: pb.PreviewRequest, context: grpc.ServicerContext) -> Iterator[pb.PreviewFrame]:
+        fps = request.fps if request.fps > 0 else 5.0
+        period = 1.0 / min(fps, 60.0)
+        max_width = request.max_width if request.max_width > 0 else 640
+        quality = request.jpeg_quality if 0 < request.jpeg_quality <= 100 else 75
+        camera = request.camera_id or None
+        if camera is not None and camera not in self.supervisor.camera_ids():
+            known = ", ".join(self.supervisor.camera_ids()) or "none running"
+            raise InvalidArgument(f"no running camera {camera!r} (running: {known})")
+        seen = 0
+        while context.is_active():
+            due = time.monotonic() + period
+            # This thread encodes at the client's pace; the pipeline never waits for it.
+            for camera_id, version, item in self.supervisor.previews.wait_newer(camera, seen, timeout=1.0):
+                seen = max(seen, version)
+                jpeg = encode_jpeg(item.frame.image, max_width, quality)
+                yield mappers.preview_frame(item, jpeg, status.stream_state(self.supervisor, camera_id))
+            remaining = due - time.monotonic()
+            if remaining > 0:
+                time.sleep(remaining)
+
+    def GetSnapshot(self, request: pb.SnapshotRequest, context: grpc.ServicerContext) -> pb.PreviewFrame:
+        jpeg, item = self.supervisor.snapshot(request.camera_id, request.snapshot_id, request.max_width)
+        if item is None:
+            return pb.PreviewFrame(jpeg=jpeg)
+        return mappers.preview_frame(item, jpeg, status.stream_state(self.supervisor, request.camera_id))
+
+    def ProbeCamera(self, request: pb.ProbeCameraRequest, context: grpc.ServicerContext) -> pb.ProbeCameraResponse:
+        if not request.url:
+            raise InvalidArgument("probe needs a camera URL")
+        timeout_ms = request.timeout_ms if request.timeout_ms > 0 else 5000
+        result = probe_url(request.url, timeout_ms=min(timeout_ms, 30000))
+        return pb.ProbeCameraResponse(
+            ok=result.ok,
+            error=result.error or "",
+            width=result.width or 0,
+            height=result.height or 0,
+            fps=result.fps or 0.0,
+            codec=result.codec or "",
+            jpeg=result.jpeg or b"",
+            open_ms=result.open_ms or 0.0,
+        )

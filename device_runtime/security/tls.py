@@ -1,0 +1,60 @@
+"""TLS server credentials for the device API, and the public guest client certificate.
+
+Why a guest certificate: grpcio's Python API offers exactly two client-
+certificate modes, "never ask" (``require_client_auth=False``) and "ask,
+require and verify" (``True``). With "never ask" the server never sees the
+certificate a paired client holds, so ``context.auth_context()`` carries no
+``x509_pem_cert`` and pairing could not be enforced. (C-core's middle mode,
+"ask and verify if sent", is not reachable from Python.)
+
+So the server requires a client certificate and verifies it against two
+roots: the device certificate, which issues every paired client's
+certificate, and the *public guest certificate* below. Its private key ships
+with every Sightline client (``console_app/core/gateways/device_tls.py``), so
+anyone can present it: it gets a client through the TLS handshake to call
+``GetInfo`` and ``Pair``, and is never trusted for anything else, because
+:meth:`PairingManager.is_trusted` accepts only certificates this device issued
+and still lists. A client that presents no certificate at all fails the
+handshake.
+
+The guest certificate is self-signed with ``CA:FALSE``, so its public key
+cannot be used to mint other certificates that would pass the handshake.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from device_runtime.security.identity import DeviceIdentity
+
+#: Self-signed, CA:FALSE, clientAuth only, valid 2000-01-01 .. 9999-12-31.
+#: The same bytes are in ``console_app/core/gateways/device_tls.py`` together
+#: with the matching (deliberately public) private key; a test keeps them equal.
+GUEST_CLIENT_CERT_PEM = b"""\
+-----BEGIN CERTIFICATE-----
+MIIBxTCCAWygAwIBAgIBATAKBggqhkjOPQQDAjBQMSIwIAYDVQQDDBlTaWdodGxp
+bmUgdW5wYWlyZWQgY2xpZW50MSowKAYDVQQKDCFTaWdodGxpbmUgcHVibGljIGd1
+ZXN0IGNyZWRlbnRpYWwwIBcNMDAwMTAxMDAwMDAwWhgPOTk5OTEyMzEyMzU5NTla
+MFAxIjAgBgNVBAMMGVNpZ2h0bGluZSB1bnBhaXJlZCBjbGllbnQxKjAoBgNVBAoM
+IVNpZ2h0bGluZSBwdWJsaWMgZ3Vlc3QgY3JlZGVudGlhbDBZMBMGByqGSM49AgEG
+CCqGSM49AwEHA0IABMljUfWAAUB66+8YEhXxTPM8mf6Sv3rfbT1NeAOJI0NhQvb5
+GFt6A50A5ZbmlsdBol5mgGRVUzDRCVKJWyAl0ACjNTAzMAwGA1UdEwEB/wQCMAAw
+DgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMCMAoGCCqGSM49BAMC
+A0cAMEQCIGcoQtirMCZOZgGRjBOo+R+LRW0jt6XHKFjm0CQpVV4qAiB246TYyJUa
+AoijhVv+RV4Ma7s5bf3bGoPEmVUIaKFJEQ==
+-----END CERTIFICATE-----
+"""
+
+
+def server_credentials(identity: DeviceIdentity) -> grpc.ServerCredentials:
+    """Credentials for ``server.add_secure_port``: the device certificate, mutual TLS.
+
+    Clients must present either a certificate this device issued at pairing
+    or the public guest certificate; the servicer then decides per call with
+    :func:`device_runtime.security.authz.require_paired`.
+    """
+    return grpc.ssl_server_credentials(
+        [(identity.key_pem, identity.cert_pem)],
+        root_certificates=identity.cert_pem + GUEST_CLIENT_CERT_PEM,
+        require_client_auth=True,
+    )

@@ -1,0 +1,50 @@
+"""The layering rules of docs/architecture.md, enforced on the source text."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def offenders(folder: str, forbidden: tuple[str, ...]) -> list[str]:
+    found = []
+    for path in sorted((REPO / folder).rglob("*.py")):
+        for name in imported_modules(path):
+            if name.split(".")[0] in forbidden or name in forbidden:
+                found.append(f"{path.relative_to(REPO)} imports {name}")
+    return found
+
+
+QT = ("PySide6", "shiboken6", "PyQt5", "PyQt6")
+
+
+@pytest.mark.parametrize(
+    "folder, forbidden",
+    [
+        ("device_runtime", ("console_app",) + QT),
+        ("console_app/core", QT),
+    ],
+)
+def test_layer_does_not_import_what_it_must_not(folder: str, forbidden: tuple[str, ...]) -> None:
+    assert offenders(folder, forbidden) == []
+
+
+def test_layering_check_detects_a_forbidden_import(tmp_path: Path) -> None:
+    sample = tmp_path / "bad.py"
+    sample.write_text("from PySide6.QtCore import QObject\nimport console_app.cli\n")
+    assert {"PySide6.QtCore", "console_app.cli"} <= imported_modules(sample)
