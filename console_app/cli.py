@@ -30,7 +30,12 @@ from pathlib import Path
 from google.protobuf.json_format import MessageToDict
 
 from console_app.core.device_credentials import CredentialStore
-from console_app.core.gateways.device_client import DeviceCallError, DeviceClient, pair, parse_target
+from console_app.core.gateways.device_client import (
+    DeviceCallError,
+    DeviceClient,
+    pair,
+    parse_target,
+)
 from console_app.core.gateways.device_tls import DeviceTlsError
 from console_app.core.packaging import PackageBuildError, build_package
 
@@ -177,14 +182,16 @@ def _dispatch(args: argparse.Namespace, client: DeviceClient) -> int:
         print(f"saved {args.out} ({len(frame.jpeg)} bytes)")
     elif cmd == "preview":
         args.out.mkdir(parents=True, exist_ok=True)
+        saved = 0
         with client.preview(args.camera, args.fps, args.width) as stream:
-            for i, frame in enumerate(itertools.islice(stream, args.frames)):
+            for frame in itertools.islice(stream, args.frames):
                 stem = args.out / f"{frame.camera_id}-{frame.seq:08d}"
                 stem.with_suffix(".jpg").write_bytes(frame.jpeg)
                 meta = MessageToDict(frame, preserving_proto_field_name=True)
                 meta.pop("jpeg", None)
                 stem.with_suffix(".json").write_text(json.dumps(meta, indent=2))
-        print(f"saved {i + 1 if args.frames else 0} frames to {args.out}")
+                saved += 1
+        print(f"saved {saved} frames to {args.out}")
     elif cmd == "probe":
         result = client.probe_camera(args.url, args.timeout_ms)
         if not result.ok:

@@ -51,6 +51,7 @@ def _print_events(client: DeviceClient, stop: threading.Event) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().handlers[0].setLevel(logging.WARNING)  # the device's INFO goes to its log stream only
     for needed in (MODEL, LABELS, APP / "app.json"):
         if not needed.exists():
             print(f"demo: missing {needed.relative_to(REPO)}", file=sys.stderr)

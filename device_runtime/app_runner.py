@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from device_runtime.pipeline import CameraWorker, PreviewItem
 from device_runtime.types import Frame

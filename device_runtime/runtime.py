@@ -50,7 +50,11 @@ class DeviceRuntime:
         return f"{self.config.host}:{self.port}"
 
     def start(self) -> DeviceRuntime:
-        logging.getLogger().addHandler(self._log_handler)
+        # The log stream carries the runtime's own records at the configured level,
+        # whatever the host process did with the root logger.
+        package_logger = logging.getLogger("device_runtime")
+        package_logger.setLevel(self.config.log_level)
+        package_logger.addHandler(self._log_handler)
         self.supervisor.resume()
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="rpc"),
@@ -99,7 +103,7 @@ class DeviceRuntime:
             self._server.stop(grace).wait(grace + 1)
             self._server = None
         self.supervisor.close()
-        logging.getLogger().removeHandler(self._log_handler)
+        logging.getLogger("device_runtime").removeHandler(self._log_handler)
 
     def __enter__(self) -> DeviceRuntime:
         return self.start()

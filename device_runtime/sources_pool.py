@@ -7,7 +7,8 @@ the same ``Source`` and stops it when the last user lets go.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from device_runtime.errors import FailedPrecondition
 

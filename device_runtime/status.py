@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from device_runtime import __version__
-from device_runtime.health import hardware_info, read_device_health
+from device_runtime.health import read_device_health
 from device_runtime.protocol.v1 import device_pb2 as pb
 
 API_VERSION = "v1"

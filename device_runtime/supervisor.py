@@ -17,9 +17,10 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from device_runtime.app_runner import DetectorAppRunner
 from device_runtime.apps.manifest import parse_manifest

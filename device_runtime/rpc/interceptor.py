@@ -9,7 +9,8 @@ paired (UNAUTHENTICATED), before the servicer runs.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 

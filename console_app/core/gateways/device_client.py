@@ -11,20 +11,20 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import grpc
 
 from console_app.core.gateways.device_tls import (
     CHANNEL_OPTIONS,
+    FingerprintMismatch,
     certificate_fingerprint,
     channel_credentials,
     fetch_device_certificate,
     new_client_key_and_csr,
     normalize_fingerprint,
-    FingerprintMismatch,
 )
 from device_runtime.protocol.v1 import device_pb2 as pb
 from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc

@@ -1,0 +1,55 @@
+"""sightline-ctl as a user runs it: a separate process against a real device."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ctl(device, state: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "console_app.cli", "--target", f"127.0.0.1:{device.port}", "--state-dir", str(state), *args],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )
+
+
+def test_ctl_pairs_deploys_tunes_and_saves_preview_frames(device, tmp_path, make_package):
+    state = tmp_path / "ctl"
+    refused = ctl(device, state, "apps")
+    assert refused.returncode != 0 and "pair" in refused.stderr
+
+    info = ctl(device, state, "info")
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["active_provider"] == "CPUExecutionProvider"
+
+    wrong = ctl(device, state, "pair", "1111-1111")
+    assert wrong.returncode == 1 and "PERMISSION_DENIED" in wrong.stderr
+    paired = ctl(device, state, "pair", device.pairing.current_code())
+    assert paired.returncode == 0, paired.stderr
+    assert device.identity.fingerprint in paired.stdout
+
+    package = tmp_path / "app.tar.gz"
+    from tests.integration.conftest import detector_manifest
+
+    package.write_bytes(make_package(detector_manifest()))
+    deployed = ctl(device, state, "deploy", str(package))
+    assert deployed.returncode == 0, deployed.stderr
+    assert "widgets version 1.0.0: running" in deployed.stdout
+
+    tuned = ctl(device, state, "params", "widgets", '{"confidence": 0.3}')
+    assert tuned.returncode == 0 and json.loads(tuned.stdout)["confidence"] == 0.3
+
+    out = tmp_path / "frames"
+    preview = ctl(device, state, "preview", "--camera", "cam-1", "--frames", "2", "--out", str(out))
+    assert preview.returncode == 0, preview.stderr
+    jpegs, metas = sorted(out.glob("*.jpg")), sorted(out.glob("*.json"))
+    assert len(jpegs) == len(metas) == 2
+    meta = json.loads(metas[0].read_text())
+    assert meta["detections"][0]["label"] == "widget" and "inference" in meta["timings_ms"]
+
+    missing = ctl(device, state, "start", "ghost")
+    assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr and "ghost" in missing.stderr
