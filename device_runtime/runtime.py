@@ -63,6 +63,8 @@ class DeviceRuntime:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 0),
+                # See console_app's CHANNEL_OPTIONS: small windows make slow viewers skip, not queue.
+                ("grpc.http2.bdp_probe", 0),
             ],
             maximum_concurrent_rpcs=MAX_WORKERS - 4,
         )

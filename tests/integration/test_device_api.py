@@ -359,3 +359,18 @@ def test_a_restarted_device_resumes_its_apps_with_their_live_parameters(tmp_path
             assert next_preview(c, "cam-1").detections
     finally:
         second.stop()
+
+
+def test_a_slow_preview_client_gets_fewer_frames_and_never_slows_inference(client, make_package):
+    client.deploy(make_package(detector_manifest(camera_url="test://pattern?width=320&height=240&fps=20")))
+    with client.preview("cam-1", fps=2, max_width=160) as slow:
+        frames = iter(slow)
+        paced = [next(frames) for _ in range(3)]
+        # The viewer also stalls for a while; the device keeps inferring at the camera's rate.
+        time.sleep(1.5)
+        with client.health(interval_s=0.2) as health:
+            sample = first_message(health, 10, "a health sample", lambda h: h.streams and h.streams[0].inferred_fps)
+    assert sample.streams[0].inferred_fps > 0.8 * sample.streams[0].camera_fps
+    # At 2 fps from a 20 fps camera the viewer sees about every tenth frame: the newest one each time.
+    gaps = [b.seq - a.seq for a, b in zip(paced, paced[1:], strict=False)]
+    assert all(gap >= 5 for gap in gaps), f"frames should be skipped between sends, got gaps {gaps}"

@@ -46,6 +46,10 @@ CHANNEL_OPTIONS: tuple[tuple[str, object], ...] = (
     ("grpc.ssl_target_name_override", TLS_SERVER_NAME),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    # Keep HTTP/2's receive window at its default instead of letting it grow to
+    # megabytes: a viewer that falls behind then holds back the device after a
+    # frame or two, and the device skips to the newest frame instead of queueing.
+    ("grpc.http2.bdp_probe", 0),
 )
 
 #: The public guest credential (key deliberately published). Devices accept it
