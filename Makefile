@@ -20,7 +20,7 @@ bench: sysdeps-test $(STAMP)
 	$(BIN)/python -m benchmarks
 
 lint: $(STAMP)
-	$(BIN)/ruff check device_runtime console_app tests benchmarks
+	$(BIN)/ruff check device_runtime console_app tests benchmarks training
 
 proto: $(STAMP)
 	$(BIN)/python -m device_runtime.protocol.generate

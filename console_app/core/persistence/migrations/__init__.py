@@ -1,0 +1,1 @@
+"""Alembic migration environment for the inventory (a package so it ships in wheels)."""

@@ -1,0 +1,1 @@
+"""Inventory schema revisions, applied in order by Alembic."""

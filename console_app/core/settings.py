@@ -1,0 +1,154 @@
+"""Console settings: a small JSON file in the user's config folder, and where the database is.
+
+The database URL is resolved, first match wins, from
+
+1. the ``--database`` command-line flag,
+2. the ``SIGHTLINE_DATABASE_URL`` environment variable,
+3. ``database_url`` in the settings file
+   (``platformdirs.user_config_dir("sightline")/console.json``),
+4. the default: an embedded SQLite file, ``user_data_dir("sightline")/inventory.sqlite``.
+
+A site where several workstations share one inventory points them all at one
+PostgreSQL URL by any of the first three. Window geometry and other per-window
+state belong to QSettings in the UI, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_DATABASE_URL = "SIGHTLINE_DATABASE_URL"
+APP_NAME = "sightline"
+SETTINGS_FILE_NAME = "console.json"
+DEFAULT_DATABASE_FILE_NAME = "inventory.sqlite"
+
+
+class SettingsError(ValueError):
+    """The settings file cannot be read or holds a value we cannot use."""
+
+
+class ConsoleSettings(BaseModel):
+    """What the console keeps between runs that is not per-window UI state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = Field(
+        default=None,
+        title="Inventory database URL",
+        description=(
+            "Any SQLAlchemy URL, e.g. postgresql+psycopg2://user@host/sightline for an "
+            "inventory shared by several workstations. Empty: an SQLite file in the user's "
+            "data folder. The flag --database and SIGHTLINE_DATABASE_URL override it."
+        ),
+    )
+    discovery_interfaces: list[str] | None = Field(
+        default=None,
+        title="Discovery interfaces",
+        description=(
+            "IPv4 addresses of the interfaces used for mDNS and WS-Discovery. "
+            "Empty: every IPv4 interface."
+        ),
+    )
+
+
+def default_settings_path() -> Path:
+    """``user_config_dir("sightline")/console.json``."""
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME)) / SETTINGS_FILE_NAME
+
+
+def default_data_dir() -> Path:
+    """``user_data_dir("sightline")``: the inventory file and the fallback credential file."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME))
+
+
+def default_database_url(data_dir: Path | None = None) -> str:
+    """The SQLite URL of the embedded inventory file (its folder is created on first use)."""
+    folder = Path(data_dir) if data_dir else default_data_dir()
+    return f"sqlite:///{(folder / DEFAULT_DATABASE_FILE_NAME).as_posix()}"
+
+
+def load_settings(path: Path | None = None) -> ConsoleSettings:
+    """Read the settings file; a missing file gives the defaults.
+
+    Raises :class:`SettingsError` naming the file, and the field and value when
+    one is wrong, for a file we cannot use (never silently ignore it: the
+    engineer edited it for a reason).
+    """
+    path = Path(path) if path else default_settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ConsoleSettings()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the settings file {path}: {exc.strerror}") from exc
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(
+            f"the settings file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg})"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise SettingsError(
+            f"the settings file {path} must hold a JSON object, not {type(raw).__name__}"
+        )
+    try:
+        return ConsoleSettings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc'])}' = {err.get('input')!r}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"the settings file {path} has a wrong value: {problems}") from exc
+
+
+def save_settings(settings: ConsoleSettings, path: Path | None = None) -> Path:
+    """Write the settings file atomically (a crash never leaves half a file)."""
+    path = Path(path) if path else default_settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(settings.model_dump_json(indent=2, exclude_none=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass(frozen=True)
+class ResolvedDatabaseUrl:
+    """The URL to open and where it came from ("flag", "environment", "settings", "default")."""
+
+    url: str
+    source: str
+
+
+def resolve_database_url(
+    flag: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    settings: ConsoleSettings | None = None,
+    data_dir: Path | None = None,
+) -> ResolvedDatabaseUrl:
+    """Pick the database URL: flag > ``SIGHTLINE_DATABASE_URL`` > settings file > SQLite default.
+
+    Empty or blank values count as unset at every level. ``settings`` is loaded
+    from the default file when not given.
+    """
+    if flag and flag.strip():
+        return ResolvedDatabaseUrl(flag.strip(), "flag")
+    env = os.environ if environ is None else environ
+    from_env = env.get(ENV_DATABASE_URL, "")
+    if from_env.strip():
+        return ResolvedDatabaseUrl(from_env.strip(), "environment")
+    if settings is None:
+        settings = load_settings()
+    if settings.database_url and settings.database_url.strip():
+        return ResolvedDatabaseUrl(settings.database_url.strip(), "settings")
+    return ResolvedDatabaseUrl(default_database_url(data_dir), "default")
