@@ -1,0 +1,1 @@
+"""Console services: the Qt-free domain operations the UI binds to."""
