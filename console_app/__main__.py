@@ -1,0 +1,101 @@
+"""``sightline-console`` (``python -m console_app``): the desktop console.
+
+Flags:
+  --database URL       inventory database (any SQLAlchemy URL; default: SQLite in the user data folder)
+  --interfaces LIST    comma-separated IPv4 addresses to discover devices and cameras on (default: all)
+  --data-dir DIR       where pairings and local state live (default: the user data folder)
+  --self-test OUT.png  open the window offscreen, load every icon, visit every page, save a
+                       screenshot, exit 0; non-zero with a message naming what failed
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sightline-console", description="Sightline desktop console.")
+    p.add_argument("--database", metavar="URL", help="inventory database URL (SQLAlchemy syntax)")
+    p.add_argument("--interfaces", metavar="LIST",
+                   help="comma-separated local IPv4 addresses to browse on, e.g. 127.0.0.1")
+    p.add_argument("--data-dir", type=Path, metavar="DIR", help="folder for pairings and local state")
+    p.add_argument("--self-test", type=Path, metavar="OUT.png",
+                   help="start offscreen, visit every page, save a screenshot, exit")
+    p.add_argument("--verbose", action="store_true", help="log debug messages")
+    return p
+
+
+def parse_interfaces(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()] or None
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("sightline")) / "console"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.self_test is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from console_app.ui.self_test import run_self_test
+
+        return run_self_test(args.self_test, interfaces=parse_interfaces(args.interfaces) or ["127.0.0.1"],
+                             database_url=args.database)
+
+    from PySide6.QtWidgets import QApplication
+
+    from console_app.ui import theme
+    from console_app.ui.context import ConsoleContext
+    from console_app.ui.main_window import SETTINGS_APP, SETTINGS_ORG, MainWindow
+
+    app = QApplication(sys.argv[:1])
+    app.setOrganizationName(SETTINGS_ORG)
+    app.setApplicationName(SETTINGS_APP)
+    theme.apply_theme(app)
+    data_dir = args.data_dir or default_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    context = ConsoleContext.create(data_dir, parse_interfaces(args.interfaces), args.database)
+    inventory_error = open_inventory(context, args.database)
+    try:
+        window = MainWindow(context)
+        window.show()
+        if inventory_error:
+            window.tasks.show_error("Opening the inventory", inventory_error)
+        return app.exec()
+    finally:
+        context.close()
+
+
+def open_inventory(context, flag: str | None) -> str | None:
+    """Open (and migrate) the inventory into ``context.extras["inventory"]``; the error text, or None.
+
+    Runs before the window exists, at start, so waiting here blocks no event
+    loop. A bad URL or a database that is down is reported in the window and
+    the rest of the console (devices, discovery, preview) still works.
+    """
+    from console_app.core.persistence import InventoryError, InventoryStore
+    from console_app.core.persistence.database import redacted
+    from console_app.core.settings import resolve_database_url
+
+    try:
+        resolved = resolve_database_url(flag)
+        context.extras["database_display"] = f"{redacted(resolved.url)} (from {resolved.source})"
+        context.extras["inventory"] = InventoryStore(resolved.url, create_sqlite_folder=resolved.source == "default")
+        return None
+    except (InventoryError, ValueError) as exc:
+        context.extras["database_display"] = f"unavailable: {exc}"
+        return str(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

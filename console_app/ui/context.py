@@ -1,0 +1,55 @@
+"""Everything the windows share: the asyncio loop, the bridge, the task runner, the services.
+
+Built once by ``console_app.__main__`` (or a test) and handed to
+:class:`~console_app.ui.main_window.MainWindow`. Optional services (camera
+discovery, registration, inventory) are ``None`` until they exist in this
+installation; pages show what they can without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console_app.core.async_loop import AsyncLoop
+from console_app.core.services.appliances import ApplianceService, FilePairingStore
+from console_app.ui.bridge import Bridge
+
+
+@dataclass
+class ConsoleContext:
+    """The console's long-lived parts. ``close()`` stops them in order."""
+
+    loop: AsyncLoop
+    bridge: Bridge
+    appliances: ApplianceService
+    interfaces: list[str] | None = None
+    database_url: str | None = None
+    data_dir: Path | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    #: Camera WS-Discovery (console_app.core.services.camera_discovery.CameraDiscovery).
+    camera_discovery: Any = None
+
+    @classmethod
+    def create(cls, data_dir: Path, interfaces: list[str] | None = None,
+               database_url: str | None = None, start: bool = True) -> ConsoleContext:
+        """Start the loop and the appliance service (browsing ``interfaces``)."""
+        loop = AsyncLoop().start()
+        bridge = Bridge()
+        store = FilePairingStore(Path(data_dir) / "devices")
+        appliances = ApplianceService(store, loop, interfaces=interfaces, on_change=bridge.on_devices_changed)
+        context = cls(loop, bridge, appliances, interfaces, database_url, Path(data_dir))
+        from console_app.core.services.camera_discovery import CameraDiscovery
+
+        context.camera_discovery = CameraDiscovery(default_interfaces=interfaces)
+        if start:
+            appliances.start()
+        return context
+
+    def close(self) -> None:
+        """Stop browsing and discovery, then the loop. Idempotent."""
+        if self.camera_discovery is not None:
+            self.camera_discovery.cancel_all()
+        self.appliances.stop()
+        self.loop.stop()

@@ -1,0 +1,274 @@
+"""The console's main window: navigation, pages, menus, status bar, remembered geometry."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console_app.core.services.appliances import DeviceEntry
+from console_app.ui import icons, theme
+from console_app.ui.context import ConsoleContext
+from console_app.ui.icons import icon
+from console_app.ui.pages import build_pages
+from console_app.ui.tasks import TaskRunner, TaskStatusWidget
+
+SETTINGS_ORG, SETTINGS_APP = "Sightline", "Console"
+GEOMETRY_KEY, STATE_KEY, PAGE_KEY = "window/geometry", "window/state", "window/page"
+
+
+def default_settings() -> QSettings:
+    """The user's console settings (organisation "Sightline")."""
+    return QSettings(SETTINGS_ORG, SETTINGS_APP)
+
+
+class MainWindow(QMainWindow):
+    """Navigation list on the left, one page at a time on the right.
+
+    Ctrl+1..7 switch pages; Help > Keyboard shortcuts lists every shortcut.
+    Geometry and the selected page are saved in ``settings`` on close.
+    """
+
+    def __init__(self, context: ConsoleContext, settings: QSettings | None = None):
+        super().__init__()
+        self.context = context
+        self.settings = settings or default_settings()
+        self.setWindowTitle("Sightline Console")
+        self.setObjectName("SightlineMainWindow")
+        self.tasks = TaskRunner(context.loop, self)
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setAccessibleName("Pages")
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setFixedWidth(190)
+        self.nav.setSpacing(2)
+        self.stack = QStackedWidget()
+        self.pages = build_pages(context, self.tasks, self)
+        for page in self.pages:
+            item = QListWidgetItem(icon(page.icon_name), page.title)
+            item.setSizeHint(QSize(170, 34))
+            self.nav.addItem(item)
+            self.stack.addWidget(page)
+        self.nav.currentRowChanged.connect(self._on_page_selected)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.setTabOrder(self.nav, self.stack)
+
+        self._build_menus()
+        self._build_status_bar()
+        context.bridge.devices_changed.connect(self._on_devices_changed)
+        self._on_devices_changed(context.appliances.entries())
+        self.setWindowIcon(icon("sightline"))
+        QApplication.styleHints().colorSchemeChanged.connect(self._on_color_scheme_changed)
+        self._restore()
+
+    # ---------------------------------------------------------------- building
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        go_menu = bar.addMenu("&Go")
+        self.page_actions: list[QAction] = []
+        for number, page in enumerate(self.pages, start=1):
+            action = QAction(icon(page.icon_name), page.title, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _=False, row=number - 1: self.show_page(row))
+            action.setData(page.icon_name)
+            go_menu.addAction(action)
+            self.page_actions.append(action)
+
+        devices_page = self.page("Devices")
+        devices_menu = bar.addMenu("&Devices")
+        for action in devices_page.actions_for_menu():
+            devices_menu.addAction(action)
+
+        help_menu = bar.addMenu("&Help")
+        shortcuts = QAction(icon("keyboard"), "&Keyboard shortcuts", self)
+        shortcuts.setShortcut(QKeySequence("F1"))
+        shortcuts.triggered.connect(self.show_shortcuts)
+        shortcuts.setData("keyboard")
+        help_menu.addAction(shortcuts)
+        about = QAction("&About Sightline", self)
+        about.triggered.connect(lambda: QMessageBox.about(
+            self, "About Sightline",
+            "Sightline Console\nOffline-first computer vision for IP cameras."))
+        help_menu.addAction(about)
+        self.help_actions = [shortcuts, about]
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.discovery_label = QLabel()
+        self.discovery_label.setObjectName("discoveryState")
+        self.connection_label = QLabel()
+        self.connection_label.setObjectName("connectionState")
+        self.task_status = TaskStatusWidget(self.tasks)
+        status.addWidget(self.discovery_label)
+        status.addWidget(self.connection_label)
+        status.addPermanentWidget(self.task_status)
+
+    # ---------------------------------------------------------------- pages
+
+    def page(self, title: str) -> QWidget:
+        for page in self.pages:
+            if page.title == title:
+                return page
+        raise KeyError(f"no page titled {title!r}")
+
+    def show_page(self, row: int) -> None:
+        if 0 <= row < len(self.pages):
+            self.nav.setCurrentRow(row)
+
+    def current_page(self) -> QWidget:
+        return self.stack.currentWidget()
+
+    def _on_page_selected(self, row: int) -> None:
+        if row < 0:
+            return
+        self.stack.setCurrentIndex(row)
+        page = self.pages[row]
+        on_shown = getattr(page, "on_shown", None)
+        if on_shown is not None:
+            on_shown()
+        self.setWindowTitle(f"{page.title} — Sightline Console")
+
+    # ---------------------------------------------------------------- status
+
+    def _on_devices_changed(self, entries: list[DeviceEntry]) -> None:
+        where = ", ".join(self.context.interfaces) if self.context.interfaces else "all interfaces"
+        if self.context.appliances.browsing:
+            found = sum(1 for e in entries if e.advertised)
+            self.discovery_label.setText(f"Discovery: browsing on {where} · {found} device(s) found")
+        else:
+            self.discovery_label.setText("Discovery: stopped")
+        paired = [e for e in entries if e.paired]
+        reachable = [e for e in paired if e.reachable and not e.fingerprint_changed]
+        refused = [e for e in entries if e.fingerprint_changed]
+        text = f"Connections: {len(reachable)} of {len(paired)} paired reachable"
+        if refused:
+            text += f" · ⚠ {len(refused)} REFUSED (certificate changed)"
+            self.connection_label.setStyleSheet(f"color: {theme.danger_color().name()}; font-weight: bold;")
+        else:
+            self.connection_label.setStyleSheet("")
+        self.connection_label.setText(text)
+
+    # ---------------------------------------------------------------- help
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(action, shortcut) for every action that has one, in menu order."""
+        rows = []
+        for menu_action in self.menuBar().actions():
+            for action in menu_action.menu().actions():
+                if not action.shortcut().isEmpty():
+                    label = action.text().replace("&", "")
+                    rows.append((f"{menu_action.text().replace('&', '')} › {label}",
+                                 action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)))
+        rows.append(("Move between controls", "Tab / Shift+Tab"))
+        rows.append(("Open a menu", "Alt + underlined letter"))
+        return rows
+
+    def show_shortcuts(self) -> QDialog:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        table = QTableWidget(0, 2, dialog)
+        table.setHorizontalHeaderLabels(["Action", "Shortcut"])
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for name, keys in self.shortcut_rows():
+            row = table.rowCount()
+            table.insertRow(row)
+            table.setItem(row, 0, QTableWidgetItem(name))
+            table.setItem(row, 1, QTableWidgetItem(keys))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(460, 420)
+        dialog.open()
+        self.shortcuts_dialog = dialog
+        return dialog
+
+    # ---------------------------------------------------------------- theme
+
+    def _on_color_scheme_changed(self, scheme: Qt.ColorScheme) -> None:
+        theme.apply_theme(QApplication.instance(), scheme)
+        self.refresh_icons()
+
+    def refresh_icons(self) -> None:
+        icons.clear_cache()
+        for row, page in enumerate(self.pages):
+            self.nav.item(row).setIcon(icon(page.icon_name))
+            refresh = getattr(page, "refresh_icons", None)
+            if refresh is not None:
+                refresh()
+        for action in self.page_actions + self.help_actions:
+            if action.data():
+                action.setIcon(icon(action.data()))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self.refresh_icons()
+        super().changeEvent(event)
+
+    # ---------------------------------------------------------------- persistence
+
+    def _restore(self) -> None:
+        geometry = self.settings.value(GEOMETRY_KEY)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1180, 760)
+        state = self.settings.value(STATE_KEY)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        try:
+            row = int(self.settings.value(PAGE_KEY, 0))
+        except (TypeError, ValueError):
+            row = 0
+        self.show_page(row if 0 <= row < len(self.pages) else 0)
+
+    def save_settings(self) -> None:
+        self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self.settings.setValue(STATE_KEY, self.saveState())
+        self.settings.setValue(PAGE_KEY, self.nav.currentRow())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        self.tasks.cancel_all()
+        for page in self.pages:
+            close = getattr(page, "shutdown", None)
+            if close is not None:
+                close()
+        super().closeEvent(event)

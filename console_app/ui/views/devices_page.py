@@ -1,0 +1,179 @@
+"""The Devices page: appliances found on the LAN or added by address; pairing; the pinning warning."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console_app.core.services.appliances import DeviceEntry
+from console_app.ui import theme
+from console_app.ui.context import ConsoleContext
+from console_app.ui.dialogs.add_device_dialog import AddDeviceDialog
+from console_app.ui.dialogs.pair_dialog import PairDialog
+from console_app.ui.icons import icon
+from console_app.ui.models.devices_model import ENTRY_ROLE, NAME, DevicesTableModel
+from console_app.ui.tasks import TaskRunner
+
+
+class DevicesPage(QWidget):
+    """Table of devices with Pair…, Add by address…, Check again and Forget."""
+
+    title = "Devices"
+    icon_name = "devices"
+    dialog_opened = Signal(object)  # the dialog, so tests and the window can reach it
+
+    def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._context, self._tasks = context, tasks
+        self.model = DevicesTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        self.table.setAccessibleName("Devices")
+        self.table.doubleClicked.connect(lambda _: self.pair_selected())
+
+        self.warning = QLabel()
+        self.warning.setObjectName("fingerprintWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
+
+        self.empty_hint = QLabel(
+            "No devices yet. Devices on this subnet appear here by themselves as soon as they "
+            "start; use <b>Add by address…</b> for devices on other subnets.")
+        self.empty_hint.setWordWrap(True)
+
+        self.pair_action = self._action("&Pair…", "pair", "Ctrl+P", self.pair_selected,
+                                        "Pair the selected device using the code it printed")
+        self.add_action = self._action("&Add by address…", "add", "Ctrl+Shift+A", self.add_by_address,
+                                       "Add a device on another subnet by its address")
+        self.check_action = self._action("&Check again", "refresh", QKeySequence.StandardKey.Refresh,
+                                         self.check_all, "Contact every device again")
+        self.forget_action = self._action("&Forget pairing", "remove", None, self.forget_selected,
+                                          "Drop this console's pairing with the selected device")
+
+        toolbar = QHBoxLayout()
+        for action in (self.pair_action, self.add_action, self.check_action, self.forget_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            toolbar.addWidget(button)
+        toolbar.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        heading = QLabel("<h2>Devices</h2>")
+        layout.addWidget(heading)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.empty_hint)
+
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        context.bridge.devices_changed.connect(self.on_devices_changed)
+        self.on_devices_changed(context.appliances.entries())
+
+    def _action(self, text, icon_name, shortcut, slot, tip) -> QAction:
+        action = QAction(icon(icon_name), text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        action.setData(icon_name)
+        return action
+
+    def actions_for_menu(self) -> list[QAction]:
+        return [self.pair_action, self.add_action, self.check_action, self.forget_action]
+
+    def refresh_icons(self) -> None:
+        for action in self.actions_for_menu():
+            action.setIcon(icon(action.data()))
+
+    # ---------------------------------------------------------------- state
+
+    def on_devices_changed(self, entries: list[DeviceEntry]) -> None:
+        self.model.set_entries(entries)
+        self.empty_hint.setVisible(not entries)
+        changed = [e for e in entries if e.fingerprint_changed]
+        if changed:
+            names = ", ".join(f"{e.name} ({e.address})" for e in changed)
+            self.warning.setText(
+                f"⚠ CERTIFICATE CHANGED: {names} now present(s) a certificate other than the one "
+                "pinned at pairing. The console refuses to connect. This happens when a device is "
+                "reinstalled — or when something is impersonating it. Check the device, then "
+                "forget and re-pair it.")
+            color = theme.danger_color().name()
+            self.warning.setStyleSheet(
+                f"QLabel {{ color: white; background: {color}; padding: 8px; border-radius: 4px; font-weight: bold; }}")
+        self.warning.setVisible(bool(changed))
+        self._update_actions()
+
+    def selected_entry(self) -> DeviceEntry | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.proxy.data(rows[0], ENTRY_ROLE)
+
+    def select_device(self, device_id: str) -> None:
+        row = self.model.row_of(device_id)
+        if row >= 0:
+            self.table.selectRow(self.proxy.mapFromSource(self.model.index(row, 0)).row())
+
+    def _update_actions(self) -> None:
+        entry = self.selected_entry()
+        self.pair_action.setEnabled(entry is not None and not entry.fingerprint_changed)
+        self.forget_action.setEnabled(entry is not None and entry.paired)
+
+    # ---------------------------------------------------------------- actions
+
+    def pair_selected(self) -> PairDialog | None:
+        entry = self.selected_entry()
+        if entry is None or entry.fingerprint_changed:
+            return None
+        dialog = PairDialog(self._context.appliances, self._tasks, entry, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def add_by_address(self) -> AddDeviceDialog:
+        dialog = AddDeviceDialog(self._context.appliances, self._tasks, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: dialog.added_entry and self.select_device(dialog.added_entry.device_id))
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def check_all(self) -> None:
+        self._context.appliances.refresh()
+
+    def forget_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is None or not entry.paired:
+            return
+        self._tasks.run_in_background(lambda ctx: self._context.appliances.forget(entry.device_id),
+                                      progress=f"Forgetting {entry.name}…")

@@ -1,0 +1,127 @@
+"""The shell: navigation, keyboard access, remembered geometry, status bar, theme, self-test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtWidgets import QApplication
+
+from console_app.resources import ResourceMissing, icon_names, resource_path
+from console_app.ui import theme
+from console_app.ui.icons import icon
+from console_app.ui.main_window import MainWindow
+from console_app.ui.pages import PAGE_TITLES
+
+from .conftest import flush_deletes, make_settings
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_navigation_lists_every_page_in_order_with_an_icon(window):
+    titles = [window.nav.item(row).text() for row in range(window.nav.count())]
+    assert titles == list(PAGE_TITLES)
+    assert all(not window.nav.item(row).icon().isNull() for row in range(window.nav.count()))
+
+
+def test_ctrl_number_switches_pages_and_arrow_keys_move_in_the_list(qtbot, window):
+    window.activateWindow()
+    for number, title in enumerate(PAGE_TITLES, start=1):
+        qtbot.keyClick(window, str(number), Qt.KeyboardModifier.ControlModifier)
+        assert window.current_page().title == title, f"Ctrl+{number}"
+    window.nav.setFocus()
+    qtbot.keyClick(window.nav, Qt.Key.Key_Home)
+    qtbot.keyClick(window.nav, Qt.Key.Key_Down)
+    assert window.current_page().title == "Cameras"
+
+
+def test_keyboard_shortcuts_dialog_lists_the_page_shortcuts(qtbot, window):
+    dialog = window.show_shortcuts()
+    rows = dict(window.shortcut_rows())
+    assert rows["Go › Devices"] == "Ctrl+1" and rows["Go › Settings"] == "Ctrl+7"
+    assert rows["Devices › Pair…"] == "Ctrl+P"
+    assert dialog.isVisible()
+    dialog.close()
+
+
+def test_menus_have_mnemonics(window):
+    assert [a.text() for a in window.menuBar().actions()] == ["&File", "&Go", "&Devices", "&Help"]
+
+
+def test_geometry_and_page_are_remembered_by_the_next_window(qtbot, console_context, settings_path):
+    first = MainWindow(console_context, make_settings(settings_path))
+    first.show()
+    qtbot.waitExposed(first)
+    first.setGeometry(QRect(40, 50, 720, 480))
+    first.show_page(4)
+    saved_size = (first.width(), first.height())
+    assert saved_size[1] == 480  # not the default 1180×760: the restore below is real
+    first.close()
+    first.deleteLater()
+    flush_deletes()
+
+    second = MainWindow(console_context, make_settings(settings_path))
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == saved_size
+    assert second.current_page().title == "Live"
+
+
+def test_status_bar_says_where_discovery_browses(window):
+    assert window.discovery_label.text().startswith("Discovery: browsing on 127.0.0.1")
+    assert window.connection_label.text() == "Connections: 0 of 0 paired reachable"
+
+
+def test_dark_scheme_gives_a_dark_palette_and_light_icons(qtbot, window):
+    app = QApplication.instance()
+    try:
+        theme.apply_theme(app, Qt.ColorScheme.Dark)
+        assert theme.is_dark()
+        window.refresh_icons()
+        image = icon("devices").pixmap(24, 24).toImage()
+        lightest = max(image.pixelColor(x, y).lightness() for x in range(24) for y in range(24)
+                       if image.pixelColor(x, y).alpha() > 200)
+        assert lightest > 180, "icons must be drawn light on the dark palette"
+    finally:
+        theme.apply_theme(app, Qt.ColorScheme.Light)
+    assert not theme.is_dark()
+
+
+def test_every_bundled_icon_renders():
+    names = icon_names()
+    assert {"devices", "cameras", "models", "applications", "live", "events", "settings"} <= set(names)
+    for name in names:
+        assert not icon(name).pixmap(24, 24).isNull(), name
+
+
+def test_missing_resource_names_the_path():
+    try:
+        resource_path("icons", "no-such-icon.svg")
+    except ResourceMissing as exc:
+        assert "icons/no-such-icon.svg" in str(exc)
+    else:
+        raise AssertionError("a missing resource must raise ResourceMissing")
+
+
+def run_self_test(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "console_app", "--self-test", str(tmp_path / "self-test.png"),
+         "--interfaces", "127.0.0.1", *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+
+
+def test_self_test_flag_migrates_a_scratch_inventory_saves_a_screenshot_and_exits_zero(tmp_path):
+    result = run_self_test(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "inventory migrated to revision" in result.stdout
+    assert "self-test passed: 19 icons, 7 pages" in result.stdout or "self-test passed" in result.stdout
+    assert (tmp_path / "self-test.png").stat().st_size > 10_000
+
+
+def test_self_test_names_what_failed_and_exits_non_zero(tmp_path):
+    result = run_self_test(tmp_path, "--database", "nonsense://x")
+    assert result.returncode == 1
+    assert "self-test FAILED while preparing the inventory: 'nonsense://x' is not a database URL" in result.stderr
+    assert not (tmp_path / "self-test.png").exists()
