@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTableView,
@@ -14,9 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console_app.core.persistence import EditConflict
 from console_app.ui.context import ConsoleContext
+from console_app.ui.dialogs.add_camera_dialog import AddCameraDialog
 from console_app.ui.icons import icon
-from console_app.ui.models.cameras_model import DiscoveredCamerasModel
+from console_app.ui.models.cameras_model import CANDIDATE_ROLE, DiscoveredCamerasModel
+from console_app.ui.models.registered_cameras_model import RegisteredCamerasModel
 from console_app.ui.preview.decoder import opencv_frames, redact_url
 from console_app.ui.preview.video_view import VideoView
 from console_app.ui.tasks import TaskRunner
@@ -27,9 +33,15 @@ class CamerasPage(QWidget):
 
     title, icon_name = "Cameras", "cameras"
 
-    def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None):
+    def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None,
+                 inventory=None):
         super().__init__(parent)
         self._context, self._tasks = context, tasks
+        #: The InventoryStore (``context.extras["inventory"]`` unless given); None: no inventory yet.
+        self.inventory = inventory if inventory is not None else context.extras.get("inventory")
+        self.add_dialog: AddCameraDialog | None = None
+        self.conflict_box: QMessageBox | None = None
+        self.conflict_reload_button: QPushButton | None = None
         self.url_edit = QLineEdit()
         self.url_edit.setPlaceholderText("rtsp://camera-address:554/stream")
         self.url_edit.setAccessibleName("Stream URL")
@@ -106,10 +118,157 @@ class CamerasPage(QWidget):
         self.left_layout.addWidget(self.summary)
         self.left_layout.addWidget(self.found_table, 1)
         self._handle = None
+        self.register_found_button = QPushButton("&Register found…")
+        self.register_found_button.setToolTip("Add the selected discovered camera (its address pre-filled)")
+        self.register_found_button.clicked.connect(self.add_selected_found_camera)
+        self.found_table.doubleClicked.connect(lambda index: self.add_found_camera(index.row()))
+        self._build_registered()
         if self._context.camera_discovery is None:
             for widget in (self.find_button, self.scan_button, self.subnet_edit):
                 widget.setEnabled(False)
             self.summary.setText("Camera discovery is not available in this installation.")
+
+    def _build_registered(self) -> None:
+        self.add_button = QPushButton("&Add camera…")
+        self.add_button.clicked.connect(lambda: self.open_add_camera())
+        self.rename_button = QPushButton("Re&name…")
+        self.rename_button.clicked.connect(self.rename_selected)
+        self.registered_model = RegisteredCamerasModel(self)
+        self.registered_table = QTableView()
+        self.registered_table.setModel(self.registered_model)
+        self.registered_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.registered_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.registered_table.verticalHeader().setVisible(False)
+        self.registered_table.horizontalHeader().setStretchLastSection(True)
+        self.registered_table.setAccessibleName("Registered cameras")
+        self.registered_status = QLabel()
+        self.registered_status.setWordWrap(True)
+        # Buttons on a row of their own, under the title: keeps the page's minimum width small.
+        row = QHBoxLayout()
+        row.addWidget(self.register_found_button)
+        row.addWidget(self.add_button)
+        row.addWidget(self.rename_button)
+        row.addStretch(1)
+        self.left_layout.addWidget(QLabel("<b>Registered cameras</b>"))
+        self.left_layout.addLayout(row)
+        self.left_layout.addWidget(self.registered_status)
+        self.left_layout.addWidget(self.registered_table, 1)
+        self.set_inventory(self.inventory)
+
+    # ---------------------------------------------------------------- inventory
+
+    def set_inventory(self, inventory) -> None:
+        """Use ``inventory`` (an InventoryStore, or None) and load its cameras in the background."""
+        self.inventory = inventory
+        for widget in (self.add_button, self.rename_button, self.register_found_button):
+            widget.setEnabled(inventory is not None)
+        if inventory is None:
+            self.registered_status.setText("No inventory is open: registered cameras cannot be shown.")
+            return
+        self.reload_cameras()
+
+    def reload_cameras(self) -> None:
+        """Re-read the inventory's cameras (off the GUI thread) into the table."""
+        if self.inventory is None:
+            return
+        store = self.inventory
+        self._tasks.run_in_background(lambda _ctx: store.cameras.list_cameras(),
+                                      on_success=self._cameras_loaded, on_failure=self._inventory_failed,
+                                      progress="Loading registered cameras…")
+
+    def _cameras_loaded(self, cameras) -> None:
+        self.registered_model.set_cameras(cameras)
+        self.registered_status.setText(f"{len(cameras)} camera(s) in the inventory.")
+
+    def _inventory_failed(self, error: BaseException) -> None:
+        self.registered_status.setText(str(error) or type(error).__name__)
+
+    def open_add_camera(self, address: str = "", endpoint_reference: str = "", name: str = "") -> AddCameraDialog | None:
+        """Show the Add camera dialog (non-blocking); the table reloads when it saved a camera."""
+        if self.inventory is None:
+            return None
+        dialog = AddCameraDialog(self._tasks, self.inventory.cameras.add_camera, self, address=address,
+                                 endpoint_reference=endpoint_reference, name=name)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(lambda _registration: self.reload_cameras())
+        self.add_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def add_found_camera(self, row: int) -> AddCameraDialog | None:
+        """Register the discovered camera on ``row``: its first XAddr pre-fills the address."""
+        candidate = self.found_model.index(row, 0).data(CANDIDATE_ROLE)
+        if candidate is None:
+            return None
+        address = candidate.xaddrs[0] if candidate.xaddrs else candidate.host
+        return self.open_add_camera(address, candidate.endpoint_reference, candidate.name or "")
+
+    def add_selected_found_camera(self) -> None:
+        rows = self.found_table.selectionModel().selectedRows()
+        if rows:
+            self.add_found_camera(rows[0].row())
+        else:
+            self.summary.setText("Select a discovered camera to register it.")
+
+    def selected_camera(self):
+        rows = self.registered_table.selectionModel().selectedRows()
+        return self.registered_model.camera_at(rows[0].row()) if rows else None
+
+    def rename_selected(self) -> None:
+        camera = self.selected_camera()
+        if camera is None:
+            self.registered_status.setText("Select a registered camera to rename it.")
+            return
+        box = QInputDialog(self)
+        box.setWindowTitle("Rename camera")
+        box.setLabelText(f"New name for {camera.name}:")
+        box.setTextValue(camera.name)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.textValueSelected.connect(lambda name: self.rename_camera(camera, name))
+        box.open()
+
+    def rename_camera(self, camera, new_name: str) -> None:
+        """Rename ``camera`` at the version it was loaded at; a conflict offers Reload."""
+        new_name = new_name.strip()
+        if not new_name or self.inventory is None:
+            return
+        self._update(camera.id, camera.version_id, {"name": new_name})
+
+    def _update(self, camera_id: int, version: int, changes: dict) -> None:
+        store = self.inventory
+        self._tasks.run_in_background(
+            lambda _ctx: store.cameras.update_camera(camera_id, version, **changes),
+            on_success=self._camera_updated, on_failure=self._update_failed, progress="Saving the camera…")
+
+    def _camera_updated(self, record) -> None:
+        self.registered_model.replace_camera(record)
+        self.registered_status.setText(f"Saved {record.name}.")
+        self.reload_cameras()
+
+    def _update_failed(self, error: BaseException) -> None:
+        if not isinstance(error, EditConflict):
+            self.registered_status.setText(str(error) or type(error).__name__)
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Sightline", "Someone else changed this camera",
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText(str(error))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        reload_button = None
+        if not error.deleted:
+            reload_button = box.addButton("&Reload and apply my change", QMessageBox.ButtonRole.AcceptRole)
+            reload_button.clicked.connect(lambda: self._reload_and_reapply(error))
+        box.finished.connect(self._conflict_closed)
+        self.conflict_box, self.conflict_reload_button = box, reload_button
+        box.open()
+
+    def _conflict_closed(self, *_: object) -> None:
+        self.conflict_box = self.conflict_reload_button = None
+
+    def _reload_and_reapply(self, conflict: EditConflict) -> None:
+        """Show the record as it is now, then apply the attempted change on top of its version."""
+        current = conflict.current
+        self.registered_model.replace_camera(current)
+        self._update(current.id, current.version_id, dict(conflict.attempted))
 
     def refresh_icons(self) -> None:
         self.preview_button.setIcon(icon("play"))

@@ -1,0 +1,312 @@
+"""The "Add camera" dialog: a thin Qt host over :class:`AddCameraWizard` (one stacked page per step).
+
+The wizard owns every decision; this dialog renders its step, forwards the
+typed values, and runs the blocking actions (probe, test-open, save) through
+the :class:`TaskRunner`, so the GUI thread never waits on the network or the
+database. On a failure the wizard is stepped back to the step that can fix
+it and its (already scrubbed) error is shown; the typed address, user and
+password stay in their fields. The password is never put in any label.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console_app.core.services.registration import AddCameraWizard, SaveFn, Step
+from console_app.ui.tasks import TaskRunner
+
+#: Wizard steps in stack order; transient steps share the "busy" page.
+PAGE_STEPS = (Step.ADDRESS, Step.CREDENTIALS, Step.PROBING, Step.CHOOSE_PROFILE, Step.TEST_STREAM,
+              Step.REVIEW, Step.SAVED)
+
+
+class AddCameraDialog(QDialog):
+    """Register one camera. ``saved(registration)`` fires after the inventory stored it.
+
+    ``address``/``endpoint_reference``/``name`` pre-fill the first step (a
+    discovered camera's XAddr). ``wizard`` may be given by a test; by
+    default a fresh :class:`AddCameraWizard` saving through ``save``.
+    """
+
+    saved = Signal(object)
+
+    def __init__(self, tasks: TaskRunner, save: SaveFn, parent: QWidget | None = None, *,
+                 address: str = "", endpoint_reference: str = "", name: str = "",
+                 wizard: AddCameraWizard | None = None, timeout_s: float = 8.0):
+        super().__init__(parent)
+        self.setWindowTitle("Add camera")
+        self.setObjectName("addCameraDialog")
+        self._tasks = tasks
+        self.wizard = wizard or AddCameraWizard(save, timeout_s=timeout_s)
+        self._endpoint_reference, self._prefill_name = endpoint_reference, name
+        self._task = None
+        self.stack = QStackedWidget()
+        self._pages: dict[Step, QWidget] = {}
+        self._build_address(address)
+        self._build_credentials()
+        self._build_busy()
+        self._build_profiles()
+        self._build_test()
+        self._build_review()
+        self._build_saved()
+        self.error_label = QLabel()
+        self.error_label.setObjectName("addCameraError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #c62828;")
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.back_button = QPushButton("< &Back")
+        self.next_button = QPushButton("&Next >")
+        self.next_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.back_button.clicked.connect(self.go_back)
+        self.next_button.clicked.connect(self.go_next)
+        self.cancel_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.back_button, self.next_button, self.cancel_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.error_label)
+        layout.addLayout(buttons)
+        self.resize(520, 380)
+        self._render()
+
+    # ------------------------------------------------------------ pages
+
+    def _page(self, step: Step, widget: QWidget) -> None:
+        self._pages[step] = widget
+        self.stack.addWidget(widget)
+
+    def _build_address(self, address: str) -> None:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.address_edit = QLineEdit(address)
+        self.address_edit.setPlaceholderText("192.168.1.64 or http://…/onvif/device_service")
+        self.address_edit.setAccessibleName("Camera address")
+        self.port_spin = QSpinBox()
+        self.port_spin.setRange(0, 65535)
+        self.port_spin.setSpecialValueText("default")
+        self.port_spin.setAccessibleName("ONVIF port")
+        form.addRow(QLabel("The camera's IP address, host name or ONVIF device address."))
+        form.addRow("&Address:", self.address_edit)
+        form.addRow("&Port:", self.port_spin)
+        self._page(Step.ADDRESS, page)
+
+    def _build_credentials(self) -> None:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.user_edit = QLineEdit("admin")
+        self.user_edit.setAccessibleName("User name")
+        self.password_edit = QLineEdit()
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setAccessibleName("Password")
+        form.addRow(QLabel("The camera's ONVIF user (stored in the OS keyring, never in the database)."))
+        form.addRow("&User:", self.user_edit)
+        form.addRow("Pass&word:", self.password_edit)
+        self._page(Step.CREDENTIALS, page)
+
+    def _build_busy(self) -> None:
+        self.busy_label = QLabel()
+        self.busy_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._page(Step.PROBING, self.busy_label)
+
+    def _build_profiles(self) -> None:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.camera_label = QLabel()
+        self.camera_label.setWordWrap(True)
+        self.profile_list = QListWidget()
+        self.profile_list.setAccessibleName("Media profiles")
+        layout.addWidget(self.camera_label)
+        layout.addWidget(QLabel("Choose the stream to record:"))
+        layout.addWidget(self.profile_list, 1)
+        self._page(Step.CHOOSE_PROFILE, page)
+
+    def _build_test(self) -> None:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.test_label = QLabel()
+        self.test_label.setWordWrap(True)
+        layout.addWidget(self.test_label)
+        self._page(Step.TEST_STREAM, page)
+
+    def _build_review(self) -> None:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.frame_label = QLabel()
+        self.frame_label.setMinimumSize(160, 90)
+        self.review_label = QLabel()
+        self.review_label.setWordWrap(True)
+        self.name_edit = QLineEdit()
+        self.name_edit.setAccessibleName("Camera name")
+        form.addRow(self.frame_label)
+        form.addRow(self.review_label)
+        form.addRow("&Name:", self.name_edit)
+        self._page(Step.REVIEW, page)
+
+    def _build_saved(self) -> None:
+        self.saved_label = QLabel()
+        self.saved_label.setWordWrap(True)
+        self._page(Step.SAVED, self.saved_label)
+
+    # ------------------------------------------------------------ actions
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None
+
+    def go_next(self) -> None:
+        """Forward the current page's values to the wizard; start the blocking action it leads to."""
+        if self.busy:
+            return
+        wizard = self.wizard
+        step = wizard.step
+        if step is Step.ADDRESS:
+            wizard.set_address(self.address_edit.text(), self.port_spin.value() or None,
+                               endpoint_reference=self._endpoint_reference, name=self._prefill_name)
+            if wizard.step is Step.CREDENTIALS:
+                self.error_label.clear()
+            else:
+                self.error_label.setText(wizard.error)
+            self._render()
+        elif step is Step.CREDENTIALS:
+            wizard.set_credentials(self.user_edit.text(), self.password_edit.text())
+            self._run(wizard.probe, "Reading the camera (clock, device information, profiles)…")
+        elif step is Step.CHOOSE_PROFILE:
+            item = self.profile_list.currentItem() or self.profile_list.item(0)
+            wizard.choose_profile(item.data(Qt.ItemDataRole.UserRole))
+            self._start_test()
+        elif step is Step.TEST_STREAM:
+            self._start_test()
+        elif step is Step.REVIEW:
+            if self.name_edit.text().strip():
+                wizard.set_name(self.name_edit.text())
+            self._run(wizard.save, "Saving to the inventory…")
+        elif step is Step.SAVED:
+            self.accept()
+
+    def _start_test(self) -> None:
+        self._run(self.wizard.test_stream, "Opening the stream…")
+
+    def go_back(self) -> None:
+        if self.busy or self.wizard.step in (Step.ADDRESS, Step.SAVED, Step.SAVING, Step.CANCELLED):
+            return
+        self.wizard.back()
+        self.error_label.clear()
+        self._render()
+
+    def reject(self) -> None:
+        """Cancel: drop any running action's result and close."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.wizard.cancel()
+        super().reject()
+
+    def _run(self, action, text: str) -> None:
+        self.error_label.clear()
+        self.busy_label.setText(text)
+        self.stack.setCurrentWidget(self.busy_label)
+        self._update_buttons()
+
+        def work(context):
+            action()
+            frame = self.wizard.first_frame
+            if frame is not None and frame.jpeg:
+                return QImage.fromData(frame.jpeg)  # decoded here, off the GUI thread
+            return None
+
+        self._task = self._tasks.run_in_background(
+            work, on_success=self._action_done, on_failure=self._action_failed, progress=text)
+
+    def _action_done(self, image: QImage | None) -> None:
+        self._task = None
+        wizard = self.wizard
+        if wizard.step is Step.FAILED:
+            message = wizard.error
+            wizard.back()  # to the step that can fix it; the typed values stay in the fields
+            self.error_label.setText(message)
+        if image is not None and not image.isNull():
+            self.frame_label.setPixmap(QPixmap.fromImage(image).scaled(
+                320, 180, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        if wizard.step is Step.SAVED and wizard.registration is not None:
+            self.saved.emit(wizard.registration)
+        self._render()
+
+    def _action_failed(self, error: BaseException) -> None:
+        """An exception the wizard did not turn into a step (a bug or an unexpected fault)."""
+        self._task = None
+        self.error_label.setText(str(error) or type(error).__name__)
+        self._render()
+
+    # ------------------------------------------------------------ rendering
+
+    def _render(self) -> None:
+        wizard = self.wizard
+        step = wizard.step
+        if step is Step.CHOOSE_PROFILE:
+            self._fill_profiles()
+        elif step is Step.TEST_STREAM:
+            self.test_label.setText("The stream did not open. Check the camera, then press Next to try again.")
+        elif step is Step.REVIEW:
+            self._fill_review()
+        elif step is Step.SAVED and wizard.registration is not None:
+            self.saved_label.setText(f"{wizard.registration.name} was added to the inventory.")
+        page = self._pages.get(step)
+        if page is not None and not self.busy:
+            self.stack.setCurrentWidget(page)
+        self._update_buttons()
+
+    def _fill_profiles(self) -> None:
+        camera = self.wizard.camera
+        assert camera is not None
+        device = camera.device
+        text = f"{device.manufacturer} {device.model} at {camera.host}:{camera.port} (auth: {camera.auth_method.value})"
+        if self.wizard.warnings:
+            text += "\n" + "\n".join(self.wizard.warnings)
+        self.camera_label.setText(text)
+        self.profile_list.clear()
+        for profile in camera.profiles:
+            size = f"{profile.width}×{profile.height}" if profile.width else "size unknown"
+            item = QListWidgetItem(f"{profile.name or profile.token}: {profile.codec or '?'} {size} "
+                                   f"@ {profile.fps:g} fps")
+            item.setData(Qt.ItemDataRole.UserRole, profile.token)
+            self.profile_list.addItem(item)
+        self.profile_list.setCurrentRow(0)
+
+    def _fill_review(self) -> None:
+        wizard = self.wizard
+        frame, profile = wizard.first_frame, wizard.profile
+        lines = []
+        if profile is not None:
+            lines.append(f"Stream: {profile.stream_uri}")
+        if frame is not None:
+            lines.append(f"First frame: {frame.width}×{frame.height} {frame.codec} (opened from the "
+                         f"{wizard.tested_via or 'console'} in {frame.open_ms:.0f} ms)")
+        self.review_label.setText("\n".join(lines))
+        if not self.name_edit.text():
+            self.name_edit.setText(wizard.name)
+
+    def _update_buttons(self) -> None:
+        step = self.wizard.step
+        busy = self.busy
+        self.back_button.setEnabled(not busy and step not in (Step.ADDRESS, Step.SAVED, Step.SAVING))
+        self.next_button.setEnabled(not busy)
+        self.next_button.setText("&Close" if step is Step.SAVED else "&Save" if step is Step.REVIEW else "&Next >")
+        self.cancel_button.setEnabled(step is not Step.SAVED)
