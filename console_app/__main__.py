@@ -64,8 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     theme.apply_theme(app)
     data_dir = args.data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    context = ConsoleContext.create(data_dir, parse_interfaces(args.interfaces), args.database)
-    inventory_error = open_inventory(context, args.database)
+    extras: dict = {}
+    inventory_error = open_inventory(extras, args.database)
+    pairing_store = None
+    if "inventory" in extras:
+        from console_app.core.services.inventory_pairings import InventoryPairingStore
+
+        pairing_store = InventoryPairingStore(extras["inventory"].devices)
+    context = ConsoleContext.create(
+        data_dir, parse_interfaces(args.interfaces), args.database, pairing_store=pairing_store
+    )
+    context.extras.update(extras)
     try:
         window = MainWindow(context)
         window.show()
@@ -76,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         context.close()
 
 
-def open_inventory(context, flag: str | None) -> str | None:
-    """Open (and migrate) the inventory into ``context.extras["inventory"]``; the error text, or None.
+def open_inventory(extras: dict, flag: str | None) -> str | None:
+    """Open (and migrate) the inventory into ``extras["inventory"]``; the error text, or None.
 
     Runs before the window exists, at start, so waiting here blocks no event
     loop. A bad URL or a database that is down is reported in the window and
@@ -89,11 +98,11 @@ def open_inventory(context, flag: str | None) -> str | None:
 
     try:
         resolved = resolve_database_url(flag)
-        context.extras["database_display"] = f"{redacted(resolved.url)} (from {resolved.source})"
-        context.extras["inventory"] = InventoryStore(resolved.url, create_sqlite_folder=resolved.source == "default")
+        extras["database_display"] = f"{redacted(resolved.url)} (from {resolved.source})"
+        extras["inventory"] = InventoryStore(resolved.url, create_sqlite_folder=resolved.source == "default")
         return None
     except (InventoryError, ValueError) as exc:
-        context.extras["database_display"] = f"unavailable: {exc}"
+        extras["database_display"] = f"unavailable: {exc}"
         return str(exc)
 
 

@@ -33,11 +33,16 @@ class ConsoleContext:
 
     @classmethod
     def create(cls, data_dir: Path, interfaces: list[str] | None = None,
-               database_url: str | None = None, start: bool = True) -> ConsoleContext:
-        """Start the loop and the appliance service (browsing ``interfaces``)."""
+               database_url: str | None = None, start: bool = True,
+               pairing_store: Any = None) -> ConsoleContext:
+        """Start the loop and the appliance service (browsing ``interfaces``).
+
+        ``pairing_store`` keeps paired devices: the inventory's when a database is
+        open (``InventoryPairingStore``), else private files in ``data_dir``.
+        """
         loop = AsyncLoop().start()
         bridge = Bridge()
-        store = FilePairingStore(Path(data_dir) / "devices")
+        store = pairing_store or FilePairingStore(Path(data_dir) / "devices")
         appliances = ApplianceService(store, loop, interfaces=interfaces, on_change=bridge.on_devices_changed)
         context = cls(loop, bridge, appliances, interfaces, database_url, Path(data_dir))
         from console_app.core.services.camera_discovery import CameraDiscovery
