@@ -198,6 +198,8 @@ class ModelSession:
         options.log_severity_level = 3  # onnxruntime's warnings are for its developers
         options.intra_op_num_threads = self.settings.intra_op_threads or physical_cores()
         options.inter_op_num_threads = 1
+        spin = "1" if self.settings.cpu_spinning else "0"
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return options

@@ -23,6 +23,17 @@ def physical_cores() -> int:
 # serial parts leave cores idle that the other run fills.
 CPU_CONCURRENT_RUNS = 2
 
+# onnxruntime's intra-op threads spin-wait between operators by default. In a
+# bare loop that is worth about 10 % (demo model, 2-core dev machine: 230 vs
+# 208 runs/s), but on a device the same cores also decode video and run app
+# logic, and a spinning thread takes the core from them. Measured with the
+# pipeline of ``benchmarks/pipeline.py`` (same machine, quiet, medians of 3-8
+# runs, spinning on -> off): one H.264 file stream decoded flat out 74 -> 108
+# results/s; four such streams 59 -> 62; one stream whose file waits for its
+# consumer 131 -> 128 (no difference) and four 132 -> 141. Off also means
+# fewer CPU-seconds per result (72 vs 64 results per CPU-second, one paced stream).
+CPU_SPINNING = False
+
 
 @dataclass(frozen=True)
 class SessionSettings:
@@ -42,6 +53,10 @@ class SessionSettings:
     throughput. Batching without a wait already combines the frames that
     arrive while a run is busy; on a GPU a wait of a few ms may pay off,
     which is why it is a setting.
+
+    ``cpu_spinning`` lets onnxruntime's idle intra-op threads busy-wait for
+    the next operator. Off: on a device the cores are shared with decoders
+    and app logic (see :data:`CPU_SPINNING` for the measurement).
     """
 
     providers: tuple[str, ...] | None = None  # preference, e.g. ("cuda", "cpu"); None: GPU first
@@ -51,6 +66,7 @@ class SessionSettings:
     max_batch: int = 8  # images per run for models with a dynamic batch dimension
     batch_wait_ms: float = 0.0  # wait this long for other streams' frames before a run
     concurrent_runs: int | None = None  # runs at once; None: 1 on a GPU, CPU_CONCURRENT_RUNS on CPU
+    cpu_spinning: bool = CPU_SPINNING  # let idle onnxruntime threads spin (see CPU_SPINNING)
     iou_threshold: float = 0.45
     max_detections: int = 300
     top_k: int = 5  # classes reported per image by classification models

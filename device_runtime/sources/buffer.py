@@ -24,13 +24,19 @@ class Subscription:
     (copy before drawing on one).
     """
 
-    def __init__(self, name: str, on_close: Callable[[Subscription], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        on_close: Callable[[Subscription], None],
+        on_taken: Callable[[], None] | None = None,
+    ) -> None:
         self.name = name
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._closed = False
         self._source_ended = False
         self._on_close = on_close
+        self._on_taken = on_taken
         self.received = 0  # frames handed to the consumer
         self.dropped = 0  # frames replaced before the consumer took them
 
@@ -58,7 +64,9 @@ class Subscription:
             frame, self._frame = self._frame, None
             if frame is not None:
                 self.received += 1
-            return frame
+        if frame is not None and self._on_taken is not None:
+            self._on_taken()
+        return frame
 
     def __iter__(self) -> Iterator[Frame]:
         """Yield frames until the subscription is closed or the source ends (then the loop ends)."""
@@ -71,6 +79,11 @@ class Subscription:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def pending(self) -> bool:
+        """A frame waits in the slot, not yet taken."""
+        return self._frame is not None
 
     @property
     def ended(self) -> bool:
@@ -114,9 +127,10 @@ class FanOut:
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
         self._ended = False
+        self._taken = threading.Condition()  # notified when a slot empties
 
     def subscribe(self, name: str) -> Subscription:
-        subscription = Subscription(name, self._remove)
+        subscription = Subscription(name, self._remove, self._notify_taken)
         with self._lock:
             if self._ended:
                 subscription._end()
@@ -137,6 +151,24 @@ class FanOut:
             subscriptions, self._subscriptions = self._subscriptions, []
         for subscription in subscriptions:
             subscription._end()
+        self._notify_taken()
+
+    def wait_until_taken(self, timeout: float) -> bool:
+        """Wait until every consumer has taken its last frame (or ``end``); False after ``timeout``.
+
+        For sources that can wait for their consumers (a file read flat out):
+        publishing only then drops nothing and decodes nothing nobody sees.
+        """
+        with self._taken:
+            return self._taken.wait_for(self._all_taken, timeout)
+
+    def _all_taken(self) -> bool:
+        with self._lock:
+            return self._ended or not any(s.pending for s in self._subscriptions)
+
+    def _notify_taken(self) -> None:
+        with self._taken:
+            self._taken.notify_all()
 
     def snapshot(self) -> list[Subscription]:
         with self._lock:
@@ -146,3 +178,4 @@ class FanOut:
         with self._lock:
             if subscription in self._subscriptions:
                 self._subscriptions.remove(subscription)
+        self._notify_taken()

@@ -5,6 +5,13 @@ behaves like one: frames arrive in real time (``realtime=False`` reads as
 fast as decoding allows), and at the end of the file it starts over. With
 ``loop=False`` it ends in STOPPED with the reason "end of file".
 
+``wait_for_consumers=True`` (with ``realtime=False``) publishes a frame only
+once every consumer has taken the previous one: the next frame is decoded
+while they work on the last, none is dropped, and no core is spent decoding
+frames nobody sees (a free-running decoder took most of a core from
+inference in ``benchmarks/pipeline.py``). A consumer that takes nothing holds
+the file back at most a second per frame.
+
 A missing, unreadable or undecodable file is a permanent error (FAILED).
 """
 
@@ -22,6 +29,7 @@ from device_runtime.sources.ffmpeg_capture import codec_name, open_capture
 
 DEFAULT_FPS = 25.0  # when the container does not say
 _MAX_BEHIND_S = 0.5  # further behind than this, the clock is reset instead of bursting frames
+_CONSUMER_WAIT_S = 1.0  # longest wait_for_consumers waits for a consumer that takes nothing
 
 
 def path_from_url(url: str) -> str:
@@ -51,6 +59,7 @@ class FileSource(Source):
         loop: bool = True,
         realtime: bool = True,
         fps: float | None = None,
+        wait_for_consumers: bool = False,
         backoff_initial_s: float = 0.25,
         backoff_max_s: float = 1.0,
     ) -> None:
@@ -62,6 +71,7 @@ class FileSource(Source):
             raise InvalidSourceUrl(f"stream {stream_id!r}: fps must be positive, got {fps!r}")
         self.loop = loop
         self.realtime = realtime
+        self.wait_for_consumers = wait_for_consumers and not realtime
         self._fps_override = fps
         self._capture: cv2.VideoCapture | None = None
         self._frames_this_pass = 0
@@ -110,6 +120,9 @@ class FileSource(Source):
         self._frames_this_pass += 1
         if self.realtime:
             self._pace()
+        elif self.wait_for_consumers:
+            # Decoded ahead; now wait until the previous frame is taken.
+            self._fanout.wait_until_taken(_CONSUMER_WAIT_S)
         return Capture(image)
 
     def _pace(self) -> None:

@@ -392,6 +392,17 @@ def test_onnxruntime_threads_default_to_all_physical_cores_and_can_be_set(tmp_pa
     assert one._session.get_session_options().intra_op_num_threads == 1
 
 
+def test_onnxruntime_threads_do_not_spin_unless_configured_to(tmp_path):
+    path = make_constant_detector(tmp_path / "m.onnx", "yolov8", INPUT_DETECTIONS)
+    key = "session.intra_op.allow_spinning"
+
+    default = ModelSession(path, settings=SessionSettings(providers=("cpu",)))
+    spinning = ModelSession(path, settings=SessionSettings(providers=("cpu",), cpu_spinning=True))
+
+    assert default._session.get_session_options().get_session_config_entry(key) == "0"
+    assert spinning._session.get_session_options().get_session_config_entry(key) == "1"
+
+
 def test_cpu_sessions_let_two_runs_overlap_unless_configured_otherwise(tmp_path):
     path = make_constant_detector(tmp_path / "m.onnx", "yolov8", INPUT_DETECTIONS)
 

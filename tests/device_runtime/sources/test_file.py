@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -42,6 +43,42 @@ def test_file_source_without_loop_stops_at_end_of_file(ramp_video, make_source):
     assert end.reason == "end of file"
     assert source.frames_read == 20
     assert frames.received + frames.dropped + (frames.get(timeout=0) is not None) == 20
+
+
+def test_file_source_waiting_for_consumers_hands_a_slow_consumer_every_frame_in_order(
+    ramp_video, make_source
+):
+    source, states = make_source(
+        f"file://{ramp_video.path}", loop=False, realtime=False, wait_for_consumers=True
+    )
+    frames = source.subscribe("t")
+    source.start()
+    busy = threading.Event()  # never set: its wait stands for a consumer's work per frame
+    got = []
+    deadline = time.monotonic() + 10
+    while len(got) < 20 and time.monotonic() < deadline:
+        frame = frames.get(timeout=max(0.0, deadline - time.monotonic()))
+        if frame is None:
+            break
+        got.append(frame)
+        busy.wait(0.01)
+    assert [ramp_video.index_of(f.image) for f in got] == list(range(20))
+    assert frames.dropped == 0
+    assert states.wait_for(StreamState.STOPPED, timeout=5).reason == "end of file"
+
+
+def test_file_source_waiting_for_consumers_stops_at_once_while_a_consumer_takes_nothing(
+    ramp_video, make_source
+):
+    source, states = make_source(
+        f"file://{ramp_video.path}", loop=False, realtime=False, wait_for_consumers=True
+    )
+    source.subscribe("idle")  # subscribed, never reads
+    source.start()
+    states.wait_for(StreamState.LIVE, timeout=5)
+    started = time.monotonic()
+    assert source.stop(timeout=5), "the reader thread did not end while waiting for a consumer"
+    assert time.monotonic() - started < 0.5, "stop() waited out the consumer wait"
 
 
 def test_missing_file_fails_naming_the_path(tmp_path, make_source):
