@@ -91,6 +91,7 @@ class Supervisor:
         self._runners: dict[str, DetectorAppRunner] = {}
         self._errors: dict[str, str] = {}
         self._model_meta: dict[str, Any] = {}
+        self._manifests: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()
         self.started_at = time.time()
 
@@ -178,6 +179,7 @@ class Supervisor:
             self.packages.remove(app_id)
             self.desired.remove(app_id)
             self._errors.pop(app_id, None)
+            self._manifests = {k: v for k, v in self._manifests.items() if k[0] != app_id}
             log.info("removed app %s", app_id)
 
     def rollback_app(self, app_id: str, version: str = "") -> AppView:
@@ -341,7 +343,12 @@ class Supervisor:
         return parse_manifest(path.read_bytes(), source=MANIFEST_FILE)
 
     def _manifest(self, app_id: str, version: str) -> Any:
-        manifest = self._parse(self.packages.path(app_id, version))
+        # An installed version's folder never changes, so each is parsed once;
+        # health streams list every app every second.
+        key = (app_id, version)
+        manifest = self._manifests.get(key)
+        if manifest is None:
+            manifest = self._manifests[key] = self._parse(self.packages.path(app_id, version))
         return manifest
 
     def _current_manifest(self, app_id: str) -> Any:

@@ -70,7 +70,22 @@ def _check_classes(classes: list[str]) -> list[str]:
     return classes
 
 
-class Zone(StrictModel):
+class _ScopedRule(StrictModel):
+    """Shared checks of a zone's or a line's ``classes`` and ``cameras`` filters."""
+
+    @field_validator("classes", check_fields=False)
+    @classmethod
+    def _valid_classes(cls, classes: list[str]) -> list[str]:
+        return _check_classes(classes)
+
+    @field_validator("cameras", check_fields=False)
+    @classmethod
+    def _unique_cameras(cls, cameras: list[str]) -> list[str]:
+        _check_unique(cameras, "camera")
+        return cameras
+
+
+class Zone(_ScopedRule):
     """A polygon on one or more cameras; objects whose anchor point is inside are "in" the zone."""
 
     name: str = Field(
@@ -128,19 +143,8 @@ class Zone(StrictModel):
             raise ValueError(f"{label} has no area: its points lie on one line or on one spot")
         return points
 
-    @field_validator("classes")
-    @classmethod
-    def _valid_classes(cls, classes: list[str]) -> list[str]:
-        return _check_classes(classes)
 
-    @field_validator("cameras")
-    @classmethod
-    def _unique_cameras(cls, cameras: list[str]) -> list[str]:
-        _check_unique(cameras, "camera")
-        return cameras
-
-
-class CountingLine(StrictModel):
+class CountingLine(_ScopedRule):
     """A segment a→b; objects whose anchor point crosses it are counted, per direction."""
 
     name: str = Field(
@@ -193,17 +197,6 @@ class CountingLine(StrictModel):
                 f"got a = b = {show_value(list(b))}"
             )
         return b
-
-    @field_validator("classes")
-    @classmethod
-    def _valid_classes(cls, classes: list[str]) -> list[str]:
-        return _check_classes(classes)
-
-    @field_validator("cameras")
-    @classmethod
-    def _unique_cameras(cls, cameras: list[str]) -> list[str]:
-        _check_unique(cameras, "camera")
-        return cameras
 
 
 class TrackingParams(StrictModel):
