@@ -40,7 +40,7 @@ def default_settings() -> QSettings:
 class MainWindow(QMainWindow):
     """Navigation list on the left, one page at a time on the right.
 
-    Ctrl+1..7 switch pages; Help > Keyboard shortcuts lists every shortcut.
+    Ctrl+1..8 switch pages; Help > Keyboard shortcuts lists every shortcut.
     Geometry and the selected page are saved in ``settings`` on close.
     """
 

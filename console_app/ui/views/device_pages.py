@@ -1,13 +1,6 @@
-"""Models, Applications and Events: what paired devices report today, one device at a time.
-
-These pages grow in the next issue (uploading models, deploying apps); for
-now each shows live data from the device picked at the top.
-"""
+"""Shared parts of the pages that show one paired device at a time: the device picker and a table page."""
 
 from __future__ import annotations
-
-import threading
-import time
 
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -145,75 +138,7 @@ class DeviceTablePage(QWidget):
         raise NotImplementedError
 
 
-class ApplicationsPage(DeviceTablePage):
-    title, icon_name = "Applications", "applications"
-    columns = ("Application", "Version", "State", "Cameras", "Model", "Installed versions", "Error")
-    empty_text = "No applications installed on this device yet (sightline-ctl deploy installs one)."
-
-    def fetch_rows(self, client) -> list[list[object]]:
-        return [[a.name or a.app_id, a.version, a.state, ", ".join(a.camera_ids), a.model,
-                 ", ".join(a.versions), a.error] for a in client.list_apps()]
-
-
-class ModelsPage(DeviceTablePage):
-    title, icon_name = "Models", "models"
-    columns = ("Model", "Decoder", "Size", "Labels", "Used by", "SHA-256")
-    empty_text = "No models on this device yet (sightline-ctl upload-model adds one)."
-
-    def fetch_rows(self, client) -> list[list[object]]:
-        return [[m.name, m.decoder, _size(m.size), ", ".join(m.labels[:8]) + ("…" if len(m.labels) > 8 else ""),
-                 ", ".join(m.used_by), m.sha256[:16]] for m in client.list_models()]
-
-
-class EventsPage(DeviceTablePage):
-    """Streams the chosen device's events while the page is open."""
-
-    title, icon_name = "Events", "events"
-    columns = ("Time", "Application", "Camera", "Event", "Detail")
-    empty_text = "Waiting for events…"
-
-    def __init__(self, *args, **kwargs):
-        self._stream = None
-        self._stream_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-        self.reload_button.setText("&Reconnect")
-
-    def reload(self) -> None:
-        self.shutdown()
-        device_id = self.picker.current_device_id()
-        self.model.set_rows([])
-        if device_id is None:
-            self._show_status()
-            return
-        self._show_status("Connecting…")
-        service, bridge = self._context.appliances, self._context.bridge
-
-        def follow(ctx: TaskContext) -> None:
-            with service.connect(device_id) as client:
-                stream = client.events(replay=50)
-                with self._stream_lock:
-                    self._stream = stream
-                if ctx.cancelled.is_set():
-                    stream.cancel()
-                bridge.call_in_gui(self._show_status, "Live: newest first.")
-                for event in stream:
-                    row = [time.strftime("%H:%M:%S", time.localtime(event.time)), event.app_id,
-                           event.camera_id, event.type, event.detail]
-                    bridge.call_in_gui(self.model.prepend_row, row)
-
-        self._task = self._tasks.run_in_background(follow, on_failure=self._on_failed)
-
-    def shutdown(self) -> None:
-        task = getattr(self, "_task", None)
-        if task is not None and not task.done:
-            task.cancel()
-        with self._stream_lock:
-            stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.cancel()
-
-
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

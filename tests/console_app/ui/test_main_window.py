@@ -40,7 +40,7 @@ def test_ctrl_number_switches_pages_and_arrow_keys_move_in_the_list(qtbot, windo
 def test_keyboard_shortcuts_dialog_lists_the_page_shortcuts(qtbot, window):
     dialog = window.show_shortcuts()
     rows = dict(window.shortcut_rows())
-    assert rows["Go › Devices"] == "Ctrl+1" and rows["Go › Settings"] == "Ctrl+7"
+    assert rows["Go › Devices"] == "Ctrl+1" and rows["Go › Settings"] == "Ctrl+8"
     assert rows["Devices › Pair…"] == "Ctrl+P"
     assert dialog.isVisible()
     dialog.close()
