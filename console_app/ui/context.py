@@ -30,6 +30,14 @@ class ConsoleContext:
     extras: dict[str, Any] = field(default_factory=dict)
     #: Camera WS-Discovery (console_app.core.services.camera_discovery.CameraDiscovery).
     camera_discovery: Any = None
+    #: The console's CredentialStore (keyring or encrypted file), when one is open.
+    credentials: Any = None
+    #: The console's package signer (console_app.core.signing.PackageSigner).
+    signer: Any = None
+    #: The model library (console_app.core.services.model_library.ModelLibrary).
+    model_library: Any = None
+    #: The application library (console_app.core.services.app_library.AppLibrary).
+    app_library: Any = None
 
     @classmethod
     def create(cls, data_dir: Path, interfaces: list[str] | None = None,
