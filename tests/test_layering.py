@@ -48,3 +48,26 @@ def test_layering_check_detects_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("from PySide6.QtCore import QObject\nimport console_app.cli\n")
     assert {"PySide6.QtCore", "console_app.cli"} <= imported_modules(sample)
+
+
+#: What the console may use from the device side: the API contract, and the pure model knowledge
+#: (inspection, decoders, NMS) so a model tested in the console behaves exactly as on the device.
+CONSOLE_MAY_IMPORT = ("device_runtime.protocol", "device_runtime.inference")
+#: The demo and the simulators run a device or its video sources on purpose.
+CONSOLE_EXEMPT = ("console_app/sim/", "console_app/demo")
+
+
+def console_reaches_into_device() -> list[str]:
+    found = []
+    for path in sorted((REPO / "console_app").rglob("*.py")):
+        relative = path.relative_to(REPO).as_posix()
+        if relative.startswith(CONSOLE_EXEMPT):
+            continue
+        for name in imported_modules(path):
+            if name.split(".")[0] == "device_runtime" and not name.startswith(CONSOLE_MAY_IMPORT):
+                found.append(f"{relative} imports {name}")
+    return found
+
+
+def test_console_uses_only_the_protocol_and_model_knowledge_of_the_device() -> None:
+    assert console_reaches_into_device() == []
