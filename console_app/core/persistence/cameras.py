@@ -80,6 +80,20 @@ class CameraRepository(Repository):
         ref = self.get_camera(camera_id).credential_ref
         return self.credentials.get(ref) if ref else None
 
+    def stream_url(self, camera_id: int) -> str:
+        """The camera's stream URI with its user and password put in, for whatever opens the stream.
+
+        The result holds a secret: hand it to the decoder or the device, never to a log or a label
+        (``console_app.core.credentials.redact`` / ``rtsp_paths.split_credentials`` strip it).
+        """
+        from console_app.core.gateways.rtsp_paths import with_credentials
+
+        camera = self.get_camera(camera_id)
+        if not camera.stream_uri.lower().startswith(("rtsp://", "rtsps://", "http://", "https://")):
+            return camera.stream_uri  # sim:// and files carry no credentials
+        password = self.credentials.get(camera.credential_ref) if camera.credential_ref else None
+        return with_credentials(camera.stream_uri, camera.username, password)
+
     # -- writes ------------------------------------------------------------------------
 
     def add_camera(self, registration: Any, password: str | None) -> CameraRecord:

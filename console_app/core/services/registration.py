@@ -28,6 +28,7 @@ import enum
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from console_app.core.gateways import onvif_client, rtsp_paths, stream_reader
@@ -84,6 +85,8 @@ class CameraRegistration:
     username: str
     onvif: bool = True
     firmware: str = ""
+    #: The paired device that opened the stream when this console could not (None: the console can).
+    reachable_via_device_id: str | None = None
 
     @property
     def onvif_port(self) -> int | None:
@@ -106,6 +109,20 @@ def device_probe_from_client(client) -> DeviceProbe:
     return probe
 
 
+def device_probe_through(connect: Callable[[], Any]) -> DeviceProbe:
+    """A probe that opens a fresh connection per call (``connect()`` returns a DeviceClient).
+
+    For the UI: the add-camera session outlives any one connection, and a
+    probe may come minutes after the dialog opened.
+    """
+
+    def probe(url: str, timeout_s: float) -> FirstFrame:
+        with connect() as client:
+            return device_probe_from_client(client)(url, timeout_s)
+
+    return probe
+
+
 class AddCameraWizard:
     """One add-camera session. Read :attr:`step`, :attr:`error` and the result fields; call actions.
 
@@ -117,13 +134,16 @@ class AddCameraWizard:
     with a real camera; by default they are the real ones.
     """
 
-    def __init__(self, save: SaveFn, *, device_probe: DeviceProbe | None = None, timeout_s: float = 5.0,
+    def __init__(self, save: SaveFn, *, device_probe: DeviceProbe | None = None, probe_device_id: str | None = None,
+                 timeout_s: float = 5.0,
                  on_change: Callable[[AddCameraWizard], None] | None = None,
                  read_camera: Callable[..., OnvifCameraInfo] = onvif_client.read_camera,
                  find_stream: Callable[..., rtsp_paths.FoundStream] = rtsp_paths.find_stream,
                  local_test_open: Callable[[str, float], FirstFrame] = stream_reader.test_open) -> None:
         self._save = save
         self._device_probe = device_probe
+        #: Which paired device ``device_probe`` goes through (recorded when the stream opened only there).
+        self.probe_device_id = probe_device_id
         self.timeout_s = timeout_s
         self._on_change = on_change
         self._read_camera = read_camera
@@ -358,6 +378,7 @@ class AddCameraWizard:
             stream_uri=profile.stream_uri, snapshot_uri=profile.snapshot_uri or camera.snapshot_uri,
             auth_method=camera.auth_method.value if onvif else "rtsp", clock_offset_s=camera.clock_offset_s,
             username=self.username, onvif=onvif, firmware=camera.device.firmware,
+            reachable_via_device_id=self.probe_device_id if self.tested_via == "device" else None,
         )
 
     def _scrub(self, text: str) -> str:

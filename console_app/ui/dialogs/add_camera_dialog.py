@@ -47,12 +47,15 @@ class AddCameraDialog(QDialog):
 
     def __init__(self, tasks: TaskRunner, save: SaveFn, parent: QWidget | None = None, *,
                  address: str = "", endpoint_reference: str = "", name: str = "",
-                 wizard: AddCameraWizard | None = None, timeout_s: float = 8.0):
+                 wizard: AddCameraWizard | None = None, timeout_s: float = 8.0,
+                 device_probe=None, probe_device_id: str | None = None):
         super().__init__(parent)
         self.setWindowTitle("Add camera")
         self.setObjectName("addCameraDialog")
         self._tasks = tasks
-        self.wizard = wizard or AddCameraWizard(save, timeout_s=timeout_s)
+        # device_probe: test-open through a paired device when this console cannot reach the camera.
+        self.wizard = wizard or AddCameraWizard(save, timeout_s=timeout_s, device_probe=device_probe,
+                                                probe_device_id=probe_device_id)
         self._endpoint_reference, self._prefill_name = endpoint_reference, name
         self._task = None
         self.stack = QStackedWidget()

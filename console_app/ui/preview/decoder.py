@@ -99,6 +99,28 @@ def jpeg_frames(frames: Callable[[threading.Event], Iterator[bytes]]) -> FramePr
     return produce
 
 
+def probed_frames(probe: Callable[[str, float], object], url: str, interval_s: float = 2.0,
+                  timeout_s: float = 8.0) -> FrameProducer:
+    """Frames a paired device reads for us, one test-open every ``interval_s``.
+
+    For cameras only a device can reach (another VLAN, or its sim:// video):
+    ``probe(url, timeout_s)`` returns a FirstFrame with a JPEG. Slow, but it is
+    the raw picture the device sees, which is what registration needs.
+    """
+
+    def produce(stop: threading.Event) -> Iterator[QImage]:
+        while not stop.is_set():
+            first = probe(url, timeout_s)
+            if not first.ok:
+                raise ConnectionError(f"the device could not open {redact_url(url)}: {first.error or 'no frame'}")
+            image = QImage.fromData(first.jpeg, "JPEG")
+            if not image.isNull():
+                yield image
+            stop.wait(interval_s)
+
+    return produce
+
+
 class PreviewWorker(QObject):
     """Runs one producer in a daemon thread; retries after failures until stopped."""
 

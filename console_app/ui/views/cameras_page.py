@@ -17,13 +17,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console_app.core.gateways.stream_reader import is_device_only
 from console_app.core.persistence import EditConflict
+from console_app.core.services.registration import device_probe_through
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.add_camera_dialog import AddCameraDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.cameras_model import CANDIDATE_ROLE, DiscoveredCamerasModel
 from console_app.ui.models.registered_cameras_model import RegisteredCamerasModel
-from console_app.ui.preview.decoder import opencv_frames, redact_url
+from console_app.ui.preview.decoder import opencv_frames, probed_frames, redact_url
 from console_app.ui.preview.video_view import VideoView
 from console_app.ui.tasks import TaskRunner
 
@@ -133,6 +135,9 @@ class CamerasPage(QWidget):
         self.add_button.clicked.connect(lambda: self.open_add_camera())
         self.rename_button = QPushButton("Re&name…")
         self.rename_button.clicked.connect(self.rename_selected)
+        self.preview_selected_button = QPushButton(icon("play"), "&Open stream")
+        self.preview_selected_button.setToolTip("Show the selected camera's raw stream (or double-click it)")
+        self.preview_selected_button.clicked.connect(self.preview_selected)
         self.registered_model = RegisteredCamerasModel(self)
         self.registered_table = QTableView()
         self.registered_table.setModel(self.registered_model)
@@ -141,6 +146,7 @@ class CamerasPage(QWidget):
         self.registered_table.verticalHeader().setVisible(False)
         self.registered_table.horizontalHeader().setStretchLastSection(True)
         self.registered_table.setAccessibleName("Registered cameras")
+        self.registered_table.doubleClicked.connect(lambda _index: self.preview_selected())
         self.registered_status = QLabel()
         self.registered_status.setWordWrap(True)
         # Buttons on a row of their own, under the title: keeps the page's minimum width small.
@@ -148,6 +154,7 @@ class CamerasPage(QWidget):
         row.addWidget(self.register_found_button)
         row.addWidget(self.add_button)
         row.addWidget(self.rename_button)
+        row.addWidget(self.preview_selected_button)
         row.addStretch(1)
         self.left_layout.addWidget(QLabel("<b>Registered cameras</b>"))
         self.left_layout.addLayout(row)
@@ -160,7 +167,8 @@ class CamerasPage(QWidget):
     def set_inventory(self, inventory) -> None:
         """Use ``inventory`` (an InventoryStore, or None) and load its cameras in the background."""
         self.inventory = inventory
-        for widget in (self.add_button, self.rename_button, self.register_found_button):
+        for widget in (self.add_button, self.rename_button, self.register_found_button,
+                       self.preview_selected_button):
             widget.setEnabled(inventory is not None)
         if inventory is None:
             self.registered_status.setText("No inventory is open: registered cameras cannot be shown.")
@@ -187,8 +195,11 @@ class CamerasPage(QWidget):
         """Show the Add camera dialog (non-blocking); the table reloads when it saved a camera."""
         if self.inventory is None:
             return None
+        device_id = self._probe_device_id()
+        probe = self._device_probe(device_id) if device_id else None
         dialog = AddCameraDialog(self._tasks, self.inventory.cameras.add_camera, self, address=address,
-                                 endpoint_reference=endpoint_reference, name=name)
+                                 endpoint_reference=endpoint_reference, name=name,
+                                 device_probe=probe, probe_device_id=device_id)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(lambda _registration: self.reload_cameras())
         self.add_dialog = dialog
@@ -318,6 +329,37 @@ class CamerasPage(QWidget):
         if handle is not None:
             handle.cancel()
         self.cancel_button.setEnabled(False)
+
+    def _probe_device_id(self) -> str | None:
+        """The paired device to test streams through: a reachable one first."""
+        paired = self._context.appliances.paired_entries()
+        reachable = [e for e in paired if e.reachable]
+        return (reachable or paired)[0].device_id if paired else None
+
+    def _device_probe(self, device_id: str):
+        appliances = self._context.appliances
+        return device_probe_through(lambda: appliances.connect(device_id))
+
+    def preview_selected(self) -> None:
+        """Open the selected registered camera's raw stream: locally, or through the device that reaches it."""
+        camera = self.selected_camera()
+        if camera is None:
+            self.registered_status.setText("Select a registered camera to open its stream.")
+            return
+        store = self.inventory
+        device_id = camera.reachable_via_device_id
+        if device_id is None and is_device_only(camera.stream_uri):
+            device_id = self._probe_device_id()
+        probe = self._device_probe(device_id) if device_id else None
+
+        def produce(stop):
+            # Runs in the preview worker: the credential store may be a keyring (I/O).
+            url = store.cameras.stream_url(camera.id)
+            frames = probed_frames(probe, url) if probe is not None else opencv_frames(url)
+            yield from frames(stop)
+
+        where = f" through device {device_id}" if device_id else ""
+        self.view.play(produce, f"{camera.name}{where}: {redact_url(camera.stream_uri)}")
 
     def preview_url(self, url: str | None = None) -> None:
         url = (url or self.url_edit.text()).strip()

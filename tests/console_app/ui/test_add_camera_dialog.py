@@ -9,8 +9,10 @@ from PySide6.QtWidgets import QLabel
 
 from console_app.core.credentials import CredentialStore
 from console_app.core.persistence import InventoryStore
+from console_app.core.services.inventory_pairings import InventoryPairingStore
 from console_app.core.services.registration import Step
 from console_app.sim.onvif_camera import SimulatedOnvifCamera
+from console_app.ui.context import ConsoleContext
 from tests.peers.rtsp_server import RtspServer
 
 WAIT_MS = 20_000
@@ -23,6 +25,15 @@ def store(tmp_path: Path):
                         credentials=CredentialStore(tmp_path / "secrets", use_keyring=False),
                         editor="console-a") as opened:
         yield opened
+
+
+@pytest.fixture
+def console_context(tmp_path: Path, qapp, store):
+    """As the console runs with an inventory open: paired devices are kept in it."""
+    context = ConsoleContext.create(tmp_path / "console", interfaces=["127.0.0.1"],
+                                    pairing_store=InventoryPairingStore(store.devices))
+    yield context
+    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +122,55 @@ def test_wrong_password_is_shown_in_the_dialog_and_the_typed_values_stay(qtbot, 
     assert page.registered_model.cameras() == []
     dialog.reject()
     assert dialog.wizard.step is Step.CANCELLED
+
+
+def register_through_dialog(qtbot, page, camera) -> None:
+    dialog = page.open_add_camera(camera.url, camera.endpoint_reference)
+    register(qtbot, dialog, PASSWORD)
+    dialog.go_next()  # first profile → test-open
+    wait_idle(qtbot, dialog)
+    assert dialog.wizard.step is Step.REVIEW, dialog.error_label.text()
+    dialog.go_next()  # save
+    wait_idle(qtbot, dialog)
+    assert dialog.wizard.step is Step.SAVED, dialog.error_label.text()
+    qtbot.waitUntil(lambda: len(page.registered_model.cameras()) == 1, timeout=WAIT_MS)
+    dialog.go_next()  # Close
+    return dialog
+
+
+def test_registered_camera_opens_its_live_stream_from_the_table_without_showing_the_password(
+        qtbot, page, sim_camera):
+    register_through_dialog(qtbot, page, sim_camera)
+    page.registered_table.selectRow(0)
+
+    page.preview_selected()
+
+    qtbot.waitUntil(lambda: page.view.frames_shown >= 3, timeout=WAIT_MS)
+    assert page.view.status_text().startswith("LIVE · 320×240")
+    assert PASSWORD not in page.view.title and page.view.title.startswith("Sightline SIM-ONVIF-1")
+    page.stop_preview()
+    assert page.view.worker is None
+
+
+def test_camera_only_a_paired_device_can_open_is_tested_and_previewed_through_that_device(
+        qtbot, page, start_device, console_context):
+    device = start_device()
+    appliances = console_context.appliances
+    entry = appliances.add_by_address("127.0.0.1", device.port)
+    appliances.pair(entry.device_id, device.pairing.current_code())
+    # Its video is the synthetic line (sim://): the console cannot open it, the device can.
+    camera = SimulatedOnvifCamera(password=PASSWORD, discovery_interface=None, serial="SN-VIA", name="Line 3").start()
+    try:
+        dialog = register_through_dialog(qtbot, page, camera)
+        assert dialog.wizard.tested_via == "device"
+        saved = page.registered_model.cameras()[0]
+        assert saved.reachable_via_device_id == entry.device_id
+
+        page.registered_table.selectRow(0)
+        page.preview_selected()
+        qtbot.waitUntil(lambda: page.view.frames_shown >= 1, timeout=WAIT_MS)
+        assert f"through device {entry.device_id}" in page.view.title
+        assert page.view.image.width() in {p.width for p in saved.profiles}
+    finally:
+        page.stop_preview()
+        camera.stop()

@@ -67,6 +67,19 @@ def test_registered_camera_round_trips_with_profiles_and_its_password_in_the_cre
     assert store.cameras.camera_password(saved.id) == PASSWORD
 
 
+def test_stream_url_for_opening_carries_the_stored_credentials_and_the_record_does_not(store):
+    saved = store.cameras.add_camera(dock3(), "p@ss:word/1")
+
+    assert store.cameras.stream_url(saved.id) == "rtsp://admin:p%40ss%3Aword%2F1@10.1.2.3:554/main"
+    assert "p@ss" not in store.cameras.get_camera(saved.id).stream_uri
+
+
+def test_stream_url_of_a_camera_without_credentials_is_its_plain_uri(store):
+    saved = store.cameras.add_camera(dock3(username=None), None)
+
+    assert store.cameras.stream_url(saved.id) == "rtsp://10.1.2.3:554/main"
+
+
 def test_registration_object_with_wizard_attribute_names_is_accepted(store):
     class Registration:  # the shape the registration wizard produces
         name, host, port = "Gate", "10.1.2.9", 8080
