@@ -111,3 +111,22 @@ def test_add_by_address_dialog_shows_why_nothing_answered(qtbot, window):
     assert "no Sightline device answered at 127.0.0.1:1" in dialog.error_label.text()
     assert dialog.isVisible()
     dialog.reject()
+
+
+def test_appliance_advertised_by_avahi_appears_in_the_devices_view_and_goes_when_withdrawn(qtbot, window):
+    """A device whose advert comes from the system's mDNS daemon (Avahi), not from our runtime."""
+    import secrets
+
+    from tests.peers.avahi import AvahiDaemon
+
+    suffix = secrets.token_hex(6)
+    device_id, name = f"sl-{suffix}", f"Avahi box {suffix}"
+    page = devices_page(window)
+    with AvahiDaemon() as avahi:
+        publisher = avahi.start_tool(["avahi-publish-service", name, "_sightline._tcp", "7443", f"id={device_id}",
+                                      f"name={name}", "api=v1", "port=7443", "fp=" + "ef" * 32, "ver=9.9.9"])
+        row = wait_for_row(qtbot, page, device_id)
+        assert page.model.index(row, NAME).data() == name
+        assert page.model.entry_at(row).version == "9.9.9" and not page.model.entry_at(row).paired
+        publisher.process.terminate()
+        qtbot.waitUntil(lambda: page.model.row_of(device_id) < 0, timeout=WAIT_MS)
