@@ -14,6 +14,9 @@
     sightline-ctl --target HOST:PORT preview [--camera C] --frames N --out DIR
     sightline-ctl --target HOST:PORT probe URL
 
+Pairing sends the public half of this client's package signing key (kept in
+the state folder, 0600); ``deploy`` signs every package with it.
+
 Exit status: 0 success, 1 the device refused or failed the call (the
 message says why), 2 bad usage or local problem.
 """
@@ -38,6 +41,7 @@ from console_app.core.gateways.device_client import (
 )
 from console_app.core.gateways.device_tls import DeviceTlsError
 from console_app.core.packaging import PackageBuildError, build_package
+from console_app.core.signing import SigningKeyError
 
 
 def _print(message) -> None:
@@ -108,17 +112,20 @@ def _connect(args: argparse.Namespace, store: CredentialStore) -> DeviceClient:
         raise SystemExit(
             f"sightline-ctl: not paired with {args.target}; run: sightline-ctl --target {args.target} pair CODE"
         )
-    return DeviceClient(host, port, creds, timeout=args.timeout)
+    signer = store.signer() if args.command == "deploy" else None
+    return DeviceClient(host, port, creds, timeout=args.timeout, signer=signer)
 
 
 def run(args: argparse.Namespace) -> int:
     store = CredentialStore(args.state_dir)
     if args.command == "pair":
         host, port = parse_target(args.target)
-        creds = pair(host, port, args.code, args.name, args.fingerprint, timeout=args.timeout)
+        signer = store.signer()
+        creds = pair(host, port, args.code, args.name, args.fingerprint, timeout=args.timeout, signer=signer)
         path = store.save(args.target, creds)
         print(f"paired with device {creds.device_id} at {args.target}; certificate {creds.fingerprint}")
         print(f"credentials saved in {path}")
+        print(f"packages deployed from here are signed with key {signer.fingerprint()}")
         return 0
     with _connect(args, store) as client:
         return _dispatch(args, client)
@@ -208,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     except DeviceCallError as exc:
         print(f"sightline-ctl: the device refused {exc.method}: {exc.code}: {exc.message}", file=sys.stderr)
         return 1
-    except (DeviceTlsError, PackageBuildError, ValueError, OSError) as exc:
+    except (DeviceTlsError, PackageBuildError, SigningKeyError, ValueError, OSError) as exc:
         print(f"sightline-ctl: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

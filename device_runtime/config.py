@@ -78,6 +78,15 @@ class DeviceConfig(BaseModel):
         description="Most recent event snapshots kept on disk; older ones are deleted.",
         ge=0,
     )
+    require_signed_packages: bool = Field(
+        default=True,
+        title="Require signed app packages",
+        description=(
+            "Install only app packages signed by a paired console's key (Ed25519, sent at pairing); "
+            "unsigned or tampered packages are refused. Turn off only on a development bench: "
+            "then any paired client may install any package."
+        ),
+    )
     log_level: str = Field(
         default="INFO",
         title="Log level",

@@ -5,10 +5,13 @@ models, desired state), the shared model sessions, the shared camera
 sources and the running apps, and keeps the persisted desired state in step
 with what runs, so a restart (or a power cut) resumes every app.
 
-Deploy is a transaction: receive → install (staged, validated) → prepare the
-new version's model → swap runners. Anything that fails before the swap
-leaves the running version untouched; a failure at the swap restarts the
-previous version.
+Deploy is a transaction: verify the signature → receive → install (staged,
+validated) → prepare the new version's model → swap runners. The signature is
+checked against the header's SHA-256 before a single byte is read, and
+:func:`receive_upload` then refuses bytes that do not hash to that digest, so
+nothing unsigned or tampered ever reaches the staging folder. Anything that
+fails before the swap leaves the running version untouched; a failure at the
+swap restarts the previous version.
 """
 
 from __future__ import annotations
@@ -27,17 +30,19 @@ from device_runtime.apps.manifest import parse_manifest
 from device_runtime.apps.registry import make_logic
 from device_runtime.broadcast import Broadcast, Latest, LogEntry
 from device_runtime.config import DeviceConfig
-from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.session import ModelSession
 from device_runtime.pipeline import PreviewItem, encode_jpeg
+from device_runtime.protocol.package_signature import key_fingerprint
+from device_runtime.security.package_signing import verify_package_signature
 from device_runtime.snapshots import SnapshotStore
 from device_runtime.sources.factory import open_source
 from device_runtime.sources_pool import SourcePool
 from device_runtime.store.models import ModelStore
 from device_runtime.store.packages import PackageStore
 from device_runtime.store.state import DesiredState
-from device_runtime.store.uploads import receive_upload
+from device_runtime.store.uploads import check_sha256, receive_upload
 from device_runtime.types import Frame
 
 log = logging.getLogger(__name__)
@@ -121,8 +126,22 @@ class Supervisor:
 
     # ------------------------------------------------------------------ apps
 
-    def deploy(self, spec: UploadSpec, chunks: Iterable[bytes], *, start: bool = True) -> AppView:
-        """Receive, install and switch to a package; the old version runs on if anything fails."""
+    def deploy(
+        self,
+        spec: UploadSpec,
+        chunks: Iterable[bytes],
+        *,
+        start: bool = True,
+        trusted_keys: Iterable[bytes] = (),
+    ) -> AppView:
+        """Verify, receive, install and switch to a package; the old version runs on if anything fails.
+
+        ``trusted_keys``: the raw Ed25519 signing keys of the paired clients.
+        With ``require_signed_packages`` (the default) ``spec.signature`` must
+        verify with one of them, or the deploy is refused with
+        ``PERMISSION_DENIED`` before anything is received.
+        """
+        self._check_signature(spec, trusted_keys)
         archive = receive_upload(
             spec.size, spec.sha256, chunks, self.packages.staging_dir, self.config.max_upload_bytes, label="package"
         )
@@ -156,6 +175,22 @@ class Supervisor:
             self._errors.pop(app_id, None)
             log.info("deployed app %s version %s%s", app_id, version, " (running)" if running else "")
             return self.app_view(app_id)
+
+    def _check_signature(self, spec: UploadSpec, trusted_keys: Iterable[bytes]) -> None:
+        digest = check_sha256(spec.sha256, "package sha256")
+        if not self.config.require_signed_packages:
+            log.warning(
+                "installing package %s without checking its signature: require_signed_packages is off",
+                digest[:12],
+            )
+            return
+        try:
+            signer = verify_package_signature(trusted_keys, digest, spec.signature)
+        except PermissionDenied as exc:
+            # Worth an audit line on the device: someone tried to install code it does not trust.
+            log.warning("refused package %s: %s", digest[:12], exc)
+            raise
+        log.info("package %s is signed by trusted console key %s", digest[:12], key_fingerprint(signer)[:16])
 
     def start_app(self, app_id: str) -> AppView:
         with self._lock:

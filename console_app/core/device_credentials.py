@@ -1,7 +1,8 @@
 """Where sightline-ctl keeps what pairing gave it, per device target.
 
-One JSON file per target in a private folder (0700, files 0600). The
-console proper keeps the client key in the OS keyring instead.
+One JSON file per target in a private folder (0700, files 0600), and the
+client's package signing key (``package_signing_key.pem``, 0600) beside
+them. The console proper keeps both keys in the OS keyring instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from console_app.core.gateways.device_client import PairedCredentials
+from console_app.core.signing import PackageSigner, load_or_create_signer
 
 
 def default_folder() -> Path:
@@ -27,6 +29,12 @@ def default_folder() -> Path:
 class CredentialStore:
     def __init__(self, folder: Path | None = None):
         self.folder = Path(folder) if folder else default_folder()
+
+    def signer(self) -> PackageSigner:
+        """This client's package signer, made in the folder on first use (one per folder, every target)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
+        return load_or_create_signer(None, self.folder)
 
     def _path(self, target: str) -> Path:
         return self.folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", target) + ".json")

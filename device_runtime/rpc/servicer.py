@@ -57,7 +57,9 @@ class DeviceServicer(pb_grpc.DeviceServicer):
         return info
 
     def Pair(self, request: pb.PairRequest, context: grpc.ServicerContext) -> pb.PairResponse:
-        cert = self.device.pairing.pair(request.code, request.client_name, request.csr_pem)
+        cert = self.device.pairing.pair(
+            request.code, request.client_name, request.csr_pem, request.signing_public_key
+        )
         log.info("paired client %r", request.client_name)
         return pb.PairResponse(
             client_cert_pem=cert,
@@ -81,7 +83,9 @@ class DeviceServicer(pb_grpc.DeviceServicer):
 
     def DeployApp(self, request_iterator: Iterator[pb.UploadChunk], context: grpc.ServicerContext) -> pb.AppStatus:
         spec, data = _upload(request_iterator)
-        return mappers.app_status(self.supervisor.deploy(spec, data))
+        # Keys are read per deploy, so a client revoked a moment ago no longer counts.
+        trusted = self.device.pairing.signing_keys()
+        return mappers.app_status(self.supervisor.deploy(spec, data, trusted_keys=trusted))
 
     def StartApp(self, request: pb.AppRef, context: grpc.ServicerContext) -> pb.AppStatus:
         return mappers.app_status(self.supervisor.start_app(request.app_id))

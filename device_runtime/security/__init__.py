@@ -8,6 +8,9 @@ Wiring for the gRPC server, in the order the runtime does it::
     server.add_secure_port(f"{host}:{port}", server_credentials(identity))
     # in every servicer method except GetInfo and Pair:
     require_paired(context, pairing)
+    # in DeployApp, before a byte is staged (pairing.signing_keys() are the
+    # package signing keys of the paired clients):
+    verify_package_signature(pairing.signing_keys(), header.sha256, header.signature)
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ from device_runtime.security.identity import (
     DeviceIdentity,
     IdentityError,
     certificate_fingerprint,
+)
+from device_runtime.security.package_signing import (
+    InvalidSigningKey,
+    UnsignedPackage,
+    UntrustedPackageSignature,
+    verify_package_signature,
 )
 from device_runtime.security.pairing import (
     InvalidCsr,
@@ -41,14 +50,18 @@ __all__ = [
     "DeviceIdentity",
     "IdentityError",
     "InvalidCsr",
+    "InvalidSigningKey",
     "PairingLockedOut",
     "PairingManager",
     "TrustStoreError",
     "TrustedClient",
+    "UnsignedPackage",
+    "UntrustedPackageSignature",
     "WrongPairingCode",
     "certificate_fingerprint",
     "is_paired",
     "peer_certificate",
     "require_paired",
     "server_credentials",
+    "verify_package_signature",
 ]

@@ -18,12 +18,16 @@ Rules, in the order :meth:`PairingManager.pair` applies them:
 3. The CSR: a valid PEM PKCS#10 request whose signature verifies, for an EC
    P-256/P-384 or RSA >= 2048-bit key. A bad CSR with the right code does
    not use the code up.
-4. Success uses the code up: a new one is made at once and handed to the
+4. The signing key, when sent: a raw 32-byte Ed25519 public key (see
+   :mod:`device_runtime.security.package_signing`). A bad key with the right
+   code does not use the code up either.
+5. Success uses the code up: a new one is made at once and handed to the
    ``on_code_changed`` callback so the runtime can print it.
 
 Paired clients are recorded in ``data_dir/trusted_clients.json`` (written
-atomically); :meth:`PairingManager.revoke` removes one, after which its
-certificate is refused on the next call.
+atomically), each with its package signing key; :meth:`PairingManager.revoke`
+removes one, after which its certificate is refused on the next call and
+packages signed with its key are refused on the next deploy.
 """
 
 from __future__ import annotations
@@ -58,6 +62,11 @@ from device_runtime.errors import (
     ResourceExhausted,
 )
 from device_runtime.security.identity import DeviceIdentity, write_atomically
+from device_runtime.security.package_signing import (
+    InvalidSigningKey,
+    key_fingerprint,
+    load_signing_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +102,19 @@ class TrustStoreError(FailedPrecondition):
 
 @dataclass(frozen=True)
 class TrustedClient:
-    """A client this device paired with. ``paired_at`` is ISO 8601 UTC."""
+    """A client this device paired with. ``paired_at`` is ISO 8601 UTC.
+
+    ``signing_public_key`` is the hex of the client's raw Ed25519 package
+    signing key; empty for a client that sent none (paired before packages
+    were signed), whose packages the device then cannot verify.
+    """
 
     fingerprint: str
     name: str
     paired_at: str
     serial: str
     expires_at: str
+    signing_public_key: str = ""
 
 
 class PairingManager:
@@ -158,12 +173,17 @@ class PairingManager:
 
     # --------------------------------------------------------------- pairing
 
-    def pair(self, code: str, client_name: str, csr_pem: bytes | str) -> str:
+    def pair(self, code: str, client_name: str, csr_pem: bytes | str,
+             signing_public_key: bytes = b"") -> str:
         """Check ``code``, issue a client certificate for the CSR's key, record the client.
 
+        ``signing_public_key``: the client's raw Ed25519 package signing key,
+        trusted for package signatures while the client stays paired.
+
         Returns the client certificate as PEM text. Raises
-        :class:`PairingLockedOut`, :class:`WrongPairingCode` or
-        :class:`InvalidCsr` (see the module docstring for the rules).
+        :class:`PairingLockedOut`, :class:`WrongPairingCode`,
+        :class:`InvalidCsr` or ``InvalidSigningKey`` (see the module
+        docstring for the rules).
         """
         new_code = None
         try:
@@ -190,6 +210,8 @@ class PairingManager:
                         "Use the code the device printed at start or after the last pairing"
                     )
                 csr = _load_csr(csr_pem)
+                if signing_public_key:
+                    load_signing_key(signing_public_key)
                 name = sanitize_client_name(client_name)
                 cert = self._issue(csr, name)
                 fingerprint = hashlib.sha256(
@@ -201,6 +223,7 @@ class PairingManager:
                     paired_at=_utc_now().isoformat(timespec="seconds"),
                     serial=format(cert.serial_number, "x"),
                     expires_at=_not_after(cert).isoformat(timespec="seconds"),
+                    signing_public_key=bytes(signing_public_key).hex(),
                 )
                 clients = dict(self._clients)
                 clients[fingerprint] = client
@@ -210,7 +233,12 @@ class PairingManager:
                 self._wrong_codes = 0
                 self._lockouts = 0
                 self._code = new_code = _new_code()
-                log.info("paired client %r (certificate %s)", name, fingerprint)
+                log.info(
+                    "paired client %r (certificate %s, package signing key %s)",
+                    name,
+                    fingerprint,
+                    key_fingerprint(signing_public_key) if signing_public_key else "none",
+                )
                 return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
         finally:
             if new_code is not None and self._on_code_changed is not None:
@@ -310,6 +338,15 @@ class PairingManager:
         with self._lock:
             return sorted(self._clients.values(), key=lambda c: c.paired_at)
 
+    def signing_keys(self) -> list[bytes]:
+        """The raw package signing keys of every paired client (each once).
+
+        Read on every deploy, so a revoked client's key stops verifying at once.
+        """
+        with self._lock:
+            hexes = [c.signing_public_key for c in self._clients.values() if c.signing_public_key]
+        return [bytes.fromhex(h) for h in dict.fromkeys(hexes)]
+
     def revoke(self, fingerprint: str) -> TrustedClient:
         """Unpair the client whose certificate has this fingerprint; returns its record.
 
@@ -340,11 +377,15 @@ class PairingManager:
             doc = json.loads(self._path.read_text(encoding="utf-8"))
             entries = doc["clients"]
             clients = [TrustedClient(**entry) for entry in entries]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            for client in clients:
+                if client.signing_public_key:
+                    load_signing_key(bytes.fromhex(client.signing_public_key), "signing_public_key")
+        except (OSError, ValueError, KeyError, TypeError, InvalidSigningKey) as exc:
             raise TrustStoreError(
                 f"{self._path} is not a trusted-clients file (expected "
                 '{"version": 1, "clients": [{"fingerprint", "name", "paired_at", "serial", '
-                f'"expires_at"}}, ...]}}): {exc}. Fix or delete it; deleting unpairs every client'
+                f'"expires_at", "signing_public_key"}}, ...]}}): {exc}. Fix or delete it; '
+                "deleting unpairs every client"
             ) from exc
         return {c.fingerprint: c for c in clients}
 

@@ -12,6 +12,7 @@ import pytest
 
 from console_app.core.gateways.device_client import DeviceClient, PairedCredentials, pair
 from console_app.core.packaging import build_package
+from console_app.core.signing import PackageSigner
 from device_runtime.config import load_config
 from device_runtime.runtime import DeviceRuntime
 from tests.peers.onnx_models import make_constant_detector
@@ -25,7 +26,9 @@ CONSTANT_LABELS = ["widget", "gadget", "person"]
 CONSTANT_BOX = (140, 140, 180, 180, 0.8, 0)
 
 
-def start_device(data_dir: Path, *, advertise: bool = False, listen: str = "127.0.0.1:0") -> DeviceRuntime:
+def start_device(
+    data_dir: Path, *, advertise: bool = False, listen: str = "127.0.0.1:0", **config_overrides: object
+) -> DeviceRuntime:
     config = load_config(
         None,
         name="test-device",
@@ -34,6 +37,7 @@ def start_device(data_dir: Path, *, advertise: bool = False, listen: str = "127.
         interfaces=["127.0.0.1"],
         advertise=advertise,
         providers=["cpu"],
+        **config_overrides,
     )
     return DeviceRuntime(config).start()
 
@@ -46,13 +50,19 @@ def device(tmp_path: Path) -> Iterator[DeviceRuntime]:
 
 
 @pytest.fixture
-def credentials(device: DeviceRuntime) -> PairedCredentials:
-    return pair("127.0.0.1", device.port, device.pairing.current_code(), "pytest")
+def signer() -> PackageSigner:
+    """The test console's package signing key (sent at pairing, signs every deploy)."""
+    return PackageSigner.generate()
 
 
 @pytest.fixture
-def client(device: DeviceRuntime, credentials: PairedCredentials) -> Iterator[DeviceClient]:
-    with DeviceClient("127.0.0.1", device.port, credentials) as c:
+def credentials(device: DeviceRuntime, signer: PackageSigner) -> PairedCredentials:
+    return pair("127.0.0.1", device.port, device.pairing.current_code(), "pytest", signer=signer)
+
+
+@pytest.fixture
+def client(device: DeviceRuntime, credentials: PairedCredentials, signer: PackageSigner) -> Iterator[DeviceClient]:
+    with DeviceClient("127.0.0.1", device.port, credentials, signer=signer) as c:
         yield c
 
 

@@ -287,26 +287,28 @@ def test_a_package_whose_paths_escape_its_folder_is_refused(client):
     assert err.value.code == "INVALID_ARGUMENT" and "../escape.txt" in err.value.message
 
 
-def test_a_truncated_upload_is_refused(device, credentials):
+def test_a_truncated_upload_is_refused(device, credentials, signer):
     data = b"\x1f\x8b" + b"0" * 5000
-    header = pb.UploadHeader(size=len(data) + 1000, sha256=hashlib.sha256(data).hexdigest())
+    sha256 = hashlib.sha256(data).hexdigest()
+    header = pb.UploadHeader(size=len(data) + 1000, sha256=sha256, signature=signer.sign_package(sha256))
     with pytest.raises(grpc.RpcError) as err:
         raw_stub(device, credentials).DeployApp(upload(header, data), timeout=10)
     assert err.value.code() == grpc.StatusCode.DATA_LOSS and "truncated" in err.value.details()
 
 
-def test_an_upload_whose_sha256_does_not_match_is_refused(device, credentials):
+def test_an_upload_whose_sha256_does_not_match_is_refused(device, credentials, signer):
     data = b"0" * 5000
-    header = pb.UploadHeader(size=len(data), sha256="ab" * 32)
+    header = pb.UploadHeader(size=len(data), sha256="ab" * 32, signature=signer.sign_package("ab" * 32))
     with pytest.raises(grpc.RpcError) as err:
         raw_stub(device, credentials).DeployApp(upload(header, data), timeout=10)
     assert err.value.code() == grpc.StatusCode.DATA_LOSS and "sha256" in err.value.details()
 
 
-def test_an_oversized_message_is_refused_and_the_device_keeps_serving(device, credentials, client):
+def test_an_oversized_message_is_refused_and_the_device_keeps_serving(device, credentials, client, signer):
     data = b"0" * (9 * 1024 * 1024)
+    header = header_for(data, signature=signer.sign_bytes(data))
     with pytest.raises(grpc.RpcError) as err:
-        raw_stub(device, credentials).DeployApp(upload(header_for(data), data, chunk=len(data)), timeout=10)
+        raw_stub(device, credentials).DeployApp(upload(header, data, chunk=len(data)), timeout=10)
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert client.list_apps() == []
 
@@ -338,14 +340,14 @@ def test_unknown_ids_are_not_found(client, call):
 # ----------------------------------------------------------------------------- restart
 
 
-def test_a_restarted_device_resumes_its_apps_with_their_live_parameters(tmp_path: Path, make_package):
+def test_a_restarted_device_resumes_its_apps_with_their_live_parameters(tmp_path: Path, make_package, signer):
     from console_app.core.gateways.device_client import pair
 
     data_dir = tmp_path / "device"
     first = start_device(data_dir)
     try:
-        creds = pair("127.0.0.1", first.port, first.pairing.current_code(), "pytest")
-        with DeviceClient("127.0.0.1", first.port, creds) as c:
+        creds = pair("127.0.0.1", first.port, first.pairing.current_code(), "pytest", signer=signer)
+        with DeviceClient("127.0.0.1", first.port, creds, signer=signer) as c:
             c.deploy(make_package(detector_manifest()))
             c.set_params("widgets", json.dumps({"confidence": 0.6}))
     finally:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
+
+from console_app.core.signing import load_or_create_signer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,6 +34,12 @@ def test_ctl_pairs_deploys_tunes_and_saves_preview_frames(device, tmp_path, make
     paired = ctl(device, state, "pair", device.pairing.current_code())
     assert paired.returncode == 0, paired.stderr
     assert device.identity.fingerprint in paired.stdout
+    # Pairing told the device ctl's signing key, kept private in the state folder.
+    key_file = state / "package_signing_key.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    signer = load_or_create_signer(None, state)
+    assert device.pairing.signing_keys() == [signer.public_key_bytes()]
+    assert f"signed with key {signer.fingerprint()}" in paired.stdout
 
     package = tmp_path / "app.tar.gz"
     from tests.integration.conftest import detector_manifest
@@ -53,3 +62,24 @@ def test_ctl_pairs_deploys_tunes_and_saves_preview_frames(device, tmp_path, make
 
     missing = ctl(device, state, "start", "ghost")
     assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr and "ghost" in missing.stderr
+
+
+def test_ctl_paired_before_it_had_a_signing_key_is_told_to_pair_again(device, tmp_path, make_package):
+    from console_app.core.device_credentials import CredentialStore
+    from console_app.core.gateways.device_client import pair
+
+    state = tmp_path / "ctl"
+    # An old ctl pairing: credentials saved, no signing key sent.
+    CredentialStore(state).save(f"127.0.0.1:{device.port}", pair("127.0.0.1", device.port,
+                                                                 device.pairing.current_code(), "old ctl"))
+    package = tmp_path / "app.tar.gz"
+    from tests.integration.conftest import detector_manifest
+
+    package.write_bytes(make_package(detector_manifest()))
+    refused = ctl(device, state, "deploy", str(package))
+    assert refused.returncode == 1 and "PERMISSION_DENIED" in refused.stderr
+    assert "must pair again" in refused.stderr
+
+    assert ctl(device, state, "pair", device.pairing.current_code()).returncode == 0
+    deployed = ctl(device, state, "deploy", str(package))
+    assert deployed.returncode == 0, deployed.stderr

@@ -61,12 +61,12 @@ def test_a_bad_config_file_stops_with_a_message_naming_the_key(tmp_path):
     assert "listen" in out.stderr and "colour" in out.stderr
 
 
-def test_a_killed_device_process_resumes_its_apps_on_restart(tmp_path, make_package):
+def test_a_killed_device_process_resumes_its_apps_on_restart(tmp_path, make_package, signer):
     data_dir = tmp_path / "device"
     first = DeviceProcess(data_dir)
     try:
-        creds = pair("127.0.0.1", first.port, first.code, "pytest")
-        with DeviceClient("127.0.0.1", first.port, creds) as client:
+        creds = pair("127.0.0.1", first.port, first.code, "pytest", signer=signer)
+        with DeviceClient("127.0.0.1", first.port, creds, signer=signer) as client:
             client.deploy(make_package(detector_manifest()))
             assert next_preview(client, "cam-1").detections
     finally:

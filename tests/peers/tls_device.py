@@ -50,7 +50,9 @@ class _Servicer(pb_grpc.DeviceServicer):
 
     def Pair(self, request, context):
         try:
-            cert = self.pairing.pair(request.code, request.client_name, request.csr_pem)
+            cert = self.pairing.pair(
+                request.code, request.client_name, request.csr_pem, request.signing_public_key
+            )
         except SightlineError as exc:
             context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
         self.seen.append(("Pair", False))

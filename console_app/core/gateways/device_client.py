@@ -4,6 +4,11 @@ Used by ``sightline-ctl`` and by the console's services (which run it off the
 GUI thread). Every call goes over TLS to a device whose certificate
 fingerprint is pinned; after pairing, the client certificate the device
 issued is presented on every call.
+
+Packages: :func:`pair` sends the public key of the client's
+:class:`~console_app.core.signing.PackageSigner`, and a
+``DeviceClient(..., signer=...)`` signs every :meth:`DeviceClient.deploy`
+with it; devices install only packages signed by a paired client's key.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from console_app.core.gateways.device_tls import (
     new_client_key_and_csr,
     normalize_fingerprint,
 )
+from console_app.core.signing import PackageSigner
 from device_runtime.protocol.v1 import device_pb2 as pb
 from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
 
@@ -64,11 +70,13 @@ def parse_target(target: str) -> tuple[str, int]:
 
 
 def pair(host: str, port: int, code: str, client_name: str, expected_fingerprint: str | None = None,
-         timeout: float = 10.0) -> PairedCredentials:
+         timeout: float = 10.0, signer: PackageSigner | None = None) -> PairedCredentials:
     """Pair with the device at host:port using the code it printed.
 
     The device's certificate is fetched and, when ``expected_fingerprint`` is
     given (from the mDNS advert or typed by the engineer), must match it.
+    ``signer``: the device will trust packages signed with its key. Without
+    one this client cannot deploy to a device that requires signed packages.
     """
     device_pem = fetch_device_certificate(host, port, timeout=timeout)
     seen = certificate_fingerprint(device_pem)
@@ -78,7 +86,11 @@ def pair(host: str, port: int, code: str, client_name: str, expected_fingerprint
     channel = grpc.secure_channel(f"{host}:{port}", channel_credentials(device_pem), options=list(CHANNEL_OPTIONS))
     try:
         stub = pb_grpc.DeviceStub(channel)
-        reply = _call("Pair", stub.Pair, pb.PairRequest(code=code, client_name=client_name, csr_pem=csr_pem), timeout)
+        request = pb.PairRequest(
+            code=code, client_name=client_name, csr_pem=csr_pem,
+            signing_public_key=signer.public_key_bytes() if signer is not None else b"",
+        )
+        reply = _call("Pair", stub.Pair, request, timeout)
     finally:
         channel.close()
     return PairedCredentials(reply.device_id, device_pem, key_pem, reply.client_cert_pem)
@@ -139,11 +151,17 @@ def _digest(data: bytes | Path) -> tuple[int, str]:
 
 
 class DeviceClient:
-    """Calls on one device. ``credentials=None`` gives an unpaired (guest) client."""
+    """Calls on one device. ``credentials=None`` gives an unpaired (guest) client.
+
+    ``signer`` signs every package :meth:`deploy` sends (the key this client,
+    or another client of the device, sent at pairing).
+    """
 
     def __init__(self, host: str, port: int, credentials: PairedCredentials | None = None,
-                 pinned_fingerprint: str | None = None, timeout: float = 15.0):
+                 pinned_fingerprint: str | None = None, timeout: float = 15.0,
+                 signer: PackageSigner | None = None):
         self.host, self.port, self.timeout = host, port, timeout
+        self.signer = signer
         if credentials is not None:
             device_pem = credentials.device_cert_pem
             pinned = pinned_fingerprint or credentials.fingerprint
@@ -182,7 +200,15 @@ class DeviceClient:
         return list(_call("ListApps", self._stub.ListApps, pb.ListAppsRequest(), self.timeout).apps)
 
     def deploy(self, package: bytes | Path, signature: bytes = b"") -> pb.AppStatus:
+        """Upload, install and start a package; the device keeps its running version on any failure.
+
+        Signed with this client's ``signer`` unless ``signature`` (made
+        earlier, e.g. when the package was built) is given. A device refuses
+        unsigned and tampered packages with ``PERMISSION_DENIED``.
+        """
         size, sha = _digest(package)
+        if not signature and self.signer is not None:
+            signature = self.signer.sign_package(sha)
         name = package.name if isinstance(package, Path) else "package.tar.gz"
         header = pb.UploadHeader(filename=name, size=size, sha256=sha, signature=signature)
         return _call("DeployApp", self._stub.DeployApp, _upload_chunks(header, package), None)

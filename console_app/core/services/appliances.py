@@ -13,6 +13,11 @@ thread for the public blocking methods (the UI calls them as background
 tasks) and in the :class:`~console_app.core.async_loop.AsyncLoop` executor
 for checks the service starts itself. ``on_change(entries)`` is called from
 any thread with a fresh snapshot of the whole list.
+
+Packages: pairing sends the public key of the console's
+:class:`~console_app.core.signing.PackageSigner`, and :meth:`ApplianceService.connect`
+returns clients that sign every deploy with it, so callers just call
+``client.deploy(package)``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from console_app.core.gateways.device_tls import (
     fetch_device_certificate,
     normalize_fingerprint,
 )
+from console_app.core.signing import PackageSigner, SigningKeyError, load_or_create_signer
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +193,18 @@ class ApplianceService:
 
     ``interfaces``: local IPv4 addresses to browse on (``None``: all).
     ``loop``: runs the reachability checks the service starts on its own.
+    ``signer``: the console's package signer. ``None``: loaded (or made) on
+    first use by :func:`~console_app.core.signing.load_or_create_signer` with
+    the store's ``credentials`` and ``folder`` when it has them (the
+    inventory store keeps it in the credential store; the file store in its
+    folder, 0600), else in the user data folder.
     """
 
     def __init__(self, store: PairingStore, loop: AsyncLoop, interfaces: list[str] | None = None,
-                 on_change: ChangeListener | None = None, client_name: str | None = None):
+                 on_change: ChangeListener | None = None, client_name: str | None = None,
+                 signer: PackageSigner | None = None):
         self._store = store
+        self._signer = signer
         self._loop = loop
         self._interfaces = interfaces
         self._listeners: list[ChangeListener] = [on_change] if on_change else []
@@ -240,6 +253,23 @@ class ApplianceService:
             raise UnknownDevice(f"no device with id {device_id!r} in the list")
         return found
 
+    @property
+    def signer(self) -> PackageSigner:
+        """The console's package signer (loaded or made on first use; raises ``ApplianceError``)."""
+        with self._lock:
+            if self._signer is None:
+                credentials = getattr(self._store, "credentials", None)
+                folder = getattr(self._store, "folder", None)
+                if folder is None:
+                    from console_app.core.settings import default_data_dir
+
+                    folder = default_data_dir()
+                try:
+                    self._signer = load_or_create_signer(credentials, Path(folder))
+                except SigningKeyError as exc:
+                    raise ApplianceError(str(exc)) from None
+            return self._signer
+
     # ----------------------------------------------------------- blocking operations
 
     def add_by_address(self, host: str, port: int) -> DeviceEntry:
@@ -273,9 +303,11 @@ class ApplianceService:
         code = code.strip()
         if not code:
             raise PairingFailed("type the pairing code the device printed")
+        signer = self.signer
         try:
             creds = pair(entry.host, entry.port, code, self.client_name,
-                         expected_fingerprint=entry.fingerprint or None, timeout=CONTACT_TIMEOUT_S)
+                         expected_fingerprint=entry.fingerprint or None, timeout=CONTACT_TIMEOUT_S,
+                         signer=signer)
         except FingerprintMismatch:
             raise
         except DeviceCallError as exc:
@@ -321,7 +353,10 @@ class ApplianceService:
             self._check_later(device_id)
 
     def connect(self, device_id: str) -> DeviceClient:
-        """A paired client for the device; raises ``FingerprintMismatch`` if its certificate changed."""
+        """A paired client for the device that signs its deploys with the console's signer.
+
+        Raises ``NotPaired``, or ``FingerprintMismatch`` if its certificate changed.
+        """
         entry = self.entry(device_id)
         with self._lock:
             creds = self._credentials.get(device_id)
@@ -330,7 +365,8 @@ class ApplianceService:
         if entry.fingerprint_changed:
             raise FingerprintMismatch(entry.host, entry.port, entry.fingerprint, entry.pinned_fingerprint)
         try:
-            return DeviceClient(entry.host, entry.port, creds, timeout=CONTACT_TIMEOUT_S * 3)
+            return DeviceClient(entry.host, entry.port, creds, timeout=CONTACT_TIMEOUT_S * 3,
+                                signer=self.signer)
         except FingerprintMismatch as exc:
             with self._lock:
                 self._entries[device_id] = replace(

@@ -2,7 +2,10 @@
 
 The device row carries the pinned fingerprint and the certificates; the
 client's private key goes to the credential store (OS keyring, or the
-encrypted-file fallback), never into the database.
+encrypted-file fallback), never into the database. So does the console's
+package signing key: :class:`~console_app.core.services.appliances.ApplianceService`
+reads :attr:`InventoryPairingStore.credentials` and ``folder`` when it makes
+its signer.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ class InventoryPairingStore:
 
     def __init__(self, devices) -> None:
         self._devices = devices  # console_app.core.persistence DeviceRepository
+
+    @property
+    def credentials(self):
+        """The credential store the inventory keeps client keys in (also the signing key's home)."""
+        return self._devices.credentials
+
+    @property
+    def folder(self):
+        """The credential store's folder (the signing key's public half is noted there)."""
+        return self._devices.credentials.folder
 
     def load_all(self) -> list[KnownDevice]:
         known = []

@@ -58,14 +58,16 @@ class DeviceInfo(_message.Message):
     def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class PairRequest(_message.Message):
-    __slots__ = ("code", "client_name", "csr_pem")
+    __slots__ = ("code", "client_name", "csr_pem", "signing_public_key")
     CODE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
     CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     code: str
     client_name: str
     csr_pem: str
-    def __init__(self, code: _Optional[str] = ..., client_name: _Optional[str] = ..., csr_pem: _Optional[str] = ...) -> None: ...
+    signing_public_key: bytes
+    def __init__(self, code: _Optional[str] = ..., client_name: _Optional[str] = ..., csr_pem: _Optional[str] = ..., signing_public_key: _Optional[bytes] = ...) -> None: ...
 
 class PairResponse(_message.Message):
     __slots__ = ("client_cert_pem", "device_cert_pem", "device_id")
