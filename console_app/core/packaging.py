@@ -1,7 +1,11 @@
-"""Build an application package (a .tar.gz with app.json at its root) from a folder.
+"""Build an application package (a .tar.gz with app.json at its root).
 
-Deterministic: the same folder gives the same bytes (sorted members, fixed
-mtimes and owners), so the sha256 of a package identifies its content.
+Two ways in: :func:`build_package` packs a folder (``sightline-ctl``), and
+:func:`build_package_from_members` packs a manifest plus named files (the app
+library, which keeps models elsewhere and must not copy them into a temporary
+folder first). Both are deterministic: the same content gives the same bytes
+(sorted members, fixed mtimes and owners), so the sha256 of a package
+identifies its content.
 """
 
 from __future__ import annotations
@@ -10,16 +14,34 @@ import gzip
 import io
 import json
 import tarfile
-from pathlib import Path
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 MANIFEST_FILE = "app.json"
 
 
 class PackageBuildError(Exception):
-    """The folder cannot become a package; the message says why."""
+    """The folder or members cannot become a package; the message says why."""
+
+
+def _gzip(raw: bytes) -> bytes:
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+        gz.write(raw)
+    return out.getvalue()
+
+
+def _member(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o644
+    info.mtime = 0
+    return info
 
 
 def build_package(folder: Path) -> bytes:
+    """The package of ``folder`` (which must hold ``app.json``), as bytes."""
     folder = Path(folder)
     manifest = folder / MANIFEST_FILE
     if not manifest.is_file():
@@ -35,13 +57,43 @@ def build_package(folder: Path) -> bytes:
                 raise PackageBuildError(f"{path}: packages may not contain symbolic links")
             if not path.is_file():
                 continue
-            info = tarfile.TarInfo(path.relative_to(folder).as_posix())
-            info.size = path.stat().st_size
-            info.mode = 0o644
-            info.mtime = 0
+            info = _member(path.relative_to(folder).as_posix(), path.stat().st_size)
             with open(path, "rb") as f:
                 tar.addfile(info, f)
-    out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
-        gz.write(raw.getvalue())
-    return out.getvalue()
+    return _gzip(raw.getvalue())
+
+
+def _check_member_name(name: str) -> str:
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
+        raise PackageBuildError(
+            f"package member {name!r} must be a relative path with '/' separators and no '..'"
+        )
+    if name == MANIFEST_FILE:
+        raise PackageBuildError(f"{MANIFEST_FILE} comes from the manifest, not from the files")
+    return path.as_posix()
+
+
+def build_package_from_members(manifest: Mapping[str, Any], files: Mapping[str, bytes | Path]) -> bytes:
+    """A package of ``manifest`` (written as app.json) and ``files`` (name inside the package -> bytes or a file).
+
+    Files given as paths are streamed from disk, so a large model is not held
+    twice in memory.
+    """
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")
+    members: dict[str, bytes | Path] = {MANIFEST_FILE: text}
+    for name, content in files.items():
+        members[_check_member_name(name)] = content
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(members):
+            content = members[name]
+            if isinstance(content, bytes):
+                tar.addfile(_member(name, len(content)), io.BytesIO(content))
+                continue
+            path = Path(content)
+            if not path.is_file():
+                raise PackageBuildError(f"{path}: no such file (wanted for {name} in the package)")
+            with open(path, "rb") as f:
+                tar.addfile(_member(name, path.stat().st_size), f)
+    return _gzip(raw.getvalue())
