@@ -8,6 +8,10 @@ set -euo pipefail
 base=(python3 python3-venv python3-dev gcc)
 # Qt offscreen and OpenCV-headless runtime libraries.
 qt=(libglib2.0-0 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core)
+# A real window (make demo on a desktop): the libraries Qt's xcb platform plugin loads.
+xcb=(libxcb1 libx11-6 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+     libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1
+     libxcb-glx0 libxcb-util1 libxkbcommon-x11-0 libglx0 libglvnd0 libfreetype6)
 # Real peers the tests start: GStreamer's RTSP server (system Python bindings),
 # ffmpeg to make test media, PostgreSQL, Avahi with a private D-Bus.
 peers=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
@@ -15,7 +19,7 @@ peers=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer
        postgresql avahi-daemon avahi-utils dbus iproute2)
 
 case "${1:-test}" in
-  demo) wanted=("${base[@]}" "${qt[@]}") ;;
+  demo) wanted=("${base[@]}" "${qt[@]}" "${xcb[@]}") ;;
   test) wanted=("${base[@]}" "${qt[@]}" "${peers[@]}") ;;
   *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac

@@ -68,6 +68,15 @@ def test_geometry_and_page_are_remembered_by_the_next_window(qtbot, console_cont
     assert second.current_page().title == "Live"
 
 
+def test_every_page_fits_a_1024_by_768_laptop_screen(window):
+    from console_app.ui.pages import PAGE_TITLES
+
+    too_big = {title: (hint.width(), hint.height()) for title in PAGE_TITLES
+               if (hint := window.page(title).minimumSizeHint()).width() > 700 or hint.height() > 520}
+    assert too_big == {}, "pages whose minimum size leaves no room for the navigation and title bar"
+    assert window.minimumSizeHint().width() <= 800 and window.minimumSizeHint().height() <= 600
+
+
 def test_status_bar_says_where_discovery_browses(window):
     assert window.discovery_label.text().startswith("Discovery: browsing on 127.0.0.1")
     assert window.connection_label.text() == "Connections: 0 of 0 paired reachable"
