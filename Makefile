@@ -8,10 +8,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test bench lint proto clean sysdeps-demo sysdeps-test
+.PHONY: demo test bench lint proto clean sysdeps-demo sysdeps-test package
 
+# The console on an embedded demo site; on a box without a display, the terminal demo.
 demo: sysdeps-demo $(STAMP)
-	$(BIN)/python -m console_app.demo
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(BIN)/python -m console_app --demo; \
+	else \
+		echo "make demo: no display (DISPLAY and WAYLAND_DISPLAY are unset), so the console cannot open."; \
+		echo "Running the terminal demo instead (Ctrl-C stops it). On a desktop, make demo opens the console."; \
+		$(BIN)/python -m console_app.demo; \
+	fi
 
 test: sysdeps-test $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -21,6 +28,13 @@ bench: sysdeps-test $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check device_runtime console_app tests benchmarks training
+
+# Installers (installer/README.md): dist/sightline-console/ (+ .tar.gz, .deb) and the
+# device .deb, then checks them: the frozen console's --self-test, and the device .deb
+# unpacked with its venv built offline. Several minutes; not part of `make test`.
+package: sysdeps-test $(STAMP)
+	@$(BIN)/python -c 'import PyInstaller' 2>/dev/null || $(PIP) install -q -c requirements/constraints.txt -e '.[package]'
+	PYTHON=$(BIN)/python scripts/package.sh all
 
 proto: $(STAMP)
 	$(BIN)/python -m device_runtime.protocol.generate

@@ -14,11 +14,11 @@ import sys
 import time
 
 # name -> (module, whether it takes --quick), in the order they run.
-# Planned: "console" (the GUI's live preview).
 BENCHMARKS: dict[str, tuple[str, bool]] = {
     "render": ("benchmarks.render", False),
     "pipeline": ("benchmarks.pipeline", True),
     "discovery": ("benchmarks.discovery", False),
+    "package": ("benchmarks.package", False),  # needs `make package` first
 }
 
 

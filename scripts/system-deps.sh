@@ -16,7 +16,8 @@ xcb=(libxcb1 libx11-6 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 lib
 # ffmpeg to make test media, PostgreSQL, Avahi with a private D-Bus.
 peers=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
        gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg
-       postgresql avahi-daemon avahi-utils dbus iproute2)
+       postgresql avahi-daemon avahi-utils dbus iproute2
+       systemd desktop-file-utils)
 
 case "${1:-test}" in
   demo) wanted=("${base[@]}" "${qt[@]}" "${xcb[@]}") ;;

@@ -1,0 +1,90 @@
+"""The device .deb's parts (installer/device/): unit, config template, maintainer scripts.
+
+The .deb itself is built and unpacked by scripts/package.sh (make package,
+.ci/run); these check its inputs quickly.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+
+from .conftest import INSTALLER, ROOT
+
+DEVICE = INSTALLER / "device"
+UNIT = DEVICE / "sightline-device.service"
+EXEC_START = "/opt/sightline-device/venv/bin/sightline-device serve --config /etc/sightline/device.json"
+
+
+def read_unit() -> configparser.ConfigParser:
+    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    unit.optionxform = str  # systemd keys are case-sensitive
+    unit.read_string(UNIT.read_text(encoding="utf-8"))
+    return unit
+
+
+def test_unit_runs_the_venv_as_the_sightline_user_restarts_on_failure_and_is_hardened():
+    service = read_unit()["Service"]
+    expected = {
+        "ExecStart": EXEC_START, "User": "sightline", "Restart": "on-failure",
+        "StateDirectory": "sightline", "ConfigurationDirectory": "sightline",
+        "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+    }
+    assert {key: service.get(key) for key in expected} == expected
+    assert service.get("RestartSec"), "RestartSec keeps a crashing runtime from spinning"
+    assert "PrivateDevices" not in service, "CUDA needs /dev/nvidia*"
+    assert read_unit()["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_systemd_analyze_verifies_the_unit(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is needed (Debian package systemd; scripts/system-deps.sh test)"
+    # The runtime's executable only exists once postinst made the venv: point
+    # ExecStart at one that exists so verify checks everything else.
+    unit = tmp_path / "sightline-device.service"
+    unit.write_text(UNIT.read_text().replace(EXEC_START.split()[0], "/bin/true"))
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
+
+
+def test_config_template_is_a_valid_device_config_with_data_in_var_lib():
+    from device_runtime.config import load_config
+
+    config = load_config(DEVICE / "device.json")
+    assert str(config.data_dir) == "/var/lib/sightline"
+    assert config.port == 7443
+
+
+def test_config_is_a_conffile_at_the_path_the_unit_reads():
+    conffiles = (DEVICE / "debian" / "conffiles").read_text().split()
+    assert conffiles == ["/etc/sightline/device.json"]
+    assert f"--config {conffiles[0]}" in read_unit()["Service"]["ExecStart"]
+
+
+def test_maintainer_scripts_are_executable_valid_sh_and_build_the_venv_with_the_shared_script():
+    for name in ("postinst", "prerm", "postrm"):
+        script = DEVICE / "debian" / name
+        assert os.access(script, os.X_OK), f"{script} is not executable"
+        result = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+    postinst = (DEVICE / "debian" / "postinst").read_text()
+    assert '"$PREFIX/make-venv.sh" "$PREFIX"' in postinst
+    assert "useradd --system" in postinst and "systemctl enable sightline-device.service" in postinst
+    assert "make-venv.sh" in (ROOT / "scripts" / "package.sh").read_text(), \
+        "the package check must build the venv with the same script"
+
+
+def test_make_venv_installs_offline_only_and_says_when_there_are_no_wheels(tmp_path):
+    script = DEVICE / "make-venv.sh"
+    text = script.read_text()
+    assert "--no-index" in text and "--find-links" in text
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "VERSION").write_text("0.1.0\n")
+    result = subprocess.run([str(script), str(tmp_path), sys.executable], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert f"no wheels in {tmp_path}/wheels" in result.stderr
+    assert not (tmp_path / "venv").exists()
