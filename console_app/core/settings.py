@@ -11,6 +11,11 @@ The database URL is resolved, first match wins, from
 A site where several workstations share one inventory points them all at one
 PostgreSQL URL by any of the first three. Window geometry and other per-window
 state belong to QSettings in the UI, not here.
+
+``cloud`` holds what the model library needs to reach S3 and SageMaker: an AWS
+profile, a region and an endpoint URL (a private VPC endpoint, or an
+S3-compatible store such as MinIO). Secrets never go here: boto3 reads keys
+from the profile, its credential chain or the environment.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_DATABASE_URL = "SIGHTLINE_DATABASE_URL"
 APP_NAME = "sightline"
@@ -31,6 +36,64 @@ DEFAULT_DATABASE_FILE_NAME = "inventory.sqlite"
 
 class SettingsError(ValueError):
     """The settings file cannot be read or holds a value we cannot use."""
+
+
+class CloudSettings(BaseModel):
+    """Where the model library finds S3 and SageMaker; every field may stay empty."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str | None = Field(
+        default=None,
+        title="AWS profile",
+        description="A profile of ~/.aws/config and ~/.aws/credentials. Empty: boto3's default "
+        "credential chain (environment variables, the default profile, an instance role).",
+    )
+    region: str | None = Field(
+        default=None,
+        title="AWS region",
+        description="e.g. eu-west-1. Empty: the profile's region, or AWS_DEFAULT_REGION.",
+    )
+    endpoint_url: str | None = Field(
+        default=None,
+        title="Endpoint URL",
+        description="An http(s) URL replacing the public AWS endpoint for S3 and SageMaker: a "
+        "private (VPC) endpoint, or an S3-compatible store on the plant network. Empty: AWS.",
+    )
+
+    @field_validator("profile", "region", "endpoint_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"endpoint URL {value!r} is not an http(s) URL with a host; expected e.g. "
+                "https://s3.eu-west-1.amazonaws.com or http://minio.plant.local:9000"
+            )
+        try:
+            parts.port  # noqa: B018 - validates the port number
+        except ValueError as exc:
+            raise ValueError(f"endpoint URL {value!r} has an invalid port ({exc})") from None
+        return value
+
+    def describe(self) -> str:
+        """One line for the UI: which profile, region and endpoint imports will use."""
+        return (
+            f"profile {self.profile or '(default)'}, region {self.region or '(default)'}, "
+            f"endpoint {self.endpoint_url or 'AWS (public)'}"
+        )
 
 
 class ConsoleSettings(BaseModel):
@@ -54,6 +117,11 @@ class ConsoleSettings(BaseModel):
             "IPv4 addresses of the interfaces used for mDNS and WS-Discovery. "
             "Empty: every IPv4 interface."
         ),
+    )
+    cloud: CloudSettings = Field(
+        default_factory=CloudSettings,
+        title="Cloud",
+        description="AWS profile, region and endpoint URL for model imports from S3 and SageMaker.",
     )
 
 
