@@ -200,3 +200,8 @@ class AppVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     app: Mapped[App] = relationship(back_populates="versions")
+
+
+# Tables of later migrations live in modules of their own; importing them here keeps
+# Base.metadata complete, so the migrated schema can be compared with the ORM's.
+from console_app.core.persistence import app_models, library_models  # noqa: E402,F401

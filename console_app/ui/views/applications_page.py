@@ -1,15 +1,320 @@
-"""The Applications page."""
+"""The Applications page: the app library (new, edit → new version, deploy) and the apps on every paired device
+(their installed versions; roll back, start, stop)."""
 
 from __future__ import annotations
 
-from console_app.ui.views.device_pages import DeviceTablePage
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console_app.core.services.app_builder import (
+    AppBuilder,
+    CameraOption,
+    ModelOption,
+    SnapshotSource,
+)
+from console_app.core.services.app_library import AppLibrary, InventoryCameraCredentials
+from console_app.core.services.deployer import Deployer
+from console_app.ui.context import ConsoleContext
+from console_app.ui.dialogs.deploy_dialog import DeployDialog
+from console_app.ui.icons import icon
+from console_app.ui.models.rows_model import RowsTableModel
+from console_app.ui.tasks import TaskRunner
+from console_app.ui.wizards.app_builder_wizard import AppBuilderWizard
+
+LIBRARY_COLUMNS = ("Application", "Id", "Latest version", "Versions", "Model")
+DEVICE_COLUMNS = ("Device", "Application", "Active version", "State", "Installed versions", "Error")
 
 
-class ApplicationsPage(DeviceTablePage):
+def _table(model: RowsTableModel, name: str) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.verticalHeader().setVisible(False)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.setAlternatingRowColors(True)
+    view.setAccessibleName(name)
+    return view
+
+
+class ApplicationsPage(QWidget):
+    """Library on top, devices below. Every device and disk call runs in the background."""
+
     title, icon_name = "Applications", "applications"
-    columns = ("Application", "Version", "State", "Cameras", "Model", "Installed versions", "Error")
-    empty_text = "No applications installed on this device yet (sightline-ctl deploy installs one)."
 
-    def fetch_rows(self, client) -> list[list[object]]:
-        return [[a.name or a.app_id, a.version, a.state, ", ".join(a.camera_ids), a.model,
-                 ", ".join(a.versions), a.error] for a in client.list_apps()]
+    def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._context, self._tasks = context, tasks
+        self._app_library: AppLibrary | None = None
+        self._model_library: Any = None
+        self.deployer = Deployer(context.appliances)
+        self.dialog: QDialog | None = None  # the open wizard or deploy dialog (tests drive it)
+        self.library_model = RowsTableModel(LIBRARY_COLUMNS, parent=self)
+        self.library_view = _table(self.library_model, "Application library")
+        self.device_model = RowsTableModel(DEVICE_COLUMNS, parent=self)
+        self.device_view = _table(self.device_model, "Applications on devices")
+        self._library_rows: list[Any] = []
+        self._device_rows: list[tuple[str, Any]] = []  # (device_id, AppStatus)
+        self._paired_ids: list[str] = []
+        self._note = ""  # the outcome of the last roll back / start / stop, shown after the reload
+        self.new_button = QPushButton(icon("add"), "&New app…")
+        self.edit_button = QPushButton("&Edit (new version)…")
+        self.deploy_button = QPushButton(icon("play"), "&Deploy…")
+        self.rollback_button = QPushButton("Roll &back")
+        self.start_button = QPushButton(icon("play"), "S&tart")
+        self.stop_button = QPushButton(icon("stop"), "St&op")
+        self.reload_button = QPushButton(icon("refresh"), "&Reload")
+        self.rollback_button.setToolTip("Go back to the version installed before the active one")
+        self.new_button.clicked.connect(self.new_app)
+        self.edit_button.clicked.connect(self.edit_app)
+        self.deploy_button.clicked.connect(self.deploy_app)
+        self.rollback_button.clicked.connect(lambda: self._device_action("rollback"))
+        self.start_button.clicked.connect(lambda: self._device_action("start"))
+        self.stop_button.clicked.connect(lambda: self._device_action("stop"))
+        self.reload_button.clicked.connect(self.reload)
+        self.library_view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.device_view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.library_status = QLabel()
+        self.device_status = QLabel()
+        for label in (self.library_status, self.device_status):
+            label.setWordWrap(True)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        row = QHBoxLayout()
+        for button in (self.new_button, self.edit_button, self.deploy_button):
+            row.addWidget(button)
+        row.addStretch(1)
+        row.addWidget(self.reload_button)
+        top_layout.addWidget(QLabel("<b>Application library</b>"))
+        top_layout.addLayout(row)
+        top_layout.addWidget(self.library_view, 1)
+        top_layout.addWidget(self.library_status)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        row = QHBoxLayout()
+        for button in (self.rollback_button, self.start_button, self.stop_button):
+            row.addWidget(button)
+        row.addStretch(1)
+        bottom_layout.addWidget(QLabel("<b>On the paired devices</b>"))
+        bottom_layout.addLayout(row)
+        bottom_layout.addWidget(self.device_view, 1)
+        bottom_layout.addWidget(self.device_status)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"<h2>{self.title}</h2>"))
+        layout.addWidget(splitter, 1)
+        context.bridge.devices_changed.connect(self._on_devices_changed)
+        self._update_buttons()
+
+    # ------------------------------------------------------------ services
+
+    def model_library(self) -> Any:
+        """The context's model library, else one over ``data_dir`` (no database)."""
+        if self._context.model_library is not None:
+            return self._context.model_library
+        if self._model_library is None:
+            from console_app.core.services.model_library import ModelLibrary
+
+            self._model_library = ModelLibrary(self._context.data_dir)
+        return self._model_library
+
+    def app_library(self) -> AppLibrary:
+        """The context's app library, else one over ``data_dir`` (JSON files)."""
+        if self._context.app_library is not None:
+            return self._context.app_library
+        if self._app_library is None:
+            self._app_library = AppLibrary(self._context.data_dir, model_library=self.model_library(),
+                                           camera_credentials=self._camera_credentials())
+            if hasattr(self.model_library(), "set_usage_lookup"):
+                # A model an app version bundles is not deleted by accident.
+                self.model_library().set_usage_lookup(self._app_library.models_in_use)
+        return self._app_library
+
+    def _inventory(self) -> Any:
+        return self._context.extras.get("inventory")
+
+    def _camera_credentials(self) -> Any:
+        inventory = self._inventory()
+        return InventoryCameraCredentials(inventory.cameras) if inventory is not None else None
+
+    def _options(self) -> tuple[list[CameraOption], list[ModelOption]]:
+        """Registered cameras and library models (runs in the background)."""
+        inventory = self._inventory()
+        cameras = [CameraOption(f"camera:{c.id}", c.name, c.stream_uri)
+                   for c in (inventory.cameras.list_cameras() if inventory is not None else [])]
+        models = [ModelOption.from_library(m) for m in self.model_library().list()]
+        return cameras, models
+
+    # ------------------------------------------------------------ loading
+
+    def on_shown(self) -> None:
+        self.reload()
+
+    def refresh_icons(self) -> None:
+        for button, name in ((self.new_button, "add"), (self.deploy_button, "play"), (self.start_button, "play"),
+                             (self.stop_button, "stop"), (self.reload_button, "refresh")):
+            button.setIcon(icon(name))
+
+    def reload(self) -> None:
+        """Re-read the library and every paired device's apps."""
+        library = self.app_library()
+        self._tasks.run_in_background(lambda _ctx: library.list(), on_success=self._on_library,
+                                      on_failure=lambda e: self.library_status.setText(f"Could not read the library: {e}"))
+        self.reload_devices()
+
+    def reload_devices(self) -> None:
+        service = self._context.appliances
+        paired = service.paired_entries()
+        if not paired:
+            self.device_model.set_rows([])
+            self._device_rows = []
+            self.device_status.setText("Pair a device on the Devices page to see its applications here.")
+            self._update_buttons()
+            return
+        self.device_status.setText("Loading…")
+
+        def fetch(_ctx) -> tuple[list[tuple[str, str, Any]], list[str]]:
+            rows, problems = [], []
+            for entry in paired:
+                try:
+                    with service.connect(entry.device_id) as client:
+                        rows += [(entry.device_id, entry.name, app) for app in client.list_apps()]
+                except Exception as exc:  # one unreachable device must not hide the others
+                    problems.append(f"{entry.name}: {exc}")
+            return rows, problems
+
+        self._tasks.run_in_background(fetch, on_success=self._on_device_apps,
+                                      on_failure=lambda e: self.device_status.setText(str(e)))
+
+    def _on_library(self, apps: list[Any]) -> None:
+        self._library_rows = apps
+        self.library_model.set_rows([[a.name, a.app_id, a.latest, ", ".join(a.versions), a.model_id] for a in apps])
+        self.library_status.setText("" if apps else "No apps yet: New app… builds one.")
+        self.library_view.resizeColumnsToContents()
+        self._update_buttons()
+
+    def _on_device_apps(self, result: tuple[list[tuple[str, str, Any]], list[str]]) -> None:
+        rows, problems = result
+        self._device_rows = [(device_id, app) for device_id, _, app in rows]
+        self.device_model.set_rows([[name, app.name or app.app_id, app.version, app.state, ", ".join(app.versions),
+                                     app.error] for _, name, app in rows])
+        text = self._note if rows else "No applications installed on the paired devices yet."
+        self._note = ""
+        if problems:
+            text = "Not reachable: " + "; ".join(problems)
+        self.device_status.setText(text)
+        self.device_view.resizeColumnsToContents()
+        self._update_buttons()
+
+    def _on_devices_changed(self, entries: list) -> None:
+        # Adverts and reachability checks change the list often; only a new set of paired devices matters here.
+        paired = sorted(e.device_id for e in entries if e.paired)
+        if paired != self._paired_ids:
+            self._paired_ids = paired
+            if self.isVisible():
+                self.reload_devices()
+
+    # ------------------------------------------------------------ selection
+
+    def selected_app(self) -> Any:
+        rows = self.library_view.selectionModel().selectedRows()
+        return self._library_rows[rows[0].row()] if rows else None
+
+    def selected_device_app(self) -> tuple[str, Any] | None:
+        rows = self.device_view.selectionModel().selectedRows()
+        return self._device_rows[rows[0].row()] if rows else None
+
+    def _update_buttons(self) -> None:
+        app = self.selected_app()
+        self.edit_button.setEnabled(app is not None)
+        self.deploy_button.setEnabled(app is not None)
+        device_app = self.selected_device_app()
+        self.rollback_button.setEnabled(device_app is not None and len(device_app[1].versions) > 1)
+        self.start_button.setEnabled(device_app is not None and device_app[1].state != "running")
+        self.stop_button.setEnabled(device_app is not None and device_app[1].state == "running")
+
+    # ------------------------------------------------------------ actions
+
+    def new_app(self) -> None:
+        self._open_builder(None)
+
+    def edit_app(self) -> None:
+        app = self.selected_app()
+        if app is not None:
+            self._open_builder(app.app_id)
+
+    def _open_builder(self, app_id: str | None) -> None:
+        library = self.app_library()
+
+        def load(_ctx):
+            cameras, models = self._options()
+            version = library.get(app_id) if app_id else None
+            return cameras, models, version
+
+        self._tasks.run_in_background(load, on_success=self._show_builder, progress="Opening the app builder")
+
+    def _show_builder(self, loaded) -> None:
+        cameras, models, version = loaded
+        if version is None:
+            builder = AppBuilder(cameras, models)
+        else:
+            builder = AppBuilder.from_version(version.manifest, version.model_id, cameras, models)
+        library = self.app_library()
+        snapshot = SnapshotSource(self._context.appliances, self._camera_credentials())
+        wizard = AppBuilderWizard(builder, self._tasks, lambda manifest, model_id: library.save_version(manifest, model_id),
+                                  snapshot, self)
+        wizard.accepted.connect(self.reload)
+        self._show_dialog(wizard)
+
+    def deploy_app(self) -> None:
+        app = self.selected_app()
+        if app is None:
+            return
+        library = self.app_library()
+        version = app.latest
+        devices = self._context.appliances.paired_entries()
+        dialog = DeployDialog(f"{app.name} {version}", lambda: library.package(app.app_id, version), self.deployer,
+                              devices, self._tasks, self,
+                              preselected=[d.device_id for d in devices] if len(devices) == 1 else ())
+        dialog.finished_deploy.connect(lambda _results: self.reload_devices())
+        self._show_dialog(dialog)
+
+    def _show_dialog(self, dialog: QDialog) -> None:
+        self.dialog = dialog
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda *_: setattr(self, "dialog", None))
+        dialog.open()  # window-modal, non-blocking: the GUI thread keeps running
+
+    def _device_action(self, action: str) -> None:
+        """Roll back, start or stop the selected app on its device (one click; no confirmation)."""
+        selected = self.selected_device_app()
+        if selected is None:
+            return
+        device_id, app = selected
+        service = self._context.appliances
+        verbs = {"rollback": "Rolling back", "start": "Starting", "stop": "Stopping"}
+
+        def work(_ctx):
+            with service.connect(device_id) as client:
+                call = {"rollback": client.rollback_app, "start": client.start_app, "stop": client.stop_app}[action]
+                return call(app.app_id)
+
+        def done(status) -> None:
+            self._note = f"{status.app_id} on {service.entry(device_id).name} is now {status.version} ({status.state})."
+            self.reload_devices()
+
+        self._tasks.run_in_background(work, on_success=done, progress=f"{verbs[action]} {app.name or app.app_id}")

@@ -1,0 +1,618 @@
+"""The application builder: a Qt-free state machine behind the "New app" wizard.
+
+Steps, in order: cameras → model → classes and confidence → zones and
+counting lines → parameters → review. Every decision lives here, so the Qt
+wizard (``console_app.ui.wizards.app_builder_wizard``) only shows state and
+forwards edits, and the whole flow is tested without a screen.
+
+* :meth:`AppBuilder.can_advance` says whether the current step is complete
+  and, when not, why (each :class:`Problem` names the field).
+* :meth:`AppBuilder.back` never discards anything: everything typed stays in
+  the builder until it is edited again.
+* :meth:`AppBuilder.result` gives the manifest (``sightline.app/v1``, kind
+  ``detector``) plus the library model id; the app library versions it and
+  builds the package. Camera URLs in it carry no credentials: the library
+  adds them from the credential store when it builds a package.
+* :meth:`AppBuilder.from_version` starts from an existing app version (edit →
+  new version): the id is kept, the rest can change.
+
+The console may not import ``device_runtime.apps``, so the manifest rules
+that an engineer can break here (names, ≥3 zone points, distinct line ends,
+classes from the model's labels) are checked again in this module; the tests
+validate every produced manifest with the device's own parser.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from console_app.core.persistence.records import strip_credentials
+
+SCHEMA_V1 = "sightline.app/v1"
+APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+CAMERA_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+NAME_RULE = "1-64 letters, digits, spaces, '_' or '-', starting with a letter or digit"
+MIN_ZONE_AREA = 1e-6
+DEFAULT_TRACKING = {"iou_threshold": 0.3, "min_hits": 2, "max_missed_frames": 5, "max_age_s": 1.0}
+
+
+class Step(enum.IntEnum):
+    """The builder's steps, in order."""
+
+    CAMERAS = 0
+    MODEL = 1
+    CLASSES = 2
+    ZONES = 3
+    PARAMETERS = 4
+    REVIEW = 5
+
+    @property
+    def title(self) -> str:
+        return STEP_TITLES[self]
+
+
+STEP_TITLES = {
+    Step.CAMERAS: "Cameras",
+    Step.MODEL: "Model",
+    Step.CLASSES: "Classes and confidence",
+    Step.ZONES: "Zones and counting lines",
+    Step.PARAMETERS: "Parameters",
+    Step.REVIEW: "Review",
+}
+
+
+class BuilderError(Exception):
+    """An edit or a step change the builder refuses; ``problems`` name the fields."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a step is not complete: ``field`` is a manifest-style path (``params.zones[0].points``)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CameraOption:
+    """A camera the engineer can pick: ``key`` identifies it in the inventory (or is the URL)."""
+
+    key: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    """A model the engineer can pick (from the model library)."""
+
+    model_id: str
+    name: str
+    labels: tuple[str, ...] = ()
+    decoder: str | None = None
+    sha256: str = ""
+    version: int | None = None
+
+    @classmethod
+    def from_library(cls, model: Any) -> ModelOption:
+        """From a ``LibraryModel`` (or anything with its attribute names)."""
+        return cls(str(getattr(model, "id", getattr(model, "model_id", ""))), model.name,
+                   tuple(getattr(model, "labels", ()) or ()), getattr(model, "decoder", None) or None,
+                   getattr(model, "sha256", "") or "", getattr(model, "version", None))
+
+    @property
+    def device_name(self) -> str:
+        """The name the device installs the model under (a valid model name)."""
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-._") or "model"
+        if self.version is not None:
+            base = f"{base}-v{self.version}"
+        return base[:128]
+
+
+@dataclass
+class ZoneDraft:
+    """A zone being drawn; ``points`` are normalised [0, 1] image coordinates."""
+
+    name: str
+    points: list[tuple[float, float]] = field(default_factory=list)
+    cameras: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    dwell_limit_s: float | None = None
+
+
+@dataclass
+class LineDraft:
+    """A counting line being drawn from ``a`` to ``b`` (normalised coordinates)."""
+
+    name: str
+    a: tuple[float, float] = (0.0, 0.0)
+    b: tuple[float, float] = (0.0, 0.0)
+    cameras: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    count: str = "both"
+
+
+@dataclass(frozen=True)
+class BuilderResult:
+    """What the builder produces: the manifest and the library id of its model."""
+
+    manifest: dict[str, Any]
+    model_id: str
+
+
+def slug(text: str, pattern: re.Pattern[str] = APP_ID_PATTERN, lower: bool = True) -> str:
+    """``text`` turned into an id matching ``pattern`` (letters, digits, '-'), or ``""``."""
+    value = text.lower() if lower else text
+    value = re.sub(r"[^A-Za-z0-9_-]+", "-", value).strip("-_")[:63]
+    return value if pattern.match(value) else ""
+
+
+class AppBuilder:
+    """The builder's state and rules. Mutate through the methods; read the attributes."""
+
+    def __init__(self, cameras: Iterable[CameraOption] = (), models: Iterable[ModelOption] = ()):
+        self.camera_options = list(cameras)
+        self.model_options = list(models)
+        self.step = Step.CAMERAS
+        self.app_id = ""
+        self.name = ""
+        self.description = ""
+        self.base_version: str | None = None  # set when editing an existing version
+        self.cameras: list[CameraOption] = []
+        self.camera_ids: list[str] = []
+        self.model: ModelOption | None = None
+        self.classes: list[str] = []
+        self.confidence = 0.5
+        self.iou = 0.45
+        self.hysteresis = 0.02
+        self.tracking = dict(DEFAULT_TRACKING)
+        self.zones: list[ZoneDraft] = []
+        self.lines: list[LineDraft] = []
+
+    # ------------------------------------------------------------ navigation
+
+    def problems(self, step: Step | None = None) -> list[Problem]:
+        """What keeps ``step`` (default: the current one) from being complete."""
+        step = self.step if step is None else step
+        return {
+            Step.CAMERAS: self._camera_problems,
+            Step.MODEL: self._model_problems,
+            Step.CLASSES: self._class_problems,
+            Step.ZONES: self._zone_problems,
+            Step.PARAMETERS: self._parameter_problems,
+            Step.REVIEW: self._review_problems,
+        }[step]()
+
+    def can_advance(self) -> tuple[bool, str]:
+        """``(True, "")``, or ``(False, reason)`` naming the first field to fix."""
+        if self.step == Step.REVIEW:
+            return False, "this is the last step; save the app"
+        problems = self.problems()
+        return (not problems, str(problems[0]) if problems else "")
+
+    def next(self) -> Step:
+        """Go to the next step; :class:`BuilderError` when the current one is not complete."""
+        if self.step == Step.REVIEW:
+            raise BuilderError([Problem("step", "review is the last step")])
+        problems = self.problems()
+        if problems:
+            raise BuilderError(problems)
+        self.step = Step(self.step + 1)
+        return self.step
+
+    def back(self) -> Step:
+        """Go to the previous step, keeping every edit."""
+        if self.step > Step.CAMERAS:
+            self.step = Step(self.step - 1)
+        return self.step
+
+    def all_problems(self) -> list[Problem]:
+        """Problems of every step (what the review shows, and what blocks :meth:`result`)."""
+        return [p for step in Step for p in self.problems(step)]
+
+    # ------------------------------------------------------------ cameras
+
+    def set_cameras(self, cameras: Iterable[CameraOption]) -> None:
+        """Choose the app's cameras (in order); manifest camera ids follow their names."""
+        chosen = list(cameras)
+        old = {c.key: cid for c, cid in zip(self.cameras, self.camera_ids, strict=True)}
+        ids: list[str] = []
+        for camera in chosen:
+            cid = old.get(camera.key) or slug(camera.name, CAMERA_ID_PATTERN, lower=False) or "camera"
+            base, n = cid, 2
+            while cid in ids:
+                cid, n = f"{base[:58]}-{n}", n + 1
+            ids.append(cid)
+        self.cameras, self.camera_ids = chosen, ids
+
+    def add_camera_url(self, url: str, name: str = "") -> CameraOption:
+        """Add a camera by stream URL (for one not in the inventory); credentials are stripped."""
+        url = url.strip()
+        if not URL_PATTERN.match(url):
+            raise BuilderError([Problem("cameras", f"expected a stream URL such as rtsp://host:554/stream1, "
+                                                   f"got {strip_credentials(url)!r}")])
+        clean = strip_credentials(url) or url
+        option = CameraOption(clean, name.strip() or clean.split("/")[-1] or clean, clean)
+        self.camera_options.append(option)
+        self.set_cameras([*self.cameras, option])
+        return option
+
+    def camera_id_of(self, key: str) -> str:
+        """The manifest camera id of the chosen camera ``key``."""
+        return self.camera_ids[[c.key for c in self.cameras].index(key)]
+
+    def _camera_problems(self) -> list[Problem]:
+        if not self.cameras:
+            return [Problem("cameras", "choose at least one camera")]
+        problems = []
+        for i, camera in enumerate(self.cameras):
+            if not URL_PATTERN.match(camera.url):
+                problems.append(Problem(f"cameras[{i}].url", f"camera {camera.name!r} has no stream URL"))
+        return problems
+
+    # ------------------------------------------------------------ model
+
+    def choose_model(self, model: ModelOption | None) -> None:
+        """Pick the model; classes chosen before stay (and are checked against its labels)."""
+        self.model = model
+
+    def _model_problems(self) -> list[Problem]:
+        if self.model is None:
+            return [Problem("model", "choose a model from the library")]
+        if not MODEL_NAME_PATTERN.match(self.model.device_name):
+            return [Problem("model.name", f"model name {self.model.device_name!r} is not valid")]
+        return []
+
+    # ------------------------------------------------------------ classes and confidence
+
+    def set_classes(self, classes: Iterable[str]) -> None:
+        """The classes the app reports (empty: all of the model's)."""
+        self.classes = list(dict.fromkeys(c.strip() for c in classes if c.strip()))
+
+    def set_confidence(self, confidence: float) -> None:
+        self.confidence = float(confidence)
+
+    def _label_problems(self, path: str, classes: Sequence[str]) -> list[Problem]:
+        labels = self.model.labels if self.model else ()
+        if not labels:
+            return []
+        return [Problem(f"{path}[{i}]", f"class {c!r} is not a label of the model "
+                                       f"(labels: {', '.join(labels)})")
+                for i, c in enumerate(classes) if c not in labels]
+
+    def _class_problems(self) -> list[Problem]:
+        problems = self._label_problems("params.classes", self.classes)
+        if not 0 < self.confidence <= 1:
+            problems.append(Problem("params.confidence",
+                                    f"must be in (0, 1], got {self.confidence:g}"))
+        return problems
+
+    # ------------------------------------------------------------ zones and lines
+
+    def add_zone(self, name: str, points: Sequence[Sequence[float]], camera_key: str | None = None,
+                 classes: Iterable[str] = (), dwell_limit_s: float | None = None) -> ZoneDraft:
+        """Add a closed polygon; refused (naming the zone) with fewer than three points."""
+        zone = ZoneDraft(name.strip(), [_point(p) for p in points],
+                         [self.camera_id_of(camera_key)] if camera_key and len(self.cameras) > 1 else [],
+                         list(classes), dwell_limit_s)
+        problems = self._zone_draft_problems(len(self.zones), zone)
+        if problems:
+            raise BuilderError(problems)
+        self.zones.append(zone)
+        return zone
+
+    def add_line(self, name: str, a: Sequence[float], b: Sequence[float], camera_key: str | None = None,
+                 classes: Iterable[str] = (), count: str = "both") -> LineDraft:
+        """Add a counting line a→b; refused when a and b are the same point."""
+        line = LineDraft(name.strip(), _point(a), _point(b),
+                         [self.camera_id_of(camera_key)] if camera_key and len(self.cameras) > 1 else [],
+                         list(classes), count)
+        problems = self._line_draft_problems(len(self.lines), line)
+        if problems:
+            raise BuilderError(problems)
+        self.lines.append(line)
+        return line
+
+    def update_zone(self, index: int, **changes: Any) -> ZoneDraft:
+        """Change a zone's fields (name, points, classes, dwell_limit_s, cameras); validated."""
+        if "points" in changes:
+            changes["points"] = [_point(p) for p in changes["points"]]
+        zone = replace(self.zones[index], **changes)
+        problems = self._zone_draft_problems(index, zone)
+        if problems:
+            raise BuilderError(problems)
+        self.zones[index] = zone
+        return zone
+
+    def update_line(self, index: int, **changes: Any) -> LineDraft:
+        """Change a line's fields (name, a, b, classes, count, cameras); validated."""
+        for key in ("a", "b"):
+            if key in changes:
+                changes[key] = _point(changes[key])
+        line = replace(self.lines[index], **changes)
+        problems = self._line_draft_problems(index, line)
+        if problems:
+            raise BuilderError(problems)
+        self.lines[index] = line
+        return line
+
+    def remove_zone(self, index: int) -> None:
+        del self.zones[index]
+
+    def remove_line(self, index: int) -> None:
+        del self.lines[index]
+
+    def next_free_name(self, prefix: str) -> str:
+        """``prefix-1``, ``prefix-2``, … whichever no zone or line uses yet."""
+        taken = {z.name for z in self.zones} | {ln.name for ln in self.lines}
+        n = 1
+        while f"{prefix}-{n}" in taken:
+            n += 1
+        return f"{prefix}-{n}"
+
+    def _name_problems(self, path: str, kind: str, index: int, name: str) -> list[Problem]:
+        if not NAME_PATTERN.match(name):
+            return [Problem(f"{path}.name", f"{kind} name {name!r} is not valid: use {NAME_RULE}")]
+        others = [(f"zones[{i}]", z.name) for i, z in enumerate(self.zones) if not (kind == "zone" and i == index)]
+        others += [(f"lines[{i}]", ln.name) for i, ln in enumerate(self.lines)
+                   if not (kind == "line" and i == index)]
+        for where, other in others:
+            if other == name:
+                return [Problem(f"{path}.name", f"{kind} name {name!r} is already used by {where}; "
+                                                "zone and line names must be unique")]
+        return []
+
+    def _scope_problems(self, path: str, cameras: Sequence[str], classes: Sequence[str]) -> list[Problem]:
+        problems = [Problem(f"{path}.cameras[{j}]", f"camera {c!r} is not one of the app's cameras "
+                                                    f"({', '.join(self.camera_ids) or 'none chosen'})")
+                    for j, c in enumerate(cameras) if c not in self.camera_ids]
+        return problems + self._label_problems(f"{path}.classes", classes)
+
+    def _zone_draft_problems(self, index: int, zone: ZoneDraft) -> list[Problem]:
+        path = f"params.zones[{index}]"
+        problems = self._name_problems(path, "zone", index, zone.name)
+        label = f"zone {zone.name!r}"
+        if len(zone.points) < 3:
+            problems.append(Problem(f"{path}.points", f"{label} needs at least 3 points, got {len(zone.points)}"))
+        elif _self_intersects(zone.points):
+            problems.append(Problem(f"{path}.points", f"{label} has edges that cross each other; "
+                                                      "click the points in order around the outline"))
+        elif _area(zone.points) < MIN_ZONE_AREA:
+            problems.append(Problem(f"{path}.points", f"{label} has no area: its points lie on one line"))
+        if zone.dwell_limit_s is not None and not zone.dwell_limit_s > 0:
+            problems.append(Problem(f"{path}.dwell_limit_s", f"{label}: dwell limit must be more than 0 s"))
+        return problems + self._scope_problems(path, zone.cameras, zone.classes)
+
+    def _line_draft_problems(self, index: int, line: LineDraft) -> list[Problem]:
+        path = f"params.lines[{index}]"
+        problems = self._name_problems(path, "line", index, line.name)
+        if line.a == line.b:
+            problems.append(Problem(f"{path}.b", f"line {line.name!r} needs two distinct endpoints, "
+                                                 f"got a = b = {list(line.a)}"))
+        if line.count not in ("in", "out", "both"):
+            problems.append(Problem(f"{path}.count", f"expected 'in', 'out' or 'both', got {line.count!r}"))
+        return problems + self._scope_problems(path, line.cameras, line.classes)
+
+    def _zone_problems(self) -> list[Problem]:
+        problems = []
+        for i, zone in enumerate(self.zones):
+            problems += self._zone_draft_problems(i, zone)
+        for i, line in enumerate(self.lines):
+            problems += self._line_draft_problems(i, line)
+        return problems
+
+    # ------------------------------------------------------------ parameters
+
+    def set_parameters(self, iou: float | None = None, hysteresis: float | None = None,
+                       **tracking: float) -> None:
+        """NMS overlap, dead band and tracking settings (checked by :meth:`can_advance`)."""
+        if iou is not None:
+            self.iou = float(iou)
+        if hysteresis is not None:
+            self.hysteresis = float(hysteresis)
+        unknown = set(tracking) - set(DEFAULT_TRACKING)
+        if unknown:
+            raise BuilderError([Problem(f"params.tracking.{sorted(unknown)[0]}", "no such tracking setting")])
+        self.tracking.update(tracking)
+
+    def _parameter_problems(self) -> list[Problem]:
+        checks = [
+            ("params.iou", self.iou, 0, 1, False, "(0, 1]"),
+            ("params.hysteresis", self.hysteresis, 0, 0.25, True, "[0, 0.25]"),
+            ("params.tracking.iou_threshold", self.tracking["iou_threshold"], 0, 1, False, "(0, 1)"),
+            ("params.tracking.min_hits", self.tracking["min_hits"], 1, 30, True, "1..30"),
+            ("params.tracking.max_missed_frames", self.tracking["max_missed_frames"], 0, 1000, True, "0..1000"),
+            ("params.tracking.max_age_s", self.tracking["max_age_s"], 0, 600, True, "[0, 600]"),
+        ]
+        problems = []
+        for path, value, low, high, low_ok, shown in checks:
+            inside = (low <= value if low_ok else low < value) and value <= high
+            if path.endswith("iou_threshold"):
+                inside = inside and value < 1
+            if not inside:
+                problems.append(Problem(path, f"must be in {shown}, got {value:g}"))
+        return problems
+
+    # ------------------------------------------------------------ review
+
+    def set_identity(self, name: str, app_id: str | None = None, description: str | None = None) -> None:
+        """The app's display name and id (id derived from the name unless given or editing)."""
+        self.name = name.strip()
+        if self.base_version is None:
+            self.app_id = app_id.strip() if app_id is not None else slug(self.name)
+        if description is not None:
+            self.description = description
+
+    def _review_problems(self) -> list[Problem]:
+        problems = []
+        if not self.name:
+            problems.append(Problem("name", "give the app a name"))
+        elif len(self.name) > 200:
+            problems.append(Problem("name", "at most 200 characters"))
+        if not APP_ID_PATTERN.match(self.app_id):
+            problems.append(Problem("id", f"app id {self.app_id!r} is not valid: use 1-63 lowercase letters, "
+                                          "digits, '_' or '-', starting with a letter or digit"))
+        return problems
+
+    # ------------------------------------------------------------ output
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest as it stands (valid only when :meth:`all_problems` is empty)."""
+        model = self.model
+        params = {
+            "confidence": self.confidence, "iou": self.iou, "classes": list(self.classes),
+            "zones": [{"name": z.name, "points": [list(p) for p in z.points], "classes": list(z.classes),
+                       "dwell_limit_s": None if z.dwell_limit_s is None else float(z.dwell_limit_s), "cameras": list(z.cameras)} for z in self.zones],
+            "lines": [{"name": ln.name, "a": list(ln.a), "b": list(ln.b), "classes": list(ln.classes),
+                       "count": ln.count, "cameras": list(ln.cameras)} for ln in self.lines],
+            "hysteresis": self.hysteresis,
+            "tracking": {"iou_threshold": float(self.tracking["iou_threshold"]),
+                         "min_hits": int(self.tracking["min_hits"]),
+                         "max_missed_frames": int(self.tracking["max_missed_frames"]),
+                         "max_age_s": float(self.tracking["max_age_s"])},
+        }
+        model_spec: dict[str, Any] = {"name": model.device_name if model else "", "labels": list(model.labels) if model else []}
+        if model and model.decoder:
+            model_spec["decoder"] = model.decoder
+        if model and model.sha256:
+            model_spec["sha256"] = model.sha256
+        return {
+            "schema": SCHEMA_V1, "id": self.app_id, "name": self.name, "version": self.base_version or "1.0.0",
+            "kind": "detector", "description": self.description,
+            "cameras": [{"id": cid, "url": c.url, "name": c.name} for c, cid in zip(self.cameras, self.camera_ids, strict=True)],
+            "model": model_spec, "params": params,
+        }
+
+    def result(self) -> BuilderResult:
+        """The finished app; :class:`BuilderError` listing every problem when it is not finished."""
+        problems = self.all_problems()
+        if problems:
+            raise BuilderError(problems)
+        assert self.model is not None
+        return BuilderResult(self.manifest(), self.model.model_id)
+
+    @classmethod
+    def from_version(cls, manifest: Mapping[str, Any], model_id: str, cameras: Iterable[CameraOption] = (),
+                     models: Iterable[ModelOption] = ()) -> AppBuilder:
+        """A builder holding an existing version (edit → new version): same app id, everything editable."""
+        builder = cls(cameras, models)
+        builder.app_id = str(manifest["id"])
+        builder.name = str(manifest.get("name", ""))
+        builder.description = str(manifest.get("description", ""))
+        builder.base_version = str(manifest.get("version", "1.0.0"))
+        known = {c.url: c for c in builder.camera_options}
+        chosen, ids = [], []
+        for cam in manifest.get("cameras", []):
+            url = strip_credentials(cam["url"]) or cam["url"]
+            option = known.get(url) or CameraOption(url, cam.get("name") or cam["id"], url)
+            if option not in builder.camera_options:
+                builder.camera_options.append(option)
+            chosen.append(option)
+            ids.append(cam["id"])
+        builder.cameras, builder.camera_ids = chosen, ids
+        spec = manifest.get("model", {})
+        builder.model = next((m for m in builder.model_options if m.model_id == model_id), None) or ModelOption(
+            model_id, spec.get("name", model_id), tuple(spec.get("labels", ())), spec.get("decoder"),
+            spec.get("sha256", ""))
+        params = manifest.get("params", {})
+        builder.classes = list(params.get("classes", []))
+        builder.confidence = float(params.get("confidence", 0.5))
+        builder.iou = float(params.get("iou", 0.45))
+        builder.hysteresis = float(params.get("hysteresis", 0.02))
+        builder.tracking.update(params.get("tracking", {}))
+        builder.zones = [ZoneDraft(z["name"], [_point(p) for p in z["points"]], list(z.get("cameras", [])),
+                                   list(z.get("classes", [])), z.get("dwell_limit_s")) for z in params.get("zones", [])]
+        builder.lines = [LineDraft(ln["name"], _point(ln["a"]), _point(ln["b"]), list(ln.get("cameras", [])),
+                                   list(ln.get("classes", [])), ln.get("count", "both")) for ln in params.get("lines", [])]
+        return builder
+
+
+def _point(value: Sequence[float]) -> tuple[float, float]:
+    """A normalised point, clamped into [0, 1] (a click on the image's edge may land a hair outside)."""
+    x, y = float(value[0]), float(value[1])
+    return (min(1.0, max(0.0, x)), min(1.0, max(0.0, y)))
+
+
+def _area(points: Sequence[tuple[float, float]]) -> float:
+    total = 0.0
+    for (x1, y1), (x2, y2) in zip(points, [*points[1:], points[0]], strict=True):
+        total += x1 * y2 - x2 * y1
+    return abs(total) / 2
+
+
+def _segments_cross(p1, p2, q1, q2) -> bool:
+    def orient(a, b, c) -> float:
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
+    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
+    return ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4)
+
+
+def _self_intersects(points: Sequence[tuple[float, float]]) -> bool:
+    """Whether two non-adjacent edges of the closed polygon cross (proper crossings only)."""
+    n = len(points)
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue  # adjacent through the closing edge
+            if _segments_cross(*edges[i], *edges[j]):
+                return True
+    return False
+
+
+class SnapshotSource:
+    """A still frame (JPEG bytes) of a camera for drawing zones on, fetched where it can be.
+
+    Locally first (OpenCV, with the camera's credentials from ``credentials``,
+    a ``url -> (user, password) | None`` lookup); streams only a device can
+    open (``sim://``, or a camera on the plant network the workstation cannot
+    reach) through a paired device's ProbeCamera call. Blocking: call it from
+    a background task.
+    """
+
+    def __init__(self, appliances: Any = None, credentials: Any = None, timeout_s: float = 5.0):
+        self.appliances = appliances
+        self.credentials = credentials
+        self.timeout_s = timeout_s
+
+    def __call__(self, url: str) -> bytes:
+        from urllib.parse import urlsplit
+
+        from console_app.core.gateways.stream_reader import test_open
+        from console_app.core.services.app_library import CREDENTIAL_SCHEMES, with_credentials
+
+        network = urlsplit(url).scheme.lower() in CREDENTIAL_SCHEMES
+        found = self.credentials(url) if self.credentials and network else None
+        full = with_credentials(url, *found) if found else url
+        first = test_open(full, self.timeout_s)
+        if first.ok and first.jpeg:
+            return first.jpeg
+        problems = [first.error]
+        for entry in (self.appliances.paired_entries() if self.appliances else []):
+            try:
+                with self.appliances.connect(entry.device_id) as client:
+                    reply = client.probe_camera(full, int(self.timeout_s * 1000))
+            except Exception as exc:  # next device; the messages are collected for the engineer
+                problems.append(f"{entry.name}: {exc}")
+                continue
+            if reply.ok and reply.jpeg:
+                return reply.jpeg
+            problems.append(f"{entry.name}: {reply.error or 'no frame'}")
+        raise BuilderError([Problem("snapshot", "no snapshot of " + strip_credentials(url) + ": "
+                                    + "; ".join(p for p in problems if p))])

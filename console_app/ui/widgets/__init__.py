@@ -1,0 +1,1 @@
+"""Reusable widgets (plots, editors) shared by the console pages."""

@@ -1,0 +1,455 @@
+"""The "New app" / "Edit app" dialog: a thin Qt host for :class:`~console_app.core.services.app_builder.AppBuilder`.
+
+Every rule lives in the builder: this dialog forwards each edit to it, shows
+``can_advance()``'s reason under the page, and enables Next only when the
+builder says so. Snapshots and the final save run as background tasks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console_app.core.services.app_builder import AppBuilder, BuilderError, Step
+from console_app.ui.tasks import TaskRunner
+from console_app.ui.widgets.zone_editor import LINE, ZONE, ZoneEditor
+
+SaveFn = Callable[[dict, str], Any]          # (manifest, model_id) -> AppVersion
+SnapshotFn = Callable[[str], bytes]          # stream URL -> JPEG
+
+
+def _checked(items: QListWidget) -> list[int]:
+    return [i for i in range(items.count()) if items.item(i).checkState() == Qt.CheckState.Checked]
+
+
+class AppBuilderWizard(QDialog):
+    """Cameras → model → classes → zones and lines → parameters → review → save."""
+
+    def __init__(self, builder: AppBuilder, tasks: TaskRunner, save: SaveFn, snapshot: SnapshotFn | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.builder, self._tasks, self._save, self._snapshot = builder, tasks, save, snapshot
+        self.saved_version: Any = None
+        self._images: dict[str, QImage] = {}
+        self._shown: list[tuple[str, int]] = []  # (kind, builder index) of the shapes in the list
+        self._id_typed = False
+        editing = builder.base_version is not None
+        self.setWindowTitle(f"Edit {builder.name} (saves a new version)" if editing else "New application")
+        self.resize(900, 680)
+        self.header = QLabel()
+        self.stack = QStackedWidget()
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #c0392b")
+        self.back_button = QPushButton("< &Back")
+        self.next_button = QPushButton("&Next >")
+        self.save_button = QPushButton("&Save")
+        cancel = QPushButton("Cancel")
+        self.back_button.clicked.connect(self.on_back)
+        self.next_button.clicked.connect(self.on_next)
+        self.save_button.clicked.connect(self.on_save)
+        cancel.clicked.connect(self.reject)
+        for build in (self._cameras_page, self._model_page, self._classes_page, self._zones_page,
+                      self._parameters_page, self._review_page):
+            self.stack.addWidget(build())
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.back_button, self.next_button, self.save_button, cancel):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.header)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.problem)
+        layout.addLayout(buttons)
+        self._show_step()
+
+    # ------------------------------------------------------------ navigation
+
+    def on_next(self) -> None:
+        try:
+            self.builder.next()
+        except BuilderError as error:
+            self.problem.setText(str(error.problems[0]))
+            return
+        self._show_step()
+
+    def on_back(self) -> None:
+        self.builder.back()
+        self._show_step()
+
+    def _show_step(self) -> None:
+        step = self.builder.step
+        self.header.setText(f"<h3>Step {step + 1} of {len(Step)}: {step.title}</h3>")
+        self.stack.setCurrentIndex(int(step))
+        {Step.CLASSES: self._load_classes, Step.ZONES: self._enter_zones,
+         Step.REVIEW: self._load_review}.get(step, lambda: None)()
+        self.back_button.setEnabled(step > Step.CAMERAS)
+        self.next_button.setVisible(step < Step.REVIEW)
+        self.save_button.setVisible(step == Step.REVIEW)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Re-ask the builder after any edit: Next/Save enabled, the reason shown."""
+        if self.builder.step == Step.REVIEW:
+            problems = self.builder.all_problems()
+            self.save_button.setEnabled(not problems)
+            self.problem.setText(str(problems[0]) if problems else "")
+            self.summary.setPlainText(json.dumps(self.builder.manifest(), indent=2))
+            return
+        ok, reason = self.builder.can_advance()
+        self.next_button.setEnabled(ok)
+        self.problem.setText(reason)
+
+    # ------------------------------------------------------------ cameras
+
+    def _cameras_page(self) -> QWidget:
+        page = QWidget()
+        self.camera_list = QListWidget()
+        self.camera_list.setAccessibleName("Cameras")
+        chosen = {c.key for c in self.builder.cameras}
+        for option in self.builder.camera_options:
+            self._add_camera_item(option, option.key in chosen)
+        self.camera_list.itemChanged.connect(self._on_cameras_changed)
+        self.camera_url = QLineEdit()
+        self.camera_url.setPlaceholderText("rtsp://host:554/stream1 or sim://production-line")
+        add = QPushButton("&Add by URL")
+        add.clicked.connect(self._on_add_camera_url)
+        row = QHBoxLayout()
+        row.addWidget(self.camera_url, 1)
+        row.addWidget(add)
+        layout = QVBoxLayout(page)
+        layout.addWidget(QLabel("Tick the cameras the app reads (registered cameras are listed):"))
+        layout.addWidget(self.camera_list, 1)
+        layout.addLayout(row)
+        return page
+
+    def _add_camera_item(self, option, checked: bool) -> None:
+        item = QListWidgetItem(f"{option.name}  ({option.url})")
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        self.camera_list.addItem(item)
+
+    def _on_cameras_changed(self, _item: QListWidgetItem) -> None:
+        self.builder.set_cameras([self.builder.camera_options[i] for i in _checked(self.camera_list)])
+        self._refresh()
+
+    def _on_add_camera_url(self) -> None:
+        try:
+            option = self.builder.add_camera_url(self.camera_url.text())
+        except BuilderError as error:
+            self.problem.setText(str(error))
+            return
+        self.camera_list.blockSignals(True)
+        self._add_camera_item(option, True)
+        self.camera_list.blockSignals(False)
+        self.camera_url.clear()
+        self._refresh()
+
+    # ------------------------------------------------------------ model
+
+    def _model_page(self) -> QWidget:
+        page = QWidget()
+        self.model_list = QListWidget()
+        self.model_list.setAccessibleName("Models")
+        for option in self.builder.model_options:
+            self.model_list.addItem(f"{option.name} v{option.version}  ({option.decoder or 'auto'}; "
+                                    f"{len(option.labels)} classes)")
+        if self.builder.model in self.builder.model_options:
+            self.model_list.setCurrentRow(self.builder.model_options.index(self.builder.model))
+        self.model_list.currentRowChanged.connect(self._on_model_chosen)
+        layout = QVBoxLayout(page)
+        layout.addWidget(QLabel("Choose the model from the library (import models on the Models page):"))
+        layout.addWidget(self.model_list, 1)
+        return page
+
+    def _on_model_chosen(self, row: int) -> None:
+        self.builder.choose_model(self.builder.model_options[row] if row >= 0 else None)
+        self._refresh()
+
+    # ------------------------------------------------------------ classes
+
+    def _classes_page(self) -> QWidget:
+        page = QWidget()
+        self.class_list = QListWidget()
+        self.class_list.setAccessibleName("Classes")
+        self.class_list.itemChanged.connect(self._on_classes_changed)
+        self.confidence = QDoubleSpinBox()
+        self.confidence.setRange(0.0, 1.0)
+        self.confidence.setSingleStep(0.05)
+        self.confidence.setValue(self.builder.confidence)
+        self.confidence.valueChanged.connect(lambda v: (self.builder.set_confidence(v), self._refresh()))
+        form = QFormLayout()
+        form.addRow("Minimum &confidence:", self.confidence)
+        layout = QVBoxLayout(page)
+        layout.addWidget(QLabel("Classes the app reports (none ticked: all of the model's classes):"))
+        layout.addWidget(self.class_list, 1)
+        layout.addLayout(form)
+        return page
+
+    def _load_classes(self) -> None:
+        labels = list(self.builder.model.labels) if self.builder.model else []
+        labels += [c for c in self.builder.classes if c not in labels]  # keep typed-in ones visible
+        self.class_list.blockSignals(True)
+        self.class_list.clear()
+        for label in labels:
+            item = QListWidgetItem(label)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if label in self.builder.classes else Qt.CheckState.Unchecked)
+            self.class_list.addItem(item)
+        self.class_list.blockSignals(False)
+
+    def _on_classes_changed(self, _item: QListWidgetItem) -> None:
+        self.builder.set_classes([self.class_list.item(i).text() for i in _checked(self.class_list)])
+        self._refresh()
+
+    # ------------------------------------------------------------ zones and lines
+
+    def _zones_page(self) -> QWidget:
+        page = QWidget()
+        self.zone_camera = QComboBox()
+        self.zone_camera.setAccessibleName("Camera to draw on")
+        self.zone_camera.currentIndexChanged.connect(lambda _i: self._on_zone_camera())
+        self.snapshot_button = QPushButton("Take &snapshot")
+        self.snapshot_button.clicked.connect(self.load_snapshot)
+        self.zone_mode = QRadioButton("&Zone (polygon)")
+        self.line_mode = QRadioButton("Counting &line")
+        self.zone_mode.setChecked(True)
+        modes = QButtonGroup(page)
+        modes.addButton(self.zone_mode)
+        modes.addButton(self.line_mode)
+        self.zone_mode.toggled.connect(lambda on: self.editor.set_mode(ZONE if on else LINE))
+        self.shape_name = QLineEdit()
+        self.shape_name.setPlaceholderText("name of the next zone or line (default: zone-1, line-1, …)")
+        self.editor = ZoneEditor()
+        self.editor.zone_closed.connect(self._on_zone_closed)
+        self.editor.line_drawn.connect(self._on_line_drawn)
+        self.editor.remove_requested.connect(self._on_remove)
+        self.shape_list = QListWidget()
+        self.shape_list.setAccessibleName("Zones and lines")
+        self.shape_list.setMaximumWidth(240)
+        remove = QPushButton("&Remove")
+        remove.clicked.connect(self._on_remove_selected)
+        top = QHBoxLayout()
+        for widget in (QLabel("Camera:"), self.zone_camera, self.snapshot_button, self.zone_mode,
+                       self.line_mode, self.shape_name):
+            top.addWidget(widget)
+        side = QVBoxLayout()
+        side.addWidget(self.shape_list, 1)
+        side.addWidget(remove)
+        middle = QHBoxLayout()
+        middle.addWidget(self.editor, 1)
+        middle.addLayout(side)
+        layout = QVBoxLayout(page)
+        layout.addLayout(top)
+        layout.addWidget(QLabel("Click points; Enter or double-click closes a zone; Backspace removes the "
+                                "last point; select a shape and press Delete to remove it."))
+        layout.addLayout(middle, 1)
+        return page
+
+    def _enter_zones(self) -> None:
+        self.zone_camera.blockSignals(True)
+        self.zone_camera.clear()
+        for camera in self.builder.cameras:
+            self.zone_camera.addItem(camera.name, camera.key)
+        self.zone_camera.blockSignals(False)
+        self._on_zone_camera()
+
+    def _current_camera_key(self) -> str | None:
+        return self.zone_camera.currentData()
+
+    def _on_zone_camera(self) -> None:
+        key = self._current_camera_key()
+        self.editor.set_image(self._images.get(key, QImage()))
+        self._show_shapes()
+        if key is not None and key not in self._images and self._snapshot is not None:
+            self.load_snapshot()
+
+    def load_snapshot(self) -> None:
+        """Fetch a still of the chosen camera in the background and draw on it."""
+        key = self._current_camera_key()
+        if key is None or self._snapshot is None:
+            return
+        url = next(c.url for c in self.builder.cameras if c.key == key)
+        fetch = self._snapshot
+        self.snapshot_button.setEnabled(False)
+        self.editor.show_message("taking a snapshot…")
+        self._tasks.run_in_background(lambda _ctx: fetch(url), on_success=lambda jpeg: self._on_snapshot(key, jpeg),
+                                      on_failure=self._on_snapshot_failed, progress="Taking a snapshot")
+
+    def _on_snapshot(self, key: str, jpeg: bytes) -> None:
+        self.snapshot_button.setEnabled(True)
+        image = QImage.fromData(jpeg)
+        self._images[key] = image
+        if key == self._current_camera_key():
+            self.editor.set_image(image)
+            self.editor.show_message("")
+
+    def _on_snapshot_failed(self, error: BaseException) -> None:
+        self.snapshot_button.setEnabled(True)
+        self.editor.show_message(str(error))
+
+    def _next_name(self, prefix: str) -> str:
+        typed = self.shape_name.text().strip()
+        return typed or self.builder.next_free_name(prefix)
+
+    def _on_zone_closed(self, points: list) -> None:
+        try:
+            self.builder.add_zone(self._next_name("zone"), points, camera_key=self._current_camera_key())
+        except BuilderError as error:
+            self.editor.show_message(str(error.problems[0].message))
+            return
+        self.shape_name.clear()
+        self._show_shapes()
+
+    def _on_line_drawn(self, a: tuple, b: tuple) -> None:
+        try:
+            self.builder.add_line(self._next_name("line"), a, b, camera_key=self._current_camera_key())
+        except BuilderError as error:
+            self.editor.show_message(str(error.problems[0].message))
+            return
+        self.shape_name.clear()
+        self._show_shapes()
+
+    def _on_remove(self, kind: str, shown_index: int) -> None:
+        # The editor numbers only the shapes of the camera on screen.
+        on_camera = [(k, i) for k, i in self._shown if k == kind]
+        _, index = on_camera[shown_index]
+        (self.builder.remove_zone if kind == ZONE else self.builder.remove_line)(index)
+        self._show_shapes()
+
+    def _on_remove_selected(self) -> None:
+        row = self.shape_list.currentRow()
+        if 0 <= row < len(self._shown):
+            kind, index = self._shown[row]
+            (self.builder.remove_zone if kind == ZONE else self.builder.remove_line)(index)
+            self._show_shapes()
+
+    def _show_shapes(self) -> None:
+        key = self._current_camera_key()
+        camera_id = self.builder.camera_id_of(key) if key in [c.key for c in self.builder.cameras] else None
+
+        def here(cameras: list[str]) -> bool:
+            return not cameras or camera_id in cameras
+
+        zones = [(i, z) for i, z in enumerate(self.builder.zones) if here(z.cameras)]
+        lines = [(i, ln) for i, ln in enumerate(self.builder.lines) if here(ln.cameras)]
+        self._shown = [(ZONE, i) for i, _ in zones] + [(LINE, i) for i, _ in lines]
+        self.editor.set_shapes([(z.name, z.points) for _, z in zones], [(ln.name, ln.a, ln.b) for _, ln in lines])
+        self.shape_list.clear()
+        for _, zone in zones:
+            self.shape_list.addItem(f"zone {zone.name} ({len(zone.points)} points)")
+        for _, line in lines:
+            self.shape_list.addItem(f"line {line.name}")
+        self._refresh()
+
+    # ------------------------------------------------------------ parameters
+
+    def _parameters_page(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        b = self.builder
+
+        def spin(value: float, low: float, high: float, step: float, apply: Callable[[float], None],
+                 whole: bool = False) -> QWidget:
+            box = QSpinBox() if whole else QDoubleSpinBox()
+            box.setRange(int(low) if whole else low, int(high) if whole else high)
+            if not whole:
+                box.setDecimals(3)
+                box.setSingleStep(step)
+            box.setValue(int(value) if whole else value)
+            box.valueChanged.connect(lambda v: (apply(v), self._refresh()))
+            return box
+
+        self.iou = spin(b.iou, 0, 1, 0.05, lambda v: b.set_parameters(iou=v))
+        form.addRow("NMS &overlap (IoU):", self.iou)
+        form.addRow("&Dead band:", spin(b.hysteresis, 0, 0.25, 0.01, lambda v: b.set_parameters(hysteresis=v)))
+        form.addRow("Track match overlap:", spin(b.tracking["iou_threshold"], 0, 1, 0.05,
+                                                 lambda v: b.set_parameters(iou_threshold=v)))
+        form.addRow("Frames to confirm:", spin(b.tracking["min_hits"], 1, 30, 1,
+                                               lambda v: b.set_parameters(min_hits=v), whole=True))
+        form.addRow("Frames a track may be missed:", spin(b.tracking["max_missed_frames"], 0, 1000, 1,
+                                                          lambda v: b.set_parameters(max_missed_frames=v), whole=True))
+        form.addRow("Seconds a track may be missed:", spin(b.tracking["max_age_s"], 0, 600, 0.5,
+                                                           lambda v: b.set_parameters(max_age_s=v)))
+        return page
+
+    # ------------------------------------------------------------ review
+
+    def _review_page(self) -> QWidget:
+        page = QWidget()
+        self.app_name = QLineEdit(self.builder.name)
+        self.app_id = QLineEdit(self.builder.app_id)
+        self.app_id.setEnabled(self.builder.base_version is None)
+        self.description = QPlainTextEdit(self.builder.description)
+        self.description.setMaximumHeight(60)
+        self.summary = QPlainTextEdit()
+        self.summary.setReadOnly(True)
+        self.app_name.textEdited.connect(self._on_identity)
+        self.app_id.textEdited.connect(self._on_identity)
+        self.description.textChanged.connect(self._on_identity)
+        form = QFormLayout()
+        form.addRow("&Name:", self.app_name)
+        form.addRow("App &id:", self.app_id)
+        form.addRow("&Description:", self.description)
+        layout = QVBoxLayout(page)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("The manifest (camera passwords are added only to the package, at deploy):"))
+        layout.addWidget(self.summary, 1)
+        return page
+
+    def _load_review(self) -> None:
+        self.app_name.setText(self.builder.name)
+        self.app_id.setText(self.builder.app_id)
+
+    def _on_identity(self, *_: object) -> None:
+        if self.sender() is self.app_id:
+            self._id_typed = True
+        typed_id = self.app_id.text() if self._id_typed else None  # else: derived from the name
+        self.builder.set_identity(self.app_name.text(), typed_id, self.description.toPlainText())
+        if self.app_id.text() != self.builder.app_id:
+            self.app_id.setText(self.builder.app_id)
+        self._refresh()
+
+    def on_save(self) -> None:
+        try:
+            result = self.builder.result()
+        except BuilderError as error:
+            self.problem.setText(str(error.problems[0]))
+            return
+        save = self._save
+        self.save_button.setEnabled(False)
+        self._tasks.run_in_background(lambda _ctx: save(result.manifest, result.model_id),
+                                      on_success=self._on_saved, on_failure=self._on_save_failed,
+                                      progress="Saving the app")
+
+    def _on_saved(self, version: Any) -> None:
+        self.saved_version = version
+        self.accept()
+
+    def _on_save_failed(self, error: BaseException) -> None:
+        self.save_button.setEnabled(True)
+        self.problem.setText(f"Could not save: {error}")
+
