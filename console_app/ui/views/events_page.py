@@ -1,57 +1,478 @@
-"""The Events page."""
+"""The Events page: the picked device's events, filterable, with snapshot thumbnails, exportable to CSV.
+
+Events are followed from the first time the page is shown and keep coming
+while other pages are on screen (an event missed is an event lost; the
+device only replays its recent ones). The stream reconnects by itself after
+a device restart or a network cut. Thumbnails are fetched only for rows the
+table paints, in worker threads, and decoded there; double-click opens the
+full snapshot. "Export CSV…" (Ctrl+E) writes exactly the rows the filter
+shows.
+"""
 
 from __future__ import annotations
 
-import threading
 import time
+from collections import OrderedDict, deque
+from pathlib import Path
 
-from console_app.ui.tasks import TaskContext
-from console_app.ui.views.device_pages import DeviceTablePage
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QAction, QImage, QKeySequence, QPixmap, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console_app.core.services.event_log import (
+    EventFilter,
+    EventLog,
+    EventRecord,
+    ThumbnailCache,
+    write_csv,
+)
+from console_app.core.services.health_history import LIVE, StreamFollower
+from console_app.ui.context import ConsoleContext
+from console_app.ui.tasks import BackgroundTask, TaskRunner
+from console_app.ui.views.device_pages import DevicePicker
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+RECORD_ROLE = Qt.ItemDataRole.UserRole
+THUMBNAIL_SIZE = QSize(96, 72)
+SINCE_CHOICES = (("Any time", None), ("Last 5 minutes", 300), ("Last hour", 3600), ("Last 24 hours", 86400))
+DRAIN_MS = 250
 
 
-class EventsPage(DeviceTablePage):
-    """Streams the chosen device's events while the page is open."""
+def thumbnail_image(jpeg: bytes) -> QImage:
+    """A snapshot decoded and scaled to the table's thumbnail size (safe off the GUI thread)."""
+    image = QImage.fromData(jpeg)
+    if image.isNull():
+        return image
+    return image.scaled(THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
+class EventTableModel(QAbstractTableModel):
+    """The events a filter selects, newest first, with a thumbnail in the first column.
+
+    ``thumbnails`` (a :class:`ThumbnailCache`) is asked for a row's snapshot
+    when the view paints it; :meth:`on_thumbnail` (GUI thread) stores the
+    decoded image and repaints the rows that show it.
+    """
+
+    columns = ("Snapshot", "Time", "Application", "Camera", "Event", "Detail")
+
+    def __init__(self, thumbnails: ThumbnailCache | None = None, capacity: int = 10_000,
+                 max_pixmaps: int = 400, parent=None):
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self.capacity, self.max_pixmaps = capacity, max_pixmaps
+        self.event_filter = EventFilter()
+        self._records: list[EventRecord] = []
+        self._keys: set[tuple] = set()
+        self._pixmaps: OrderedDict[tuple[str, str], QPixmap | None] = OrderedDict()
+
+    def rowCount(self, parent: AnyIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._records)
+
+    def columnCount(self, parent: AnyIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(self.columns):
+            return self.columns[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._records):
+            return None
+        r, column = self._records[index.row()], index.column()
+        if role == RECORD_ROLE:
+            return r
+        if column == 0:
+            return self._snapshot_data(r, role)
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.time))
+            return (stamp, r.app_id, r.camera_id, r.type, r.detail)[column - 1]
+        return None
+
+    def _snapshot_data(self, r: EventRecord, role: int):
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.pixmap(r)
+        if role == Qt.ItemDataRole.DisplayRole:
+            key = (r.device_id, r.snapshot_id)
+            if not r.snapshot_id or (key in self._pixmaps and self._pixmaps[key] is None):
+                return "no snapshot"
+            return "" if self._pixmaps.get(key) is not None else "loading…"
+        if role == Qt.ItemDataRole.ToolTipRole and r.snapshot_id:
+            return "Double-click to open the snapshot"
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return THUMBNAIL_SIZE
+        return None
+
+    def pixmap(self, r: EventRecord) -> QPixmap | None:
+        """The row's thumbnail when it is here; otherwise asks for it (never blocks)."""
+        key = (r.device_id, r.snapshot_id)
+        if not r.snapshot_id:
+            return None
+        if key in self._pixmaps:
+            self._pixmaps.move_to_end(key)
+            return self._pixmaps[key]
+        if self.thumbnails is None:
+            return None
+        jpeg = self.thumbnails.request(*key)
+        if jpeg is not None:  # in the core's cache already (our pixmap was evicted): small, decode here
+            image = thumbnail_image(jpeg) if jpeg else QImage()
+            self._store(key, image)
+            return self._pixmaps[key]
+        return None
+
+    def _store(self, key: tuple[str, str], image: QImage) -> None:
+        self._pixmaps[key] = QPixmap.fromImage(image) if not image.isNull() else None
+        self._pixmaps.move_to_end(key)
+        while len(self._pixmaps) > self.max_pixmaps:
+            self._pixmaps.popitem(last=False)
+
+    def on_thumbnail(self, device_id: str, snapshot_id: str, image: QImage) -> None:
+        """A thumbnail arrived (GUI thread): keep it and repaint the rows showing it."""
+        self._store((device_id, snapshot_id), image)
+        rows = [n for n, r in enumerate(self._records) if r.snapshot_id == snapshot_id and r.device_id == device_id]
+        if rows:
+            roles = [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.DisplayRole]
+            self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], 0), roles)
+
+    def has_thumbnail(self, r: EventRecord) -> bool:
+        return self._pixmaps.get((r.device_id, r.snapshot_id)) is not None
+
+    # ------------------------------------------------------------------ rows
+
+    def set_filter(self, event_filter: EventFilter, log: EventLog) -> None:
+        """Show what ``event_filter`` selects from ``log``."""
+        self.beginResetModel()
+        self.event_filter = event_filter
+        self._records = log.records(event_filter)[: self.capacity]
+        self._keys = {r.key for r in self._records}
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._records, self._keys = [], set()
+        self.endResetModel()
+
+    def add_records(self, records: list[EventRecord]) -> None:
+        """New events (oldest first, as they came): those the filter takes go on top.
+
+        Events already shown (a filter change read them from the log first) are skipped.
+        """
+        taken = [r for r in reversed(records)
+                 if r.key not in self._keys and self.event_filter.matches(r)][: self.capacity]
+        if not taken:
+            return
+        overflow = len(self._records) + len(taken) - self.capacity
+        if overflow > 0:
+            first = len(self._records) - overflow
+            self.beginRemoveRows(_ROOT, first, len(self._records) - 1)
+            for r in self._records[first:]:
+                self._keys.discard(r.key)
+            del self._records[first:]
+            self.endRemoveRows()
+        self.beginInsertRows(_ROOT, 0, len(taken) - 1)
+        self._records[:0] = taken
+        self._keys.update(r.key for r in taken)
+        self.endInsertRows()
+
+    def records(self) -> list[EventRecord]:
+        """The rows shown, top to bottom."""
+        return list(self._records)
+
+
+class SnapshotDialog(QDialog):
+    """One event's snapshot at full size."""
+
+    def __init__(self, record: EventRecord, jpeg: bytes, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.record = record
+        self.setWindowTitle(f"{record.type} · {record.camera_id} · "
+                            f"{time.strftime('%H:%M:%S', time.localtime(record.time))}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.image = QImage.fromData(jpeg)
+        picture = QLabel()
+        picture.setPixmap(QPixmap.fromImage(self.image))
+        picture.setAccessibleName("Snapshot")
+        caption = QLabel(record.detail)
+        caption.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(picture)
+        layout.addWidget(caption)
+        layout.addWidget(buttons)
+
+
+class EventsPage(QWidget):
+    """Events of the device picked at the top."""
 
     title, icon_name = "Events", "events"
-    columns = ("Time", "Application", "Camera", "Event", "Detail")
-    empty_text = "Waiting for events…"
 
-    def __init__(self, *args, **kwargs):
-        self._stream = None
-        self._stream_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-        self.reload_button.setText("&Reconnect")
+    def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._context, self._tasks = context, tasks
+        self.events = EventLog()
+        self._follower: StreamFollower | None = None
+        self._device_id: str | None = None
+        self._arrived: deque[list[EventRecord]] = deque()  # filled by the follower's thread
+        self.thumbnails = ThumbnailCache(context.appliances.connect, on_ready=self._on_thumbnail_fetched,
+                                         transform=thumbnail_image)
+        self.snapshot_dialog: SnapshotDialog | None = None
+        self.export_dialog: QFileDialog | None = None
+        self.last_export: tuple[Path, int] | None = None
+        self.events.add_listener(self._arrived.append)
 
-    def reload(self) -> None:
-        self.shutdown()
-        device_id = self.picker.current_device_id()
-        self.model.set_rows([])
+        self.picker = DevicePicker(context)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.app_combo = self._filter_combo("All applications", "Application filter")
+        self.camera_combo = self._filter_combo("All cameras", "Camera filter")
+        self.type_combo = self._filter_combo("All events", "Event type filter")
+        self.since_combo = QComboBox()
+        self.since_combo.setAccessibleName("Time range")
+        for label, seconds in SINCE_CHOICES:
+            self.since_combo.addItem(label, seconds)
+        self.text_filter = QLineEdit()
+        self.text_filter.setPlaceholderText("Filter by text…")
+        self.text_filter.setClearButtonEnabled(True)
+        self.text_filter.setAccessibleName("Text filter")
+        self.export_action = QAction("&Export CSV…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.export_action.setToolTip("Write the events shown to a CSV file (Ctrl+E)")
+        self.export_action.triggered.connect(self.ask_export_path)
+        self.addAction(self.export_action)
+        self.export_button = QPushButton("&Export CSV…")
+        self.export_button.setToolTip(self.export_action.toolTip())
+        self.export_button.clicked.connect(self.export_action.trigger)
+
+        self.model = EventTableModel(self.thumbnails, parent=self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Events")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setIconSize(THUMBNAIL_SIZE)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE.height() + 6)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(0, THUMBNAIL_SIZE.width() + 12)
+        self.table.setAlternatingRowColors(True)
+        self.table.doubleClicked.connect(self.open_snapshot)
+        self.table.activated.connect(self.open_snapshot)  # Enter, for keyboard users
+
+        top = QHBoxLayout()
+        top.addWidget(self.picker)
+        top.addStretch(1)
+        top.addWidget(self.export_button)
+        filters = QHBoxLayout()
+        for combo in (self.app_combo, self.camera_combo, self.type_combo, self.since_combo):
+            filters.addWidget(combo)
+        filters.addWidget(self.text_filter, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"<h2>{self.title}</h2>"))
+        layout.addLayout(top)
+        layout.addLayout(filters)
+        layout.addWidget(self.status)
+        layout.addWidget(self.table, 1)
+
+        self.drain_timer = QTimer(self, interval=DRAIN_MS, timeout=self.drain)
+        self.picker.combo.currentIndexChanged.connect(self._on_device_picked)
+        for combo in (self.app_combo, self.camera_combo, self.type_combo, self.since_combo):
+            combo.currentIndexChanged.connect(self.apply_filter)
+        self.text_filter.textChanged.connect(self.apply_filter)
+        self._show_status()
+
+    @staticmethod
+    def _filter_combo(everything: str, name: str) -> QComboBox:
+        combo = QComboBox()
+        combo.setAccessibleName(name)
+        combo.addItem(everything, "")
+        combo.setMinimumContentsLength(12)
+        return combo
+
+    # ------------------------------------------------------------------ following
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.follow(self.picker.current_device_id())
+
+    def on_shown(self) -> None:
+        self.follow(self.picker.current_device_id())
+
+    def _on_device_picked(self, _index: int) -> None:
+        if self.isVisible() or self._follower is not None:
+            self.follow(self.picker.current_device_id())
+
+    def follow(self, device_id: str | None) -> None:
+        """Follow ``device_id``'s events (no-op when already following it)."""
+        if device_id == self._device_id and self._follower is not None:
+            return
+        self.stop_following()
+        self._device_id = device_id
+        self.apply_filter()
         if device_id is None:
             self._show_status()
             return
+        bridge, appliances = self._context.bridge, self._context.appliances
+        self._follower = self.events.follow(
+            device_id, lambda: appliances.connect(device_id), replay=200,
+            on_state=lambda state, detail: bridge.call_in_gui(self._on_stream_state, device_id, state, detail))
         self._show_status("Connecting…")
-        service, bridge = self._context.appliances, self._context.bridge
+        self.drain_timer.start()
 
-        def follow(ctx: TaskContext) -> None:
-            with service.connect(device_id) as client:
-                stream = client.events(replay=50)
-                with self._stream_lock:
-                    self._stream = stream
-                if ctx.cancelled.is_set():
-                    stream.cancel()
-                bridge.call_in_gui(self._show_status, "Live: newest first.")
-                for event in stream:
-                    row = [time.strftime("%H:%M:%S", time.localtime(event.time)), event.app_id,
-                           event.camera_id, event.type, event.detail]
-                    bridge.call_in_gui(self.model.prepend_row, row)
+    def stop_following(self) -> None:
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.stop()
+        self.drain_timer.stop()
 
-        self._task = self._tasks.run_in_background(follow, on_failure=self._on_failed)
+    @property
+    def following(self) -> StreamFollower | None:
+        return self._follower
 
     def shutdown(self) -> None:
-        task = getattr(self, "_task", None)
-        if task is not None and not task.done:
-            task.cancel()
-        with self._stream_lock:
-            stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.cancel()
+        self.stop_following()
+        self.thumbnails.close()
+
+    def _on_stream_state(self, device_id: str, state: str, detail: str) -> None:
+        if device_id != self._device_id or self._follower is None:
+            return
+        if state == LIVE:
+            self._show_status("")
+        elif detail:
+            self._show_status(f"Reconnecting: {detail}")
+
+    def _show_status(self, text: str = "") -> None:
+        if not text and self.picker.current_device_id() is None:
+            text = "Pair a device on the Devices page to see its events here."
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+    def drain(self) -> None:
+        """Show the events the follower added since the last call (GUI thread, on a timer)."""
+        batch: list[EventRecord] = []
+        while self._arrived:
+            batch.extend(self._arrived.popleft())
+        if batch:
+            self.model.add_records(batch)
+            self._refresh_choices()
+
+    # ------------------------------------------------------------------ filtering
+
+    def current_filter(self) -> EventFilter:
+        seconds = self.since_combo.currentData()
+        return EventFilter(
+            device_id=self._device_id or "",
+            app_id=self.app_combo.currentData() or "",
+            camera_id=self.camera_combo.currentData() or "",
+            type=self.type_combo.currentData() or "",
+            text=self.text_filter.text().strip(),
+            since=time.time() - seconds if seconds else None,
+        )
+
+    def apply_filter(self, *_: object) -> None:
+        """Show what the filter controls select (from the events already received)."""
+        if self._device_id is None:
+            self.model.clear()
+        else:
+            self.model.set_filter(self.current_filter(), self.events)
+        self._refresh_choices()
+
+    def _refresh_choices(self) -> None:
+        device = self._device_id or ""
+        for combo, field in ((self.app_combo, "app_id"), (self.camera_combo, "camera_id"), (self.type_combo, "type")):
+            values = self.events.values(field, device_id=device) if device else []
+            have = [combo.itemData(i) for i in range(1, combo.count())]
+            if values == have:
+                continue
+            current = combo.currentData()
+            combo.blockSignals(True)
+            while combo.count() > 1:
+                combo.removeItem(1)
+            for value in values:
+                combo.addItem(value, value)
+            if current and current not in values:
+                combo.addItem(current, current)  # keep the engineer's choice even if it has no events now
+            combo.setCurrentIndex(max(0, combo.findData(current)))
+            combo.blockSignals(False)
+
+    # ------------------------------------------------------------------ thumbnails and snapshots
+
+    def _on_thumbnail_fetched(self, device_id: str, snapshot_id: str, jpeg: bytes, image: QImage | None) -> None:
+        # A worker thread: the JPEG is already decoded; only the pixmap is made on the GUI thread.
+        self._context.bridge.call_in_gui(self.model.on_thumbnail, device_id, snapshot_id, image or QImage())
+
+    def open_snapshot(self, index: QModelIndex) -> BackgroundTask | None:
+        """Fetch the row's snapshot at full size and show it in a dialog."""
+        record = self.model.data(index, RECORD_ROLE)
+        if record is None or not record.snapshot_id:
+            return None
+        cache = self.thumbnails
+
+        def fetch(_ctx) -> bytes:
+            return cache.fetch_full(record.device_id, record.snapshot_id)
+
+        return self._tasks.run_in_background(
+            fetch, on_success=lambda jpeg: self._show_snapshot(record, jpeg), progress="Fetching snapshot…")
+
+    def _show_snapshot(self, record: EventRecord, jpeg: bytes) -> None:
+        if self.snapshot_dialog is not None:
+            self.snapshot_dialog.close()
+        self.snapshot_dialog = SnapshotDialog(record, jpeg, self)
+        self.snapshot_dialog.finished.connect(lambda _r: setattr(self, "snapshot_dialog", None))
+        self.snapshot_dialog.open()
+
+    # ------------------------------------------------------------------ export
+
+    def ask_export_path(self) -> QFileDialog:
+        """A (non-blocking) save dialog; the chosen file gets what the filter shows."""
+        dialog = QFileDialog(self, "Export events to CSV")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter("CSV files (*.csv)")
+        dialog.setDefaultSuffix("csv")
+        dialog.selectFile(f"events-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda path: self.export_csv(Path(path)))
+        dialog.open()
+        self.export_dialog = dialog
+        return dialog
+
+    def export_csv(self, path: Path) -> BackgroundTask:
+        """Write the rows shown to ``path`` in the background; the status line says how it went."""
+        records = self.model.records()
+        names = {e.device_id: e.name for e in self._context.appliances.entries()}
+
+        def write(_ctx) -> int:
+            return write_csv(path, records, names)
+
+        def done(count: int) -> None:
+            self.last_export = (path, count)
+            self._show_status(f"Exported {count} event(s) to {path}")
+
+        def failed(error: BaseException) -> None:
+            self._show_status(f"Export failed: {error}")
+            self._tasks.show_error("Export CSV", error)
+
+        return self._tasks.run_in_background(write, on_success=done, on_failure=failed, progress="Exporting events…")

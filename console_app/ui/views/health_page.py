@@ -1,12 +1,157 @@
-"""The Health page: per device and per stream, live plots of the last ten minutes, and the device log."""
+"""The Health page: per device and per stream, live plots of the last ten minutes, app states, the device log.
+
+While the page is on screen it follows two streams of the picked device
+(``WatchHealth`` into a :class:`HealthHistory`, ``WatchLogs`` into the log
+table), both reconnecting on their own; when the page is hidden both stop.
+Plots redraw from the history once a second; log records arrive in batches
+on a short timer, so a burst of records never floods the GUI thread. The
+level and text filters act on the records already received.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import time
+from collections import deque
+from dataclasses import dataclass
 
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console_app.core.services.health_history import (
+    DEVICE_SCOPE,
+    LIVE,
+    HealthHistory,
+    StreamFollower,
+)
+from console_app.ui import theme
 from console_app.ui.context import ConsoleContext
+from console_app.ui.icons import icon
+from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.views.device_pages import DevicePicker
+from console_app.ui.widgets.time_plot import TimePlot
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+ALL_STREAMS = "All streams"
+REDRAW_MS, LOG_DRAIN_MS = 1000, 200
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One device log record, as shown."""
+
+    time: float
+    level: str
+    logger: str
+    message: str
+
+    @property
+    def levelno(self) -> int:
+        return LEVELS.get(self.level.upper(), 20)
+
+
+class LogTableModel(QAbstractTableModel):
+    """Device log records, oldest first; past ``max_rows`` the oldest go."""
+
+    columns = ("Time", "Level", "Source", "Message")
+
+    def __init__(self, max_rows: int = 5000, parent=None):
+        super().__init__(parent)
+        self.max_rows = max_rows
+        self._lines: list[LogLine] = []
+
+    def rowCount(self, parent: AnyIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._lines)
+
+    def columnCount(self, parent: AnyIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(self.columns):
+            return self.columns[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._lines):
+            return None
+        line = self._lines[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return (time.strftime("%H:%M:%S", time.localtime(line.time)) + f".{int(line.time * 1000) % 1000:03d}",
+                    line.level, line.logger, line.message)[index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole and line.levelno >= LEVELS["ERROR"]:
+            return theme.danger_color()
+        if role == Qt.ItemDataRole.UserRole:
+            return line
+        return None
+
+    def append_lines(self, lines: list[LogLine]) -> None:
+        if not lines:
+            return
+        lines = lines[-self.max_rows:]
+        overflow = len(self._lines) + len(lines) - self.max_rows
+        if overflow > 0:
+            self.beginRemoveRows(_ROOT, 0, overflow - 1)
+            del self._lines[:overflow]
+            self.endRemoveRows()
+        first = len(self._lines)
+        self.beginInsertRows(_ROOT, first, first + len(lines) - 1)
+        self._lines.extend(lines)
+        self.endInsertRows()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._lines = []
+        self.endResetModel()
+
+    def lines(self) -> list[LogLine]:
+        return list(self._lines)
+
+
+class LogFilterProxy(QSortFilterProxyModel):
+    """Shows records at or above a level whose logger or message contains a text (any case)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.min_level, self.text = LEVELS["INFO"], ""
+
+    def set_min_level(self, level: str) -> None:
+        self.beginFilterChange()
+        self.min_level = LEVELS[level]
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def set_text(self, text: str) -> None:
+        self.beginFilterChange()
+        self.text = text.casefold()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        line = self.sourceModel().index(source_row, 0, source_parent).data(Qt.ItemDataRole.UserRole)
+        if line is None or line.levelno < self.min_level:
+            return False
+        return not self.text or self.text in f"{line.logger} {line.message}".casefold()
 
 
 class HealthPage(QWidget):
@@ -17,11 +162,324 @@ class HealthPage(QWidget):
     def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None):
         super().__init__(parent)
         self._context, self._tasks = context, tasks
+        self.history = HealthHistory()
+        self._followers: list[StreamFollower] = []
+        self._device_id: str | None = None
+        self._pending_logs: deque[LogLine] = deque(maxlen=5000)  # appended by the log follower's thread
+        self._held_logs: list[LogLine] = []  # received while paused
+        self._last_log: tuple[float, set[tuple[str, str]]] = (0.0, set())
+        self._stream_states: dict[str, str] = {}
+
         self.picker = DevicePicker(context)
+        self.stream_combo = QComboBox()
+        self.stream_combo.setAccessibleName("Stream")
+        self.stream_combo.addItem(ALL_STREAMS)
+        stream_label = QLabel("&Stream:")
+        stream_label.setBuddy(self.stream_combo)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.provider_label = QLabel()
+        top = QHBoxLayout()
+        top.addWidget(self.picker)
+        top.addWidget(stream_label)
+        top.addWidget(self.stream_combo)
+        top.addStretch(1)
+        top.addWidget(self.provider_label)
+
+        self.cpu_plot = TimePlot("CPU", "%", y_range=(0, 100))
+        self.memory_plot = TimePlot("Memory", "%", y_range=(0, 100))
+        self.gpu_plot = TimePlot("GPU", "%", y_range=(0, 100))
+        self.temperature_plot = TimePlot("Temperature", "°C")
+        self.fps_plot = TimePlot("Frames", "fps")
+        self.inference_plot = TimePlot("Inference", "ms")
+        self.plots = [self.cpu_plot, self.memory_plot, self.gpu_plot,
+                      self.temperature_plot, self.fps_plot, self.inference_plot]
+        plots = QWidget()
+        grid = QGridLayout(plots)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for n, plot in enumerate(self.plots):
+            grid.addWidget(plot, n // 3, n % 3)
+
+        self.apps_model = RowsTableModel(("Application", "Version", "State", "Cameras", "Error"), parent=self)
+        self.streams_model = RowsTableModel(("Camera", "State", "Resolution", "Why"), parent=self)
+        states = QWidget()
+        states_layout = QHBoxLayout(states)
+        states_layout.setContentsMargins(0, 0, 0, 0)
+        self.apps_table = self._table(self.apps_model, "Application states")
+        self.streams_table = self._table(self.streams_model, "Stream states")
+        states_layout.addWidget(self.apps_table, 3)
+        states_layout.addWidget(self.streams_table, 2)
+
+        self.log_model = LogTableModel(parent=self)
+        self.log_proxy = LogFilterProxy(self)
+        self.log_proxy.setSourceModel(self.log_model)
+        self.log_table = self._table(self.log_proxy, "Device log")
+        self.level_combo = QComboBox()
+        self.level_combo.addItems(list(LEVELS)[:4])
+        self.level_combo.setCurrentText("INFO")
+        self.level_combo.setAccessibleName("Minimum log level")
+        level_label = QLabel("&Level:")
+        level_label.setBuddy(self.level_combo)
+        self.log_filter = QLineEdit()
+        self.log_filter.setPlaceholderText("Filter the log…")
+        self.log_filter.setClearButtonEnabled(True)
+        self.log_filter.setAccessibleName("Log filter")
+        self.pause_button = QPushButton(icon("stop"), "&Pause log")
+        self.pause_button.setCheckable(True)
+        self.log_count = QLabel()
+        log_bar = QHBoxLayout()
+        log_bar.addWidget(QLabel("<b>Device log</b>"))
+        log_bar.addWidget(level_label)
+        log_bar.addWidget(self.level_combo)
+        log_bar.addWidget(self.log_filter, 1)
+        log_bar.addWidget(self.pause_button)
+        log_bar.addWidget(self.log_count)
+        log_box = QWidget()
+        log_layout = QVBoxLayout(log_box)
+        log_layout.setContentsMargins(0, 0, 0, 0)
+        log_layout.addLayout(log_bar)
+        log_layout.addWidget(self.log_table)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        for part in (plots, states, log_box):
+            splitter.addWidget(part)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(2, 2)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("<h2>Health</h2>"))
-        layout.addWidget(self.picker)
-        layout.addStretch(1)
+        layout.addWidget(QLabel(f"<h2>{self.title}</h2>"))
+        layout.addLayout(top)
+        layout.addWidget(self.status)
+        layout.addWidget(splitter, 1)
+
+        self.redraw_timer = QTimer(self, interval=REDRAW_MS, timeout=self.redraw)
+        self.log_timer = QTimer(self, interval=LOG_DRAIN_MS, timeout=self.drain_logs)
+        self.picker.combo.currentIndexChanged.connect(self._on_device_picked)
+        self.stream_combo.currentIndexChanged.connect(lambda _i: self.redraw())
+        self.level_combo.currentTextChanged.connect(self.log_proxy.set_min_level)
+        self.log_filter.textChanged.connect(self.log_proxy.set_text)
+        self.pause_button.toggled.connect(self._on_pause_toggled)
+        self._show_status()
+
+    @staticmethod
+    def _table(model, name: str) -> QTableView:
+        table = QTableView()
+        table.setModel(model)
+        table.setAccessibleName(name)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setStretchLastSection(True)
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        table.setMinimumHeight(60)  # the splitter gives room; the window must still fit small screens
+        return table
+
+    # ------------------------------------------------------------------ streaming while shown
+
+    @property
+    def streaming(self) -> bool:
+        return any(f.running for f in self._followers)
+
+    @property
+    def followers(self) -> list[StreamFollower]:
+        """The health and log followers while the page is shown (empty while hidden)."""
+        return list(self._followers)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.start_streams()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self.stop_streams()
+        super().hideEvent(event)
+
+    def on_shown(self) -> None:
+        self.start_streams()
+
+    def shutdown(self) -> None:
+        self.stop_streams()
+
+    def _on_device_picked(self, _index: int) -> None:
+        self.stop_streams()
+        if self.isVisible():
+            self.start_streams()
+        else:
+            self._reset_for(self.picker.current_device_id())
+
+    def _reset_for(self, device_id: str | None) -> None:
+        if device_id == self._device_id:
+            return
+        self._device_id = device_id
+        self.log_model.clear()
+        self._pending_logs.clear()
+        self._held_logs = []
+        self._last_log = (0.0, set())
+        for plot in self.plots:
+            plot.clear_series()
+        self.redraw()
+
+    def start_streams(self) -> None:
+        """Follow the picked device's health and log (no-op when already following it)."""
+        device_id = self.picker.current_device_id()
+        if self._followers and device_id == self._device_id:
+            return
+        self.stop_streams()
+        self._reset_for(device_id)
+        if device_id is None:
+            self._show_status()
+            return
+        appliances, bridge = self._context.appliances, self._context.bridge
+
+        def connect():
+            return appliances.connect(device_id)
+
+        def on_state(kind: str):
+            return lambda state, detail: bridge.call_in_gui(self._on_stream_state, device_id, kind, state, detail)
+
+        self._stream_states = {}
+        self._followers = [
+            self.history.follow(device_id, connect, interval_s=1.0, on_state=on_state("health")),
+            StreamFollower(connect, lambda client: client.logs(min_level="DEBUG", replay=200),
+                           lambda record: self._pending_logs.append(
+                               LogLine(record.time, record.level, record.logger, record.message)),
+                           on_state=on_state("log"), name=f"log-{device_id}").start(),
+        ]
+        self._show_status("Connecting…")
+        self.redraw_timer.start()
+        self.log_timer.start()
+
+    def stop_streams(self) -> None:
+        """Stop following (never waits on the network)."""
+        followers, self._followers = self._followers, []
+        for follower in followers:
+            follower.stop()
+        self.redraw_timer.stop()
+        self.log_timer.stop()
+
+    def _on_stream_state(self, device_id: str, kind: str, state: str, detail: str) -> None:
+        if device_id != self._device_id or not self._followers:
+            return
+        self._stream_states[kind] = state
+        if state == LIVE:
+            self._show_status("Live" if all(s == LIVE for s in self._stream_states.values()) else "Connecting…")
+        elif detail:
+            self._show_status(f"Reconnecting ({kind}): {detail}")
+
+    def _show_status(self, text: str = "") -> None:
+        if not text and self.picker.current_device_id() is None:
+            text = "Pair a device on the Devices page to see its health here."
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ drawing
+
+    def redraw(self) -> None:
+        """Plots, states and provider from the history (the redraw timer calls this every second)."""
+        device_id = self._device_id
+        if device_id is None:
+            return
+        history, now = self.history, self.history.clock()
+
+        def device_series(plot: TimePlot, pairs: list[tuple[str, str]]) -> None:
+            names = []
+            for name, metric in pairs:
+                times, values = history.series(device_id, DEVICE_SCOPE, metric)
+                if times:
+                    plot.set_series(name, times, values, now)
+                    names.append(name)
+            plot.keep_only(names)
+            plot.set_note("" if names or not history.sample_count(device_id) else "not readable on this device")
+
+        device_series(self.cpu_plot, [("CPU", "cpu_percent")])
+        device_series(self.memory_plot, [("Memory", "memory_percent")])
+        device_series(self.gpu_plot, [("GPU", "gpu_percent"), ("GPU memory", "gpu_memory_percent")])
+        device_series(self.temperature_plot, [("Temperature", "temperature_c")])
+        self._redraw_streams(device_id, now)
+        self._update_states(device_id)
+
+    def _redraw_streams(self, device_id: str, now: float) -> None:
+        cameras = self.history.cameras(device_id)
+        wanted = [ALL_STREAMS] + cameras
+        if [self.stream_combo.itemText(i) for i in range(self.stream_combo.count())] != wanted:
+            current = self.stream_combo.currentText()
+            self.stream_combo.blockSignals(True)
+            self.stream_combo.clear()
+            self.stream_combo.addItems(wanted)
+            self.stream_combo.setCurrentText(current if current in wanted else ALL_STREAMS)
+            self.stream_combo.blockSignals(False)
+        chosen = self.stream_combo.currentText()
+        shown = cameras if chosen == ALL_STREAMS else [chosen]
+        fps_names, ms_names = [], []
+        for camera in shown:
+            prefix = f"{camera} " if chosen == ALL_STREAMS else ""
+            for label, metric, style in (("camera", "camera_fps", "solid"), ("inferred", "inferred_fps", "solid"),
+                                         ("dropped", "dropped_fps", "dash")):
+                times, values = self.history.series(device_id, camera, metric)
+                self.fps_plot.set_series(prefix + label, times, values, now, style=style)
+                fps_names.append(prefix + label)
+            times, values = self.history.series(device_id, camera, "inference_ms")
+            self.inference_plot.set_series(camera, times, values, now)
+            ms_names.append(camera)
+        self.fps_plot.keep_only(fps_names)
+        self.inference_plot.keep_only(ms_names)
+
+    def _update_states(self, device_id: str) -> None:
+        apps = [[a.app_id, a.version, a.state, ", ".join(a.camera_ids), a.error] for a in self.history.apps(device_id)]
+        if apps != self.apps_model.rows():
+            self.apps_model.set_rows(apps)
+        streams = [[s.camera_id, s.state, f"{s.width}×{s.height}" if s.width else "", s.reason]
+                   for s in self.history.streams(device_id)]
+        if streams != self.streams_model.rows():
+            self.streams_model.set_rows(streams)
+        provider, warning = self.history.provider(device_id)
+        text = f"Inference on {provider}" if provider else ""
+        if warning:
+            text += f" — ⚠ {warning}"
+        self.provider_label.setText(text)
+        self.provider_label.setStyleSheet(f"color: {theme.danger_color().name()};" if warning else "")
+        self.provider_label.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ log
+
+    def drain_logs(self) -> None:
+        """Move records the log follower received into the table (or hold them while paused)."""
+        batch = []
+        last_time, keys = self._last_log
+        while self._pending_logs:
+            line = self._pending_logs.popleft()
+            key = (line.logger, line.message)
+            # After a reconnect the device replays recent records: skip those already shown.
+            if line.time < last_time or (line.time == last_time and key in keys):
+                continue
+            if line.time > last_time:
+                last_time, keys = line.time, set()
+            keys.add(key)
+            batch.append(line)
+        self._last_log = (last_time, keys)
+        if not batch:
+            return
+        if self.pause_button.isChecked():
+            self._held_logs = (self._held_logs + batch)[-self.log_model.max_rows:]
+            self.log_count.setText(f"{len(self._held_logs)} new while paused")
+            return
+        self._append_logs(batch)
+
+    def _append_logs(self, lines: list[LogLine]) -> None:
+        bar = self.log_table.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 2
+        self.log_model.append_lines(lines)
+        if at_bottom:
+            self.log_table.scrollToBottom()
+        self.log_count.setText("")
+
+    def _on_pause_toggled(self, paused: bool) -> None:
+        self.pause_button.setText("&Resume log" if paused else "&Pause log")
+        self.pause_button.setIcon(icon("play" if paused else "stop"))
+        if not paused:
+            held, self._held_logs = self._held_logs, []
+            self._append_logs(held)
 
     def refresh_icons(self) -> None:
-        pass
+        self.pause_button.setIcon(icon("play" if self.pause_button.isChecked() else "stop"))
+        for plot in self.plots:
+            plot.apply_theme()

@@ -1,0 +1,194 @@
+"""The Events page on a real paired device: live events with thumbnails, filters, snapshot view, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import QApplication
+
+from console_app.core.services.event_log import CSV_COLUMNS, EventFilter, EventLog, EventRecord
+from console_app.ui.views.events_page import RECORD_ROLE, EventsPage, EventTableModel
+from tests.peers.line_safety_device import APP_ID, CAMERA_ID
+
+WAIT_MS = 20_000
+
+
+@pytest.fixture
+def page(qtbot, console_context, tasks, line_device):
+    page = EventsPage(console_context, tasks)
+    qtbot.addWidget(page)
+    page.resize(1200, 800)
+    yield page
+    follower = page.following
+    page.shutdown()
+    if follower is not None:
+        follower.stop(wait=5.0)
+        assert not follower.running
+
+
+def shown_records(page: EventsPage) -> list[EventRecord]:
+    return page.model.records()
+
+
+def wait_for_events(qtbot, page: EventsPage, count: int = 1) -> None:
+    qtbot.waitUntil(lambda: page.model.rowCount() >= count, timeout=WAIT_MS)
+
+
+def test_events_arrive_with_thumbnails_fetched_for_the_rows_painted(qtbot, page, line_device):
+    page.show()
+    wait_for_events(qtbot, page)
+    newest = shown_records(page)[0]
+    assert (newest.device_id, newest.app_id, newest.camera_id) == (line_device.device_id, APP_ID, CAMERA_ID)
+    assert page.model.data(page.model.index(0, 2)) == APP_ID
+    assert page.model.data(page.model.index(0, 4)) == newest.type
+
+    def painted_thumbnail() -> bool:
+        page.table.viewport().update()  # the view asks for the decoration when it paints the row
+        return page.model.has_thumbnail(page.model.data(page.model.index(0, 0), RECORD_ROLE))
+    qtbot.waitUntil(painted_thumbnail, timeout=WAIT_MS)
+    pixmap = page.model.data(page.model.index(0, 0), Qt.ItemDataRole.DecorationRole)
+    assert pixmap is not None and pixmap.width() == 96 and 0 < pixmap.height() <= 72  # 640×480 → 96×72
+    assert page.thumbnails.fetches <= page.model.rowCount()  # only snapshots asked for, each once
+
+
+def test_filters_select_by_application_camera_type_and_text(qtbot, page, line_device):
+    page.show()
+    wait_for_events(qtbot, page, count=3)
+    qtbot.waitUntil(lambda: page.type_combo.count() >= 3, timeout=WAIT_MS)  # "All events" and two types
+    assert page.app_combo.findData(APP_ID) > 0 and page.camera_combo.findData(CAMERA_ID) > 0
+
+    page.type_combo.setCurrentIndex(page.type_combo.findData("count_changed"))
+    records = shown_records(page)
+    assert records and all(r.type == "count_changed" for r in records)
+    page.type_combo.setCurrentIndex(0)
+    page.app_combo.setCurrentIndex(page.app_combo.findData(APP_ID))
+    page.camera_combo.setCurrentIndex(page.camera_combo.findData(CAMERA_ID))
+    assert len(shown_records(page)) >= 3
+    qtbot.keyClicks(page.text_filter, "BELT-EXIT")
+    records = shown_records(page)
+    assert records and all("belt-exit" in r.detail.lower() or r.line == "belt-exit" for r in records)
+    page.text_filter.setText("no event says this")
+    assert page.model.rowCount() == 0
+    page.text_filter.clear()
+    page.since_combo.setCurrentIndex(1)  # last 5 minutes: everything so far
+    assert page.model.rowCount() == len(page.events.records(EventFilter(device_id=line_device.device_id)))
+    # New events keep arriving into the filtered view.
+    before = page.model.rowCount()
+    qtbot.waitUntil(lambda: page.model.rowCount() > before, timeout=WAIT_MS)
+
+
+def test_export_writes_what_the_filter_shows_with_formulas_guarded(qtbot, page, line_device, tmp_path: Path):
+    """One crafted event (a detail starting with "=") is added to the log: the device's own sentences
+    never start with a formula character, and the guard must be seen working end to end."""
+    page.show()
+    wait_for_events(qtbot, page, count=2)
+    crafted = EventRecord(line_device.device_id, time.time(), APP_ID, CAMERA_ID, "line_crossed",
+                          detail='=HYPERLINK("http://example.invalid","x")', snapshot_id="")
+    page.events.add([crafted])
+    qtbot.waitUntil(lambda: shown_records(page)[0] == crafted, timeout=WAIT_MS)
+    page.app_combo.setCurrentIndex(page.app_combo.findData(APP_ID))
+    shown = shown_records(page)
+
+    target = tmp_path / "events.csv"
+    page.export_csv(target)
+    qtbot.waitUntil(lambda: page.last_export is not None, timeout=WAIT_MS)
+    assert page.last_export == (target, len(shown))
+    assert f"Exported {len(shown)} event(s)" in page.status.text()
+    with open(target, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == len(shown) + 1
+    device_name = console_name(page, line_device.device_id)
+    crafted_row = next(r for r in rows[1:] if r[5].startswith("'="))
+    assert crafted_row[5] == "'" + crafted.detail
+    for row, record in zip(rows[1:], shown, strict=True):
+        assert row[1:5] == [device_name, record.app_id, record.camera_id, record.type]
+        assert row[6] == record.snapshot_id
+        stamp = datetime.fromisoformat(row[0])  # local time with its UTC offset
+        assert stamp.utcoffset() is not None and stamp.timestamp() == pytest.approx(record.time, abs=0.001)
+
+
+def console_name(page: EventsPage, device_id: str) -> str:
+    return next(e.name for e in page._context.appliances.entries() if e.device_id == device_id)
+
+
+def test_export_to_an_unwritable_place_says_which_file_failed(qtbot, page, tmp_path: Path):
+    target = tmp_path / "missing-folder" / "events.csv"
+    page.export_csv(target)
+    qtbot.waitUntil(lambda: "Export failed" in page.status.text(), timeout=WAIT_MS)
+    assert "missing-folder" in page.status.text()
+    box = page._tasks.last_error_box
+    assert box is not None and "missing-folder" in box.informativeText()
+    box.close()
+
+
+def test_ctrl_e_opens_the_export_dialog(qtbot, page):
+    page.show()
+    page.windowHandle().requestActivate()  # shortcuts go to the active window only
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is page, timeout=WAIT_MS)
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: page.export_dialog is not None and page.export_dialog.isVisible(), timeout=WAIT_MS)
+    assert page.export_dialog.defaultSuffix() == "csv"
+    page.export_dialog.reject()
+
+
+def test_double_click_opens_the_full_snapshot(qtbot, page):
+    page.show()
+    wait_for_events(qtbot, page)
+    page.drain_timer.stop()  # hold new rows back so the row under the pointer stays put
+    index = page.model.index(0, 1)
+    centre = page.table.visualRect(index).center()
+    qtbot.mouseClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseDClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.waitUntil(lambda: page.snapshot_dialog is not None, timeout=WAIT_MS)
+    dialog = page.snapshot_dialog
+    assert dialog.record == page.model.data(index, RECORD_ROLE)
+    assert dialog.image.width() > 160  # full size, not the thumbnail
+    dialog.close()
+
+
+def test_event_stream_reconnects_after_the_device_restarts(qtbot, page, line_device):
+    page.show()
+    wait_for_events(qtbot, page)
+    follower = page.following
+    follower.min_backoff_s = follower.max_backoff_s = 0.2
+    line_device.restart()
+    restarted = time.time()
+    qtbot.waitUntil(lambda: any(r.time > restarted for r in shown_records(page)), timeout=WAIT_MS)
+    assert follower.connections >= 2 and page.following is follower
+    assert not page.status.isVisible() or "Reconnecting" not in page.status.text()
+
+
+def test_event_table_model_passes_the_model_tester(qtmodeltester):
+    log = EventLog()
+    model = EventTableModel(capacity=3)
+    qtmodeltester.check(model, force_py=True)
+
+    def record(n: int, **kw) -> EventRecord:
+        values = dict(device_id="d", time=1000.0 + n, app_id="a", camera_id="c", type="line_crossed",
+                      snapshot_id=f"{n:013d}-000000", detail=f"event {n}")
+        values.update(kw)
+        return EventRecord(**values)
+
+    first = [record(n) for n in range(2)]
+    log.add(first)
+    model.set_filter(EventFilter(device_id="d"), log)
+    assert [r.detail for r in model.records()] == ["event 1", "event 0"]
+    model.add_records(first)  # already shown: skipped
+    assert model.rowCount() == 2
+    more = [record(n) for n in range(2, 5)] + [record(9, device_id="other")]
+    log.add(more)
+    model.add_records(more)
+    assert [r.detail for r in model.records()] == ["event 4", "event 3", "event 2"]
+    assert model.rowCount(model.index(0, 0)) == 0
+    assert model.data(model.index(0, 0)) == "loading…" or model.data(model.index(0, 0)) == ""
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None  # no cache: nothing to fetch
+    model.set_filter(EventFilter(device_id="d", text="event 3"), log)
+    assert [r.detail for r in model.records()] == ["event 3"]
+    model.clear()
+    assert model.rowCount(QModelIndex()) == 0

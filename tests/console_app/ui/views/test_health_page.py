@@ -1,0 +1,158 @@
+"""The Health page on a real paired device: live plots, app and stream states, the device log and its filters."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+
+from console_app.core.gateways.device_client import DeviceCallError, DeviceClient
+from console_app.core.packaging import build_package
+from console_app.ui.views.health_page import HealthPage, LogFilterProxy, LogLine, LogTableModel
+from tests.peers.line_safety_device import APP, APP_ID, CAMERA_ID
+
+WAIT_MS = 20_000
+
+
+@pytest.fixture
+def page(qtbot, console_context, tasks, line_device):
+    page = HealthPage(console_context, tasks)
+    qtbot.addWidget(page)
+    page.resize(1280, 900)
+    yield page
+    followers = page.followers
+    page.shutdown()
+    for follower in followers:
+        follower.stop(wait=5.0)
+        assert not follower.running, f"{follower.name} still running after stop"
+
+
+def proxy_lines(page: HealthPage) -> list[LogLine]:
+    proxy = page.log_proxy
+    return [proxy.index(row, 0).data(Qt.ItemDataRole.UserRole) for row in range(proxy.rowCount())]
+
+
+def test_plots_show_real_health_of_the_device_and_its_stream(qtbot, page, line_device):
+    page.show()
+    qtbot.waitUntil(lambda: page.streaming, timeout=WAIT_MS)
+
+    def plotted() -> bool:
+        cpu = page.cpu_plot.series_data("CPU")[1] if "CPU" in page.cpu_plot.series_names() else []
+        inferred = f"{CAMERA_ID} inferred"
+        return len(cpu) >= 2 and inferred in page.fps_plot.series_names() \
+            and (page.fps_plot.latest_value(inferred) or 0) > 0
+    qtbot.waitUntil(plotted, timeout=WAIT_MS)
+
+    x, cpu = page.cpu_plot.series_data("CPU")
+    assert all(-600 <= t <= 0.5 for t in x), "plotted times are seconds before now, within ten minutes"
+    assert all(v >= 0 for v in cpu)
+    assert 0 < page.memory_plot.latest_value("Memory") <= 100
+    assert set(page.fps_plot.series_names()) == {f"{CAMERA_ID} camera", f"{CAMERA_ID} inferred", f"{CAMERA_ID} dropped"}
+    assert page.fps_plot.latest_value(f"{CAMERA_ID} camera") > 0
+    assert page.inference_plot.latest_value(CAMERA_ID) > 0
+    # No GPU on the test machine: a gap with a note, never a made-up zero.
+    assert page.gpu_plot.series_names() == [] and "not readable" in page.gpu_plot.note
+    qtbot.waitUntil(lambda: bool(page.apps_model.rows() and page.streams_model.rows()), timeout=WAIT_MS)
+    assert page.apps_model.rows()[0][:3] == [APP_ID, "1.0.0", "running"]
+    assert page.streams_model.rows()[0][:3] == [CAMERA_ID, "live", "640×480"]
+    assert "CPUExecutionProvider" in page.provider_label.text()
+    assert page.status.text() == "Live"
+
+    page.stream_combo.setCurrentText(CAMERA_ID)  # one stream: its series lose the camera prefix
+    assert set(page.fps_plot.series_names()) == {"camera", "inferred", "dropped"}
+
+
+def test_streams_stop_when_the_page_is_hidden_and_resume_when_shown(qtbot, page, line_device):
+    page.show()
+    qtbot.waitUntil(lambda: page.history.sample_count(line_device.device_id) >= 1, timeout=WAIT_MS)
+    first = page.followers
+    page.hide()
+    assert page.followers == []
+    qtbot.waitUntil(lambda: not any(f.running for f in first), timeout=WAIT_MS)
+    assert not page.redraw_timer.isActive()
+    page.show()
+    assert page.streaming and page.followers != first
+    before = page.history.sample_count(line_device.device_id)
+    qtbot.waitUntil(lambda: page.history.sample_count(line_device.device_id) > before, timeout=WAIT_MS)
+
+
+def test_log_level_and_text_filters_act_in_the_view_without_asking_the_device_again(qtbot, page, line_device):
+    page.show()
+    qtbot.waitUntil(lambda: any("deployed app line-safety" in line.message for line in proxy_lines(page)),
+                    timeout=WAIT_MS)
+    # A real WARNING: an unsigned package is refused (this client pairs without a signing key).
+    with DeviceClient("127.0.0.1", line_device.port, line_device.credentials) as unsigned:
+        with pytest.raises(DeviceCallError, match="PERMISSION_DENIED"):
+            unsigned.deploy(build_package(APP))
+    qtbot.waitUntil(lambda: any(line.level == "WARNING" for line in proxy_lines(page)), timeout=WAIT_MS)
+    received = page.log_model.rowCount()
+
+    page.level_combo.setCurrentText("WARNING")
+    shown = proxy_lines(page)
+    assert shown and all(line.levelno >= 30 for line in shown)
+    assert any("refused package" in line.message for line in shown)
+    page.level_combo.setCurrentText("INFO")
+    qtbot.keyClicks(page.log_filter, "DEPLOYED APP")
+    shown = proxy_lines(page)
+    assert shown and all("deployed app" in f"{line.logger} {line.message}".lower() for line in shown)
+    page.log_filter.clear()
+    assert page.log_proxy.rowCount() > len(shown)
+
+    log_follower = page.followers[1]
+    assert log_follower.connections == 1, "filtering must not re-request the log"
+    assert page.log_model.rowCount() >= received
+
+
+def test_pause_holds_new_log_records_until_resumed(qtbot, page, line_device):
+    page.show()
+    qtbot.waitUntil(lambda: page.log_model.rowCount() > 0, timeout=WAIT_MS)
+    page.pause_button.click()
+    assert page.pause_button.text() == "&Resume log"
+    rows = page.log_model.rowCount()
+    with line_device.client() as client:
+        client.stop_app(APP_ID)
+    qtbot.waitUntil(lambda: "new while paused" in page.log_count.text(), timeout=WAIT_MS)
+    assert page.log_model.rowCount() == rows
+    page.pause_button.click()
+    assert page.log_model.rowCount() > rows
+    assert any(f"stopped app {APP_ID}" in line.message or "stopped" in line.message
+               for line in page.log_model.lines()[rows:])
+
+
+def test_log_model_passes_the_model_tester_and_keeps_the_newest_rows(qtmodeltester):
+    model = LogTableModel(max_rows=4)
+    qtmodeltester.check(model, force_py=True)
+    model.append_lines([LogLine(1.0 + n, "INFO", "device_runtime.x", f"message {n}") for n in range(3)])
+    model.append_lines([LogLine(5.0, "ERROR", "device_runtime.y", "boom"), LogLine(6.0, "DEBUG", "z", "noise")])
+    assert [line.message for line in model.lines()] == ["message 1", "message 2", "boom", "noise"]
+    assert model.data(model.index(2, 1)) == "ERROR" and model.rowCount(model.index(0, 0)) == 0
+    model.append_lines([LogLine(7.0 + n, "WARNING", "w", f"w{n}") for n in range(6)])  # more than max_rows
+    assert [line.message for line in model.lines()] == ["w2", "w3", "w4", "w5"]
+    model.clear()
+    assert model.rowCount() == 0
+
+
+def test_log_filter_proxy_passes_the_model_tester_while_filters_and_rows_change(qtmodeltester):
+    model = LogTableModel(max_rows=4)
+    model.append_lines([LogLine(7.0 + n, "WARNING", "w", f"w{n}") for n in range(6)])
+    proxy = LogFilterProxy()
+    proxy.setSourceModel(model)
+    qtmodeltester.check(proxy, force_py=True)
+    proxy.set_min_level("ERROR")
+    assert proxy.rowCount(QModelIndex()) == 0
+    proxy.set_min_level("DEBUG")
+    proxy.set_text("W4")
+    assert [proxy.index(r, 3).data() for r in range(proxy.rowCount())] == ["w4"]
+    model.append_lines([LogLine(20.0, "INFO", "w4-logger", "matches by its logger")])
+    assert proxy.rowCount() == 2
+    model.clear()
+    assert proxy.rowCount() == 0
+
+
+def test_health_page_is_in_the_navigation_and_streams_only_while_current(qtbot, window, line_device):
+    page = window.page("Health")
+    window.show_page(window.pages.index(page))
+    qtbot.waitUntil(lambda: page.streaming, timeout=WAIT_MS)
+    followers = page.followers
+    window.show_page(window.pages.index(window.page("Devices")))
+    qtbot.waitUntil(lambda: not any(f.running for f in followers), timeout=WAIT_MS)
+    assert not page.streaming
