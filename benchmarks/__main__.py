@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, tuple[str, bool]] = {
     "render": ("benchmarks.render", False),
     "pipeline": ("benchmarks.pipeline", True),
     "discovery": ("benchmarks.discovery", False),
+    "console": ("benchmarks.console", True),
     "package": ("benchmarks.package", False),  # needs `make package` first
 }
 

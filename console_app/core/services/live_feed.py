@@ -1,0 +1,436 @@
+"""Live feeds: one device's annotated preview stream, kept open across restarts and network cuts.
+
+A :class:`LiveFeed` runs one daemon thread per device. It connects (a paired
+client from a ``connect`` callable), reads which apps run there (their live
+parameters give the zones and lines to draw, their model the class names),
+opens ``WatchPreview`` and turns every ``PreviewFrame`` into a
+:class:`LiveFrame`: the JPEG decoded by the injected ``decode`` function *in
+this thread* (the console passes a QImage decoder; the GUI thread only
+paints), detections as normalised :class:`Box` es, counts, timings and the
+end-to-end latency. The device sends the clean camera frame; every overlay is
+drawn by the console from this metadata.
+
+Newest frame wins, per camera: the feed keeps only the latest frame of each
+camera and calls ``on_frame(camera_id)`` once until the consumer has taken it
+with :meth:`LiveFeed.take`, so a slow GUI never queues frames or
+notifications.
+
+When the connection fails, the stream ends, or no frame arrives for
+:data:`STALL_S` while live (a silent network cut), the feed says why
+(state ``reconnecting`` and a reason) and tries again after a capped
+exponential backoff (0.5 s, 1 s, 2 s, 4 s, 5 s, 5 s ...).
+
+Clocks: latency is ``receive time - capture_time``. On one machine both are
+the same clock. Across machines the device's clock may be off; the feed
+estimates the offset as the smallest ``receive time - sent_time`` seen in the
+last :data:`SKEW_WINDOW` frames (transit on a LAN is well under a
+millisecond at best). An offset beyond :data:`SKEW_TOLERANCE_S` is taken to
+be clock skew and subtracted (``LiveFrame.clock_offset_s``); a smaller one is
+transit and left in, so loopback numbers are never adjusted.
+
+No Qt here: callbacks run in the feed's thread; the UI hands them to its own
+thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+INITIAL_BACKOFF_S = 0.5
+MAX_BACKOFF_S = 5.0
+STALL_S = 5.0
+FPS_WINDOW_S = 2.0
+SKEW_WINDOW = 50
+SKEW_TOLERANCE_S = 0.05
+DEFAULT_FPS = 15.0
+DEFAULT_MAX_WIDTH = 640
+
+
+class FeedState:
+    """What a feed is doing, in the words the tile shows."""
+
+    CONNECTING = "connecting"
+    #: Connected, but the device sends no frames (no app is running a camera yet).
+    WAITING = "waiting"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    STOPPED = "stopped"
+
+
+class LiveFeedError(Exception):
+    """A call through a feed failed (not connected, or the device refused it); the message says why."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """One detection, corners normalised to [0, 1] of the frame."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    score: float
+    class_id: int
+    label: str
+    track_id: int = 0
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """One decoded preview frame and everything drawn over it.
+
+    ``image`` is whatever the feed's ``decode`` returned (a QImage in the
+    console). Times are unix seconds; ``received_time`` is this machine's
+    clock, ``capture_time`` and ``sent_time`` the device's.
+    """
+
+    device_id: str
+    camera_id: str
+    seq: int
+    image: Any
+    width: int
+    height: int
+    capture_time: float
+    sent_time: float
+    received_time: float
+    clock_offset_s: float
+    detections: tuple[Box, ...]
+    counts: dict[str, int]
+    timings_ms: dict[str, float]
+    app_id: str
+    provider: str
+    stream_state: str
+    fps: float
+
+    @property
+    def latency_ms(self) -> float:
+        """Capture to receipt here, with any estimated clock skew removed."""
+        return (self.received_time - self.capture_time - self.clock_offset_s) * 1000.0
+
+    def age_ms(self, now: float) -> float:
+        """Capture to ``now`` (this machine's unix time), skew removed: the latency when painted at ``now``."""
+        return (now - self.capture_time - self.clock_offset_s) * 1000.0
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    """What the console needs about one app on the device to draw and tune it.
+
+    ``params`` is the app's live parameter object (confidence, classes, zones,
+    lines: the device's ``params_json``); ``labels`` the model's class names.
+    """
+
+    app_id: str
+    name: str
+    version: str
+    state: str
+    camera_ids: tuple[str, ...]
+    model: str
+    labels: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def zones_for(self, camera_id: str) -> list[dict]:
+        """The zones that apply to ``camera_id`` (a zone with no camera list applies to all)."""
+        return [z for z in self.params.get("zones", []) if not z.get("cameras") or camera_id in z["cameras"]]
+
+    def lines_for(self, camera_id: str) -> list[dict]:
+        """The counting lines that apply to ``camera_id``."""
+        return [ln for ln in self.params.get("lines", []) if not ln.get("cameras") or camera_id in ln["cameras"]]
+
+
+def app_info_from_status(status: Any, model_labels: dict[str, tuple[str, ...]] | None = None) -> AppInfo:
+    """An :class:`AppInfo` from a device's ``AppStatus`` (labels from the model list, else the manifest)."""
+    try:
+        params = json.loads(status.params_json) if status.params_json else {}
+    except ValueError:
+        params = {}
+    labels = (model_labels or {}).get(status.model, ())
+    if not labels and status.manifest_json:
+        try:
+            labels = tuple(json.loads(status.manifest_json).get("model", {}).get("labels") or ())
+        except (ValueError, AttributeError):
+            labels = ()
+    return AppInfo(status.app_id, status.name, status.version, status.state, tuple(status.camera_ids),
+                   status.model, tuple(labels), params if isinstance(params, dict) else {})
+
+
+class _CameraMeter:
+    """Frame rate over a short window and the clock offset estimate of one camera."""
+
+    def __init__(self) -> None:
+        self.times: deque[float] = deque(maxlen=256)
+        self.transit: deque[float] = deque(maxlen=SKEW_WINDOW)
+
+    def record(self, received: float, sent: float) -> tuple[float, float]:
+        now = time.monotonic()
+        self.times.append(now)
+        while self.times and now - self.times[0] > FPS_WINDOW_S:
+            self.times.popleft()
+        span = now - self.times[0]
+        fps = (len(self.times) - 1) / span if span >= 0.5 else 0.0
+        offset = 0.0
+        if sent > 0:
+            self.transit.append(received - sent)
+            smallest = min(self.transit)
+            offset = smallest if abs(smallest) > SKEW_TOLERANCE_S else 0.0
+        return fps, offset
+
+
+Connect = Callable[[], Any]
+#: ``decode(jpeg, camera_id)`` -> the picture the consumer paints (runs in the feed's thread).
+Decode = Callable[[bytes, str], Any]
+
+
+def keep_jpeg(jpeg: bytes, camera_id: str) -> bytes:
+    """The default ``decode``: the JPEG bytes themselves."""
+    return jpeg
+
+
+class LiveFeed:
+    """Keeps one device's preview stream open; see the module docstring.
+
+    ``connect()`` returns a paired device client (``DeviceClient`` or
+    anything with ``info``, ``list_apps``, ``list_models``, ``preview``,
+    ``set_params`` and ``close``); it is called in the feed's thread.
+    Callbacks, all from the feed's thread: ``on_frame(camera_id)`` when a
+    newer frame can be taken, ``on_state(state, reason)``,
+    ``on_apps(apps)`` with the apps found on (re)connecting or changed by
+    :meth:`set_params`.
+    """
+
+    def __init__(self, device_id: str, connect: Connect, *, decode: Decode = keep_jpeg,
+                 on_frame: Callable[[str], None] | None = None,
+                 on_state: Callable[[str, str], None] | None = None,
+                 on_apps: Callable[[dict[str, AppInfo]], None] | None = None,
+                 fps: float = DEFAULT_FPS, max_width: int = DEFAULT_MAX_WIDTH,
+                 initial_backoff_s: float = INITIAL_BACKOFF_S, max_backoff_s: float = MAX_BACKOFF_S,
+                 stall_s: float = STALL_S):
+        self.device_id = device_id
+        self._connect = connect
+        self._decode = decode
+        self._on_frame = on_frame or (lambda camera_id: None)
+        self._on_state = on_state or (lambda state, reason: None)
+        self._on_apps = on_apps or (lambda apps: None)
+        self.fps, self.max_width = fps, max_width
+        self._initial_backoff, self._max_backoff, self._stall_s = initial_backoff_s, max_backoff_s, stall_s
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._latest: dict[str, LiveFrame] = {}
+        self._notified: set[str] = set()
+        self._meters: dict[str, _CameraMeter] = {}
+        self._client: Any = None
+        self._stream: Any = None
+        self._last_message = 0.0
+        self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self.state = FeedState.STOPPED
+        self.reason = ""
+        self.provider = ""
+        self.apps: dict[str, AppInfo] = {}
+        self.frames_received = 0
+        self.connections = 0
+        self._stall_reason = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> LiveFeed:
+        """Start the feed's thread; returns at once."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"live {self.device_id}", daemon=True)
+        self._watchdog = threading.Thread(target=self._watch_stalls, name=f"live-watch {self.device_id}",
+                                          daemon=True)
+        self._thread.start()
+        self._watchdog.start()
+        return self
+
+    def request_stop(self) -> None:
+        """Ask the feed to end (cancels the stream) without waiting; see :meth:`stop`."""
+        self._stop.set()
+        self._cancel_stream()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """End the stream and the threads; True when they ended within ``timeout``."""
+        self.request_stop()
+        ended = True
+        for thread in (self._thread, self._watchdog):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout)
+                ended = ended and not thread.is_alive()
+        return ended
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------------ consumer side
+
+    def take(self, camera_id: str) -> LiveFrame | None:
+        """The newest frame of ``camera_id`` (None if none since the last take); re-arms ``on_frame``."""
+        with self._lock:
+            frame = self._latest.pop(camera_id, None)
+            self._notified.discard(camera_id)
+        return frame
+
+    def camera_ids(self) -> list[str]:
+        """Cameras seen in frames or named by the device's apps, sorted."""
+        with self._lock:
+            seen = set(self._meters)
+        for app in self.apps.values():
+            seen.update(app.camera_ids)
+        return sorted(seen)
+
+    def app_for_camera(self, camera_id: str) -> AppInfo | None:
+        """The (first) app running on ``camera_id``."""
+        for app in self.apps.values():
+            if camera_id in app.camera_ids:
+                return app
+        return None
+
+    def set_params(self, app_id: str, params: dict[str, Any]) -> AppInfo:
+        """Send live parameters (blocking: call it off the GUI thread); the app as the device now has it."""
+        client = self._client
+        if client is None:
+            raise LiveFeedError(f"device {self.device_id} is not connected ({self.state}: {self.reason}); "
+                                "the change was not sent")
+        try:
+            status = client.set_params(app_id, json.dumps(params))
+        except Exception as exc:
+            raise LiveFeedError(f"device {self.device_id} refused the parameters of {app_id}: {exc}") from exc
+        old = self.apps.get(app_id)
+        info = app_info_from_status(status, {status.model: old.labels} if old else None)
+        self.apps = {**self.apps, app_id: info}
+        self._safe(self._on_apps, dict(self.apps))
+        return info
+
+    # ------------------------------------------------------------------ the feed's thread
+
+    def _set_state(self, state: str, reason: str = "") -> None:
+        if (state, reason) == (self.state, self.reason):
+            return
+        self.state, self.reason = state, reason
+        self._safe(self._on_state, state, reason)
+
+    @staticmethod
+    def _safe(fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:  # a consumer's bug must not end the feed
+            log.exception("live feed callback %r failed", fn)
+
+    def _run(self) -> None:
+        backoff = self._initial_backoff
+        reason = ""
+        while not self._stop.is_set():
+            self._set_state(FeedState.RECONNECTING if reason else FeedState.CONNECTING, reason)
+            try:
+                got_frames = self._session()
+                reason = "the device ended the preview stream"
+                if got_frames:
+                    backoff = self._initial_backoff
+            except Exception as exc:  # shown on the tile, then retried
+                reason = str(exc) or type(exc).__name__
+                log.debug("live feed %s: %s", self.device_id, reason)
+            if self._stop.is_set():
+                break
+            if self._stall_reason:
+                reason, self._stall_reason = self._stall_reason, ""
+            self._set_state(FeedState.RECONNECTING, reason)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+        self._set_state(FeedState.STOPPED)
+
+    def _session(self) -> bool:
+        """One connection: read apps, stream frames until the stream ends; True if frames came."""
+        got_frames = False
+        client = self._connect()
+        try:
+            info = client.info()
+            self.provider = info.active_provider
+            self._refresh_apps(client)
+            self.connections += 1
+            with client.preview(fps=self.fps, max_width=self.max_width) as stream:
+                self._stream = stream
+                if self._stop.is_set():
+                    return False
+                self._client = client
+                self._set_state(FeedState.WAITING, "connected; no camera is sending frames yet")
+                for message in stream:
+                    if self._stop.is_set():
+                        break
+                    self._last_message = time.monotonic()
+                    self._publish(self._to_frame(message))
+                    got_frames = True
+                    if self.state != FeedState.LIVE:
+                        self._set_state(FeedState.LIVE, "")
+        finally:
+            self._client = None
+            self._stream = None
+            self._last_message = 0.0
+            try:
+                client.close()
+            except Exception:
+                log.debug("closing the client of %s failed", self.device_id, exc_info=True)
+        return got_frames
+
+    def _refresh_apps(self, client: Any) -> None:
+        try:
+            labels = {m.name: tuple(m.labels) for m in client.list_models()}
+        except Exception:  # an older device or a transient failure: labels come from manifests
+            labels = {}
+        self.apps = {s.app_id: app_info_from_status(s, labels) for s in client.list_apps()}
+        self._safe(self._on_apps, dict(self.apps))
+
+    def _to_frame(self, message: Any) -> LiveFrame:
+        received = time.time()
+        camera_id = message.camera_id
+        with self._lock:
+            meter = self._meters.setdefault(camera_id, _CameraMeter())
+        fps, offset = meter.record(received, message.sent_time)
+        image = self._decode(message.jpeg, camera_id)
+        boxes = tuple(Box(d.x1, d.y1, d.x2, d.y2, d.score, d.class_id, d.label, d.track_id)
+                      for d in message.detections)
+        if message.provider:
+            self.provider = message.provider
+        return LiveFrame(
+            device_id=self.device_id, camera_id=camera_id, seq=message.seq, image=image,
+            width=message.width, height=message.height, capture_time=message.capture_time,
+            sent_time=message.sent_time, received_time=received, clock_offset_s=offset,
+            detections=boxes, counts=dict(message.counts), timings_ms=dict(message.timings_ms),
+            app_id=message.app_id, provider=message.provider or self.provider,
+            stream_state=message.state, fps=fps,
+        )
+
+    def _publish(self, frame: LiveFrame) -> None:
+        self.frames_received += 1
+        with self._lock:
+            self._latest[frame.camera_id] = frame  # newest wins: an untaken older frame is dropped
+            notify = frame.camera_id not in self._notified
+            self._notified.add(frame.camera_id)
+        if notify:
+            self._safe(self._on_frame, frame.camera_id)
+
+    def _cancel_stream(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.cancel()
+            except Exception:
+                log.debug("cancelling the preview of %s failed", self.device_id, exc_info=True)
+
+    def _watch_stalls(self) -> None:
+        """Ends a live stream that went silent (a network cut sends no error), so the feed reconnects."""
+        while not self._stop.wait(min(1.0, self._stall_s / 2)):
+            last = self._last_message
+            if self.state == FeedState.LIVE and last and time.monotonic() - last > self._stall_s:
+                self._stall_reason = f"no frame for {self._stall_s:.0f} s"
+                self._last_message = 0.0
+                self._cancel_stream()
