@@ -6,6 +6,10 @@ Flags:
   --data-dir DIR       where pairings and local state live (default: the user data folder)
   --self-test OUT.png  open the window offscreen, load every icon, visit every page, save a
                        screenshot, exit 0; non-zero with a message naming what failed
+  --demo               open on an embedded demo site (a device and two simulated cameras on
+                       127.0.0.1); its own data folder and inventory, the real ones are untouched
+  --smoke-test OUT.png with --demo: walk discovery, pairing, registration, deploy and the live
+                       wall headless, save a screenshot, exit 0; non-zero naming the failed step
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, metavar="DIR", help="folder for pairings and local state")
     p.add_argument("--self-test", type=Path, metavar="OUT.png",
                    help="start offscreen, visit every page, save a screenshot, exit")
+    p.add_argument("--demo", action="store_true",
+                   help="run on an embedded demo site on 127.0.0.1 (no hardware needed)")
+    p.add_argument("--smoke-test", type=Path, metavar="OUT.png",
+                   help="with --demo: walk the whole demo path offscreen, save a screenshot, exit")
     p.add_argument("--verbose", action="store_true", help="log debug messages")
     return p
 
@@ -42,7 +50,10 @@ def default_data_dir() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.smoke_test is not None and not args.demo:
+        parser.error("--smoke-test needs --demo")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.self_test is not None:
@@ -51,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test(args.self_test, interfaces=parse_interfaces(args.interfaces) or ["127.0.0.1"],
                              database_url=args.database)
+    if args.demo:
+        return run_demo(args)
 
     from PySide6.QtWidgets import QApplication
 
@@ -75,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         data_dir, parse_interfaces(args.interfaces), args.database, pairing_store=pairing_store
     )
     context.extras.update(extras)
+    inventory = extras.get("inventory")
+    context.credentials = inventory.credentials if inventory is not None else None
+    context.open_libraries(inventory)
     try:
         window = MainWindow(context)
         window.show()
@@ -104,6 +120,21 @@ def open_inventory(extras: dict, flag: str | None) -> str | None:
     except (InventoryError, ValueError) as exc:
         extras["database_display"] = f"unavailable: {exc}"
         return str(exc)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """``--demo`` (and ``--smoke-test``): the console on an embedded demo site; ``--data-dir`` keeps its files."""
+    if args.database or args.interfaces:
+        print("sightline-console: --demo uses its own inventory on 127.0.0.1; ignoring --database/--interfaces",
+              file=sys.stderr)
+    if args.smoke_test is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from console_app.ui.smoke_test import run_smoke_test
+
+        return run_smoke_test(args.smoke_test, data_dir=args.data_dir)
+    from console_app.demo import run_console_demo
+
+    return run_console_demo(args.data_dir)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,6 @@ class ConsoleContext:
     camera_discovery: Any = None
     #: The console's CredentialStore (keyring or encrypted file), when one is open.
     credentials: Any = None
-    #: The console's package signer (console_app.core.signing.PackageSigner).
-    signer: Any = None
     #: The model library (console_app.core.services.model_library.ModelLibrary).
     model_library: Any = None
     #: The application library (console_app.core.services.app_library.AppLibrary).
@@ -59,6 +57,23 @@ class ConsoleContext:
         if start:
             appliances.start()
         return context
+
+    def open_libraries(self, inventory: Any = None, editor: str | None = None) -> None:
+        """Open the model and application libraries (kept in ``inventory`` when one is open,
+        else as files in ``data_dir``) and tell the model library what uses a model: the
+        library's own app versions, and what every paired device reports."""
+        from console_app.core.services.app_library import AppLibrary, InventoryCameraCredentials
+        from console_app.core.services.model_library import ModelLibrary, device_usage_lookup
+
+        sessions = inventory.sessions if inventory is not None else None
+        if self.model_library is None:
+            self.model_library = ModelLibrary(self.data_dir, session_factory=sessions)
+        if self.app_library is None:
+            cameras = InventoryCameraCredentials(inventory.cameras) if inventory is not None else None
+            self.app_library = AppLibrary(self.data_dir, session_factory=sessions, model_library=self.model_library,
+                                          camera_credentials=cameras, editor=editor)
+        in_apps, on_devices = self.app_library.models_in_use, device_usage_lookup(self.appliances)
+        self.model_library.set_usage_lookup(lambda model: [*in_apps(model), *on_devices(model)])
 
     def close(self) -> None:
         """Stop browsing and discovery, then the loop. Idempotent."""

@@ -12,8 +12,8 @@ PAGE_TITLES = ("Devices", "Cameras", "Models", "Applications", "Live", "Health",
 
 def build_pages(context: ConsoleContext, tasks: TaskRunner, parent: QWidget) -> list[QWidget]:
     """One instance of each page; every page has ``title`` and ``icon_name``."""
-    from console_app.ui.views.cameras_page import CamerasPage
     from console_app.ui.views.applications_page import ApplicationsPage
+    from console_app.ui.views.cameras_page import CamerasPage
     from console_app.ui.views.devices_page import DevicesPage
     from console_app.ui.views.events_page import EventsPage
     from console_app.ui.views.health_page import HealthPage
