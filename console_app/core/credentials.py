@@ -31,6 +31,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
+from secrets import token_hex
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +218,8 @@ class CredentialStore:
         except FileNotFoundError:
             if not create:
                 return None
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             key = Fernet.generate_key()
-            _write_private(self._key_path, key)
+            write_private_file(self._key_path, key)
         try:
             return Fernet(key)
         except ValueError:
@@ -253,7 +253,7 @@ class CredentialStore:
 
     def _write_file(self, secrets: dict[str, str]) -> None:
         fernet = self._fernet(create=True)
-        _write_private(self._secrets_path, fernet.encrypt(json.dumps(secrets).encode("utf-8")))
+        write_private_file(self._secrets_path, fernet.encrypt(json.dumps(secrets).encode("utf-8")))
 
 
 def _check_ref(ref: str) -> None:
@@ -261,17 +261,27 @@ def _check_ref(ref: str) -> None:
         raise CredentialStoreError(f"a credential reference must be non-empty text, not {ref!r}")
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically to ``path``, readable by the owner only (0600) from the start."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write a secret atomically so it is never readable by others, not even while being written.
+
+    The folder is made (or made again) 0700; the data goes to a fresh
+    temporary file beside ``path`` (created 0600 with ``O_EXCL``, so a file
+    or link planted there is never written through), is flushed to disk and
+    then renamed over ``path``. On any failure the temporary file is removed
+    and ``path`` is left as it was.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    os.chmod(path.parent, 0o700)
+    tmp = path.with_name(f".{path.name}.{token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)  # whatever the umask did to O_CREAT's mode
+        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.chmod(tmp, 0o600)  # O_CREAT's mode is ignored when the tmp file already existed
-    os.replace(tmp, path)

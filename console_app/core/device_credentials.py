@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
+from console_app.core.credentials import write_private_file
 from console_app.core.gateways.device_client import PairedCredentials
 from console_app.core.signing import PackageSigner, load_or_create_signer
 
@@ -40,14 +41,8 @@ class CredentialStore:
         return self.folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", target) + ".json")
 
     def save(self, target: str, creds: PairedCredentials) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.folder, 0o700)
         path = self._path(target)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(creds), f)
-        os.replace(tmp, path)
+        write_private_file(path, json.dumps(asdict(creds)).encode("utf-8"))
         return path
 
     def load(self, target: str) -> PairedCredentials | None:

@@ -29,15 +29,12 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from console_app.core.credentials import CredentialStore, write_private_file
 from device_runtime.protocol.package_signature import key_fingerprint, signed_message
-
-if TYPE_CHECKING:
-    from console_app.core.credentials import CredentialStore
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +109,7 @@ def _from_file(path: Path) -> PackageSigner:
         data = path.read_bytes()
     except FileNotFoundError:
         signer = PackageSigner.generate()
-        _write_private(path, _private_pem(signer))
+        write_private_file(path, _private_pem(signer))
         log.info("created a package signing key (fingerprint %s) in %s", signer.fingerprint(), path)
         return signer
     except OSError as exc:
@@ -192,22 +189,3 @@ def _write_public(path: Path, signer: PackageSigner) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     tmp.write_text(signer.public_key_bytes().hex() + "\n", encoding="ascii")
     os.replace(tmp, path)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a secret so it is never readable by others, not even while being written."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True)
-    os.chmod(path.parent, 0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -25,7 +25,7 @@ from console_app.core.services.appliances import DeviceEntry
 from console_app.ui import icons, theme
 from console_app.ui.context import ConsoleContext
 from console_app.ui.icons import icon
-from console_app.ui.pages import build_pages
+from console_app.ui.pages import PAGE_TITLES, PAGES, build_page
 from console_app.ui.tasks import TaskRunner, TaskStatusWidget
 
 SETTINGS_ORG, SETTINGS_APP = "Sightline", "Console"
@@ -42,6 +42,8 @@ class MainWindow(QMainWindow):
 
     Ctrl+1..8 switch pages; Help > Keyboard shortcuts lists every shortcut.
     Geometry and the selected page are saved in ``settings`` on close.
+    A page is built the first time it is shown or asked for (:meth:`page`);
+    until then an empty placeholder holds its place in the stack.
     """
 
     def __init__(self, context: ConsoleContext, settings: QSettings | None = None):
@@ -59,12 +61,14 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(190)
         self.nav.setSpacing(2)
         self.stack = QStackedWidget()
-        self.pages = build_pages(context, self.tasks, self)
-        for page in self.pages:
-            item = QListWidgetItem(icon(page.icon_name), page.title)
+        self._built: list[QWidget | None] = [None] * len(PAGES)
+        for spec in PAGES:
+            item = QListWidgetItem(icon(spec.icon_name), spec.title)
             item.setSizeHint(QSize(170, 34))
             self.nav.addItem(item)
-            self.stack.addWidget(page)
+            placeholder = QWidget()
+            placeholder.setObjectName(f"placeholder:{spec.title}")
+            self.stack.addWidget(placeholder)
         self.nav.currentRowChanged.connect(self._on_page_selected)
 
         central = QWidget()
@@ -96,15 +100,17 @@ class MainWindow(QMainWindow):
 
         go_menu = bar.addMenu("&Go")
         self.page_actions: list[QAction] = []
-        for number, page in enumerate(self.pages, start=1):
-            action = QAction(icon(page.icon_name), page.title, self)
+        for number, spec in enumerate(PAGES, start=1):
+            action = QAction(icon(spec.icon_name), spec.title, self)
             action.setShortcut(QKeySequence(f"Ctrl+{number}"))
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.triggered.connect(lambda _=False, row=number - 1: self.show_page(row))
-            action.setData(page.icon_name)
+            action.setData(spec.icon_name)
             go_menu.addAction(action)
             self.page_actions.append(action)
 
+        # The Devices menu carries the Devices page's actions (Ctrl+P works from any page),
+        # so that page is always built at start.
         devices_page = self.page("Devices")
         devices_menu = bar.addMenu("&Devices")
         for action in devices_page.actions_for_menu():
@@ -137,13 +143,39 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- pages
 
     def page(self, title: str) -> QWidget:
-        for page in self.pages:
-            if page.title == title:
-                return page
-        raise KeyError(f"no page titled {title!r}")
+        """The page titled ``title``, built now if it has not been yet."""
+        return self.page_at(self.page_row(title))
+
+    def page_row(self, title: str) -> int:
+        """The page's row in the navigation (what :meth:`show_page` takes)."""
+        try:
+            return PAGE_TITLES.index(title)
+        except ValueError:
+            raise KeyError(f"no page titled {title!r}; the pages are {', '.join(PAGE_TITLES)}") from None
+
+    def page_at(self, row: int) -> QWidget:
+        """The page in navigation row ``row``, built now (in place of its placeholder) if need be."""
+        page = self._built[row]
+        if page is None:
+            page = build_page(PAGES[row], self.context, self.tasks, self)
+            placeholder = self.stack.widget(row)
+            self.stack.insertWidget(row, page)
+            self.stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+            self._built[row] = page
+        return page
+
+    @property
+    def pages(self) -> list[QWidget]:
+        """Every page in navigation order, building those not built yet (prefer :meth:`page`)."""
+        return [self.page_at(row) for row in range(len(PAGES))]
+
+    def built_pages(self) -> list[QWidget]:
+        """The pages built so far, in navigation order."""
+        return [page for page in self._built if page is not None]
 
     def show_page(self, row: int) -> None:
-        if 0 <= row < len(self.pages):
+        if 0 <= row < len(PAGES):
             self.nav.setCurrentRow(row)
 
     def current_page(self) -> QWidget:
@@ -152,8 +184,8 @@ class MainWindow(QMainWindow):
     def _on_page_selected(self, row: int) -> None:
         if row < 0:
             return
+        page = self.page_at(row)
         self.stack.setCurrentIndex(row)
-        page = self.pages[row]
         on_shown = getattr(page, "on_shown", None)
         if on_shown is not None:
             on_shown()
@@ -227,8 +259,9 @@ class MainWindow(QMainWindow):
 
     def refresh_icons(self) -> None:
         icons.clear_cache()
-        for row, page in enumerate(self.pages):
-            self.nav.item(row).setIcon(icon(page.icon_name))
+        for row, spec in enumerate(PAGES):
+            self.nav.item(row).setIcon(icon(spec.icon_name))
+        for page in self.built_pages():
             refresh = getattr(page, "refresh_icons", None)
             if refresh is not None:
                 refresh()
@@ -256,7 +289,7 @@ class MainWindow(QMainWindow):
             row = int(self.settings.value(PAGE_KEY, 0))
         except (TypeError, ValueError):
             row = 0
-        self.show_page(row if 0 <= row < len(self.pages) else 0)
+        self.show_page(row if 0 <= row < len(PAGES) else 0)
 
     def save_settings(self) -> None:
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
@@ -267,7 +300,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
         self.tasks.cancel_all()
-        for page in self.pages:
+        for page in self.built_pages():
             close = getattr(page, "shutdown", None)
             if close is not None:
                 close()

@@ -188,7 +188,7 @@ class SmokeTest:
 
     def discover(self) -> str:
         page = self.window.page("Devices")
-        self.window.show_page(self.window.pages.index(page))
+        self.window.show_page(self.window.page_row(page.title))
         device_id = self.site.device_id
 
         def listed():
@@ -226,7 +226,7 @@ class SmokeTest:
 
     def discover_cameras(self) -> str:
         page = self.window.page("Cameras")
-        self.window.show_page(self.window.pages.index(page))
+        self.window.show_page(self.window.page_row(page.title))
         wanted = {c.endpoint_reference for c in self.site.cameras}
 
         def found() -> bool:
@@ -332,7 +332,7 @@ class SmokeTest:
 
     def live_wall(self) -> str:
         page = self.window.page("Live")
-        self.window.show_page(self.window.pages.index(page))
+        self.window.show_page(self.window.page_row(page.title))
         device_id = self.site.device_id
         camera_ids = sorted(self.app_status.camera_ids)
         return self._live_wall(page.wall, device_id, camera_ids)

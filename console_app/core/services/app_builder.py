@@ -18,147 +18,41 @@ forwards edits, and the whole flow is tested without a screen.
 
 The console may not import ``device_runtime.apps``, so the manifest rules
 that an engineer can break here (names, ≥3 zone points, distinct line ends,
-classes from the model's labels) are checked again in this module; the tests
+classes from the model's labels) are checked again here and in
+:mod:`~console_app.core.services.app_builder_types`; the tests
 validate every produced manifest with the device's own parser.
 """
 
 from __future__ import annotations
 
-import enum
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from console_app.core.persistence.records import strip_credentials
-
-SCHEMA_V1 = "sightline.app/v1"
-APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-CAMERA_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
-NAME_RULE = "1-64 letters, digits, spaces, '_' or '-', starting with a letter or digit"
-MIN_ZONE_AREA = 1e-6
-DEFAULT_TRACKING = {"iou_threshold": 0.3, "min_hits": 2, "max_missed_frames": 5, "max_age_s": 1.0}
-
-
-class Step(enum.IntEnum):
-    """The builder's steps, in order."""
-
-    CAMERAS = 0
-    MODEL = 1
-    CLASSES = 2
-    ZONES = 3
-    PARAMETERS = 4
-    REVIEW = 5
-
-    @property
-    def title(self) -> str:
-        return STEP_TITLES[self]
-
-
-STEP_TITLES = {
-    Step.CAMERAS: "Cameras",
-    Step.MODEL: "Model",
-    Step.CLASSES: "Classes and confidence",
-    Step.ZONES: "Zones and counting lines",
-    Step.PARAMETERS: "Parameters",
-    Step.REVIEW: "Review",
-}
-
-
-class BuilderError(Exception):
-    """An edit or a step change the builder refuses; ``problems`` name the fields."""
-
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems = list(problems)
-        super().__init__("; ".join(str(p) for p in self.problems))
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a step is not complete: ``field`` is a manifest-style path (``params.zones[0].points``)."""
-
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
-@dataclass(frozen=True)
-class CameraOption:
-    """A camera the engineer can pick: ``key`` identifies it in the inventory (or is the URL)."""
-
-    key: str
-    name: str
-    url: str
-
-
-@dataclass(frozen=True)
-class ModelOption:
-    """A model the engineer can pick (from the model library)."""
-
-    model_id: str
-    name: str
-    labels: tuple[str, ...] = ()
-    decoder: str | None = None
-    sha256: str = ""
-    version: int | None = None
-
-    @classmethod
-    def from_library(cls, model: Any) -> ModelOption:
-        """From a ``LibraryModel`` (or anything with its attribute names)."""
-        return cls(str(getattr(model, "id", getattr(model, "model_id", ""))), model.name,
-                   tuple(getattr(model, "labels", ()) or ()), getattr(model, "decoder", None) or None,
-                   getattr(model, "sha256", "") or "", getattr(model, "version", None))
-
-    @property
-    def device_name(self) -> str:
-        """The name the device installs the model under (a valid model name)."""
-        base = re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-._") or "model"
-        if self.version is not None:
-            base = f"{base}-v{self.version}"
-        return base[:128]
-
-
-@dataclass
-class ZoneDraft:
-    """A zone being drawn; ``points`` are normalised [0, 1] image coordinates."""
-
-    name: str
-    points: list[tuple[float, float]] = field(default_factory=list)
-    cameras: list[str] = field(default_factory=list)
-    classes: list[str] = field(default_factory=list)
-    dwell_limit_s: float | None = None
-
-
-@dataclass
-class LineDraft:
-    """A counting line being drawn from ``a`` to ``b`` (normalised coordinates)."""
-
-    name: str
-    a: tuple[float, float] = (0.0, 0.0)
-    b: tuple[float, float] = (0.0, 0.0)
-    cameras: list[str] = field(default_factory=list)
-    classes: list[str] = field(default_factory=list)
-    count: str = "both"
-
-
-@dataclass(frozen=True)
-class BuilderResult:
-    """What the builder produces: the manifest and the library id of its model."""
-
-    manifest: dict[str, Any]
-    model_id: str
-
-
-def slug(text: str, pattern: re.Pattern[str] = APP_ID_PATTERN, lower: bool = True) -> str:
-    """``text`` turned into an id matching ``pattern`` (letters, digits, '-'), or ``""``."""
-    value = text.lower() if lower else text
-    value = re.sub(r"[^A-Za-z0-9_-]+", "-", value).strip("-_")[:63]
-    return value if pattern.match(value) else ""
+from console_app.core.services.app_builder_types import (
+    APP_ID_PATTERN,
+    CAMERA_ID_PATTERN,
+    DEFAULT_TRACKING,
+    MIN_ZONE_AREA,
+    MODEL_NAME_PATTERN,
+    NAME_PATTERN,
+    NAME_RULE,
+    SCHEMA_V1,
+    URL_PATTERN,
+    BuilderError,
+    BuilderResult,
+    CameraOption,
+    LineDraft,
+    ModelOption,
+    Problem,
+    Step,
+    ZoneDraft,
+    clamp_point,
+    polygon_area,
+    polygon_self_intersects,
+    slug,
+)
 
 
 class AppBuilder:
@@ -306,7 +200,7 @@ class AppBuilder:
     def add_zone(self, name: str, points: Sequence[Sequence[float]], camera_key: str | None = None,
                  classes: Iterable[str] = (), dwell_limit_s: float | None = None) -> ZoneDraft:
         """Add a closed polygon; refused (naming the zone) with fewer than three points."""
-        zone = ZoneDraft(name.strip(), [_point(p) for p in points],
+        zone = ZoneDraft(name.strip(), [clamp_point(p) for p in points],
                          [self.camera_id_of(camera_key)] if camera_key and len(self.cameras) > 1 else [],
                          list(classes), dwell_limit_s)
         problems = self._zone_draft_problems(len(self.zones), zone)
@@ -318,7 +212,7 @@ class AppBuilder:
     def add_line(self, name: str, a: Sequence[float], b: Sequence[float], camera_key: str | None = None,
                  classes: Iterable[str] = (), count: str = "both") -> LineDraft:
         """Add a counting line a→b; refused when a and b are the same point."""
-        line = LineDraft(name.strip(), _point(a), _point(b),
+        line = LineDraft(name.strip(), clamp_point(a), clamp_point(b),
                          [self.camera_id_of(camera_key)] if camera_key and len(self.cameras) > 1 else [],
                          list(classes), count)
         problems = self._line_draft_problems(len(self.lines), line)
@@ -330,7 +224,7 @@ class AppBuilder:
     def update_zone(self, index: int, **changes: Any) -> ZoneDraft:
         """Change a zone's fields (name, points, classes, dwell_limit_s, cameras); validated."""
         if "points" in changes:
-            changes["points"] = [_point(p) for p in changes["points"]]
+            changes["points"] = [clamp_point(p) for p in changes["points"]]
         zone = replace(self.zones[index], **changes)
         problems = self._zone_draft_problems(index, zone)
         if problems:
@@ -342,7 +236,7 @@ class AppBuilder:
         """Change a line's fields (name, a, b, classes, count, cameras); validated."""
         for key in ("a", "b"):
             if key in changes:
-                changes[key] = _point(changes[key])
+                changes[key] = clamp_point(changes[key])
         line = replace(self.lines[index], **changes)
         problems = self._line_draft_problems(index, line)
         if problems:
@@ -388,10 +282,10 @@ class AppBuilder:
         label = f"zone {zone.name!r}"
         if len(zone.points) < 3:
             problems.append(Problem(f"{path}.points", f"{label} needs at least 3 points, got {len(zone.points)}"))
-        elif _self_intersects(zone.points):
+        elif polygon_self_intersects(zone.points):
             problems.append(Problem(f"{path}.points", f"{label} has edges that cross each other; "
                                                       "click the points in order around the outline"))
-        elif _area(zone.points) < MIN_ZONE_AREA:
+        elif polygon_area(zone.points) < MIN_ZONE_AREA:
             problems.append(Problem(f"{path}.points", f"{label} has no area: its points lie on one line"))
         if zone.dwell_limit_s is not None and not zone.dwell_limit_s > 0:
             problems.append(Problem(f"{path}.dwell_limit_s", f"{label}: dwell limit must be more than 0 s"))
@@ -534,85 +428,8 @@ class AppBuilder:
         builder.iou = float(params.get("iou", 0.45))
         builder.hysteresis = float(params.get("hysteresis", 0.02))
         builder.tracking.update(params.get("tracking", {}))
-        builder.zones = [ZoneDraft(z["name"], [_point(p) for p in z["points"]], list(z.get("cameras", [])),
+        builder.zones = [ZoneDraft(z["name"], [clamp_point(p) for p in z["points"]], list(z.get("cameras", [])),
                                    list(z.get("classes", [])), z.get("dwell_limit_s")) for z in params.get("zones", [])]
-        builder.lines = [LineDraft(ln["name"], _point(ln["a"]), _point(ln["b"]), list(ln.get("cameras", [])),
+        builder.lines = [LineDraft(ln["name"], clamp_point(ln["a"]), clamp_point(ln["b"]), list(ln.get("cameras", [])),
                                    list(ln.get("classes", [])), ln.get("count", "both")) for ln in params.get("lines", [])]
         return builder
-
-
-def _point(value: Sequence[float]) -> tuple[float, float]:
-    """A normalised point, clamped into [0, 1] (a click on the image's edge may land a hair outside)."""
-    x, y = float(value[0]), float(value[1])
-    return (min(1.0, max(0.0, x)), min(1.0, max(0.0, y)))
-
-
-def _area(points: Sequence[tuple[float, float]]) -> float:
-    total = 0.0
-    for (x1, y1), (x2, y2) in zip(points, [*points[1:], points[0]], strict=True):
-        total += x1 * y2 - x2 * y1
-    return abs(total) / 2
-
-
-def _segments_cross(p1, p2, q1, q2) -> bool:
-    def orient(a, b, c) -> float:
-        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
-    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
-    return ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4)
-
-
-def _self_intersects(points: Sequence[tuple[float, float]]) -> bool:
-    """Whether two non-adjacent edges of the closed polygon cross (proper crossings only)."""
-    n = len(points)
-    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # adjacent through the closing edge
-            if _segments_cross(*edges[i], *edges[j]):
-                return True
-    return False
-
-
-class SnapshotSource:
-    """A still frame (JPEG bytes) of a camera for drawing zones on, fetched where it can be.
-
-    Locally first (OpenCV, with the camera's credentials from ``credentials``,
-    a ``url -> (user, password) | None`` lookup); streams only a device can
-    open (``sim://``, or a camera on the plant network the workstation cannot
-    reach) through a paired device's ProbeCamera call. Blocking: call it from
-    a background task.
-    """
-
-    def __init__(self, appliances: Any = None, credentials: Any = None, timeout_s: float = 5.0):
-        self.appliances = appliances
-        self.credentials = credentials
-        self.timeout_s = timeout_s
-
-    def __call__(self, url: str) -> bytes:
-        from urllib.parse import urlsplit
-
-        from console_app.core.gateways.stream_reader import test_open
-        from console_app.core.services.app_library import CREDENTIAL_SCHEMES, with_credentials
-
-        network = urlsplit(url).scheme.lower() in CREDENTIAL_SCHEMES
-        found = self.credentials(url) if self.credentials and network else None
-        full = with_credentials(url, *found) if found else url
-        first = test_open(full, self.timeout_s)
-        if first.ok and first.jpeg:
-            return first.jpeg
-        problems = [first.error]
-        for entry in (self.appliances.paired_entries() if self.appliances else []):
-            try:
-                with self.appliances.connect(entry.device_id) as client:
-                    reply = client.probe_camera(full, int(self.timeout_s * 1000))
-            except Exception as exc:  # next device; the messages are collected for the engineer
-                problems.append(f"{entry.name}: {exc}")
-                continue
-            if reply.ok and reply.jpeg:
-                return reply.jpeg
-            problems.append(f"{entry.name}: {reply.error or 'no frame'}")
-        raise BuilderError([Problem("snapshot", "no snapshot of " + strip_credentials(url) + ": "
-                                    + "; ".join(p for p in problems if p))])

@@ -1,4 +1,4 @@
-"""The model library's plumbing: its errors, names, labels files and the JSON index.
+"""The model library's plumbing: its errors, the stored-model value, names, labels files and the JSON index.
 
 Split from :mod:`console_app.core.services.model_library`, which re-exports
 what callers need; nothing here knows about imports or the inventory.
@@ -12,6 +12,8 @@ import re
 import secrets
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,6 +35,70 @@ class UnknownModel(ModelLibraryError, KeyError):
 
 class LabelsError(ModelLibraryError):
     """A labels file or list the library cannot use (empty names, repeats, wrong count)."""
+
+
+class ModelInUse(ModelLibraryError):
+    """Removal refused: deployed apps use the model (``apps`` names them)."""
+
+    def __init__(self, message: str, model: LibraryModel, apps: Sequence[str]):
+        super().__init__(message)
+        self.model = model
+        self.apps = tuple(apps)
+
+
+@dataclass(frozen=True)
+class LibraryModel:
+    """One stored version of a model. ``id`` is ``"<name>@<version>"``; ``path`` its file."""
+
+    id: str
+    name: str
+    version: int
+    sha256: str
+    path: Path
+    size: int
+    decoder: str
+    labels: tuple[str, ...]
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    opset: int | None
+    source: str
+    imported_at: datetime
+    detected_decoder: str = ""
+    input_size: tuple[int, int] | None = None  # (height, width) frames are letterboxed to
+    row_version: int | None = None  # the inventory's edit guard; None with the JSON index
+
+    @property
+    def available(self) -> bool:
+        """False when the row is in a shared inventory but the file is on another workstation."""
+        return self.path.is_file()
+
+    @property
+    def decoder_overridden(self) -> bool:
+        return bool(self.detected_decoder) and self.decoder != self.detected_decoder
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any], path: Path) -> LibraryModel:
+        """From an index entry (the JSON index's dict, or the inventory row's), stored at ``path``."""
+        imported = entry.get("imported_at")
+        size = entry.get("input_size")
+        return cls(
+            id=f"{entry['name']}@{entry['version']}",
+            name=entry["name"],
+            version=int(entry["version"]),
+            sha256=entry["sha256"],
+            path=path,
+            size=int(entry["size"]),
+            decoder=entry["decoder"],
+            labels=tuple(entry.get("labels") or ()),
+            inputs=tuple(TensorInfo.from_json(t) for t in entry.get("inputs") or ()),
+            outputs=tuple(TensorInfo.from_json(t) for t in entry.get("outputs") or ()),
+            opset=entry.get("opset"),
+            source=entry.get("source") or "",
+            imported_at=datetime.fromisoformat(imported) if imported else datetime.now(timezone.utc),
+            detected_decoder=entry.get("detected_decoder") or "",
+            input_size=(int(size[0]), int(size[1])) if size else None,
+            row_version=entry.get("row_version"),
+        )
 
 
 def read_labels_file(path: str | os.PathLike) -> tuple[str, ...]:

@@ -29,7 +29,6 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,8 @@ from console_app.core.model_inspection import (
 from console_app.core.services.model_catalog import (
     JsonIndex,
     LabelsError,
+    LibraryModel,
+    ModelInUse,
     ModelLibraryError,
     UnknownModel,
     check_labels,
@@ -79,52 +80,12 @@ __all__ = [
 ]
 
 
-class ModelInUse(ModelLibraryError):
-    """Removal refused: deployed apps use the model (``apps`` names them)."""
-
-    def __init__(self, message: str, model: LibraryModel, apps: Sequence[str]):
-        super().__init__(message)
-        self.model = model
-        self.apps = tuple(apps)
-
-
 def _is_cancelled(flag: CancelFlag) -> bool:
     if flag is None:
         return False
     if isinstance(flag, threading.Event):
         return flag.is_set()
     return bool(flag())
-
-
-@dataclass(frozen=True)
-class LibraryModel:
-    """One stored version of a model. ``id`` is ``"<name>@<version>"``; ``path`` its file."""
-
-    id: str
-    name: str
-    version: int
-    sha256: str
-    path: Path
-    size: int
-    decoder: str
-    labels: tuple[str, ...]
-    inputs: tuple[TensorInfo, ...]
-    outputs: tuple[TensorInfo, ...]
-    opset: int | None
-    source: str
-    imported_at: datetime
-    detected_decoder: str = ""
-    input_size: tuple[int, int] | None = None  # (height, width) frames are letterboxed to
-    row_version: int | None = None  # the inventory's edit guard; None with the JSON index
-
-    @property
-    def available(self) -> bool:
-        """False when the row is in a shared inventory but the file is on another workstation."""
-        return self.path.is_file()
-
-    @property
-    def decoder_overridden(self) -> bool:
-        return bool(self.detected_decoder) and self.decoder != self.detected_decoder
 
 
 class ModelLibrary:
@@ -249,7 +210,7 @@ class ModelLibrary:
             inspection = inspect_model(tmp, decoder=decoder, labels=label_list, shown_as=shown_as)
             detected = inspection.decoder if decoder is None else self._detected(tmp, decoder)
             if label_list is not None:
-                self._check_label_count(label_list, inspection, shown_as)
+                self._check_label_count(label_list, inspection.decoder, inspection.outputs, shown_as)
             return self._store(tmp, inspection, final_name, detected, label_list, source)
         finally:
             tmp.unlink(missing_ok=True)
@@ -312,12 +273,7 @@ class ModelLibrary:
         model = self.get(model_id)
         label_list = self._labels_argument(labels)
         assert label_list is not None
-        count = class_count(model.decoder, model.outputs)
-        if count is not None and count != len(label_list):
-            raise LabelsError(
-                f"{len(label_list)} class names for model {model.id}, whose outputs carry "
-                f"{count} classes; give exactly {count} names (line n = class id n)"
-            )
+        self._check_label_count(label_list, model.decoder, model.outputs, f"model {model.id}")
         stored = self._index.update(model.sha256, model.row_version, labels=list(label_list))
         return self._model(stored)
 
@@ -372,8 +328,9 @@ class ModelLibrary:
             return read_labels_file(labels)
         return check_labels(list(labels))
 
-    def _check_label_count(self, labels: tuple[str, ...], inspection: ModelInspection, shown: str) -> None:
-        count = class_count(inspection.decoder, inspection.outputs)
+    @staticmethod
+    def _check_label_count(labels: tuple[str, ...], decoder: str, outputs: Sequence[TensorInfo], shown: str) -> None:
+        count = class_count(decoder, outputs)
         if count is not None and count != len(labels):
             raise LabelsError(
                 f"{len(labels)} class names for {shown}, whose outputs carry {count} classes; "
@@ -390,26 +347,7 @@ class ModelLibrary:
             leftover.unlink(missing_ok=True)
 
     def _model(self, entry: dict[str, Any]) -> LibraryModel:
-        imported = entry.get("imported_at")
-        size = entry.get("input_size")
-        return LibraryModel(
-            id=f"{entry['name']}@{entry['version']}",
-            name=entry["name"],
-            version=int(entry["version"]),
-            sha256=entry["sha256"],
-            path=self.path_of(entry["sha256"]),
-            size=int(entry["size"]),
-            decoder=entry["decoder"],
-            labels=tuple(entry.get("labels") or ()),
-            inputs=tuple(TensorInfo.from_json(t) for t in entry.get("inputs") or ()),
-            outputs=tuple(TensorInfo.from_json(t) for t in entry.get("outputs") or ()),
-            opset=entry.get("opset"),
-            source=entry.get("source") or "",
-            imported_at=datetime.fromisoformat(imported) if imported else datetime.now(timezone.utc),
-            detected_decoder=entry.get("detected_decoder") or "",
-            input_size=(int(size[0]), int(size[1])) if size else None,
-            row_version=entry.get("row_version"),
-        )
+        return LibraryModel.from_entry(entry, self.path_of(entry["sha256"]))
 
 
 def device_usage_lookup(appliances) -> Callable[[LibraryModel], list[str]]:

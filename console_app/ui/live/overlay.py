@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen, QPolygonF
 
-from console_app.core.services.live_feed import AppInfo, Box
+from console_app.core.services.live_frame import AppInfo, Box
 
 ZONE_COLOR = QColor(255, 193, 7)
 LINE_COLOR = QColor(0, 229, 255)

@@ -21,7 +21,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
-from console_app.core.services.live_feed import AppInfo, Box, FeedState, LiveFrame
+from console_app.core.services.live_frame import AppInfo, Box, FeedState, LiveFrame
 from console_app.ui.live.overlay import OverlayToggles, image_rect, paint_overlays
 
 STATE_COLORS = {

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.services.live_feed import AppInfo, LiveFeed
+from console_app.core.services.live_feed import LiveFeed
+from console_app.core.services.live_frame import AppInfo
 from console_app.ui.tasks import TaskRunner
 
 DEBOUNCE_MS = 200

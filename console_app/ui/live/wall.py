@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.services.live_feed import AppInfo, FeedState, LiveFeed
+from console_app.core.services.live_feed import LiveFeed
+from console_app.core.services.live_frame import AppInfo, FeedState
 from console_app.ui.live.overlay import OverlayToggles
 from console_app.ui.live.tile import OVERLAY_NAMES, LiveTile
 from console_app.ui.live.tuning import TuningPanel

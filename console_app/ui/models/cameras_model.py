@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from console_app.core.gateways.ws_discovery import CameraCandidate
+from console_app.ui.models.table_model import AnyIndex, ItemTableModel
 
 COLUMNS = ("Name", "Address", "Hardware", "Kind", "Service", "Found via")
 NAME, ADDRESS, HARDWARE, KIND, SERVICE, FOUND_VIA = range(len(COLUMNS))
 CANDIDATE_ROLE = Qt.ItemDataRole.UserRole + 1
-
-AnyIndex = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()  # the invalid index: the parent of every row in a table
 
 
 def kind_of(candidate: CameraCandidate) -> str:
@@ -23,28 +21,18 @@ def kind_of(candidate: CameraCandidate) -> str:
     return ", ".join(sorted(names)) or "—"
 
 
-class DiscoveredCamerasModel(QAbstractTableModel):
+class DiscoveredCamerasModel(ItemTableModel):
     """Keyed by endpoint reference: :meth:`upsert` updates a row in place or appends one."""
 
+    columns = COLUMNS
+
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self._rows: list[CameraCandidate] = []
-
-    def rowCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
+        super().__init__(parent=parent)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        camera = self.item_for(index)
+        if camera is None:
             return None
-        camera = self._rows[index.row()]
         if role == CANDIDATE_ROLE:
             return camera
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -61,20 +49,10 @@ class DiscoveredCamerasModel(QAbstractTableModel):
         }.get(index.column())
 
     def cameras(self) -> list[CameraCandidate]:
-        return list(self._rows)
+        return self.items()
 
     def upsert(self, camera: CameraCandidate) -> None:
-        for row, old in enumerate(self._rows):
-            if old.endpoint_reference == camera.endpoint_reference:
-                self._rows[row] = camera
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-                return
-        row = len(self._rows)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.append(camera)
-        self.endInsertRows()
+        self.upsert_item(camera, key=lambda c: c.endpoint_reference)
 
     def clear(self) -> None:
-        self.beginResetModel()
-        self._rows = []
-        self.endResetModel()
+        self.reset_items([])

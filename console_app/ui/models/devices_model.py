@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 
 from console_app.core.services.appliances import DeviceEntry
 from console_app.ui import theme
 from console_app.ui.icons import icon
+from console_app.ui.models.table_model import AnyIndex, ItemTableModel
 
 COLUMNS = ("Name", "Address", "Version", "Paired", "Reachable", "Fingerprint")
 NAME, ADDRESS, VERSION, PAIRED, REACHABLE, FINGERPRINT = range(len(COLUMNS))
 
 #: ``data(index, ENTRY_ROLE)`` gives the row's :class:`DeviceEntry`.
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
-
-AnyIndex = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()  # the invalid index: the parent of every row in a table
 
 
 def short_fingerprint(fingerprint: str) -> str:
@@ -25,30 +23,18 @@ def short_fingerprint(fingerprint: str) -> str:
     return " ".join(head[i:i + 4] for i in range(0, len(head), 4)) + ("…" if len(fingerprint) > 16 else "")
 
 
-class DevicesTableModel(QAbstractTableModel):
+class DevicesTableModel(ItemTableModel):
     """Rows keyed by device id; :meth:`set_entries` applies a new snapshot as row changes."""
 
+    columns = COLUMNS
+
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self._rows: list[DeviceEntry] = []
-
-    # ---------------------------------------------------------------- Qt API
-
-    def rowCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
+        super().__init__(parent=parent)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        entry, column = self.item_for(index), index.column()
+        if entry is None:
             return None
-        entry, column = self._rows[index.row()], index.column()
         if role == ENTRY_ROLE:
             return entry
         if role == Qt.ItemDataRole.DisplayRole:
@@ -96,33 +82,22 @@ class DevicesTableModel(QAbstractTableModel):
     # ---------------------------------------------------------------- updates
 
     def entries(self) -> list[DeviceEntry]:
-        return list(self._rows)
+        return self.items()
 
     def entry_at(self, row: int) -> DeviceEntry:
-        return self._rows[row]
+        return self._items[row]
 
     def row_of(self, device_id: str) -> int:
-        for row, entry in enumerate(self._rows):
-            if entry.device_id == device_id:
-                return row
-        return -1
+        return self.row_where(lambda entry: entry.device_id == device_id)
 
     def set_entries(self, entries: list[DeviceEntry]) -> None:
         """Make the rows equal ``entries``: removes, updates in place, appends (selection survives)."""
         wanted = {e.device_id: e for e in entries}
-        for row in range(len(self._rows) - 1, -1, -1):
-            if self._rows[row].device_id not in wanted:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._rows[row]
-                self.endRemoveRows()
-        for row, entry in enumerate(self._rows):
+        for row in range(len(self._items) - 1, -1, -1):
+            if self._items[row].device_id not in wanted:
+                self.remove_rows(row, row)
+        for row, entry in enumerate(self._items):
             new = wanted.pop(entry.device_id)
             if new != entry:
-                self._rows[row] = new
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-        if wanted:
-            ordered = [e for e in entries if e.device_id in wanted]
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(ordered) - 1)
-            self._rows.extend(ordered)
-            self.endInsertRows()
+                self.replace_item(row, new)
+        self.insert_items(len(self._items), [e for e in entries if e.device_id in wanted])

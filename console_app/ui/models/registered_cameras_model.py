@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from console_app.core.gateways.rtsp_paths import split_credentials
 from console_app.core.persistence import CameraRecord
+from console_app.ui.models.table_model import AnyIndex, ItemTableModel
 
 COLUMNS = ("Name", "Host", "Make / model", "Resolution", "Auth", "Stream")
 NAME, HOST, MAKE_MODEL, RESOLUTION, AUTH, STREAM = range(len(COLUMNS))
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
-
-AnyIndex = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()  # the invalid index: the parent of every row in a table
 
 
 def resolution_of(record: CameraRecord) -> str:
@@ -34,28 +32,18 @@ def stream_without_credentials(url: str) -> str:
         return url
 
 
-class RegisteredCamerasModel(QAbstractTableModel):
+class RegisteredCamerasModel(ItemTableModel):
     """:meth:`set_cameras` replaces all rows; :meth:`replace_camera` updates one row in place."""
 
+    columns = COLUMNS
+
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self._rows: list[CameraRecord] = []
-
-    def rowCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
+        super().__init__(parent=parent)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        camera = self.item_for(index)
+        if camera is None:
             return None
-        camera = self._rows[index.row()]
         if role == RECORD_ROLE:
             return camera
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
@@ -71,24 +59,14 @@ class RegisteredCamerasModel(QAbstractTableModel):
         }.get(index.column())
 
     def cameras(self) -> list[CameraRecord]:
-        return list(self._rows)
+        return self.items()
 
     def camera_at(self, row: int) -> CameraRecord | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        return self.item_at(row)
 
     def set_cameras(self, cameras: Sequence[CameraRecord]) -> None:
-        self.beginResetModel()
-        self._rows = list(cameras)
-        self.endResetModel()
+        self.reset_items(cameras)
 
     def replace_camera(self, camera: CameraRecord) -> None:
         """Update the row with ``camera.id`` (append it when it is new)."""
-        for row, old in enumerate(self._rows):
-            if old.id == camera.id:
-                self._rows[row] = camera
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-                return
-        row = len(self._rows)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.append(camera)
-        self.endInsertRows()
+        self.upsert_item(camera, key=lambda c: c.id)

@@ -4,55 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
-AnyIndex = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()  # the invalid index: the parent of every row in a table
+from console_app.ui.models.table_model import AnyIndex, ItemTableModel
 
 
-class RowsTableModel(QAbstractTableModel):
-    """Columns fixed at construction; :meth:`set_rows` replaces, :meth:`append_row` adds (capped)."""
+class RowsTableModel(ItemTableModel):
+    """Columns fixed at construction; :meth:`set_rows` replaces, :meth:`prepend_row` adds (capped)."""
 
     def __init__(self, columns: Sequence[str], max_rows: int = 2000, parent=None):
-        super().__init__(parent)
-        self.columns = list(columns)
+        super().__init__(columns, parent)
         self.max_rows = max_rows
-        self._rows: list[list[str]] = []
-
-    def rowCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.columns):
-            return self.columns[section]
-        return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            row = self._rows[index.row()]
+        row = self.item_for(index)
+        if row is not None and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return row[index.column()] if index.column() < len(row) else ""
         return None
 
     def rows(self) -> list[list[str]]:
-        return [list(r) for r in self._rows]
+        return [list(r) for r in self._items]
 
     def set_rows(self, rows: Sequence[Sequence[object]]) -> None:
-        self.beginResetModel()
-        self._rows = [[str(v) for v in r] for r in rows][: self.max_rows]
-        self.endResetModel()
+        self.reset_items([[str(v) for v in r] for r in rows][: self.max_rows])
 
     def prepend_row(self, row: Sequence[object]) -> None:
         """Newest first; the oldest row drops off past ``max_rows``."""
-        if len(self._rows) >= self.max_rows:
-            last = len(self._rows) - 1
-            self.beginRemoveRows(QModelIndex(), last, last)
-            self._rows.pop()
-            self.endRemoveRows()
-        self.beginInsertRows(QModelIndex(), 0, 0)
-        self._rows.insert(0, [str(v) for v in row])
-        self.endInsertRows()
+        if len(self._items) >= self.max_rows:
+            self.remove_rows(len(self._items) - 1, len(self._items) - 1)
+        self.insert_items(0, [[str(v) for v in row]])

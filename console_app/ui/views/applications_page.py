@@ -7,46 +7,30 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from console_app.core.services.app_builder import (
-    AppBuilder,
-    CameraOption,
-    ModelOption,
-    SnapshotSource,
-)
+from console_app.core.services.app_builder import AppBuilder
+from console_app.core.services.app_builder_types import CameraOption, ModelOption
 from console_app.core.services.app_library import AppLibrary, InventoryCameraCredentials
 from console_app.core.services.deployer import Deployer
+from console_app.core.services.snapshot_source import SnapshotSource
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.deploy_dialog import DeployDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskRunner
+from console_app.ui.widgets.tables import record_table
 from console_app.ui.wizards.app_builder_wizard import AppBuilderWizard
 
 LIBRARY_COLUMNS = ("Application", "Id", "Latest version", "Versions", "Model")
 DEVICE_COLUMNS = ("Device", "Application", "Active version", "State", "Installed versions", "Error")
-
-
-def _table(model: RowsTableModel, name: str) -> QTableView:
-    view = QTableView()
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.verticalHeader().setVisible(False)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.setAlternatingRowColors(True)
-    view.setAccessibleName(name)
-    return view
 
 
 class ApplicationsPage(QWidget):
@@ -62,9 +46,9 @@ class ApplicationsPage(QWidget):
         self.deployer = Deployer(context.appliances)
         self.dialog: QDialog | None = None  # the open wizard or deploy dialog (tests drive it)
         self.library_model = RowsTableModel(LIBRARY_COLUMNS, parent=self)
-        self.library_view = _table(self.library_model, "Application library")
+        self.library_view = record_table(self.library_model, "Application library", single_selection=True)
         self.device_model = RowsTableModel(DEVICE_COLUMNS, parent=self)
-        self.device_view = _table(self.device_model, "Applications on devices")
+        self.device_view = record_table(self.device_model, "Applications on devices", single_selection=True)
         self._library_rows: list[Any] = []
         self._device_rows: list[tuple[str, Any]] = []  # (device_id, AppStatus)
         self._paired_ids: list[str] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -12,7 +11,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +26,7 @@ from console_app.ui.models.registered_cameras_model import RegisteredCamerasMode
 from console_app.ui.preview.decoder import opencv_frames, probed_frames, redact_url
 from console_app.ui.preview.video_view import VideoView
 from console_app.ui.tasks import TaskRunner
+from console_app.ui.widgets.tables import record_table
 
 
 class CamerasPage(QWidget):
@@ -100,13 +99,7 @@ class CamerasPage(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setObjectName("discoverySummary")
         self.found_model = DiscoveredCamerasModel(self)
-        self.found_table = QTableView()
-        self.found_table.setModel(self.found_model)
-        self.found_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.found_table.verticalHeader().setVisible(False)
-        self.found_table.horizontalHeader().setStretchLastSection(True)
-        self.found_table.setAlternatingRowColors(True)
-        self.found_table.setAccessibleName("Cameras found")
+        self.found_table = record_table(self.found_model, "Cameras found")
         buttons = QHBoxLayout()
         buttons.addWidget(self.find_button)
         buttons.addWidget(self.cancel_button)
@@ -139,13 +132,7 @@ class CamerasPage(QWidget):
         self.preview_selected_button.setToolTip("Show the selected camera's raw stream (or double-click it)")
         self.preview_selected_button.clicked.connect(self.preview_selected)
         self.registered_model = RegisteredCamerasModel(self)
-        self.registered_table = QTableView()
-        self.registered_table.setModel(self.registered_model)
-        self.registered_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.registered_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.registered_table.verticalHeader().setVisible(False)
-        self.registered_table.horizontalHeader().setStretchLastSection(True)
-        self.registered_table.setAccessibleName("Registered cameras")
+        self.registered_table = record_table(self.registered_model, "Registered cameras", single_selection=True)
         self.registered_table.doubleClicked.connect(lambda _index: self.preview_selected())
         self.registered_status = QLabel()
         self.registered_status.setWordWrap(True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -18,6 +16,7 @@ from console_app.ui.context import ConsoleContext
 from console_app.ui.icons import icon
 from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskContext, TaskRunner
+from console_app.ui.widgets.tables import record_table
 
 
 class DevicePicker(QWidget):
@@ -72,13 +71,7 @@ class DeviceTablePage(QWidget):
         self.reload_button = QPushButton(icon("refresh"), "&Reload")
         self.reload_button.clicked.connect(self.reload)
         self.model = RowsTableModel(self.columns, parent=self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setAlternatingRowColors(True)
-        self.table.setAccessibleName(self.title)
+        self.table = record_table(self.model, self.title)
         self.status = QLabel()
         self.status.setWordWrap(True)
         top = QHBoxLayout()

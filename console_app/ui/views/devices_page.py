@@ -5,11 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -23,6 +21,7 @@ from console_app.ui.dialogs.pair_dialog import PairDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.devices_model import ENTRY_ROLE, NAME, DevicesTableModel
 from console_app.ui.tasks import TaskRunner
+from console_app.ui.widgets.tables import record_table
 
 
 class DevicesPage(QWidget):
@@ -40,19 +39,12 @@ class DevicesPage(QWidget):
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
 
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
+        self.table = record_table(self.proxy, "Devices", single_selection=True)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
-        self.table.setAccessibleName("Devices")
         self.table.doubleClicked.connect(lambda _: self.pair_selected())
 
         self.warning = QLabel()

@@ -12,20 +12,12 @@ shows.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSize,
-    Qt,
-    QTimer,
-)
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QImage, QKeySequence, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -34,7 +26,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -48,158 +39,18 @@ from console_app.core.services.event_log import (
 )
 from console_app.core.services.health_history import LIVE, StreamFollower
 from console_app.ui.context import ConsoleContext
+from console_app.ui.models.event_table_model import (
+    RECORD_ROLE,
+    THUMBNAIL_SIZE,
+    EventTableModel,
+    thumbnail_image,
+)
 from console_app.ui.tasks import BackgroundTask, TaskRunner
 from console_app.ui.views.device_pages import DevicePicker
+from console_app.ui.widgets.tables import record_table
 
-AnyIndex = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
-RECORD_ROLE = Qt.ItemDataRole.UserRole
-THUMBNAIL_SIZE = QSize(96, 72)
 SINCE_CHOICES = (("Any time", None), ("Last 5 minutes", 300), ("Last hour", 3600), ("Last 24 hours", 86400))
 DRAIN_MS = 250
-
-
-def thumbnail_image(jpeg: bytes) -> QImage:
-    """A snapshot decoded and scaled to the table's thumbnail size (safe off the GUI thread)."""
-    image = QImage.fromData(jpeg)
-    if image.isNull():
-        return image
-    return image.scaled(THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-
-
-class EventTableModel(QAbstractTableModel):
-    """The events a filter selects, newest first, with a thumbnail in the first column.
-
-    ``thumbnails`` (a :class:`ThumbnailCache`) is asked for a row's snapshot
-    when the view paints it; :meth:`on_thumbnail` (GUI thread) stores the
-    decoded image and repaints the rows that show it.
-    """
-
-    columns = ("Snapshot", "Time", "Application", "Camera", "Event", "Detail")
-
-    def __init__(self, thumbnails: ThumbnailCache | None = None, capacity: int = 10_000,
-                 max_pixmaps: int = 400, parent=None):
-        super().__init__(parent)
-        self.thumbnails = thumbnails
-        self.capacity, self.max_pixmaps = capacity, max_pixmaps
-        self.event_filter = EventFilter()
-        self._records: list[EventRecord] = []
-        self._keys: set[tuple] = set()
-        self._pixmaps: OrderedDict[tuple[str, str], QPixmap | None] = OrderedDict()
-
-    def rowCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._records)
-
-    def columnCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.columns):
-            return self.columns[section]
-        return None
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._records):
-            return None
-        r, column = self._records[index.row()], index.column()
-        if role == RECORD_ROLE:
-            return r
-        if column == 0:
-            return self._snapshot_data(r, role)
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.time))
-            return (stamp, r.app_id, r.camera_id, r.type, r.detail)[column - 1]
-        return None
-
-    def _snapshot_data(self, r: EventRecord, role: int):
-        if role == Qt.ItemDataRole.DecorationRole:
-            return self.pixmap(r)
-        if role == Qt.ItemDataRole.DisplayRole:
-            key = (r.device_id, r.snapshot_id)
-            if not r.snapshot_id or (key in self._pixmaps and self._pixmaps[key] is None):
-                return "no snapshot"
-            return "" if self._pixmaps.get(key) is not None else "loading…"
-        if role == Qt.ItemDataRole.ToolTipRole and r.snapshot_id:
-            return "Double-click to open the snapshot"
-        if role == Qt.ItemDataRole.SizeHintRole:
-            return THUMBNAIL_SIZE
-        return None
-
-    def pixmap(self, r: EventRecord) -> QPixmap | None:
-        """The row's thumbnail when it is here; otherwise asks for it (never blocks)."""
-        key = (r.device_id, r.snapshot_id)
-        if not r.snapshot_id:
-            return None
-        if key in self._pixmaps:
-            self._pixmaps.move_to_end(key)
-            return self._pixmaps[key]
-        if self.thumbnails is None:
-            return None
-        jpeg = self.thumbnails.request(*key)
-        if jpeg is not None:  # in the core's cache already (our pixmap was evicted): small, decode here
-            image = thumbnail_image(jpeg) if jpeg else QImage()
-            self._store(key, image)
-            return self._pixmaps[key]
-        return None
-
-    def _store(self, key: tuple[str, str], image: QImage) -> None:
-        self._pixmaps[key] = QPixmap.fromImage(image) if not image.isNull() else None
-        self._pixmaps.move_to_end(key)
-        while len(self._pixmaps) > self.max_pixmaps:
-            self._pixmaps.popitem(last=False)
-
-    def on_thumbnail(self, device_id: str, snapshot_id: str, image: QImage) -> None:
-        """A thumbnail arrived (GUI thread): keep it and repaint the rows showing it."""
-        self._store((device_id, snapshot_id), image)
-        rows = [n for n, r in enumerate(self._records) if r.snapshot_id == snapshot_id and r.device_id == device_id]
-        if rows:
-            roles = [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.DisplayRole]
-            self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], 0), roles)
-
-    def has_thumbnail(self, r: EventRecord) -> bool:
-        return self._pixmaps.get((r.device_id, r.snapshot_id)) is not None
-
-    # ------------------------------------------------------------------ rows
-
-    def set_filter(self, event_filter: EventFilter, log: EventLog) -> None:
-        """Show what ``event_filter`` selects from ``log``."""
-        self.beginResetModel()
-        self.event_filter = event_filter
-        self._records = log.records(event_filter)[: self.capacity]
-        self._keys = {r.key for r in self._records}
-        self.endResetModel()
-
-    def clear(self) -> None:
-        self.beginResetModel()
-        self._records, self._keys = [], set()
-        self.endResetModel()
-
-    def add_records(self, records: list[EventRecord]) -> None:
-        """New events (oldest first, as they came): those the filter takes go on top.
-
-        Events already shown (a filter change read them from the log first) are skipped.
-        """
-        taken = [r for r in reversed(records)
-                 if r.key not in self._keys and self.event_filter.matches(r)][: self.capacity]
-        if not taken:
-            return
-        overflow = len(self._records) + len(taken) - self.capacity
-        if overflow > 0:
-            first = len(self._records) - overflow
-            self.beginRemoveRows(_ROOT, first, len(self._records) - 1)
-            for r in self._records[first:]:
-                self._keys.discard(r.key)
-            del self._records[first:]
-            self.endRemoveRows()
-        self.beginInsertRows(_ROOT, 0, len(taken) - 1)
-        self._records[:0] = taken
-        self._keys.update(r.key for r in taken)
-        self.endInsertRows()
-
-    def records(self) -> list[EventRecord]:
-        """The rows shown, top to bottom."""
-        return list(self._records)
 
 
 class SnapshotDialog(QDialog):
@@ -269,16 +120,10 @@ class EventsPage(QWidget):
         self.export_button.clicked.connect(self.export_action.trigger)
 
         self.model = EventTableModel(self.thumbnails, parent=self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setAccessibleName("Events")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = record_table(self.model, "Events")
         self.table.setIconSize(THUMBNAIL_SIZE)
-        self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE.height() + 6)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, THUMBNAIL_SIZE.width() + 12)
-        self.table.setAlternatingRowColors(True)
         self.table.doubleClicked.connect(self.open_snapshot)
         self.table.activated.connect(self.open_snapshot)  # Enter, for keyboard users
 

@@ -10,21 +10,11 @@ level and text filters act on the records already received.
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from dataclasses import dataclass
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-)
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
@@ -46,112 +36,15 @@ from console_app.core.services.health_history import (
 from console_app.ui import theme
 from console_app.ui.context import ConsoleContext
 from console_app.ui.icons import icon
+from console_app.ui.models.log_model import LEVELS, LogFilterProxy, LogLine, LogTableModel
 from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.views.device_pages import DevicePicker
+from console_app.ui.widgets.tables import record_table
 from console_app.ui.widgets.time_plot import TimePlot
 
-AnyIndex = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 ALL_STREAMS = "All streams"
 REDRAW_MS, LOG_DRAIN_MS = 1000, 200
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One device log record, as shown."""
-
-    time: float
-    level: str
-    logger: str
-    message: str
-
-    @property
-    def levelno(self) -> int:
-        return LEVELS.get(self.level.upper(), 20)
-
-
-class LogTableModel(QAbstractTableModel):
-    """Device log records, oldest first; past ``max_rows`` the oldest go."""
-
-    columns = ("Time", "Level", "Source", "Message")
-
-    def __init__(self, max_rows: int = 5000, parent=None):
-        super().__init__(parent)
-        self.max_rows = max_rows
-        self._lines: list[LogLine] = []
-
-    def rowCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._lines)
-
-    def columnCount(self, parent: AnyIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.columns):
-            return self.columns[section]
-        return None
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._lines):
-            return None
-        line = self._lines[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return (time.strftime("%H:%M:%S", time.localtime(line.time)) + f".{int(line.time * 1000) % 1000:03d}",
-                    line.level, line.logger, line.message)[index.column()]
-        if role == Qt.ItemDataRole.ForegroundRole and line.levelno >= LEVELS["ERROR"]:
-            return theme.danger_color()
-        if role == Qt.ItemDataRole.UserRole:
-            return line
-        return None
-
-    def append_lines(self, lines: list[LogLine]) -> None:
-        if not lines:
-            return
-        lines = lines[-self.max_rows:]
-        overflow = len(self._lines) + len(lines) - self.max_rows
-        if overflow > 0:
-            self.beginRemoveRows(_ROOT, 0, overflow - 1)
-            del self._lines[:overflow]
-            self.endRemoveRows()
-        first = len(self._lines)
-        self.beginInsertRows(_ROOT, first, first + len(lines) - 1)
-        self._lines.extend(lines)
-        self.endInsertRows()
-
-    def clear(self) -> None:
-        self.beginResetModel()
-        self._lines = []
-        self.endResetModel()
-
-    def lines(self) -> list[LogLine]:
-        return list(self._lines)
-
-
-class LogFilterProxy(QSortFilterProxyModel):
-    """Shows records at or above a level whose logger or message contains a text (any case)."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.min_level, self.text = LEVELS["INFO"], ""
-
-    def set_min_level(self, level: str) -> None:
-        self.beginFilterChange()
-        self.min_level = LEVELS[level]
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def set_text(self, text: str) -> None:
-        self.beginFilterChange()
-        self.text = text.casefold()
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
-        line = self.sourceModel().index(source_row, 0, source_parent).data(Qt.ItemDataRole.UserRole)
-        if line is None or line.levelno < self.min_level:
-            return False
-        return not self.text or self.text in f"{line.logger} {line.message}".casefold()
 
 
 class HealthPage(QWidget):
@@ -263,13 +156,7 @@ class HealthPage(QWidget):
 
     @staticmethod
     def _table(model, name: str) -> QTableView:
-        table = QTableView()
-        table.setModel(model)
-        table.setAccessibleName(name)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.verticalHeader().setVisible(False)
-        table.horizontalHeader().setStretchLastSection(True)
-        table.setAlternatingRowColors(True)
+        table = record_table(model, name)
         table.setWordWrap(False)
         table.setMinimumHeight(60)  # the splitter gives room; the window must still fit small screens
         return table

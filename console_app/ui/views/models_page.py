@@ -15,13 +15,11 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QMessageBox,
-    QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -44,6 +42,7 @@ from console_app.ui.icons import icon
 from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskContext, TaskRunner
 from console_app.ui.views.device_pages import DeviceTablePage, human_size
+from console_app.ui.widgets.tables import record_table
 
 COLUMNS = ("Name", "Version", "Decoder", "Inputs", "Outputs", "Opset", "Size", "Labels", "Source",
            "Imported")
@@ -92,14 +91,7 @@ class ModelsPage(QWidget):
         self.test_dialog: ModelTestDialog | None = None
 
         self.model = RowsTableModel(COLUMNS, parent=self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setAlternatingRowColors(True)
-        self.table.setAccessibleName("Model library")
+        self.table = record_table(self.model, "Model library", single_selection=True)
         self.table.doubleClicked.connect(lambda _index: self.open_test_dialog())
         self.status = QLabel()
         self.status.setWordWrap(True)

@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.services.app_builder import AppBuilder, BuilderError, Step
+from console_app.core.services.app_builder import AppBuilder
+from console_app.core.services.app_builder_types import BuilderError, Step
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.widgets.zone_editor import LINE, ZONE, ZoneEditor
 

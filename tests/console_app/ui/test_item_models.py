@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 
 from console_app.core.services.appliances import DeviceEntry
 from console_app.ui.models.devices_model import (
@@ -77,3 +77,30 @@ def test_discovered_cameras_model_passes_the_model_tester_and_merges_by_endpoint
     assert model.data(model.index(0, SERVICE)) == "http://10.0.0.5:8080/onvif/device_service"
     model.clear()
     assert model.rowCount() == 0
+
+
+def test_item_table_model_base_passes_the_model_tester_through_every_row_helper(qtmodeltester):
+    from console_app.ui.models.table_model import ItemTableModel
+
+    class Pairs(ItemTableModel):
+        columns = ("Key", "Value")
+
+        def data(self, index, role=0):
+            item = self.item_for(index)
+            return None if item is None or role != 0 else str(item[index.column()])
+
+    model = Pairs()
+    qtmodeltester.check(model, force_py=True)
+    model.insert_items(0, [("a", 1), ("b", 2)])
+    model.insert_items(1, [("c", 3)])
+    model.upsert_item(("b", 20), key=lambda item: item[0])
+    model.upsert_item(("d", 4), key=lambda item: item[0])
+    assert model.items() == [("a", 1), ("c", 3), ("b", 20), ("d", 4)]
+    model.remove_rows(1, 2)
+    model.insert_items(0, [])
+    model.remove_rows(1, 0)
+    assert model.items() == [("a", 1), ("d", 4)]
+    assert model.row_where(lambda item: item[0] == "d") == 1 and model.row_where(lambda item: False) == -1
+    assert model.item_at(5) is None and model.headerData(1, Qt.Orientation.Horizontal) == "Value"
+    model.reset_items([("z", 26)])
+    assert model.rowCount() == 1 and model.data(model.index(0, 1)) == "26"

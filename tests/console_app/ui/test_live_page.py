@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from console_app.core.services.live_feed import FeedState
+from console_app.core.services.live_frame import FeedState
 from tests.peers.line_safety_device import CAMERA_ID, LineSafetyDevice
 
 WAIT_MS = 20_000
@@ -20,7 +20,7 @@ def test_live_page_shows_the_paired_devices_annotated_camera_and_stops_it_on_unt
         qtbot.waitUntil(lambda: page.devices.count() == 1, timeout=WAIT_MS)
         assert device.device_id not in page.wall.devices()  # nothing streams before the page is opened
 
-        window.show_page(window.pages.index(page))
+        window.show_page(window.page_row(page.title))
         qtbot.waitUntil(lambda: page.isVisible(), timeout=WAIT_MS)
         item = page.devices.item(0)
         assert item.checkState() == Qt.CheckState.Checked  # first visit: every paired device is watched

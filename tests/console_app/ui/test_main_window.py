@@ -37,6 +37,27 @@ def test_ctrl_number_switches_pages_and_arrow_keys_move_in_the_list(qtbot, windo
     assert window.current_page().title == "Cameras"
 
 
+def test_pages_are_built_on_their_first_visit_and_page_by_title_builds_on_demand(window):
+    from console_app.ui.pages import PAGES
+
+    assert [p.title for p in window.built_pages()] == ["Devices"], "only the page shown (and the menu's) at start"
+    assert window.stack.count() == len(PAGES)
+    health = window.page("Health")
+    assert health.title == "Health" and window.page("Health") is health
+    assert window.stack.widget(window.page_row("Health")) is health
+    assert window.current_page().title == "Devices", "building a page must not switch to it"
+    window.show_page(window.page_row("Events"))
+    assert window.current_page().title == "Events"
+    assert [p.title for p in window.built_pages()] == ["Devices", "Health", "Events"]
+    assert [(p.title, p.icon_name) for p in window.pages] == [(s.title, s.icon_name) for s in PAGES]
+    try:
+        window.page("Nope")
+    except KeyError as exc:
+        assert "no page titled 'Nope'" in str(exc)
+    else:
+        raise AssertionError("an unknown title must raise KeyError")
+
+
 def test_keyboard_shortcuts_dialog_lists_the_page_shortcuts(qtbot, window):
     dialog = window.show_shortcuts()
     rows = dict(window.shortcut_rows())

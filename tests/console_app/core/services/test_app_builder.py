@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from console_app.core.services.app_builder import (
-    AppBuilder,
+from console_app.core.services.app_builder import AppBuilder
+from console_app.core.services.app_builder_types import (
     BuilderError,
     CameraOption,
     ModelOption,

@@ -11,12 +11,11 @@ import pytest
 from console_app.core.gateways.device_client import DeviceClient
 from console_app.core.services.live_feed import (
     SKEW_TOLERANCE_S,
-    AppInfo,
-    FeedState,
     LiveFeed,
     LiveFeedError,
     _CameraMeter,
 )
+from console_app.core.services.live_frame import AppInfo, FeedState
 from tests.peers.line_safety_device import APP_ID, CAMERA_ID, LineSafetyDevice
 from tests.peers.tcp_relay import TcpRelay
 

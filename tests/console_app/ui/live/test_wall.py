@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from console_app.core.services.live_feed import FeedState
+from console_app.core.services.live_frame import FeedState
 from console_app.ui.live.wall import LiveWall
 from tests.console_app.ui.live.conftest import CAMERA, WAIT_MS, connector
 

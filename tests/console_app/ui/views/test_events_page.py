@@ -12,7 +12,8 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication
 
 from console_app.core.services.event_log import CSV_COLUMNS, EventFilter, EventLog, EventRecord
-from console_app.ui.views.events_page import RECORD_ROLE, EventsPage, EventTableModel
+from console_app.ui.models.event_table_model import RECORD_ROLE, EventTableModel
+from console_app.ui.views.events_page import EventsPage
 from tests.peers.line_safety_device import APP_ID, CAMERA_ID
 
 WAIT_MS = 20_000

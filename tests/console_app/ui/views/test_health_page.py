@@ -7,7 +7,8 @@ from PySide6.QtCore import QModelIndex, Qt
 
 from console_app.core.gateways.device_client import DeviceCallError, DeviceClient
 from console_app.core.packaging import build_package
-from console_app.ui.views.health_page import HealthPage, LogFilterProxy, LogLine, LogTableModel
+from console_app.ui.models.log_model import LogFilterProxy, LogLine, LogTableModel
+from console_app.ui.views.health_page import HealthPage
 from tests.peers.line_safety_device import APP, APP_ID, CAMERA_ID
 
 WAIT_MS = 20_000
@@ -150,9 +151,9 @@ def test_log_filter_proxy_passes_the_model_tester_while_filters_and_rows_change(
 
 def test_health_page_is_in_the_navigation_and_streams_only_while_current(qtbot, window, line_device):
     page = window.page("Health")
-    window.show_page(window.pages.index(page))
+    window.show_page(window.page_row(page.title))
     qtbot.waitUntil(lambda: page.streaming, timeout=WAIT_MS)
     followers = page.followers
-    window.show_page(window.pages.index(window.page("Devices")))
+    window.show_page(window.page_row("Devices"))
     qtbot.waitUntil(lambda: not any(f.running for f in followers), timeout=WAIT_MS)
     assert not page.streaming

@@ -10,15 +10,11 @@ import tarfile
 
 from PySide6.QtCore import Qt
 
-from console_app.core.services.app_builder import (
-    AppBuilder,
-    CameraOption,
-    ModelOption,
-    SnapshotSource,
-    Step,
-)
+from console_app.core.services.app_builder import AppBuilder
+from console_app.core.services.app_builder_types import CameraOption, ModelOption, Step
 from console_app.core.services.app_library import AppLibrary
 from console_app.core.services.model_library import ModelLibrary
+from console_app.core.services.snapshot_source import SnapshotSource
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.wizards.app_builder_wizard import AppBuilderWizard
 from device_runtime.apps.manifest import parse_manifest
