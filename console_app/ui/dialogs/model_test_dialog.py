@@ -148,12 +148,16 @@ class ModelTestDialog(QDialog):
 
         def grab(ctx: TaskContext) -> np.ndarray:
             url = inventory.cameras.stream_url(camera_id)
-            if stream_reader.is_device_only(url):
+            # The device registration found to reach the camera; for sim:// any paired device will do.
+            device_id = inventory.cameras.get_camera(camera_id).reachable_via_device_id
+            if device_id is None and stream_reader.is_device_only(url):
                 paired = appliances.paired_entries() if appliances is not None else []
                 if not paired:
                     raise model_inspection.ModelTestError(
                         f"{name} is rendered by a Sightline device; pair a device to grab its frames")
-                with appliances.connect(paired[0].device_id) as client:
+                device_id = paired[0].device_id
+            if device_id is not None:
+                with appliances.connect(device_id) as client:
                     probe = client.probe_camera(url)
                 if not probe.ok:
                     raise model_inspection.ModelTestError(f"{name}: {probe.error}")

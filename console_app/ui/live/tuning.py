@@ -7,14 +7,22 @@ connection). One send at a time: changes made while a send is in flight go
 out when it returns. "Save as new version" hands the parameters to the
 application library (``AppLibrary.save_tuned_version``), which makes them a
 new, deployable version.
+
+"Edit zones and lines…" (:data:`EDIT_GEOMETRY_SHORTCUT`) opens the zone
+editor on the enlarged tile's current frame with the camera's zones and lines
+(:class:`~console_app.ui.live.geometry_dialog.GeometryDialog`); Apply makes
+the redrawn shapes part of the tuned parameters and sends them like any other
+change, Cancel changes nothing.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -29,9 +37,14 @@ from PySide6.QtWidgets import (
 
 from console_app.core.services.live_feed import LiveFeed
 from console_app.core.services.live_frame import AppInfo
+from console_app.core.services.live_geometry import GeometryEdit
+from console_app.ui.live.geometry_dialog import GeometryDialog
 from console_app.ui.tasks import TaskRunner
 
 DEBOUNCE_MS = 200
+# Not Ctrl+E (Export on the Events page: pages are separate, but one key for one meaning reads better).
+# Ctrl+Shift+Z is Redo in text fields; the enlarged tile's page has none, so it is free there.
+EDIT_GEOMETRY_SHORTCUT = "Ctrl+Shift+Z"
 NO_LIBRARY = "The application library is not available in this console, so tuned parameters cannot be saved."
 
 
@@ -46,6 +59,9 @@ class TuningPanel(QWidget):
         self._tasks, self._library = tasks, app_library
         self._feed: LiveFeed | None = None
         self._app: AppInfo | None = None
+        self._camera_id = ""
+        self._snapshot: Callable[[], QImage | None] | None = None
+        self.geometry_dialog: GeometryDialog | None = None
         self._all_zones: list[dict] = []
         self._all_lines: list[dict] = []
         self._in_flight = False
@@ -66,6 +82,15 @@ class TuningPanel(QWidget):
         self.classes.setAccessibleName("Classes reported")
         self.rules = QListWidget()
         self.rules.setAccessibleName("Zones and counting lines")
+        self.edit_action = QAction("&Edit zones and lines…", self)
+        self.edit_action.setShortcut(QKeySequence(EDIT_GEOMETRY_SHORTCUT))
+        self.edit_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.edit_action.triggered.connect(self.edit_geometry)
+        self.addAction(self.edit_action)
+        self.edit_button = QPushButton(self.edit_action.text())
+        shortcut_text = self.edit_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        self.edit_button.setToolTip(f"Redraw the zones and counting lines on this camera's picture ({shortcut_text})")
+        self.edit_button.clicked.connect(self.edit_action.trigger)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.save_button = QPushButton("Save as new &version")
@@ -92,6 +117,7 @@ class TuningPanel(QWidget):
         layout.addWidget(self.classes, 1)
         layout.addWidget(rules_label)
         layout.addWidget(self.rules, 1)
+        layout.addWidget(self.edit_button)
         layout.addWidget(self.status)
         layout.addWidget(self.save_button)
 
@@ -110,10 +136,18 @@ class TuningPanel(QWidget):
     def app(self) -> AppInfo | None:
         return self._app
 
-    def bind(self, feed: LiveFeed | None, app: AppInfo | None) -> None:
-        """Show ``app`` (running on ``feed``'s device); None clears the panel."""
+    def bind(self, feed: LiveFeed | None, app: AppInfo | None, camera_id: str = "",
+             snapshot: Callable[[], QImage | None] | None = None) -> None:
+        """Show ``app`` (running on ``feed``'s device); None clears the panel.
+
+        ``camera_id`` is the enlarged tile's camera and ``snapshot`` returns its
+        current frame: zones and lines are redrawn on that picture.
+        """
         self._timer.stop()
         self._feed, self._app = feed, app
+        self._camera_id, self._snapshot = camera_id, snapshot
+        if self.geometry_dialog is not None:
+            self.geometry_dialog.reject()  # it edits the app this panel no longer shows
         self._dirty = False
         self.status.setText("")
         widgets = (self.confidence, self.classes, self.rules)
@@ -136,21 +170,28 @@ class TuningPanel(QWidget):
                 self.classes.addItem(item)
             self._all_zones = copy.deepcopy(params.get("zones", []))
             self._all_lines = copy.deepcopy(params.get("lines", []))
-            for kind, rules in (("zone", self._all_zones), ("line", self._all_lines)):
-                for rule in rules:
-                    item = QListWidgetItem(f"{kind}: {rule.get('name', '?')}")
-                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                    item.setCheckState(Qt.CheckState.Checked)
-                    item.setToolTip(f"Untick to switch this {kind} off while tuning")
-                    self.rules.addItem(item)
+            self._fill_rules(switched_off=set())
         for widget in widgets:
             widget.blockSignals(False)
         self._show_confidence()
         self._set_enabled(app is not None)
 
+    def _fill_rules(self, switched_off: set[tuple[str, str]]) -> None:
+        """List every zone and line, ticked unless its ``(kind, name)`` is in ``switched_off``."""
+        self.rules.clear()
+        for kind, rules in (("zone", self._all_zones), ("line", self._all_lines)):
+            for rule in rules:
+                item = QListWidgetItem(f"{kind}: {rule.get('name', '?')}")
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                off = (kind, rule.get("name")) in switched_off
+                item.setCheckState(Qt.CheckState.Unchecked if off else Qt.CheckState.Checked)
+                item.setToolTip(f"Untick to switch this {kind} off while tuning")
+                self.rules.addItem(item)
+
     def _set_enabled(self, on: bool) -> None:
-        for widget in (self.confidence, self.classes, self.rules):
+        for widget in (self.confidence, self.classes, self.rules, self.edit_button):
             widget.setEnabled(on)
+        self.edit_action.setEnabled(on)
         self.save_button.setEnabled(on and self._library is not None)
 
     # ------------------------------------------------------------------ editing
@@ -181,6 +222,56 @@ class TuningPanel(QWidget):
         self._dirty = True
         self.status.setText("Changed; sending…")
         self._timer.start()  # restarts: a burst of changes is one send
+
+    @property
+    def send_pending(self) -> bool:
+        """Whether a change waits for the debounce timer or a send is under way."""
+        return self._dirty or self._in_flight or self._timer.isActive()
+
+    # ------------------------------------------------------------------ zones and lines
+
+    def edit_geometry(self) -> GeometryDialog | None:
+        """Open the zone editor (non-modal for the event loop, modal for the window) on the tile's frame.
+
+        It shows this camera's zones and lines as the panel has them (those
+        switched off included); None when no app is shown.
+        """
+        if self._app is None:
+            return None
+        if self.geometry_dialog is not None:
+            self.geometry_dialog.raise_()
+            self.geometry_dialog.activateWindow()
+            return self.geometry_dialog
+        edit = GeometryEdit.from_params({"zones": self._all_zones, "lines": self._all_lines},
+                                        self._camera_id, self._app.camera_ids)
+        image = self._snapshot() if self._snapshot is not None else None
+        title = f"Zones and lines of {self._app.name or self._app.app_id} on {self._camera_id or 'this camera'}"
+        dialog = GeometryDialog(edit, image, title, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.accepted.connect(lambda: self._apply_geometry(dialog.edit))
+        dialog.finished.connect(lambda _result: self._forget_dialog(dialog))
+        self.geometry_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _forget_dialog(self, dialog: GeometryDialog) -> None:
+        if self.geometry_dialog is dialog:
+            self.geometry_dialog = None
+        dialog.deleteLater()
+
+    def _apply_geometry(self, edit: GeometryEdit) -> None:
+        """The redrawn shapes become the tuned ones (ticks kept by name) and go out with the next send."""
+        if self._app is None:
+            return
+        shown = [("zone", z.get("name")) for z in self._all_zones] + [("line", ln.get("name")) for ln in self._all_lines]
+        switched_off = {rule for i, rule in enumerate(shown)
+                        if i < self.rules.count() and self.rules.item(i).checkState() != Qt.CheckState.Checked}
+        params = edit.params()
+        self._all_zones, self._all_lines = params["zones"], params["lines"]
+        self.rules.blockSignals(True)
+        self._fill_rules(switched_off)
+        self.rules.blockSignals(False)
+        self._changed()
 
     # ------------------------------------------------------------------ sending
 

@@ -7,7 +7,8 @@ the GUI thread only, and only to take the newest frame and repaint.
 
 Double-click (or Enter) on a tile enlarges it with the tuning panel beside
 it; Escape (or another double-click) returns to the grid. Ctrl+S on a tile
-saves a PNG snapshot with its overlays into ``snapshot_dir``.
+saves a PNG snapshot with its overlays into ``snapshot_dir``; Ctrl+Shift+Z on
+an enlarged tile redraws its zones and lines (the tuning panel's editor).
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ class LiveWall(QWidget):
         self._enlarged_page.addWidget(self.tuning)
         self._enlarged_page.setStretchFactor(0, 3)
         self._enlarged_page.setStretchFactor(1, 1)
+        # The panel's "Edit zones and lines" shortcut works while the enlarged tile has the focus too.
+        self._enlarged_page.addAction(self.tuning.edit_action)
         self.stack = QStackedWidget()
         self.stack.addWidget(self._grid_page)
         self.stack.addWidget(self._enlarged_page)
@@ -260,7 +263,8 @@ class LiveWall(QWidget):
         self._enlarged_holder.layout().addWidget(tile)
         self.enlarged_tile = tile
         feed = self._feeds.get(tile.device_id)
-        self.tuning.bind(feed, feed.app_for_camera(tile.camera_id) if feed else None)
+        self.tuning.bind(feed, feed.app_for_camera(tile.camera_id) if feed else None, tile.camera_id,
+                         lambda: tile.last_frame.image if tile.last_frame is not None else None)
         self.stack.setCurrentWidget(self._enlarged_page)
         tile.setFocus()
 

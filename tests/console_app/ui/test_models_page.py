@@ -8,8 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QInputDialog, QMessageBox, QWidget
 
+from console_app.core.credentials import CredentialStore
+from console_app.core.persistence import InventoryStore
+from console_app.core.services.inventory_pairings import InventoryPairingStore
+from console_app.core.services.registration import CameraRegistration
+from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.model_import_dialog import ModelImportDialog
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.views.models_page import ModelsPage
@@ -116,6 +122,63 @@ def test_imported_file_appears_and_test_on_snapshot_draws_the_boxes(qtbot, page,
     assert not dialog.picture.pixmap().isNull()
     assert "detection(s)" in dialog.summary.text()
     dialog.grab().save(str(tmp_path / "model-test.png"))
+    dialog.close()
+
+
+@pytest.fixture
+def page_with_inventory(qtbot, tmp_path, qapp):
+    """The Models page of a console with an inventory open (as at a real start): (page, context, inventory)."""
+    with InventoryStore(f"sqlite:///{tmp_path / 'inventory.sqlite'}",
+                        credentials=CredentialStore(tmp_path / "secrets", use_keyring=False)) as store:
+        context = ConsoleContext.create(tmp_path / "console", interfaces=["127.0.0.1"],
+                                        pairing_store=InventoryPairingStore(store.devices))
+        context.extras.update(inventory=store, settings_path=str(tmp_path / "console.json"))
+        host = PagesHost(context)
+        qtbot.addWidget(host)
+        host.show()
+        host.show_page(2)
+        try:
+            yield host.models, context, store
+        finally:
+            host.tasks.cancel_all()
+            context.close()
+
+
+def test_test_on_snapshot_grabs_a_registered_sim_camera_through_the_paired_device_and_draws_the_boxes(
+        qtbot, page_with_inventory, start_device):
+    """The console cannot open sim:// itself: the frame comes from the device's ProbeCamera."""
+    page, context, inventory = page_with_inventory
+    device = start_device()
+    entry = context.appliances.add_by_address("127.0.0.1", device.port)
+    context.appliances.pair(entry.device_id, device.pairing.current_code())
+    url = "sim://production-line?seed=7&width=640&height=480&fps=15"
+    inventory.cameras.add_camera(CameraRegistration(
+        name="Line 3 overhead", host="127.0.0.1", port=0, manufacturer="Sightline", model="SIM", serial="SIM-7",
+        endpoint_reference="urn:uuid:sim-7", profiles=(), profile_token="", stream_uri=url, snapshot_uri="",
+        auth_method="rtsp", clock_offset_s=0.0, username="", onvif=False,
+        reachable_via_device_id=entry.device_id), None)
+    import_through_file_dialog(qtbot, page, DEMO_MODEL)
+    qtbot.waitUntil(lambda: row_names(page) == ["sightline-demo@1"], timeout=WAIT_MS)
+    select(page, "sightline-demo@1")
+    dialog = page.open_test_dialog()
+    qtbot.waitUntil(lambda: dialog.grab_button.isEnabled(), timeout=WAIT_MS)
+    assert dialog.camera_combo.currentText() == "Line 3 overhead"
+
+    qtbot.mouseClick(dialog.grab_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.last_result is not None or "⚠" in dialog.summary.text(), timeout=WAIT_MS)
+
+    assert dialog.last_result is not None, dialog.summary.text()
+    frame = dialog.snapshot
+    assert frame.shape == (480, 640, 3)  # the device's frame of the camera, as registered
+    detections = dialog.last_result.detections
+    assert detections and {d.label for d in detections} <= set(DEMO_LABELS.read_text().split())
+    drawn = dialog.annotated
+    assert (drawn.width(), drawn.height()) == (640, 480)
+    for det in detections:  # each box's left edge is painted over the camera's pixels
+        x, y = int(round(det.x1)), int((det.y1 + det.y2) / 2)
+        painted = drawn.pixelColor(x, y)
+        assert (painted.red(), painted.green(), painted.blue()) != tuple(int(v) for v in frame[y, x][::-1])
+    assert not dialog.picture.pixmap().isNull() and "detection(s)" in dialog.summary.text()
     dialog.close()
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator  # noqa: E402
 import pytest  # noqa: E402
 
 from console_app.core.async_loop import AsyncLoop  # noqa: E402
+from console_app.ui.live.tile import LiveTile  # noqa: E402
+from console_app.ui.live.wall import LiveWall  # noqa: E402
 from console_app.ui.tasks import TaskRunner  # noqa: E402
 from tests.peers.line_safety_device import CAMERA_ID, LineSafetyDevice  # noqa: E402
 
@@ -40,3 +42,25 @@ def loop() -> Iterator[AsyncLoop]:
 @pytest.fixture
 def tasks(qapp, loop) -> TaskRunner:
     return TaskRunner(loop)
+
+
+@pytest.fixture
+def wall(qtbot, tasks, live_device, tmp_path) -> Iterator[LiveWall]:
+    """A shown wall (no app library) watching nothing yet; its feeds are stopped at the end."""
+    widget = LiveWall(tasks, connector(live_device), device_name=lambda d: "Line 3 box",
+                      snapshot_dir=tmp_path / "snaps")
+    qtbot.addWidget(widget)
+    widget.resize(900, 640)
+    widget.show()
+    qtbot.waitExposed(widget)
+    yield widget
+    widget.shutdown()
+
+
+def annotated_tile(qtbot, wall: LiveWall, device_id: str) -> LiveTile:
+    """Add ``device_id`` to ``wall``; its camera's tile once it has painted a frame with detections."""
+    wall.add_device(device_id)
+    qtbot.waitUntil(lambda: wall.tile(device_id, CAMERA) is not None, timeout=WAIT_MS)
+    tile = wall.tile(device_id, CAMERA)
+    qtbot.waitUntil(lambda: tile.frames_painted > 0 and bool(tile.last_detections), timeout=WAIT_MS)
+    return tile

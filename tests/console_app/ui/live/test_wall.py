@@ -5,33 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from console_app.core.services.live_frame import FeedState
 from console_app.ui.live.wall import LiveWall
-from tests.console_app.ui.live.conftest import CAMERA, WAIT_MS, connector
-
-
-@pytest.fixture
-def wall(qtbot, tasks, live_device, tmp_path):
-    widget = LiveWall(tasks, connector(live_device), device_name=lambda d: "Line 3 box",
-                      snapshot_dir=tmp_path / "snaps")
-    qtbot.addWidget(widget)
-    widget.resize(900, 640)
-    widget.show()
-    qtbot.waitExposed(widget)
-    yield widget
-    widget.shutdown()
-
-
-def annotated_tile(qtbot, wall, device_id):
-    wall.add_device(device_id)
-    qtbot.waitUntil(lambda: wall.tile(device_id, CAMERA) is not None, timeout=WAIT_MS)
-    tile = wall.tile(device_id, CAMERA)
-    qtbot.waitUntil(lambda: tile.frames_painted > 0 and bool(tile.last_detections), timeout=WAIT_MS)
-    return tile
+from tests.console_app.ui.live.conftest import CAMERA, WAIT_MS, annotated_tile, connector
 
 
 def test_tile_paints_frames_with_detections_zones_and_lines_from_the_metadata(qtbot, wall, live_device):
