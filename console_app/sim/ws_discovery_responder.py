@@ -137,6 +137,9 @@ class WsDiscoveryResponder:
         self._stopping = threading.Event()
         self.answers_unicast = False
         self.probes_answered = 0
+        #: MessageIDs of the probes answered, so a test can tell its own probes from anyone else's
+        #: (another program probing on the same host answers too).
+        self.answered_probe_ids: list[str] = []
         self.resolves_answered = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -307,6 +310,7 @@ class WsDiscoveryResponder:
             self._send_reply(payloads, source)
             with self._lock:
                 self.probes_answered += 1
+                self.answered_probe_ids.append(message_id)
         elif request.tag == f"{{{NS_WSD}}}Resolve" and self._matches_resolve(request):
             self._send_reply([self._resolve_matches(message_id)], source)
             with self._lock:
