@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,12 +132,21 @@ def _stream(method: str, call) -> DeviceStream:
     return DeviceStream(method, call)
 
 
-def _upload_chunks(header: pb.UploadHeader, data: bytes | Path) -> Iterator[pb.UploadChunk]:
+#: ``progress(bytes_sent, total)``, called as gRPC takes each chunk.
+UploadProgress = Callable[[int, int], None]
+
+
+def _upload_chunks(header: pb.UploadHeader, data: bytes | Path,
+                   progress: UploadProgress | None = None) -> Iterator[pb.UploadChunk]:
     yield pb.UploadChunk(header=header)
     stream = io.BytesIO(data) if isinstance(data, bytes) else open(data, "rb")
+    sent = 0
     with stream:
         while chunk := stream.read(CHUNK_BYTES):
             yield pb.UploadChunk(data=chunk)
+            sent += len(chunk)
+            if progress is not None:
+                progress(sent, header.size)
 
 
 def _digest(data: bytes | Path) -> tuple[int, str]:
@@ -199,19 +208,21 @@ class DeviceClient:
     def list_apps(self) -> list[pb.AppStatus]:
         return list(_call("ListApps", self._stub.ListApps, pb.ListAppsRequest(), self.timeout).apps)
 
-    def deploy(self, package: bytes | Path, signature: bytes = b"") -> pb.AppStatus:
+    def deploy(self, package: bytes | Path, signature: bytes = b"",
+               progress: UploadProgress | None = None) -> pb.AppStatus:
         """Upload, install and start a package; the device keeps its running version on any failure.
 
         Signed with this client's ``signer`` unless ``signature`` (made
         earlier, e.g. when the package was built) is given. A device refuses
         unsigned and tampered packages with ``PERMISSION_DENIED``.
+        ``progress(sent, total)`` follows the upload.
         """
         size, sha = _digest(package)
         if not signature and self.signer is not None:
             signature = self.signer.sign_package(sha)
         name = package.name if isinstance(package, Path) else "package.tar.gz"
         header = pb.UploadHeader(filename=name, size=size, sha256=sha, signature=signature)
-        return _call("DeployApp", self._stub.DeployApp, _upload_chunks(header, package), None)
+        return _call("DeployApp", self._stub.DeployApp, _upload_chunks(header, package, progress), None)
 
     def start_app(self, app_id: str) -> pb.AppStatus:
         return _call("StartApp", self._stub.StartApp, pb.AppRef(app_id=app_id), self.timeout)

@@ -14,10 +14,9 @@ package again to just the devices that did not succeed.
 from __future__ import annotations
 
 import enum
-import inspect
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -88,28 +87,6 @@ class DeployResult:
 
 
 ProgressCallback = Callable[[str, DeployProgress], None]
-
-
-class _CountingStub:
-    """A gRPC stub whose DeployApp counts the bytes of the chunks as gRPC takes them."""
-
-    def __init__(self, stub: Any, on_sent: Callable[[int], None]):
-        self._stub = stub
-        self._on_sent = on_sent
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stub, name)
-
-    def DeployApp(self, requests: Iterable[Any], *args: Any, **kwargs: Any) -> Any:  # noqa: N802 (gRPC name)
-        def counted() -> Iterable[Any]:
-            sent = 0
-            for chunk in requests:
-                yield chunk
-                if chunk.data:
-                    sent += len(chunk.data)
-                    self._on_sent(sent)
-
-        return self._stub.DeployApp(counted(), *args, **kwargs)
 
 
 class Deployer:
@@ -195,7 +172,7 @@ class Deployer:
                     report(device_id, DeployProgress(Stage.UPLOADING, sent, total))
 
             try:
-                status = _deploy_with_progress(client, package, on_sent)
+                status = client.deploy(package, progress=lambda sent, _total: on_sent(sent))
             except Exception as exc:
                 if self._cancel.is_set():
                     return finish(Stage.CANCELLED, f"cancelled; {name} keeps the version it was running")
@@ -221,27 +198,6 @@ class Deployer:
             return self.appliances.entry(device_id).name or device_id
         except Exception:
             return device_id
-
-
-def _deploy_with_progress(client: Any, package: bytes, on_sent: Callable[[int], None]) -> Any:
-    """``client.deploy(package)`` reporting bytes sent: through its ``progress`` argument when it
-    has one, else by counting the chunks its stub sends."""
-    try:
-        accepts_progress = "progress" in inspect.signature(client.deploy).parameters
-    except (TypeError, ValueError):
-        accepts_progress = False
-    if accepts_progress:
-        return client.deploy(package, progress=lambda sent, _total=None: on_sent(sent))
-    stub = getattr(client, "_stub", None)
-    if stub is None:
-        status = client.deploy(package)
-        on_sent(len(package))
-        return status
-    client._stub = _CountingStub(stub, on_sent)
-    try:
-        return client.deploy(package)
-    finally:
-        client._stub = stub
 
 
 def _failure_text(name: str, exc: BaseException) -> str:
