@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from device_runtime.sources.base import Capture, Source
 from device_runtime.sources.errors import InvalidSourceUrl
@@ -31,6 +31,7 @@ from device_runtime.sources.synthetic_scene import (
     ProductionLineRenderer,
     clip_box,
 )
+from device_runtime.sources.url_params import int_params
 
 __all__ = [
     "CLASS_NAMES",
@@ -85,23 +86,7 @@ class SimSpec:
                 f"{url}: a synthetic camera is written {SIM_SCHEME}://{SIM_SCENE}?seed=7&width=640"
                 "&height=480&fps=30 (the only scene is 'production-line')"
             )
-        values: dict[str, int] = {}
-        for name, raw in parse_qsl(parts.query, keep_blank_values=True):
-            if name not in _SIM_LIMITS:
-                raise InvalidSourceUrl(
-                    f"{url}: unknown parameter {name!r}; expected one of {', '.join(_SIM_LIMITS)}"
-                )
-            if name in values:
-                raise InvalidSourceUrl(f"{url}: parameter {name!r} is given twice")
-            _default, low, high = _SIM_LIMITS[name]
-            try:
-                value = int(raw)
-            except ValueError:
-                raise InvalidSourceUrl(f"{url}: {name}={raw!r} is not a whole number") from None
-            if not low <= value <= high:
-                raise InvalidSourceUrl(f"{url}: {name}={value} is outside {low}..{high}")
-            values[name] = value
-        return cls(**values)
+        return cls(**int_params(url, parts.query, _SIM_LIMITS))
 
 
 class SyntheticLineSource(Source):

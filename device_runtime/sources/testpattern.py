@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from device_runtime.sources.base import Capture, Source
 from device_runtime.sources.errors import InvalidSourceUrl
+from device_runtime.sources.url_params import int_params
 from device_runtime.types import Detection
 
 BOX_LABEL = "box"
@@ -58,21 +59,7 @@ class PatternSpec:
                 f"{url}: a test source is written test://pattern?width=640&height=480&fps=30"
                 "&objects=3&seed=1"
             )
-        values: dict[str, int] = {}
-        for name, raw in parse_qsl(parts.query, keep_blank_values=True):
-            if name not in _LIMITS:
-                raise InvalidSourceUrl(
-                    f"{url}: unknown parameter {name!r}; expected one of {', '.join(_LIMITS)}"
-                )
-            _default, low, high = _LIMITS[name]
-            try:
-                value = int(raw)
-            except ValueError:
-                raise InvalidSourceUrl(f"{url}: {name}={raw!r} is not a whole number") from None
-            if not low <= value <= high:
-                raise InvalidSourceUrl(f"{url}: {name}={value} is outside {low}..{high}")
-            values[name] = value
-        return cls(**values)
+        return cls(**int_params(url, parts.query, _LIMITS))
 
 
 @dataclass(frozen=True)
