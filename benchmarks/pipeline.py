@@ -57,12 +57,12 @@ from benchmarks.common import (
     write_results,
 )
 from benchmarks.media import decode_all, make_clip
-from device_runtime.apps.manifest import parse_manifest
 from device_runtime.apps.registry import make_logic
 from device_runtime.inference import ModelRegistry, ModelSession, SessionSettings, physical_cores
 from device_runtime.inference.preprocess import prepare_batch
 from device_runtime.inference.providers import create_session
 from device_runtime.pipeline import CameraWorker, PreviewItem
+from device_runtime.protocol.apps.manifest import parse_manifest
 from device_runtime.sources.file import FileSource
 
 MODEL = ROOT / "resources" / "models" / "sightline-demo.onnx"

@@ -18,6 +18,7 @@ from device_runtime.rpc.interceptor import DeviceInterceptor
 from device_runtime.rpc.servicer import DeviceServicer
 from device_runtime.security.identity import DeviceIdentity
 from device_runtime.security.pairing import PairingManager
+from device_runtime.security.secret_store import SecretStore
 from device_runtime.security.tls import server_credentials
 from device_runtime.status import API_VERSION
 from device_runtime.supervisor import Supervisor
@@ -38,6 +39,8 @@ class DeviceRuntime:
         self.config = config
         self.identity = DeviceIdentity.load_or_create(config.data_dir, config.name)
         self.pairing = PairingManager(config.data_dir, self.identity, on_code_changed=self._on_code_changed)
+        # Named secrets (camera passwords, output tokens) filled over the paired connection.
+        self.secrets = SecretStore(config.data_dir)
         self.supervisor = Supervisor(config, **supervisor_options)
         self.hardware = hardware_info()
         self._log_handler = LogBroadcastHandler(self.supervisor.logs)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from device_runtime.app_runner import DetectorAppRunner
-from device_runtime.apps.manifest import parse_manifest
 from device_runtime.apps.registry import make_logic
 from device_runtime.broadcast import Broadcast, Latest, LogEntry
 from device_runtime.config import DeviceConfig
@@ -34,6 +33,7 @@ from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound,
 from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.session import ModelSession
 from device_runtime.pipeline import PreviewItem, encode_jpeg
+from device_runtime.protocol.apps.manifest import parse_manifest
 from device_runtime.protocol.package_signature import key_fingerprint
 from device_runtime.security.package_signing import verify_package_signature
 from device_runtime.snapshots import SnapshotStore

@@ -9,18 +9,7 @@ and :func:`make_app_logic`; see ``registry`` for the runner's side and
 from __future__ import annotations
 
 from device_runtime.apps.detector import DetectorLogic, LogicResult
-from device_runtime.apps.errors import ManifestError, UnknownCamera, UnsupportedAppKind
 from device_runtime.apps.events import EVENT_TYPES, AppEvent
-from device_runtime.apps.manifest import (
-    SCHEMA_V1,
-    AppManifest,
-    AppManifestBase,
-    DetectorManifest,
-    manifest_json_schema,
-    merge_params,
-    parse_manifest,
-)
-from device_runtime.apps.params import CountingLine, DetectorParams, TrackingParams, Zone
 from device_runtime.apps.registry import (
     AppKind,
     AppLogic,
@@ -30,8 +19,19 @@ from device_runtime.apps.registry import (
     make_logic,
     register_app_kind,
 )
-from device_runtime.apps.specs import CameraSpec, ModelSpec, redact_url
 from device_runtime.apps.tracker import Track, Tracker
+from device_runtime.protocol.apps.errors import ManifestError, UnknownCamera, UnsupportedAppKind
+from device_runtime.protocol.apps.manifest import (
+    SCHEMA_V1,
+    AppManifest,
+    AppManifestBase,
+    DetectorManifest,
+    manifest_json_schema,
+    merge_params,
+    parse_manifest,
+)
+from device_runtime.protocol.apps.params import CountingLine, DetectorParams, TrackingParams, Zone
+from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec, redact_url
 
 __all__ = [
     "EVENT_TYPES",

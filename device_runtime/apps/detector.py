@@ -53,17 +53,22 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from device_runtime.apps import events as ev
-from device_runtime.apps.errors import ManifestError
 from device_runtime.apps.events import AppEvent
-from device_runtime.apps.geometry import (
+from device_runtime.apps.tracker import Track, Tracker
+from device_runtime.protocol.apps.errors import ManifestError
+from device_runtime.protocol.apps.geometry import (
     crossing_direction,
     distance_to_boundary,
     points_in_polygon,
     signed_distance_to_line,
 )
-from device_runtime.apps.params import CountingLine, DetectorParams, Zone, reference_problems
-from device_runtime.apps.tracker import Track, Tracker
-from device_runtime.apps.validation import format_loc
+from device_runtime.protocol.apps.params import (
+    CountingLine,
+    DetectorParams,
+    Zone,
+    reference_problems,
+)
+from device_runtime.protocol.apps.validation import format_loc
 from device_runtime.types import Detection
 
 DIRECTIONS = ("in", "out")

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from device_runtime.apps.detector import DetectorLogic, LogicResult
-from device_runtime.apps.errors import UnsupportedAppKind
-from device_runtime.apps.manifest import (
+from device_runtime.protocol.apps.errors import UnsupportedAppKind
+from device_runtime.protocol.apps.manifest import (
     AppManifestBase,
     DetectorManifest,
     register_manifest_kind,
@@ -93,7 +93,7 @@ def make_logic(
     ``labels`` are the class names of the model as loaded on the device;
     ``None`` uses the ones the manifest declares. Raises
     :class:`UnsupportedAppKind` for kinds that have no per-frame logic and
-    :class:`~device_runtime.apps.errors.UnknownCamera` for a camera the
+    :class:`~device_runtime.protocol.apps.errors.UnknownCamera` for a camera the
     manifest does not declare.
     """
     kind = app_kind(manifest.kind)

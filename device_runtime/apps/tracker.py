@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device_runtime.apps.params import TrackingParams
+from device_runtime.protocol.apps.params import TrackingParams
 from device_runtime.types import Detection
 
 

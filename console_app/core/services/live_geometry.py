@@ -4,7 +4,7 @@ The live tuning panel opens the zone editor on an enlarged tile's frame. The
 editor speaks in shapes — ``(name, [(x, y), …])`` zones and ``(name, a, b)``
 lines, normalised to [0, 1] — and shows only the shapes of the camera on
 screen; the device speaks in the ``params_json`` schema of a detector app
-(``device_runtime/apps/params.py``: ``zones`` with ``name``, ``points``,
+(``device_runtime/protocol/apps/params.py``: ``zones`` with ``name``, ``points``,
 ``classes``, ``dwell_limit_s``, ``cameras``, ``anchor``; ``lines`` with
 ``name``, ``a``, ``b``, ``classes``, ``count``, ``cameras``, ``anchor``).
 :class:`GeometryEdit` converts between the two and applies the engineer's

@@ -206,7 +206,14 @@ class SetParamsRequest(_message.Message):
     def __init__(self, app_id: _Optional[str] = ..., params_json: _Optional[str] = ...) -> None: ...
 
 class UploadHeader(_message.Message):
-    __slots__ = ("filename", "size", "sha256", "name", "labels", "decoder", "signature")
+    __slots__ = ("filename", "size", "sha256", "name", "labels", "decoder", "signature", "secrets")
+    class SecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +221,7 @@ class UploadHeader(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     DECODER_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
     filename: str
     size: int
     sha256: str
@@ -221,7 +229,8 @@ class UploadHeader(_message.Message):
     labels: str
     decoder: str
     signature: bytes
-    def __init__(self, filename: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., name: _Optional[str] = ..., labels: _Optional[str] = ..., decoder: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    secrets: _containers.ScalarMap[str, str]
+    def __init__(self, filename: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., name: _Optional[str] = ..., labels: _Optional[str] = ..., decoder: _Optional[str] = ..., signature: _Optional[bytes] = ..., secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class UploadChunk(_message.Message):
     __slots__ = ("header", "data")

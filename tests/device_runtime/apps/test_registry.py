@@ -18,10 +18,10 @@ from device_runtime.apps import (
     parse_manifest,
     register_app_kind,
 )
-from device_runtime.apps import manifest as manifest_module
 from device_runtime.apps import registry as registry_module
-from device_runtime.apps.manifest import AppManifestBase
 from device_runtime.errors import FailedPrecondition, NotFound
+from device_runtime.protocol.apps import manifest as manifest_module
+from device_runtime.protocol.apps.manifest import AppManifestBase
 from device_runtime.types import Detection
 
 

@@ -1,5 +1,5 @@
 """The application builder's state machine, without a screen; every manifest it makes is checked
-with the device's own parser (device_runtime.apps.manifest.parse_manifest)."""
+with the device's own parser (device_runtime.protocol.apps.manifest.parse_manifest)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from console_app.core.services.app_builder_types import (
     ModelOption,
     Step,
 )
-from device_runtime.apps.manifest import parse_manifest
+from device_runtime.protocol.apps.manifest import parse_manifest
 
 LINE3 = CameraOption("camera:1", "Line 3 overhead", "rtsp://10.0.0.5:554/stream1")
 DOCK = CameraOption("camera:2", "Dock", "sim://production-line?seed=7")

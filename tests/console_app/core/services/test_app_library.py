@@ -25,7 +25,7 @@ from console_app.core.services.app_library import (
     version_key,
 )
 from console_app.core.services.model_library import ModelLibrary
-from device_runtime.apps.manifest import parse_manifest
+from device_runtime.protocol.apps.manifest import parse_manifest
 from tests.peers.onnx_models import make_constant_detector
 from tests.peers.postgres import PostgresServer
 

@@ -17,7 +17,7 @@ from console_app.core.services.model_library import ModelLibrary
 from console_app.core.services.snapshot_source import SnapshotSource
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.wizards.app_builder_wizard import AppBuilderWizard
-from device_runtime.apps.manifest import parse_manifest
+from device_runtime.protocol.apps.manifest import parse_manifest
 from tests.peers.onnx_models import make_constant_detector
 
 WAIT_MS = 20_000

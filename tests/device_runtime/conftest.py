@@ -1,4 +1,4 @@
-"""Shared fixtures for the apps tests: the reference manifest from the product brief."""
+"""Shared fixtures for the device tests: the reference app manifest from the product brief."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
-from device_runtime.apps.geometry import polygon_area, polygon_self_intersects
-from device_runtime.apps.validation import FieldProblems, StrictModel, show_value
+from device_runtime.protocol.apps.geometry import polygon_area, polygon_self_intersects
+from device_runtime.protocol.apps.validation import FieldProblems, StrictModel, show_value
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")
 NAME_RULE = "1-64 letters, digits, spaces, '_' or '-', starting with a letter or digit"

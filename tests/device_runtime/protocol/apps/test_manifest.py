@@ -16,10 +16,10 @@ from device_runtime.apps import (
     parse_manifest,
     redact_url,
 )
-from device_runtime.apps import manifest as manifest_module
-from device_runtime.apps import params as params_module
-from device_runtime.apps import specs as specs_module
 from device_runtime.errors import InvalidArgument
+from device_runtime.protocol.apps import manifest as manifest_module
+from device_runtime.protocol.apps import params as params_module
+from device_runtime.protocol.apps import specs as specs_module
 
 
 def _zone(data: dict) -> dict:

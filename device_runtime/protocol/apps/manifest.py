@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from device_runtime.apps.errors import ManifestError, UnknownCamera
-from device_runtime.apps.params import DetectorParams, reference_problems
-from device_runtime.apps.specs import CameraSpec, ModelSpec, redact_url
-from device_runtime.apps.validation import (
+from device_runtime.protocol.apps.errors import ManifestError, UnknownCamera
+from device_runtime.protocol.apps.params import DetectorParams, reference_problems
+from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec, redact_url
+from device_runtime.protocol.apps.validation import (
     FieldProblems,
     StrictModel,
     describe_validation_error,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from device_runtime.apps.geometry import (
+from device_runtime.protocol.apps.geometry import (
     crossing_direction,
     distance_to_boundary,
     point_in_polygon,
