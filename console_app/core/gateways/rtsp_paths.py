@@ -50,7 +50,15 @@ VENDOR_PATHS: tuple[tuple[str, str], ...] = (
 
 
 class RtspPathNotFound(Exception):
-    """No template gave a stream; the message says what the camera answered."""
+    """No template gave a stream; the message says what the camera answered.
+
+    ``status`` is the RTSP status that decided it (401 means the credentials were refused),
+    so callers never have to guess from the text, where a port like 46401 also reads "401".
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,7 @@ def find_stream(host: str, port: int = DEFAULT_RTSP_PORT, user: str | None = Non
     if 401 in statuses:
         who = f"user {user!r}" if user is not None else "no credentials"
         raise RtspPathNotFound(f"the RTSP server at {where} refused {who} (401 Unauthorized): "
-                               "check the user name and password")
+                               "check the user name and password", status=401)
     if statuses == {None}:
         raise RtspPathNotFound(f"no RTSP server answered at {where}: {answers[0].reason}")
     raise RtspPathNotFound(f"the RTSP server at {where} has none of the {len(candidates)} common stream paths "

@@ -341,7 +341,7 @@ class AddCameraWizard:
             url = rtsp_paths.with_credentials(self.address, user, password)
             answer = rtsp_paths.describe(url, self.timeout_s)
             if not answer.ok:
-                raise rtsp_paths.RtspPathNotFound(answer.reason)
+                raise rtsp_paths.RtspPathNotFound(answer.reason, status=answer.status)
             vendor = ""
         else:
             found = self._find_stream(self.address, self.port, user, password, timeout_s=self.timeout_s)
@@ -415,7 +415,7 @@ class AddCameraWizard:
 
 
 def _is_auth_problem(exc: Exception) -> bool:
-    return isinstance(exc, OnvifAuthError) or "401" in str(exc)
+    return isinstance(exc, OnvifAuthError) or getattr(exc, "status", None) == 401
 
 
 def _default_name(camera: OnvifCameraInfo) -> str:

@@ -213,6 +213,18 @@ def test_rtsp_url_with_a_wrong_path_fails_naming_the_path(rtsp_camera):
     assert wizard.step is Step.ADDRESS
 
 
+def test_a_wrong_path_that_contains_401_still_sends_the_user_back_to_the_address(rtsp_camera):
+    # A 404 whose text happens to contain "401" (a path here; a port such as 46401 in real
+    # life) is not a refused password: Back must lead to the address, not the credentials.
+    wizard = AddCameraWizard(Inventory().add_camera)
+    wizard.set_address(f"rtsp://127.0.0.1:{rtsp_camera.port}/line401", mode="rtsp")
+    wizard.set_credentials("admin", PASSWORD)
+    wizard.probe()
+    assert wizard.step is Step.FAILED and "401" in wizard.error and "404" in wizard.error
+    wizard.back()
+    assert wizard.step is Step.ADDRESS
+
+
 def test_unreachable_stream_fails_the_test_step_with_a_clear_reason(camera):
     cam = camera(video_url="rtsp://127.0.0.1:9/Streaming/Channels/101")
     wizard = AddCameraWizard(Inventory().add_camera, timeout_s=2)
