@@ -255,10 +255,10 @@ class _FakeDevice:
 
         from device_runtime.protocol.v1 import device_pb2 as pb
 
-        params = {"confidence": 0.4, "classes": [],
-                  "zones": [{"name": "safety-zone", "points": [[0.125, 0.54], [0.72, 0.54], [0.72, 0.97],
-                                                               [0.125, 0.97]]}],
-                  "lines": [{"name": "belt-exit", "a": [0.8, 0.08], "b": [0.8, 0.42]}]}
+        geometry = {"zones": [{"name": "safety-zone", "points": [[0.125, 0.54], [0.72, 0.54], [0.72, 0.97],
+                                                                 [0.125, 0.97]]}],
+                    "lines": [{"name": "belt-exit", "a": [0.8, 0.08], "b": [0.8, 0.42]}]}
+        params = {"confidence": 0.4, "classes": [], "geometry": {camera: geometry for camera in self.cameras}}
         return [pb.AppStatus(app_id="bench", name="bench", version="1.0.0", state="running",
                              camera_ids=self.cameras, model="sightline-demo", params_json=json.dumps(params))]
 
