@@ -9,6 +9,11 @@ Storage: the inventory (``apps``, ``app_versions``, ``app_version_sources``)
 when a SQLAlchemy session factory is given, else JSON files in
 ``data_dir/apps/<app id>/<version>.json``.
 
+Manifests are stored in the current schema (``sightline.app/v2``: zones and
+lines per camera). A version saved by an older console (``sightline.app/v1``)
+is upgraded in place the first time it is read: the same version, with its
+zones and lines moved onto the cameras they applied to (logged once).
+
 :meth:`AppLibrary.package` builds what ``client.deploy`` uploads: app.json
 with the camera credentials put back from the credential store (only in the
 package bytes, never stored or logged) and the model file from the model
@@ -39,6 +44,9 @@ from console_app.core.persistence.app_models import AppVersionSource
 from console_app.core.persistence.models import App
 from console_app.core.persistence.models import AppVersion as VersionRow
 from console_app.core.persistence.records import strip_credentials
+from device_runtime.protocol.apps.errors import ManifestError
+from device_runtime.protocol.apps.manifest import SCHEMA, SCHEMA_V1, migrate_manifest
+from device_runtime.protocol.apps.params import v1_geometry
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +164,8 @@ def _check_manifest(manifest: Mapping[str, Any]) -> None:
     app_id = manifest.get("id")
     if not isinstance(app_id, str) or not APP_ID_PATTERN.match(app_id):
         problems.append(f"id: app id {app_id!r} is not valid (1-63 lowercase letters, digits, '_' or '-')")
-    if manifest.get("schema") != "sightline.app/v1":
-        problems.append(f"schema: expected 'sightline.app/v1', got {manifest.get('schema')!r}")
+    if manifest.get("schema") != SCHEMA:
+        problems.append(f"schema: expected {SCHEMA!r}, got {manifest.get('schema')!r}")
     if not manifest.get("name"):
         problems.append("name: give the app a name")
     cameras = manifest.get("cameras")
@@ -202,8 +210,30 @@ class AppLibrary:
         return sorted(summaries, key=lambda s: (s.name.lower(), s.app_id))
 
     def versions(self, app_id: str) -> list[AppVersion]:
-        """The app's versions, oldest first (empty when the app is unknown)."""
-        return sorted(self._store.versions(app_id), key=lambda v: version_key(v.version))
+        """The app's versions, oldest first (empty when the app is unknown); v1 manifests are upgraded."""
+        found = [self._upgraded(v) for v in self._store.versions(app_id)]
+        return sorted(found, key=lambda v: version_key(v.version))
+
+    def _upgraded(self, version: AppVersion) -> AppVersion:
+        """``version`` with its manifest in the current schema, rewritten in the store when it was older."""
+        if version.manifest.get("schema") != SCHEMA_V1:
+            return version
+        try:
+            manifest = migrate_manifest(version.manifest, f"app {version.app_id} {version.version}")
+        except ManifestError as exc:
+            log.warning("app %s version %s keeps its old manifest: %s", version.app_id, version.version, exc)
+            return version
+        upgraded = AppVersion(version.app_id, version.version, manifest, version.model_id, version.created_at,
+                              version.created_by, version.note)
+        try:
+            self._store.replace_manifest(upgraded)
+        except (OSError, exc.SQLAlchemyError) as error:
+            log.warning("app %s version %s: upgraded manifest not saved (%s); upgrading again next time",
+                        version.app_id, version.version, error)
+        else:
+            log.info("upgraded app %s version %s to manifest schema %s (zones and lines per camera)",
+                     version.app_id, version.version, SCHEMA)
+        return upgraded
 
     def get(self, app_id: str, version: str | None = None) -> AppVersion:
         """One version (``None``: the latest); :class:`UnknownApp` when there is none."""
@@ -242,6 +272,11 @@ class AppLibrary:
         whose sha256 or name the manifest's model names.
         """
         manifest = copy.deepcopy(dict(manifest))
+        if manifest.get("schema") == SCHEMA_V1:
+            try:
+                manifest = migrate_manifest(manifest)
+            except ManifestError as error:
+                raise AppLibraryError(f"app {manifest.get('id')!r} cannot be saved: {error}") from None
         _check_manifest(manifest)
         for camera in manifest["cameras"]:
             camera["url"] = strip_credentials(camera.get("url", "")) or camera.get("url", "")
@@ -266,10 +301,17 @@ class AppLibrary:
         return version
 
     def save_tuned_version(self, app_id: str, params: Mapping[str, Any], note: str = "tuned live") -> AppVersion:
-        """The latest version with ``params`` merged in (keys replace; ``tracking`` merges), as a patch bump."""
+        """The latest version with ``params`` merged in, as a patch bump.
+
+        Keys replace; ``tracking`` merges key by key and ``geometry`` camera by
+        camera (a camera not in ``params`` keeps its zones and lines).
+        """
         latest = self.get(app_id)
         manifest = copy.deepcopy(latest.manifest)
         merged = dict(manifest.get("params", {}))
+        if "zones" in params or "lines" in params:  # a schema-v1 parameter set: per camera now
+            camera_ids = [str(c.get("id")) for c in manifest.get("cameras", []) if isinstance(c, Mapping)]
+            params = v1_geometry(params, camera_ids)
         for key, value in params.items():
             if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
                 merged[key] = {**merged[key], **value}
@@ -385,6 +427,13 @@ class JsonAppStore:
             raise AppLibraryError(f"app {version.app_id} version {version.version} was saved meanwhile "
                                   "(by another console?); save again to make the next version") from None
 
+    def replace_manifest(self, version: AppVersion) -> None:
+        """Rewrite a stored version's manifest (a schema upgrade; the version stays the same)."""
+        path = self.folder / version.app_id / f"{version.version}.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["manifest"] = version.manifest
+        write_json_atomically(path, data)
+
 
 class DatabaseAppStore:
     """Versions in the inventory: ``apps``, ``app_versions`` and ``app_version_sources``."""
@@ -429,6 +478,15 @@ class DatabaseAppStore:
         except (exc.IntegrityError, StaleDataError):
             raise AppLibraryError(f"app {version.app_id} version {version.version} was saved meanwhile "
                                   "(by another console?); save again to make the next version") from None
+
+    def replace_manifest(self, version: AppVersion) -> None:
+        """Rewrite a stored version's manifest (a schema upgrade; the version stays the same)."""
+        digest = hashlib.sha256(json.dumps(version.manifest, sort_keys=True).encode()).hexdigest()
+        with self._sessions() as session, session.begin():
+            row = session.scalar(select(VersionRow).join(App, VersionRow.app_id == App.id)
+                                 .where(App.app_id == version.app_id, VersionRow.version == version.version))
+            if row is not None:
+                row.manifest, row.package_sha256 = version.manifest, digest
 
 
 def _utc(moment: datetime) -> datetime:

@@ -253,6 +253,13 @@ class AppBuilderWizard(QDialog):
         self.shape_list.setMaximumWidth(240)
         remove = QPushButton("&Remove")
         remove.clicked.connect(self._on_remove_selected)
+        self.copy_from = QComboBox()
+        self.copy_from.setAccessibleName("Camera to copy zones and lines from")
+        self.copy_from.setToolTip("Every camera sees its own scene: zones and lines are drawn per camera. "
+                                  "Copy another camera's shapes here as a start, then move them to fit.")
+        self.copy_button = QPushButton("&Copy here")
+        self.copy_button.setToolTip(self.copy_from.toolTip())
+        self.copy_button.clicked.connect(self._on_copy_geometry)
         top = QHBoxLayout()
         for widget in (QLabel("Camera:"), self.zone_camera, self.snapshot_button, self.zone_mode,
                        self.line_mode, self.shape_name):
@@ -260,6 +267,9 @@ class AppBuilderWizard(QDialog):
         side = QVBoxLayout()
         side.addWidget(self.shape_list, 1)
         side.addWidget(remove)
+        side.addWidget(QLabel("Copy zones and lines from:"))
+        side.addWidget(self.copy_from)
+        side.addWidget(self.copy_button)
         middle = QHBoxLayout()
         middle.addWidget(self.editor, 1)
         middle.addLayout(side)
@@ -283,6 +293,12 @@ class AppBuilderWizard(QDialog):
 
     def _on_zone_camera(self) -> None:
         key = self._current_camera_key()
+        self.copy_from.clear()
+        for camera in self.builder.cameras:
+            if camera.key != key:
+                self.copy_from.addItem(camera.name, camera.key)
+        self.copy_from.setEnabled(self.copy_from.count() > 0)
+        self.copy_button.setEnabled(self.copy_from.count() > 0)
         self.editor.set_image(self._images.get(key, QImage()))
         self._show_shapes()
         if key is not None and key not in self._images and self._snapshot is not None:
@@ -312,9 +328,19 @@ class AppBuilderWizard(QDialog):
         self.snapshot_button.setEnabled(True)
         self.editor.show_message(str(error))
 
+    def _on_copy_geometry(self) -> None:
+        source, target = self.copy_from.currentData(), self._current_camera_key()
+        if source is None or target is None:
+            return
+        copied = self.builder.copy_geometry(source, target)
+        self._show_shapes()
+        self.editor.show_message(f"copied {copied} shape(s) from {self.copy_from.currentText()}; "
+                                 "move them to fit this camera" if copied else
+                                 f"nothing to copy: {self.copy_from.currentText()} has no shapes this camera lacks")
+
     def _next_name(self, prefix: str) -> str:
         typed = self.shape_name.text().strip()
-        return typed or self.builder.next_free_name(prefix)
+        return typed or self.builder.next_free_name(prefix, self._current_camera_key())
 
     def _on_zone_closed(self, points: list) -> None:
         try:
@@ -350,13 +376,9 @@ class AppBuilderWizard(QDialog):
 
     def _show_shapes(self) -> None:
         key = self._current_camera_key()
-        camera_id = self.builder.camera_id_of(key) if key in [c.key for c in self.builder.cameras] else None
-
-        def here(cameras: list[str]) -> bool:
-            return not cameras or camera_id in cameras
-
-        zones = [(i, z) for i, z in enumerate(self.builder.zones) if here(z.cameras)]
-        lines = [(i, ln) for i, ln in enumerate(self.builder.lines) if here(ln.cameras)]
+        camera_id = self.builder.camera_id_of(key) if key in [c.key for c in self.builder.cameras] else ""
+        zones = self.builder.zones_on(camera_id)
+        lines = self.builder.lines_on(camera_id)
         self._shown = [(ZONE, i) for i, _ in zones] + [(LINE, i) for i, _ in lines]
         self.editor.set_shapes([(z.name, z.points) for _, z in zones], [(ln.name, ln.a, ln.b) for _, ln in lines])
         self.shape_list.clear()

@@ -41,10 +41,10 @@ def import_detector(models: ModelLibrary, folder: Path, name: str, score: float 
 
 def manifest(**changes) -> dict:
     data = {
-        "schema": "sightline.app/v1", "id": "gate", "name": "Gate", "version": "1.0.0", "kind": "detector",
+        "schema": "sightline.app/v2", "id": "gate", "name": "Gate", "version": "1.0.0", "kind": "detector",
         "cameras": [{"id": "cam-1", "url": "rtsp://admin:s3cret@10.0.0.5:554/stream1", "name": "Gate cam"}],
         "model": {"name": "det-v1", "labels": list(LABELS), "decoder": "yolov8"},
-        "params": {"confidence": 0.5, "classes": ["person"], "zones": [], "lines": []},
+        "params": {"confidence": 0.5, "classes": ["person"], "geometry": {}},
     }
     data.update(changes)
     return data
@@ -80,7 +80,7 @@ def library(request, tmp_path: Path, models: ModelLibrary) -> AppLibrary:
 
 def test_versions_bump_on_change_and_an_unchanged_save_returns_the_latest(library: AppLibrary):
     first = library.save_version(manifest(), "det@1")
-    second = library.save_version(manifest(params={"confidence": 0.6, "classes": [], "zones": [], "lines": []}))
+    second = library.save_version(manifest(params={"confidence": 0.6, "classes": [], "geometry": {}}))
     same = library.save_version(manifest(version="9.9.9", params=second.manifest["params"]))
     major = library.save_version(manifest(name="Gate 2"), bump="major")
 
@@ -95,10 +95,33 @@ def test_versions_bump_on_change_and_an_unchanged_save_returns_the_latest(librar
 def test_tuned_parameters_become_a_patch_version(library: AppLibrary):
     library.save_version(manifest(), "det@1")
     zone = {"name": "door", "points": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.5]]}
-    tuned = library.save_tuned_version("gate", {"confidence": 0.35, "zones": [zone]})
+    tuned = library.save_tuned_version("gate", {"confidence": 0.35, "geometry": {"cam-1": {"zones": [zone]}}})
     assert tuned.version == "1.0.1" and tuned.note == "tuned live"
     params = tuned.manifest["params"]
-    assert params["confidence"] == 0.35 and params["zones"] == [zone] and params["classes"] == ["person"]
+    assert params["confidence"] == 0.35 and params["geometry"]["cam-1"]["zones"] == [zone]
+    assert params["classes"] == ["person"]
+    parse_manifest(tuned.manifest)
+
+
+def test_a_version_stored_by_a_v1_console_is_upgraded_in_place_and_keeps_its_version(library: AppLibrary):
+    from datetime import datetime, timezone
+
+    from console_app.core.services.app_library import AppVersion
+
+    zone = {"name": "door", "points": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.5]], "cameras": []}
+    old = manifest(schema="sightline.app/v1", params={"confidence": 0.5, "zones": [zone], "lines": []})
+    old["cameras"][0]["url"] = "rtsp://10.0.0.5:554/stream1"
+    library._store.add(AppVersion("gate", "1.0.0", old, "det@1", datetime.now(timezone.utc), "old console"))
+
+    read = library.get("gate", "1.0.0")
+
+    assert read.manifest["schema"] == "sightline.app/v2" and read.version == "1.0.0"
+    assert read.manifest["params"]["geometry"]["cam-1"]["zones"] == [
+        {k: v for k, v in zone.items() if k != "cameras"}]
+    [stored] = library._store.versions("gate")  # rewritten, not only read differently
+    assert stored.manifest == read.manifest and stored.created_by == "old console"
+    parse_manifest(read.manifest)
+    assert library.save_version(read.manifest) == read  # unchanged: no new version
 
 
 def test_camera_passwords_are_never_stored(library: AppLibrary, tmp_path: Path):

@@ -91,5 +91,6 @@ def test_wizard_walk_through_draws_on_a_device_snapshot_and_saves_a_deployable_p
         manifest = parse_manifest(json.loads(tar.extractfile("app.json").read()))
         assert tar.getnames() == ["app.json", "models/det-v1.onnx"]
     assert manifest.params.classes == ["person"] and manifest.params.confidence == 0.4
-    assert [round(x, 2) for p in manifest.params.zones[0].points for x in p] == [0.1, 0.5, 0.7, 0.5, 0.7, 0.95]
+    zone = manifest.params.for_camera(manifest.camera_ids()[0]).zones[0]
+    assert [round(x, 2) for p in zone.points for x in p] == [0.1, 0.5, 0.7, 0.5, 0.7, 0.95]
     assert manifest.cameras[0].url == SIM
