@@ -147,10 +147,10 @@ def test_a_live_parameter_change_shows_in_the_next_frames_metadata(client, make_
 def test_invalid_parameters_are_refused_and_the_running_parameters_stay(client, make_package):
     client.deploy(make_package(detector_manifest()))
     with pytest.raises(DeviceCallError) as err:
-        client.set_params("widgets", json.dumps({"zones": [{"name": "z", "points": [[0, 0], [1, 1]]}]}))
+        client.set_params("widgets", json.dumps({"geometry": {"cam-1": {"zones": [{"name": "z", "points": [[0, 0], [1, 1]]}]}}}))
     assert err.value.code == "INVALID_ARGUMENT"
     assert "3 points" in err.value.message
-    assert json.loads(client.list_apps()[0].params_json)["zones"] == []
+    assert json.loads(client.list_apps()[0].params_json)["geometry"] == {}
 
 
 def test_rollback_switches_back_to_the_previous_version(client, make_package):
@@ -192,7 +192,8 @@ def test_events_report_line_crossings_with_a_snapshot_of_the_frame(client, make_
         app_id="line",
         camera_url="sim://production-line?seed=7&width=640&height=480&fps=15",
         model={"name": "sightline-demo"},
-        params={"confidence": 0.4, "lines": [{"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]},
+        params={"confidence": 0.4, "geometry": {"cam-1": {
+            "lines": [{"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]}}},
     )
     client.deploy(make_package(manifest, bundle_model=False))
     with client.events(app_id="line") as stream:
