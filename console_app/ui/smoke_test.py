@@ -297,7 +297,7 @@ class SmokeTest:
         device_id = self.site.device_id
         library = self.context.app_library
         version = self.in_background(lambda: library.save_version(manifest), "Saving the demo app")
-        package = self.in_background(lambda: library.package(version.app_id, version.version),
+        package = self.in_background(lambda: library.deploy_package(version.app_id, version.version),
                                      "Packaging the demo app")
         deployer = Deployer(self.context.appliances)
         results = self.in_background(lambda: deployer.deploy(package, [device_id]), "Deploying the demo app")

@@ -15,9 +15,12 @@ is upgraded in place the first time it is read: the same version, with its
 zones and lines moved onto the cameras they applied to (logged once).
 
 :meth:`AppLibrary.package` builds what ``client.deploy`` uploads: app.json
-with the camera credentials put back from the credential store (only in the
-package bytes, never stored or logged) and the model file from the model
-library bundled under ``models/``.
+(camera URLs with the user name from the credential store, never a password)
+and the model file from the model library bundled under ``models/``.
+:meth:`AppLibrary.deploy_package` adds the camera passwords as named secrets
+(``camera/<camera id>/password``) that the deploy sends beside the package;
+they are read from the credential store per deploy and never stored, logged,
+signed or exported.
 """
 
 from __future__ import annotations
@@ -44,9 +47,11 @@ from console_app.core.persistence.app_models import AppVersionSource
 from console_app.core.persistence.models import App
 from console_app.core.persistence.models import AppVersion as VersionRow
 from console_app.core.persistence.records import strip_credentials
+from console_app.core.services.deployer import DeployPackage
 from device_runtime.protocol.apps.errors import ManifestError
 from device_runtime.protocol.apps.manifest import SCHEMA, SCHEMA_V1, migrate_manifest
 from device_runtime.protocol.apps.params import v1_geometry
+from device_runtime.protocol.apps.specs import camera_password_secret
 
 log = logging.getLogger(__name__)
 
@@ -362,18 +367,33 @@ class AppLibrary:
         if not spec.get("decoder") and getattr(model, "decoder", None):
             spec["decoder"] = model.decoder
         for camera in manifest["cameras"]:
-            camera["url"] = self._url_for_device(camera["url"])
+            found = self._credentials(camera["url"])
+            if found:
+                camera["url"] = with_credentials(camera["url"], found[0], "")  # the user name only
         try:
             return build_package_from_members(manifest, {spec["file"]: path})
         except PackageBuildError as exc:
             raise AppLibraryError(f"app {app_id} {saved.version}: {exc}") from exc
 
-    def _url_for_device(self, url: str) -> str:
+    def deploy_secrets(self, app_id: str, version: str | None = None) -> dict[str, str]:
+        """The named secrets a deploy of this version sends beside its package: its cameras' passwords."""
+        saved = self.get(app_id, version)
+        secrets = {}
+        for camera in saved.manifest["cameras"]:
+            found = self._credentials(camera["url"])
+            if found and found[1]:
+                secrets[camera_password_secret(camera["id"])] = found[1]
+        return secrets
+
+    def deploy_package(self, app_id: str, version: str | None = None) -> DeployPackage:
+        """:meth:`package` with :meth:`deploy_secrets`: what the deployer sends to each device."""
+        return DeployPackage(self.package(app_id, version), self.deploy_secrets(app_id, version))
+
+    def _credentials(self, url: str) -> tuple[str, str] | None:
         # Only network streams take a login; a device renders sim:// itself and refuses userinfo in it.
         if self.camera_credentials is None or urlsplit(url).scheme.lower() not in CREDENTIAL_SCHEMES:
-            return url
-        found = self.camera_credentials(url)
-        return with_credentials(url, *found) if found else url
+            return None
+        return self.camera_credentials(url)
 
 
 def write_json_atomically(path: Path, data: Any, exclusive: bool = False) -> None:

@@ -271,7 +271,7 @@ class ApplicationsPage(QWidget):
         library = self.app_library()
         version = app.latest
         devices = self._context.appliances.paired_entries()
-        dialog = DeployDialog(f"{app.name} {version}", lambda: library.package(app.app_id, version), self.deployer,
+        dialog = DeployDialog(f"{app.name} {version}", lambda: library.deploy_package(app.app_id, version), self.deployer,
                               devices, self._tasks, self,
                               preselected=[d.device_id for d in devices] if len(devices) == 1 else ())
         dialog.finished_deploy.connect(lambda _results: self.reload_devices())
