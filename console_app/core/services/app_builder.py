@@ -73,7 +73,8 @@ class AppBuilder:
         self.base_version: str | None = None  # set when editing an existing version
         self.cameras: list[CameraOption] = []
         self.camera_ids: list[str] = []
-        self.model: ModelOption | None = None
+        # The only model in the library is the obvious choice: preselected (still changeable).
+        self.model: ModelOption | None = self.model_options[0] if len(self.model_options) == 1 else None
         self.classes: list[str] = []
         self.confidence = 0.5
         self.iou = 0.45
