@@ -94,21 +94,21 @@ class AppInfo:
     params: dict[str, Any] = field(default_factory=dict)
 
     def geometry_for(self, camera_id: str) -> dict[str, list[dict]]:
-        """``{"zones": […], "lines": […]}`` drawn on ``camera_id`` (see :func:`camera_geometry`)."""
+        """``{"zones": […], "lines": […]}`` drawn on ``camera_id``, as copies to edit (see :func:`camera_geometry`)."""
         return camera_geometry(self.params, camera_id, self.camera_ids)
 
     def zones_for(self, camera_id: str) -> list[dict]:
-        """The zones drawn on ``camera_id``."""
-        return self.geometry_for(camera_id)["zones"]
+        """The zones drawn on ``camera_id`` (read only: the tile paints them every frame)."""
+        return camera_geometry(self.params, camera_id, self.camera_ids, copy_items=False)["zones"]
 
     def lines_for(self, camera_id: str) -> list[dict]:
-        """The counting lines drawn on ``camera_id``."""
-        return self.geometry_for(camera_id)["lines"]
+        """The counting lines drawn on ``camera_id`` (read only)."""
+        return camera_geometry(self.params, camera_id, self.camera_ids, copy_items=False)["lines"]
 
 
-def camera_geometry(params: dict[str, Any], camera_id: str,
-                    camera_ids: tuple[str, ...] | list[str] = ()) -> dict[str, list[dict]]:
-    """One camera's zones and lines from an app's live parameters, as deep copies.
+def camera_geometry(params: dict[str, Any], camera_id: str, camera_ids: tuple[str, ...] | list[str] = (),
+                    copy_items: bool = True) -> dict[str, list[dict]]:
+    """One camera's zones and lines from an app's live parameters (deep copies unless ``copy_items`` is off).
 
     Reads ``params["geometry"][camera_id]`` (manifest schema v2); the
     app-wide ``zones`` / ``lines`` of a device still on schema v1 are read as
@@ -119,7 +119,8 @@ def camera_geometry(params: dict[str, Any], camera_id: str,
     drawn = (params.get("geometry") or {}).get(camera_id) or {}
     if not isinstance(drawn, dict):
         drawn = {}
-    return {kind: [dict(copy.deepcopy(item)) for item in drawn.get(kind) or [] if isinstance(item, dict)]
+    return {kind: [copy.deepcopy(item) if copy_items else item for item in drawn.get(kind) or []
+                   if isinstance(item, dict)]
             for kind in ("zones", "lines")}
 
 
