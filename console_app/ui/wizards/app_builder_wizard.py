@@ -72,7 +72,7 @@ class AppBuilderWizard(QDialog):
                  reopened_draft: bool = False):
         super().__init__(parent)
         self.builder, self._tasks, self._save, self._snapshot = builder, tasks, save, snapshot
-        self.draft_key = draft_key
+        self.draft_key, self.reopened_draft = draft_key, reopened_draft
         self.guard = CloseGuard(self, tasks, lambda: builder_to_draft(builder), drafts, draft_key, self._close_now)
         self._touched: set[Step] = set()
         self.saved_version: Any = None
@@ -136,7 +136,7 @@ class AppBuilderWizard(QDialog):
 
     def _show_step(self) -> None:
         step = self.builder.step
-        reopened = " (reopened draft)" if self.header.toolTip() else ""
+        reopened = " (reopened draft)" if self.reopened_draft else ""
         self.header.setText(f"<h3>Step {step + 1} of {len(Step)}: {step.title}{reopened}</h3>")
         self.stack.setCurrentIndex(int(step))
         {Step.CLASSES: self._load_classes, Step.ZONES: self._enter_zones,
