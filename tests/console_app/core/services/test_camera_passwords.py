@@ -205,3 +205,27 @@ def test_an_app_installed_with_a_password_in_its_manifest_is_migrated_on_start(
     log = all_logs.read_text()
     assert "app gate version 1.0.0 (package sha256 " in log and "camera/gate-cam/password" in log
     assert all(f.decode() not in log for f in forms(PASSWORD))
+
+
+def test_a_hand_written_app_folder_is_packaged_without_its_camera_passwords(tmp_path):
+    from console_app.core.packaging import build_package, build_package_without_passwords
+
+    folder = tmp_path / "app"
+    (folder / "models").mkdir(parents=True)
+    (folder / "models" / "det.onnx").write_bytes(b"model bytes")
+    manifest = {"schema": "sightline.app/v2", "id": "gate", "name": "Gate", "version": "1.0.0", "kind": "detector",
+                "cameras": [{"id": "gate-cam", "url": f"rtsp://cam:{quote(PASSWORD, safe='')}@10.0.0.5/s1"},
+                            {"id": "sim", "url": "sim://production-line"}],
+                "model": {"name": "det", "file": "models/det.onnx"}}
+    (folder / "app.json").write_text(json.dumps(manifest))
+
+    package, secrets_sent = build_package_without_passwords(folder)
+
+    assert secrets_sent == {"camera/gate-cam/password": PASSWORD}
+    with tarfile.open(fileobj=io.BytesIO(package), mode="r:gz") as tar:
+        assert sorted(tar.getnames()) == ["app.json", "models/det.onnx"]
+        shipped = json.loads(tar.extractfile("app.json").read())
+    assert [c["url"] for c in shipped["cameras"]] == ["rtsp://cam@10.0.0.5/s1", "sim://production-line"]
+    assert all(f not in package for f in forms(PASSWORD))
+    (folder / "app.json").write_text(json.dumps({**manifest, "cameras": shipped["cameras"]}))
+    assert build_package_without_passwords(folder) == (build_package(folder), {})
