@@ -41,6 +41,7 @@ from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.session import ModelSession
 from device_runtime.pipeline import PreviewItem, encode_jpeg
 from device_runtime.protocol.apps.manifest import parse_manifest
+from device_runtime.protocol.apps.specs import camera_password_secret
 from device_runtime.protocol.package_signature import key_fingerprint
 from device_runtime.security.camera_secrets import take_camera_passwords, with_camera_passwords
 from device_runtime.security.package_signing import verify_package_signature
@@ -236,7 +237,11 @@ class Supervisor:
         with self._lock:
             self._require(app_id)
             self._stop(app_id)
+            cameras = self._camera_ids_of(app_id)
             self.packages.remove(app_id)
+            still_used = {c for other in self.packages.list_apps() for c in self._camera_ids_of(other)}
+            unused = [camera_password_secret(c) for c in sorted(cameras - still_used)]
+            self.secrets.delete(*unused)  # a password stays on the device only while an app needs it
             self.desired.remove(app_id)
             self._errors.pop(app_id, None)
             self._manifests = {k: v for k, v in self._manifests.items() if k[0] != app_id}
@@ -437,6 +442,16 @@ class Supervisor:
         return self.registry.acquire(
             spec.name, stored.path, decoder=spec.decoder or stored.decoder, labels=spec.labels or stored.labels or None
         )
+
+    def _camera_ids_of(self, app_id: str) -> set[str]:
+        """Camera ids any installed version of ``app_id`` reads (unparseable versions count for none)."""
+        ids: set[str] = set()
+        for version in self.packages.versions(app_id):
+            try:
+                ids.update(self._manifest(app_id, version).camera_ids())
+            except Exception as exc:  # a broken version must not block removing the app
+                log.warning("app %s version %s: manifest unreadable (%s)", app_id, version, exc)
+        return ids
 
     def _move_installed_passwords(self) -> None:
         """Take camera passwords out of installed versions' app.json into the secret store (once)."""

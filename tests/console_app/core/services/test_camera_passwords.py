@@ -229,3 +229,22 @@ def test_a_hand_written_app_folder_is_packaged_without_its_camera_passwords(tmp_
     assert all(f not in package for f in forms(PASSWORD))
     (folder / "app.json").write_text(json.dumps({**manifest, "cameras": shipped["cameras"]}))
     assert build_package_without_passwords(folder) == (build_package(folder), {})
+
+
+def test_removing_the_last_app_that_reads_a_camera_removes_its_password(tmp_path, console, start_device, loop):
+    folder, library = console
+    runtime = start_device(data_dir=tmp_path / "device")
+    service = ApplianceService(FilePairingStore(folder / "pairings"), loop, ["127.0.0.1"], client_name="remove")
+    try:
+        service.add_by_address("127.0.0.1", runtime.port)
+        device_id = runtime.identity.device_id
+        service.pair(device_id, runtime.pairing.current_code())
+        assert Deployer(service).deploy(library.deploy_package("gate"), [device_id])[device_id].ok
+        assert runtime.secrets.names() == ["camera/gate-cam/password"]
+        with service.connect(device_id) as client:
+            client.remove_app("gate")
+    finally:
+        service.stop()
+
+    assert runtime.secrets.names() == []
+    assert files_holding(tmp_path / "device", forms(PASSWORD)) == []
