@@ -41,6 +41,7 @@ Writes ``benchmarks/results/console.json``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -61,6 +62,15 @@ STALL_TARGET_MS = 30.0
 STARTUP_TARGET_S = 1.5
 WALL_DEVICES, WALL_CAMERAS, WALL_FPS = 4, 4, 15.0
 
+
+
+def _first_camera_only(manifest_path: Path) -> dict:
+    """The line-safety sample on its first camera (with that camera's zones and lines): one stream, as measured."""
+    manifest = json.loads(manifest_path.read_text())
+    first = manifest["cameras"][0]
+    manifest["cameras"] = [first]
+    manifest["params"]["geometry"] = {first["id"]: manifest["params"]["geometry"][first["id"]]}
+    return manifest
 
 def percentile(values: list[float], q: float) -> float:
     """The ``q``-th percentile (0-100), nearest rank on sorted values."""
@@ -117,7 +127,7 @@ def measure_latency(seconds: float, quiet_s: float, fps: float = WALL_FPS) -> di
 
     from console_app.core.async_loop import AsyncLoop
     from console_app.core.gateways.device_client import DeviceClient, pair
-    from console_app.core.packaging import build_package
+    from console_app.core.packaging import build_package_from_members
     from console_app.core.signing import PackageSigner
     from console_app.ui.live.wall import LiveWall
     from console_app.ui.tasks import TaskRunner
@@ -139,7 +149,7 @@ def measure_latency(seconds: float, quiet_s: float, fps: float = WALL_FPS) -> di
             creds = pair("127.0.0.1", runtime.port, runtime.pairing.current_code(), "benchmark", signer=signer)
             with DeviceClient("127.0.0.1", runtime.port, creds, signer=signer) as client:
                 client.upload_model(model, "sightline-demo", labels)
-                client.deploy(build_package(app_dir))
+                client.deploy(build_package_from_members(_first_camera_only(app_dir / "app.json"), {}))
             wall = LiveWall(TaskRunner(loop), lambda device_id: DeviceClient("127.0.0.1", runtime.port, creds),
                             snapshot_dir=Path(tmp) / "snaps", fps=fps)
             wall.resize(960, 720)
@@ -255,10 +265,10 @@ class _FakeDevice:
 
         from device_runtime.protocol.v1 import device_pb2 as pb
 
-        params = {"confidence": 0.4, "classes": [],
-                  "zones": [{"name": "safety-zone", "points": [[0.125, 0.54], [0.72, 0.54], [0.72, 0.97],
-                                                               [0.125, 0.97]]}],
-                  "lines": [{"name": "belt-exit", "a": [0.8, 0.08], "b": [0.8, 0.42]}]}
+        geometry = {"zones": [{"name": "safety-zone", "points": [[0.125, 0.54], [0.72, 0.54], [0.72, 0.97],
+                                                                 [0.125, 0.97]]}],
+                    "lines": [{"name": "belt-exit", "a": [0.8, 0.08], "b": [0.8, 0.42]}]}
+        params = {"confidence": 0.4, "classes": [], "geometry": {camera: geometry for camera in self.cameras}}
         return [pb.AppStatus(app_id="bench", name="bench", version="1.0.0", state="running",
                              camera_ids=self.cameras, model="sightline-demo", params_json=json.dumps(params))]
 

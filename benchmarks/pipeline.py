@@ -191,6 +191,9 @@ def measure_pipeline(
     raw = json.loads(APP.read_text())
     camera_ids = [f"bench-{index}" for index in range(streams)]
     raw["cameras"] = [{"id": c, "name": c, "url": clip.as_uri()} for c in camera_ids]
+    # The clip is the first sample camera's scene: every stream gets that camera's zones and lines.
+    first = next(iter(raw["params"]["geometry"].values()))
+    raw["params"]["geometry"] = {c: first for c in camera_ids}
     manifest = parse_manifest(raw, source=str(APP))
     pacing = {"wait_for_consumers": True} if _CONSUMER_PACING else {}
     collector = _Collector()

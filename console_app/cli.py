@@ -40,7 +40,7 @@ from console_app.core.gateways.device_client import (
     parse_target,
 )
 from console_app.core.gateways.device_tls import DeviceTlsError
-from console_app.core.packaging import PackageBuildError, build_package
+from console_app.core.packaging import PackageBuildError, build_package_without_passwords
 from console_app.core.signing import SigningKeyError
 
 
@@ -144,8 +144,12 @@ def _dispatch(args: argparse.Namespace, client: DeviceClient) -> int:
             print(f"{app.app_id}\t{app.version}\t{app.state}\t{app.name}\t(versions: {', '.join(app.versions)})"
                   + (f"\terror: {app.error}" if app.error else ""))
     elif cmd == "deploy":
-        package = build_package(args.package) if args.package.is_dir() else args.package
-        app = client.deploy(package)
+        secrets: dict[str, str] = {}
+        if args.package.is_dir():  # camera passwords go beside the package, never in it
+            package, secrets = build_package_without_passwords(args.package)
+        else:
+            package = args.package
+        app = client.deploy(package, secrets=secrets)
         print(f"deployed {app.app_id} version {app.version}: {app.state}")
     elif cmd in ("start", "stop"):
         app = client.start_app(args.app) if cmd == "start" else client.stop_app(args.app)

@@ -191,7 +191,8 @@ class DemoSite:
             f"(user '{CAMERA_USERNAME}', password '{self.camera_password}', profile MainStream).",
             f"Models: '{MODEL_NAME}', the detector trained on this line, is already in the library.",
             f"Applications: New app… with both cameras and '{MODEL_NAME}' (draw a safety zone or a "
-            f"counting line if you like), then Deploy… to '{self.device_name}'.",
+            f"counting line on each camera's picture if you like; 'Copy here' starts from the other "
+            f"camera's), then Deploy… to '{self.device_name}'.",
             "Live: tick the device (or Watch all) to see the annotated wall: parts, defects, hard hats, "
             "zones and line counts. Double-click a tile to tune it.",
         ]

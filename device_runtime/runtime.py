@@ -41,7 +41,7 @@ class DeviceRuntime:
         self.pairing = PairingManager(config.data_dir, self.identity, on_code_changed=self._on_code_changed)
         # Named secrets (camera passwords, output tokens) filled over the paired connection.
         self.secrets = SecretStore(config.data_dir)
-        self.supervisor = Supervisor(config, **supervisor_options)
+        self.supervisor = Supervisor(config, secrets=self.secrets, **supervisor_options)
         self.hardware = hardware_info()
         self._log_handler = LogBroadcastHandler(self.supervisor.logs)
         self._server: grpc.Server | None = None

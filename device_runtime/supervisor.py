@@ -12,6 +12,13 @@ checked against the header's SHA-256 before a single byte is read, and
 nothing unsigned or tampered ever reaches the staging folder. Anything that
 fails before the swap leaves the running version untouched; a failure at the
 swap restarts the previous version.
+
+Camera passwords are secrets, not package content: a deploy stores the
+``secrets`` sent beside the package (and any password an older console left
+in the package's app.json, which is rewritten without it) in the secret store
+before the version activates; the runner gets the passwords back in its
+camera URLs in memory only. On start, installed versions that still hold a
+password are migrated the same way (``_move_installed_passwords``).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +41,11 @@ from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.session import ModelSession
 from device_runtime.pipeline import PreviewItem, encode_jpeg
 from device_runtime.protocol.apps.manifest import parse_manifest
+from device_runtime.protocol.apps.specs import camera_password_secret
 from device_runtime.protocol.package_signature import key_fingerprint
+from device_runtime.security.camera_secrets import take_camera_passwords, with_camera_passwords
 from device_runtime.security.package_signing import verify_package_signature
+from device_runtime.security.secret_store import SecretStore
 from device_runtime.snapshots import SnapshotStore
 from device_runtime.sources.factory import open_source
 from device_runtime.sources_pool import SourcePool
@@ -78,12 +88,16 @@ class UploadSpec:
     labels: str = ""
     decoder: str = ""
     signature: bytes = b""
+    # Named secrets sent beside an app package (camera/<id>/password, ...); never logged.
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class Supervisor:
-    def __init__(self, config: DeviceConfig, *, open_source_fn: Callable[..., Any] = open_source):
+    def __init__(self, config: DeviceConfig, *, open_source_fn: Callable[..., Any] = open_source,
+                 secrets: SecretStore | None = None):
         self.config = config
         data = Path(config.data_dir)
+        self.secrets = secrets if secrets is not None else SecretStore(data)
         self.packages = PackageStore(data, keep_versions=config.keep_versions)
         self.models = ModelStore(data)
         self.desired = DesiredState(data / "state.json")
@@ -106,6 +120,7 @@ class Supervisor:
         """Start every app the persisted desired state says should run."""
         for warning in self.packages.warnings + self.models.warnings + self.desired.warnings:
             log.warning("storage repaired on start: %s", warning)
+        self._move_installed_passwords()
         for app_id, want in self.desired.apps().items():
             if not want.running:
                 continue
@@ -145,14 +160,25 @@ class Supervisor:
         archive = receive_upload(
             spec.size, spec.sha256, chunks, self.packages.staging_dir, self.config.max_upload_bytes, label="package"
         )
+        secrets: dict[str, str] = {}
+
+        def validate(folder: Path) -> None:
+            # Before the content digest is taken: the installed app.json never holds a password.
+            secrets.update(take_camera_passwords(folder / MANIFEST_FILE))
+            self._validate(folder)
+
         try:
             installed = self.packages.install(
-                archive, identify=self._identify, validate=self._validate, sha256=spec.sha256.lower()
+                archive, identify=self._identify, validate=validate, sha256=spec.sha256.lower()
             )
         finally:
             archive.unlink(missing_ok=True)
         with self._lock:
             app_id, version = installed.app_id, installed.version
+            secrets.update(spec.secrets)  # what the console sent wins over a password left in the package
+            self.secrets.put_many(secrets)
+            if secrets:
+                log.info("app %s version %s: stored secrets %s", app_id, version, ", ".join(sorted(secrets)))
             previous = self.packages.active_version(app_id)
             self.packages.activate(app_id, version)
             want = self.desired.apps().get(app_id)
@@ -211,7 +237,11 @@ class Supervisor:
         with self._lock:
             self._require(app_id)
             self._stop(app_id)
+            cameras = self._camera_ids_of(app_id)
             self.packages.remove(app_id)
+            still_used = {c for other in self.packages.list_apps() for c in self._camera_ids_of(other)}
+            unused = [camera_password_secret(c) for c in sorted(cameras - still_used)]
+            self.secrets.delete(*unused)  # a password stays on the device only while an app needs it
             self.desired.remove(app_id)
             self._errors.pop(app_id, None)
             self._manifests = {k: v for k, v in self._manifests.items() if k[0] != app_id}
@@ -413,8 +443,38 @@ class Supervisor:
             spec.name, stored.path, decoder=spec.decoder or stored.decoder, labels=spec.labels or stored.labels or None
         )
 
+    def _camera_ids_of(self, app_id: str) -> set[str]:
+        """Camera ids any installed version of ``app_id`` reads (unparseable versions count for none)."""
+        ids: set[str] = set()
+        for version in self.packages.versions(app_id):
+            try:
+                ids.update(self._manifest(app_id, version).camera_ids())
+            except Exception as exc:  # a broken version must not block removing the app
+                log.warning("app %s version %s: manifest unreadable (%s)", app_id, version, exc)
+        return ids
+
+    def _move_installed_passwords(self) -> None:
+        """Take camera passwords out of installed versions' app.json into the secret store (once)."""
+        for app_id in self.packages.list_apps():
+            active = self.packages.active_version(app_id)
+            # The active version last: its password wins for a camera id several versions share.
+            for version in sorted(self.packages.versions(app_id), key=lambda v: v == active):
+                package = self.packages.get(app_id, version)
+                taken = take_camera_passwords(package.path / MANIFEST_FILE)
+                if not taken:
+                    continue
+                self.secrets.put_many(taken)
+                old, new = self.packages.refresh_content_digest(app_id, version)
+                self._manifests.pop((app_id, version), None)
+                log.warning(
+                    "app %s version %s (package sha256 %s): moved %s out of its app.json into the secret "
+                    "store; content digest %s -> %s",
+                    app_id, version, package.sha256[:16] or "unknown", ", ".join(sorted(taken)),
+                    old[:16], new[:16],
+                )
+
     def _start(self, app_id: str) -> None:
-        manifest = self._current_manifest(app_id)
+        manifest = with_camera_passwords(self._current_manifest(app_id), self.secrets)
         session = self._open_model(app_id, manifest)
         runner = DetectorAppRunner(
             manifest,

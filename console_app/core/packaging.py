@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from device_runtime.protocol.apps.specs import camera_password_secret, split_url_password
+
 MANIFEST_FILE = "app.json"
 
 
@@ -61,6 +63,36 @@ def build_package(folder: Path) -> bytes:
             with open(path, "rb") as f:
                 tar.addfile(info, f)
     return _gzip(raw.getvalue())
+
+
+def build_package_without_passwords(folder: Path) -> tuple[bytes, dict[str, str]]:
+    """The package of ``folder`` with camera passwords taken out of its app.json, and those passwords.
+
+    A hand-written app folder may have ``rtsp://user:password@…`` in its
+    camera URLs; the package then carries the user name only and the
+    passwords come back as named secrets (``camera/<id>/password``) for
+    ``DeviceClient.deploy(secrets=...)``. A folder without passwords gives
+    the same bytes as :func:`build_package`.
+    """
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST_FILE
+    package = build_package(folder)  # checks the folder and its JSON first
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    secrets: dict[str, str] = {}
+    for camera in manifest.get("cameras", []) if isinstance(manifest, dict) else []:
+        if isinstance(camera, dict) and isinstance(camera.get("url"), str) and isinstance(camera.get("id"), str):
+            stripped, password = split_url_password(camera["url"])
+            if password is not None:
+                camera["url"] = stripped
+                secrets[camera_password_secret(camera["id"])] = password
+    if not secrets:
+        return package, {}
+    files: dict[str, bytes | Path] = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name != MANIFEST_FILE:
+            files[name] = path
+    return build_package_from_members(manifest, files), secrets
 
 
 def _check_member_name(name: str) -> str:

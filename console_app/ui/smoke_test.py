@@ -297,7 +297,7 @@ class SmokeTest:
         device_id = self.site.device_id
         library = self.context.app_library
         version = self.in_background(lambda: library.save_version(manifest), "Saving the demo app")
-        package = self.in_background(lambda: library.package(version.app_id, version.version),
+        package = self.in_background(lambda: library.deploy_package(version.app_id, version.version),
                                      "Packaging the demo app")
         deployer = Deployer(self.context.appliances)
         results = self.in_background(lambda: deployer.deploy(package, [device_id]), "Deploying the demo app")
@@ -390,9 +390,17 @@ def camera_id_for(name: str) -> str:
 
 
 def demo_app_manifest(records) -> dict:
-    """resources/apps/line-safety with its camera replaced by the registered cameras ``records``."""
+    """resources/apps/line-safety reading the registered cameras ``records``, in the demo's order.
+
+    The sample's camera ids stay (its zones and lines are keyed by them and
+    drawn for each demo camera's own scene); names and URLs are the records'.
+    """
     manifest = json.loads((demo_app_folder() / "app.json").read_text(encoding="utf-8"))
-    manifest["cameras"] = [{"id": camera_id_for(r.name), "name": r.name, "url": r.stream_uri} for r in records]
+    sample = manifest["cameras"]
+    manifest["cameras"] = [
+        {"id": sample[i]["id"] if i < len(sample) else camera_id_for(r.name), "name": r.name, "url": r.stream_uri}
+        for i, r in enumerate(records)
+    ]
     return manifest
 
 

@@ -22,25 +22,37 @@ from device_runtime.apps.registry import (
 from device_runtime.apps.tracker import Track, Tracker
 from device_runtime.protocol.apps.errors import ManifestError, UnknownCamera, UnsupportedAppKind
 from device_runtime.protocol.apps.manifest import (
+    SCHEMA,
     SCHEMA_V1,
+    SCHEMA_V2,
     AppManifest,
     AppManifestBase,
     DetectorManifest,
     manifest_json_schema,
     merge_params,
+    migrate_manifest,
     parse_manifest,
 )
-from device_runtime.protocol.apps.params import CountingLine, DetectorParams, TrackingParams, Zone
+from device_runtime.protocol.apps.params import (
+    CameraGeometry,
+    CountingLine,
+    DetectorParams,
+    TrackingParams,
+    Zone,
+)
 from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec, redact_url
 
 __all__ = [
     "EVENT_TYPES",
+    "SCHEMA",
     "SCHEMA_V1",
+    "SCHEMA_V2",
     "AppEvent",
     "AppKind",
     "AppLogic",
     "AppManifest",
     "AppManifestBase",
+    "CameraGeometry",
     "CameraSpec",
     "CountingLine",
     "DetectorLogic",
@@ -61,6 +73,7 @@ __all__ = [
     "make_logic",
     "manifest_json_schema",
     "merge_params",
+    "migrate_manifest",
     "parse_manifest",
     "redact_url",
     "register_app_kind",

@@ -194,7 +194,7 @@ class DetectorLogic:
         return LogicResult(detections=out, events=events, counts=self._counts())
 
     def _filter(self, detections: Sequence[Detection]) -> list[Detection]:
-        watched = self._params.watched_classes()
+        watched = self._params.watched_classes(self.camera_id)
         kept = []
         for det in detections:
             label = det.label or self._label_of(det.class_id)
@@ -407,8 +407,9 @@ class DetectorLogic:
         old_lines = {line.name: line for line in self._lines}
         self._params = params
         self._tracker.config = params.tracking
-        self._zones = [z for z in params.zones if not z.cameras or self.camera_id in z.cameras]
-        self._lines = [ln for ln in params.lines if not ln.cameras or self.camera_id in ln.cameras]
+        geometry = params.for_camera(self.camera_id)
+        self._zones = list(geometry.zones)
+        self._lines = list(geometry.lines)
         zone_names = {zone.name for zone in self._zones}
         line_names = {line.name for line in self._lines}
         self._line_counts = {
@@ -425,7 +426,7 @@ class DetectorLogic:
             and (line.a, line.b, line.anchor)
             != (old_lines[line.name].a, old_lines[line.name].b, old_lines[line.name].anchor)
         }
-        watched = params.watched_classes()
+        watched = params.watched_classes(self.camera_id)
         for track in self._tracker.drop(lambda t: watched is not None and t.label not in watched):
             self._states.pop(track.key, None)
         labels = {t.key: t.label for t in self._tracker.tracks}

@@ -35,6 +35,7 @@ def upload_spec(header: pb.UploadHeader) -> UploadSpec:
         labels=header.labels,
         decoder=header.decoder,
         signature=header.signature,
+        secrets=dict(header.secrets),
     )
 
 

@@ -193,6 +193,28 @@ class PackageStore:
             self.activate(app_id, to_version)
             return to_version
 
+    def refresh_content_digest(self, app_id: str, version: str) -> tuple[str, str]:
+        """Record the new content digest of a version whose files were rewritten in place.
+
+        The one sanctioned change to an installed version: taking camera
+        passwords out of its app.json (see ``security.camera_secrets``).
+        Returns ``(old, new)`` content digests for the audit log; the
+        archive's digest (what the signature covered) stays as it was.
+        """
+        with self._lock:
+            record = self._record(app_id)
+            package = record.find(version)
+            if package is None:
+                self.get(app_id, version)  # NotFound with the installed list
+                raise AssertionError("unreachable")
+            new = tree_sha256(package.path)
+            if new != package.content_sha256:
+                updated = replace(package, content_sha256=new)
+                packages = tuple(updated if p.version == version else p for p in record.packages)
+                self._write(app_id, replace(record, packages=packages))
+                self._records[app_id] = replace(record, packages=packages)
+            return package.content_sha256, new
+
     def remove(self, app_id: str) -> None:
         """Delete every installed version of ``app_id``."""
         with self._lock:

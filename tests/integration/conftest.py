@@ -82,14 +82,14 @@ def detector_manifest(
     params: dict | None = None,
 ) -> dict:
     return {
-        "schema": "sightline.app/v1",
+        "schema": "sightline.app/v2",
         "id": app_id,
         "name": f"App {app_id}",
         "version": version,
         "kind": "detector",
         "cameras": [{"id": camera_id, "url": camera_url}],
         "model": model or {"name": "constant", "file": "models/constant.onnx", "labels": CONSTANT_LABELS},
-        "params": params or {"confidence": 0.5, "zones": [], "lines": []},
+        "params": params or {"confidence": 0.5, "geometry": {}},
     }
 
 

@@ -147,10 +147,10 @@ def test_a_live_parameter_change_shows_in_the_next_frames_metadata(client, make_
 def test_invalid_parameters_are_refused_and_the_running_parameters_stay(client, make_package):
     client.deploy(make_package(detector_manifest()))
     with pytest.raises(DeviceCallError) as err:
-        client.set_params("widgets", json.dumps({"zones": [{"name": "z", "points": [[0, 0], [1, 1]]}]}))
+        client.set_params("widgets", json.dumps({"geometry": {"cam-1": {"zones": [{"name": "z", "points": [[0, 0], [1, 1]]}]}}}))
     assert err.value.code == "INVALID_ARGUMENT"
     assert "3 points" in err.value.message
-    assert json.loads(client.list_apps()[0].params_json)["zones"] == []
+    assert json.loads(client.list_apps()[0].params_json)["geometry"] == {}
 
 
 def test_rollback_switches_back_to_the_previous_version(client, make_package):
@@ -192,7 +192,8 @@ def test_events_report_line_crossings_with_a_snapshot_of_the_frame(client, make_
         app_id="line",
         camera_url="sim://production-line?seed=7&width=640&height=480&fps=15",
         model={"name": "sightline-demo"},
-        params={"confidence": 0.4, "lines": [{"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]},
+        params={"confidence": 0.4, "geometry": {"cam-1": {
+            "lines": [{"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]}}},
     )
     client.deploy(make_package(manifest, bundle_model=False))
     with client.events(app_id="line") as stream:
@@ -376,3 +377,34 @@ def test_a_slow_preview_client_gets_fewer_frames_and_never_slows_inference(clien
     # At 2 fps from a 20 fps camera the viewer sees about every tenth frame: the newest one each time.
     gaps = [b.seq - a.seq for a, b in zip(paced, paced[1:], strict=False)]
     assert all(gap >= 5 for gap in gaps), f"frames should be skipped between sends, got gaps {gaps}"
+
+
+def test_live_parameters_saved_by_a_v1_runtime_resume_on_the_cameras_they_applied_to(
+        tmp_path: Path, make_package, signer):
+    """state.json from before schema v2: app-wide zones in the live parameters."""
+    from console_app.core.gateways.device_client import pair
+
+    data_dir = tmp_path / "device"
+    first = start_device(data_dir)
+    try:
+        creds = pair("127.0.0.1", first.port, first.pairing.current_code(), "pytest", signer=signer)
+        with DeviceClient("127.0.0.1", first.port, creds, signer=signer) as c:
+            c.deploy(make_package(detector_manifest()))
+    finally:
+        first.stop()
+    state_file = data_dir / "state.json"
+    state = json.loads(state_file.read_text())
+    zone = {"name": "dock", "points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]], "cameras": []}
+    params = {k: v for k, v in state["apps"]["widgets"]["params"].items() if k != "geometry"}
+    state["apps"]["widgets"]["params"] = {**params, "confidence": 0.6, "zones": [zone], "lines": []}
+    state_file.write_text(json.dumps(state))
+
+    second = start_device(data_dir)
+    try:
+        with DeviceClient("127.0.0.1", second.port, creds) as c:
+            [app] = c.list_apps()
+            params = json.loads(app.params_json)
+    finally:
+        second.stop()
+    assert app.state == "running" and params["confidence"] == 0.6
+    assert [z["name"] for z in params["geometry"]["cam-1"]["zones"]] == ["dock"] and "zones" not in params

@@ -2,7 +2,7 @@
 
 The demo detector (resources/models/sightline-demo.onnx) watches the
 synthetic production line; within a second or two of :func:`start` the
-device reports health for camera ``line3-overhead``, logs, and events
+device reports health for camera ``line3-cam1``, logs, and events
 (``line_crossed``, ``count_changed``, ``zone_entered``) with snapshots::
 
     from tests.peers.line_safety_device import LineSafetyDevice
@@ -17,10 +17,11 @@ and ``device.pairing_code()``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from console_app.core.gateways.device_client import DeviceClient, PairedCredentials, pair
-from console_app.core.packaging import build_package
+from console_app.core.packaging import build_package_from_members
 from console_app.core.signing import PackageSigner
 from device_runtime.config import load_config
 from device_runtime.runtime import DeviceRuntime
@@ -30,13 +31,27 @@ MODEL = REPO / "resources" / "models" / "sightline-demo.onnx"
 LABELS = [x for x in (REPO / "resources" / "models" / "sightline-demo.labels").read_text().split() if x]
 APP = REPO / "resources" / "apps" / "line-safety"
 APP_ID = "line-safety"
-CAMERA_ID = "line3-overhead"
+CAMERA_ID = "line3-cam1"
+CAMERA_IDS = ("line3-cam1", "line3-cam2")
+
+
+def sample_manifest(cameras: int = 1) -> dict:
+    """The sample app's manifest with its first ``cameras`` cameras (each with its own zones and lines).
+
+    One camera by default: most tests need one stream, and each stream is a
+    model run per frame on this machine's shared CPUs.
+    """
+    manifest = json.loads((APP / "app.json").read_text())
+    manifest["cameras"] = manifest["cameras"][:cameras]
+    kept = {c["id"] for c in manifest["cameras"]}
+    manifest["params"]["geometry"] = {k: v for k, v in manifest["params"]["geometry"].items() if k in kept}
+    return manifest
 
 
 class LineSafetyDevice:
     """Starts the runtime, pairs once (``credentials``, trusting ``signer``), installs the model, deploys the app."""
 
-    def __init__(self, data_dir: Path, name: str = "line3-test", deploy: bool = True):
+    def __init__(self, data_dir: Path, name: str = "line3-test", deploy: bool = True, cameras: int = 1):
         self.data_dir, self.name = Path(data_dir), name
         self.runtime: DeviceRuntime | None = None
         self.port = 0
@@ -47,7 +62,7 @@ class LineSafetyDevice:
         if deploy:
             with self.client() as client:
                 client.upload_model(MODEL, "sightline-demo", LABELS)
-                client.deploy(build_package(APP))
+                client.deploy(build_package_from_members(sample_manifest(cameras), {}))
 
     def _start(self, listen: str) -> None:
         config = load_config(None, name=self.name, data_dir=self.data_dir, listen=listen,

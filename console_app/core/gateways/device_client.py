@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,19 +209,24 @@ class DeviceClient:
         return list(_call("ListApps", self._stub.ListApps, pb.ListAppsRequest(), self.timeout).apps)
 
     def deploy(self, package: bytes | Path, signature: bytes = b"",
-               progress: UploadProgress | None = None) -> pb.AppStatus:
+               progress: UploadProgress | None = None,
+               secrets: Mapping[str, str] | None = None) -> pb.AppStatus:
         """Upload, install and start a package; the device keeps its running version on any failure.
 
         Signed with this client's ``signer`` unless ``signature`` (made
         earlier, e.g. when the package was built) is given. A device refuses
         unsigned and tampered packages with ``PERMISSION_DENIED``.
-        ``progress(sent, total)`` follows the upload.
+        ``progress(sent, total)`` follows the upload. ``secrets`` (name →
+        value, e.g. ``camera/<id>/password``) travel in the upload's header
+        over this paired TLS connection, outside the package and its
+        signature; the device keeps them in its secret store.
         """
         size, sha = _digest(package)
         if not signature and self.signer is not None:
             signature = self.signer.sign_package(sha)
         name = package.name if isinstance(package, Path) else "package.tar.gz"
-        header = pb.UploadHeader(filename=name, size=size, sha256=sha, signature=signature)
+        header = pb.UploadHeader(filename=name, size=size, sha256=sha, signature=signature,
+                                 secrets=dict(secrets or {}))
         return _call("DeployApp", self._stub.DeployApp, _upload_chunks(header, package, progress), None)
 
     def start_app(self, app_id: str) -> pb.AppStatus:

@@ -9,7 +9,11 @@ forwards edits, and the whole flow is tested without a screen.
   and, when not, why (each :class:`Problem` names the field).
 * :meth:`AppBuilder.back` never discards anything: everything typed stays in
   the builder until it is edited again.
-* :meth:`AppBuilder.result` gives the manifest (``sightline.app/v1``, kind
+* Zones and lines belong to one camera each (``params.geometry`` in the
+  manifest): they are drawn on that camera's snapshot, names are unique per
+  camera, and :meth:`AppBuilder.copy_geometry` copies one camera's shapes to
+  another as a start.
+* :meth:`AppBuilder.result` gives the manifest (``sightline.app/v2``, kind
   ``detector``) plus the library model id; the app library versions it and
   builds the package. Camera URLs in it carry no credentials: the library
   adds them from the credential store when it builds a package.
@@ -38,7 +42,7 @@ from console_app.core.services.app_builder_types import (
     MODEL_NAME_PATTERN,
     NAME_PATTERN,
     NAME_RULE,
-    SCHEMA_V1,
+    SCHEMA_V2,
     URL_PATTERN,
     BuilderError,
     BuilderResult,
@@ -53,6 +57,7 @@ from console_app.core.services.app_builder_types import (
     polygon_self_intersects,
     slug,
 )
+from device_runtime.protocol.apps.manifest import migrate_manifest
 
 
 class AppBuilder:
@@ -68,7 +73,8 @@ class AppBuilder:
         self.base_version: str | None = None  # set when editing an existing version
         self.cameras: list[CameraOption] = []
         self.camera_ids: list[str] = []
-        self.model: ModelOption | None = None
+        # The only model in the library is the obvious choice: preselected (still changeable).
+        self.model: ModelOption | None = self.model_options[0] if len(self.model_options) == 1 else None
         self.classes: list[str] = []
         self.confidence = 0.5
         self.iou = 0.45
@@ -197,11 +203,18 @@ class AppBuilder:
 
     # ------------------------------------------------------------ zones and lines
 
+    def _drawn_on(self, camera_key: str | None) -> str:
+        """The camera id a new shape belongs to: ``camera_key``'s, or the only camera's."""
+        if camera_key is not None:
+            return self.camera_id_of(camera_key)
+        if len(self.camera_ids) == 1:
+            return self.camera_ids[0]
+        raise BuilderError([Problem("params.geometry", "choose the camera the shape is drawn on")])
+
     def add_zone(self, name: str, points: Sequence[Sequence[float]], camera_key: str | None = None,
                  classes: Iterable[str] = (), dwell_limit_s: float | None = None) -> ZoneDraft:
-        """Add a closed polygon; refused (naming the zone) with fewer than three points."""
-        zone = ZoneDraft(name.strip(), [clamp_point(p) for p in points],
-                         [self.camera_id_of(camera_key)] if camera_key and len(self.cameras) > 1 else [],
+        """Add a closed polygon on one camera; refused (naming the zone) with fewer than three points."""
+        zone = ZoneDraft(name.strip(), [clamp_point(p) for p in points], self._drawn_on(camera_key),
                          list(classes), dwell_limit_s)
         problems = self._zone_draft_problems(len(self.zones), zone)
         if problems:
@@ -211,9 +224,8 @@ class AppBuilder:
 
     def add_line(self, name: str, a: Sequence[float], b: Sequence[float], camera_key: str | None = None,
                  classes: Iterable[str] = (), count: str = "both") -> LineDraft:
-        """Add a counting line a→b; refused when a and b are the same point."""
-        line = LineDraft(name.strip(), clamp_point(a), clamp_point(b),
-                         [self.camera_id_of(camera_key)] if camera_key and len(self.cameras) > 1 else [],
+        """Add a counting line a→b on one camera; refused when a and b are the same point."""
+        line = LineDraft(name.strip(), clamp_point(a), clamp_point(b), self._drawn_on(camera_key),
                          list(classes), count)
         problems = self._line_draft_problems(len(self.lines), line)
         if problems:
@@ -222,7 +234,7 @@ class AppBuilder:
         return line
 
     def update_zone(self, index: int, **changes: Any) -> ZoneDraft:
-        """Change a zone's fields (name, points, classes, dwell_limit_s, cameras); validated."""
+        """Change a zone's fields (name, points, classes, dwell_limit_s, camera); validated."""
         if "points" in changes:
             changes["points"] = [clamp_point(p) for p in changes["points"]]
         zone = replace(self.zones[index], **changes)
@@ -233,7 +245,7 @@ class AppBuilder:
         return zone
 
     def update_line(self, index: int, **changes: Any) -> LineDraft:
-        """Change a line's fields (name, a, b, classes, count, cameras); validated."""
+        """Change a line's fields (name, a, b, classes, count, camera); validated."""
         for key in ("a", "b"):
             if key in changes:
                 changes[key] = clamp_point(changes[key])
@@ -250,35 +262,75 @@ class AppBuilder:
     def remove_line(self, index: int) -> None:
         del self.lines[index]
 
-    def next_free_name(self, prefix: str) -> str:
-        """``prefix-1``, ``prefix-2``, … whichever no zone or line uses yet."""
-        taken = {z.name for z in self.zones} | {ln.name for ln in self.lines}
+    def zones_on(self, camera_id: str) -> list[tuple[int, ZoneDraft]]:
+        """``(index into zones, zone)`` of the zones drawn on ``camera_id``, in order."""
+        return [(i, z) for i, z in enumerate(self.zones) if z.camera == camera_id]
+
+    def lines_on(self, camera_id: str) -> list[tuple[int, LineDraft]]:
+        """``(index into lines, line)`` of the lines drawn on ``camera_id``, in order."""
+        return [(i, ln) for i, ln in enumerate(self.lines) if ln.camera == camera_id]
+
+    def copy_geometry(self, from_key: str, to_key: str) -> int:
+        """Copy every zone and line of one chosen camera onto another, as a start to adjust.
+
+        Shapes whose name the target camera already uses are left out (its
+        own drawing wins). Returns how many were copied.
+        """
+        source, target = self.camera_id_of(from_key), self.camera_id_of(to_key)
+        if source == target:
+            return 0
+        taken = {z.name for _, z in self.zones_on(target)} | {ln.name for _, ln in self.lines_on(target)}
+        copied = 0
+        for _, zone in self.zones_on(source):
+            if zone.name not in taken:
+                self.zones.append(replace(zone, camera=target, points=list(zone.points), classes=list(zone.classes)))
+                copied += 1
+        for _, line in self.lines_on(source):
+            if line.name not in taken:
+                self.lines.append(replace(line, camera=target, classes=list(line.classes)))
+                copied += 1
+        return copied
+
+    def next_free_name(self, prefix: str, camera_key: str | None = None) -> str:
+        """``prefix-1``, ``prefix-2``, … whichever no zone or line (of ``camera_key``'s camera) uses yet."""
+        camera = self.camera_id_of(camera_key) if camera_key is not None else None
+        taken = ({z.name for z in self.zones if camera in (None, z.camera)}
+                 | {ln.name for ln in self.lines if camera in (None, ln.camera)})
         n = 1
         while f"{prefix}-{n}" in taken:
             n += 1
         return f"{prefix}-{n}"
 
-    def _name_problems(self, path: str, kind: str, index: int, name: str) -> list[Problem]:
+    def _path(self, kind: str, index: int, camera: str) -> str:
+        """``params.geometry.<camera>.zones[<n>]``: the shape's place in the manifest."""
+        items = self.zones if kind == "zone" else self.lines
+        within = sum(1 for other in items[:index] if other.camera == camera)
+        return f"params.geometry.{camera}.{kind}s[{within}]"
+
+    def _name_problems(self, path: str, kind: str, index: int, name: str, camera: str) -> list[Problem]:
         if not NAME_PATTERN.match(name):
             return [Problem(f"{path}.name", f"{kind} name {name!r} is not valid: use {NAME_RULE}")]
-        others = [(f"zones[{i}]", z.name) for i, z in enumerate(self.zones) if not (kind == "zone" and i == index)]
-        others += [(f"lines[{i}]", ln.name) for i, ln in enumerate(self.lines)
+        others = [(self._path("zone", i, camera), z.name) for i, z in self.zones_on(camera)
+                  if not (kind == "zone" and i == index)]
+        others += [(self._path("line", i, camera), ln.name) for i, ln in self.lines_on(camera)
                    if not (kind == "line" and i == index)]
         for where, other in others:
             if other == name:
-                return [Problem(f"{path}.name", f"{kind} name {name!r} is already used by {where}; "
-                                                "zone and line names must be unique")]
+                where = where.rsplit(".", 1)[-1]
+                return [Problem(f"{path}.name", f"{kind} name {name!r} is already used by {where} on this "
+                                                "camera; a camera's zone and line names must be unique")]
         return []
 
-    def _scope_problems(self, path: str, cameras: Sequence[str], classes: Sequence[str]) -> list[Problem]:
-        problems = [Problem(f"{path}.cameras[{j}]", f"camera {c!r} is not one of the app's cameras "
-                                                    f"({', '.join(self.camera_ids) or 'none chosen'})")
-                    for j, c in enumerate(cameras) if c not in self.camera_ids]
+    def _scope_problems(self, path: str, label: str, camera: str, classes: Sequence[str]) -> list[Problem]:
+        problems = []
+        if camera not in self.camera_ids:
+            problems.append(Problem(path, f"{label} is drawn on camera {camera!r}, which is not one of the app's "
+                                          f"cameras ({', '.join(self.camera_ids) or 'none chosen'}); remove it"))
         return problems + self._label_problems(f"{path}.classes", classes)
 
     def _zone_draft_problems(self, index: int, zone: ZoneDraft) -> list[Problem]:
-        path = f"params.zones[{index}]"
-        problems = self._name_problems(path, "zone", index, zone.name)
+        path = self._path("zone", index, zone.camera)
+        problems = self._name_problems(path, "zone", index, zone.name, zone.camera)
         label = f"zone {zone.name!r}"
         if len(zone.points) < 3:
             problems.append(Problem(f"{path}.points", f"{label} needs at least 3 points, got {len(zone.points)}"))
@@ -289,17 +341,17 @@ class AppBuilder:
             problems.append(Problem(f"{path}.points", f"{label} has no area: its points lie on one line"))
         if zone.dwell_limit_s is not None and not zone.dwell_limit_s > 0:
             problems.append(Problem(f"{path}.dwell_limit_s", f"{label}: dwell limit must be more than 0 s"))
-        return problems + self._scope_problems(path, zone.cameras, zone.classes)
+        return problems + self._scope_problems(path, label, zone.camera, zone.classes)
 
     def _line_draft_problems(self, index: int, line: LineDraft) -> list[Problem]:
-        path = f"params.lines[{index}]"
-        problems = self._name_problems(path, "line", index, line.name)
+        path = self._path("line", index, line.camera)
+        problems = self._name_problems(path, "line", index, line.name, line.camera)
         if line.a == line.b:
             problems.append(Problem(f"{path}.b", f"line {line.name!r} needs two distinct endpoints, "
                                                  f"got a = b = {list(line.a)}"))
         if line.count not in ("in", "out", "both"):
             problems.append(Problem(f"{path}.count", f"expected 'in', 'out' or 'both', got {line.count!r}"))
-        return problems + self._scope_problems(path, line.cameras, line.classes)
+        return problems + self._scope_problems(path, f"line {line.name!r}", line.camera, line.classes)
 
     def _zone_problems(self) -> list[Problem]:
         problems = []
@@ -367,12 +419,17 @@ class AppBuilder:
     def manifest(self) -> dict[str, Any]:
         """The manifest as it stands (valid only when :meth:`all_problems` is empty)."""
         model = self.model
+        geometry: dict[str, dict[str, list]] = {}
+        for z in self.zones:
+            geometry.setdefault(z.camera, {"zones": [], "lines": []})["zones"].append(
+                {"name": z.name, "points": [list(p) for p in z.points], "classes": list(z.classes),
+                 "dwell_limit_s": None if z.dwell_limit_s is None else float(z.dwell_limit_s)})
+        for ln in self.lines:
+            geometry.setdefault(ln.camera, {"zones": [], "lines": []})["lines"].append(
+                {"name": ln.name, "a": list(ln.a), "b": list(ln.b), "classes": list(ln.classes), "count": ln.count})
         params = {
             "confidence": self.confidence, "iou": self.iou, "classes": list(self.classes),
-            "zones": [{"name": z.name, "points": [list(p) for p in z.points], "classes": list(z.classes),
-                       "dwell_limit_s": None if z.dwell_limit_s is None else float(z.dwell_limit_s), "cameras": list(z.cameras)} for z in self.zones],
-            "lines": [{"name": ln.name, "a": list(ln.a), "b": list(ln.b), "classes": list(ln.classes),
-                       "count": ln.count, "cameras": list(ln.cameras)} for ln in self.lines],
+            "geometry": geometry,
             "hysteresis": self.hysteresis,
             "tracking": {"iou_threshold": float(self.tracking["iou_threshold"]),
                          "min_hits": int(self.tracking["min_hits"]),
@@ -385,7 +442,7 @@ class AppBuilder:
         if model and model.sha256:
             model_spec["sha256"] = model.sha256
         return {
-            "schema": SCHEMA_V1, "id": self.app_id, "name": self.name, "version": self.base_version or "1.0.0",
+            "schema": SCHEMA_V2, "id": self.app_id, "name": self.name, "version": self.base_version or "1.0.0",
             "kind": "detector", "description": self.description,
             "cameras": [{"id": cid, "url": c.url, "name": c.name} for c, cid in zip(self.cameras, self.camera_ids, strict=True)],
             "model": model_spec, "params": params,
@@ -402,7 +459,11 @@ class AppBuilder:
     @classmethod
     def from_version(cls, manifest: Mapping[str, Any], model_id: str, cameras: Iterable[CameraOption] = (),
                      models: Iterable[ModelOption] = ()) -> AppBuilder:
-        """A builder holding an existing version (edit → new version): same app id, everything editable."""
+        """A builder holding an existing version (edit → new version): same app id, everything editable.
+
+        A schema-v1 manifest is migrated first (its zones and lines copied onto the cameras they applied to).
+        """
+        manifest = migrate_manifest(manifest)
         builder = cls(cameras, models)
         builder.app_id = str(manifest["id"])
         builder.name = str(manifest.get("name", ""))
@@ -428,8 +489,12 @@ class AppBuilder:
         builder.iou = float(params.get("iou", 0.45))
         builder.hysteresis = float(params.get("hysteresis", 0.02))
         builder.tracking.update(params.get("tracking", {}))
-        builder.zones = [ZoneDraft(z["name"], [clamp_point(p) for p in z["points"]], list(z.get("cameras", [])),
-                                   list(z.get("classes", [])), z.get("dwell_limit_s")) for z in params.get("zones", [])]
-        builder.lines = [LineDraft(ln["name"], clamp_point(ln["a"]), clamp_point(ln["b"]), list(ln.get("cameras", [])),
-                                   list(ln.get("classes", [])), ln.get("count", "both")) for ln in params.get("lines", [])]
+        builder.zones, builder.lines = [], []
+        for camera, drawn in (params.get("geometry") or {}).items():
+            builder.zones += [ZoneDraft(z["name"], [clamp_point(p) for p in z["points"]], camera,
+                                        list(z.get("classes", [])), z.get("dwell_limit_s"))
+                              for z in drawn.get("zones", [])]
+            builder.lines += [LineDraft(ln["name"], clamp_point(ln["a"]), clamp_point(ln["b"]), camera,
+                                        list(ln.get("classes", [])), ln.get("count", "both"))
+                              for ln in drawn.get("lines", [])]
         return builder

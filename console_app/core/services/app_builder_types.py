@@ -4,7 +4,7 @@ Everything here is plain data or a pure function: :class:`Step`, the
 options the builder offers (:class:`CameraOption`, :class:`ModelOption`),
 what is being drawn (:class:`ZoneDraft`, :class:`LineDraft`), what it
 reports (:class:`Problem`, :class:`BuilderError`, :class:`BuilderResult`),
-the id and name patterns of the ``sightline.app/v1`` manifest and the
+the id and name patterns of the ``sightline.app/v2`` manifest and the
 polygon checks. The state machine that uses them is
 :mod:`console_app.core.services.app_builder`.
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_V1 = "sightline.app/v1"
+SCHEMA_V2 = "sightline.app/v2"
 APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 CAMERA_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")
@@ -110,23 +110,23 @@ class ModelOption:
 
 @dataclass
 class ZoneDraft:
-    """A zone being drawn; ``points`` are normalised [0, 1] image coordinates."""
+    """A zone being drawn on camera ``camera`` (its manifest id); ``points`` are normalised [0, 1]."""
 
     name: str
     points: list[tuple[float, float]] = field(default_factory=list)
-    cameras: list[str] = field(default_factory=list)
+    camera: str = ""
     classes: list[str] = field(default_factory=list)
     dwell_limit_s: float | None = None
 
 
 @dataclass
 class LineDraft:
-    """A counting line being drawn from ``a`` to ``b`` (normalised coordinates)."""
+    """A counting line drawn on camera ``camera`` from ``a`` to ``b`` (normalised coordinates)."""
 
     name: str
     a: tuple[float, float] = (0.0, 0.0)
     b: tuple[float, float] = (0.0, 0.0)
-    cameras: list[str] = field(default_factory=list)
+    camera: str = ""
     classes: list[str] = field(default_factory=list)
     count: str = "both"
 

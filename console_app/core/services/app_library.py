@@ -9,10 +9,18 @@ Storage: the inventory (``apps``, ``app_versions``, ``app_version_sources``)
 when a SQLAlchemy session factory is given, else JSON files in
 ``data_dir/apps/<app id>/<version>.json``.
 
+Manifests are stored in the current schema (``sightline.app/v2``: zones and
+lines per camera). A version saved by an older console (``sightline.app/v1``)
+is upgraded in place the first time it is read: the same version, with its
+zones and lines moved onto the cameras they applied to (logged once).
+
 :meth:`AppLibrary.package` builds what ``client.deploy`` uploads: app.json
-with the camera credentials put back from the credential store (only in the
-package bytes, never stored or logged) and the model file from the model
-library bundled under ``models/``.
+(camera URLs with the user name from the credential store, never a password)
+and the model file from the model library bundled under ``models/``.
+:meth:`AppLibrary.deploy_package` adds the camera passwords as named secrets
+(``camera/<camera id>/password``) that the deploy sends beside the package;
+they are read from the credential store per deploy and never stored, logged,
+signed or exported.
 """
 
 from __future__ import annotations
@@ -39,6 +47,11 @@ from console_app.core.persistence.app_models import AppVersionSource
 from console_app.core.persistence.models import App
 from console_app.core.persistence.models import AppVersion as VersionRow
 from console_app.core.persistence.records import strip_credentials
+from console_app.core.services.deployer import DeployPackage
+from device_runtime.protocol.apps.errors import ManifestError
+from device_runtime.protocol.apps.manifest import SCHEMA, SCHEMA_V1, migrate_manifest
+from device_runtime.protocol.apps.params import v1_geometry
+from device_runtime.protocol.apps.specs import camera_password_secret
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +169,8 @@ def _check_manifest(manifest: Mapping[str, Any]) -> None:
     app_id = manifest.get("id")
     if not isinstance(app_id, str) or not APP_ID_PATTERN.match(app_id):
         problems.append(f"id: app id {app_id!r} is not valid (1-63 lowercase letters, digits, '_' or '-')")
-    if manifest.get("schema") != "sightline.app/v1":
-        problems.append(f"schema: expected 'sightline.app/v1', got {manifest.get('schema')!r}")
+    if manifest.get("schema") != SCHEMA:
+        problems.append(f"schema: expected {SCHEMA!r}, got {manifest.get('schema')!r}")
     if not manifest.get("name"):
         problems.append("name: give the app a name")
     cameras = manifest.get("cameras")
@@ -202,8 +215,30 @@ class AppLibrary:
         return sorted(summaries, key=lambda s: (s.name.lower(), s.app_id))
 
     def versions(self, app_id: str) -> list[AppVersion]:
-        """The app's versions, oldest first (empty when the app is unknown)."""
-        return sorted(self._store.versions(app_id), key=lambda v: version_key(v.version))
+        """The app's versions, oldest first (empty when the app is unknown); v1 manifests are upgraded."""
+        found = [self._upgraded(v) for v in self._store.versions(app_id)]
+        return sorted(found, key=lambda v: version_key(v.version))
+
+    def _upgraded(self, version: AppVersion) -> AppVersion:
+        """``version`` with its manifest in the current schema, rewritten in the store when it was older."""
+        if version.manifest.get("schema") != SCHEMA_V1:
+            return version
+        try:
+            manifest = migrate_manifest(version.manifest, f"app {version.app_id} {version.version}")
+        except ManifestError as exc:
+            log.warning("app %s version %s keeps its old manifest: %s", version.app_id, version.version, exc)
+            return version
+        upgraded = AppVersion(version.app_id, version.version, manifest, version.model_id, version.created_at,
+                              version.created_by, version.note)
+        try:
+            self._store.replace_manifest(upgraded)
+        except (OSError, exc.SQLAlchemyError) as error:
+            log.warning("app %s version %s: upgraded manifest not saved (%s); upgrading again next time",
+                        version.app_id, version.version, error)
+        else:
+            log.info("upgraded app %s version %s to manifest schema %s (zones and lines per camera)",
+                     version.app_id, version.version, SCHEMA)
+        return upgraded
 
     def get(self, app_id: str, version: str | None = None) -> AppVersion:
         """One version (``None``: the latest); :class:`UnknownApp` when there is none."""
@@ -242,6 +277,11 @@ class AppLibrary:
         whose sha256 or name the manifest's model names.
         """
         manifest = copy.deepcopy(dict(manifest))
+        if manifest.get("schema") == SCHEMA_V1:
+            try:
+                manifest = migrate_manifest(manifest)
+            except ManifestError as error:
+                raise AppLibraryError(f"app {manifest.get('id')!r} cannot be saved: {error}") from None
         _check_manifest(manifest)
         for camera in manifest["cameras"]:
             camera["url"] = strip_credentials(camera.get("url", "")) or camera.get("url", "")
@@ -266,10 +306,17 @@ class AppLibrary:
         return version
 
     def save_tuned_version(self, app_id: str, params: Mapping[str, Any], note: str = "tuned live") -> AppVersion:
-        """The latest version with ``params`` merged in (keys replace; ``tracking`` merges), as a patch bump."""
+        """The latest version with ``params`` merged in, as a patch bump.
+
+        Keys replace; ``tracking`` merges key by key and ``geometry`` camera by
+        camera (a camera not in ``params`` keeps its zones and lines).
+        """
         latest = self.get(app_id)
         manifest = copy.deepcopy(latest.manifest)
         merged = dict(manifest.get("params", {}))
+        if "zones" in params or "lines" in params:  # a schema-v1 parameter set: per camera now
+            camera_ids = [str(c.get("id")) for c in manifest.get("cameras", []) if isinstance(c, Mapping)]
+            params = v1_geometry(params, camera_ids)
         for key, value in params.items():
             if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
                 merged[key] = {**merged[key], **value}
@@ -320,18 +367,33 @@ class AppLibrary:
         if not spec.get("decoder") and getattr(model, "decoder", None):
             spec["decoder"] = model.decoder
         for camera in manifest["cameras"]:
-            camera["url"] = self._url_for_device(camera["url"])
+            found = self._credentials(camera["url"])
+            if found:
+                camera["url"] = with_credentials(camera["url"], found[0], "")  # the user name only
         try:
             return build_package_from_members(manifest, {spec["file"]: path})
         except PackageBuildError as exc:
             raise AppLibraryError(f"app {app_id} {saved.version}: {exc}") from exc
 
-    def _url_for_device(self, url: str) -> str:
+    def deploy_secrets(self, app_id: str, version: str | None = None) -> dict[str, str]:
+        """The named secrets a deploy of this version sends beside its package: its cameras' passwords."""
+        saved = self.get(app_id, version)
+        secrets = {}
+        for camera in saved.manifest["cameras"]:
+            found = self._credentials(camera["url"])
+            if found and found[1]:
+                secrets[camera_password_secret(camera["id"])] = found[1]
+        return secrets
+
+    def deploy_package(self, app_id: str, version: str | None = None) -> DeployPackage:
+        """:meth:`package` with :meth:`deploy_secrets`: what the deployer sends to each device."""
+        return DeployPackage(self.package(app_id, version), self.deploy_secrets(app_id, version))
+
+    def _credentials(self, url: str) -> tuple[str, str] | None:
         # Only network streams take a login; a device renders sim:// itself and refuses userinfo in it.
         if self.camera_credentials is None or urlsplit(url).scheme.lower() not in CREDENTIAL_SCHEMES:
-            return url
-        found = self.camera_credentials(url)
-        return with_credentials(url, *found) if found else url
+            return None
+        return self.camera_credentials(url)
 
 
 def write_json_atomically(path: Path, data: Any, exclusive: bool = False) -> None:
@@ -385,6 +447,13 @@ class JsonAppStore:
             raise AppLibraryError(f"app {version.app_id} version {version.version} was saved meanwhile "
                                   "(by another console?); save again to make the next version") from None
 
+    def replace_manifest(self, version: AppVersion) -> None:
+        """Rewrite a stored version's manifest (a schema upgrade; the version stays the same)."""
+        path = self.folder / version.app_id / f"{version.version}.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["manifest"] = version.manifest
+        write_json_atomically(path, data)
+
 
 class DatabaseAppStore:
     """Versions in the inventory: ``apps``, ``app_versions`` and ``app_version_sources``."""
@@ -429,6 +498,15 @@ class DatabaseAppStore:
         except (exc.IntegrityError, StaleDataError):
             raise AppLibraryError(f"app {version.app_id} version {version.version} was saved meanwhile "
                                   "(by another console?); save again to make the next version") from None
+
+    def replace_manifest(self, version: AppVersion) -> None:
+        """Rewrite a stored version's manifest (a schema upgrade; the version stays the same)."""
+        digest = hashlib.sha256(json.dumps(version.manifest, sort_keys=True).encode()).hexdigest()
+        with self._sessions() as session, session.begin():
+            row = session.scalar(select(VersionRow).join(App, VersionRow.app_id == App.id)
+                                 .where(App.app_id == version.app_id, VersionRow.version == version.version))
+            if row is not None:
+                row.manifest, row.package_sha256 = version.manifest, digest
 
 
 def _utc(moment: datetime) -> datetime:

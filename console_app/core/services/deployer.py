@@ -9,6 +9,10 @@ happened in words an engineer can act on; a device that went away
 mid-upload keeps its running version (the device only switches versions
 after a complete, verified upload) and :meth:`Deployer.retry` sends the
 package again to just the devices that did not succeed.
+
+A package may come with named secrets (:class:`DeployPackage`: camera
+passwords as ``camera/<id>/password``, later other kinds): they go to each
+device beside the package, in the upload's header, never inside it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,23 @@ class DeployResult:
 ProgressCallback = Callable[[str, DeployProgress], None]
 
 
+@dataclass(frozen=True)
+class DeployPackage:
+    """A package and the named secrets that go with it to each device (kept in memory only)."""
+
+    data: bytes
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def _parts(package: bytes | DeployPackage) -> tuple[bytes, Mapping[str, str]]:
+    if isinstance(package, DeployPackage):
+        return package.data, package.secrets
+    return package, {}
+
+
 class Deployer:
     """Deploys packages through ``appliances`` (anything with ``connect(device_id)`` → a device client)."""
 
@@ -101,9 +122,10 @@ class Deployer:
 
     # ------------------------------------------------------------ public
 
-    def deploy(self, package: bytes, device_ids: list[str], on_progress: ProgressCallback | None = None,
+    def deploy(self, package: bytes | DeployPackage, device_ids: list[str],
+               on_progress: ProgressCallback | None = None,
                max_parallel: int | None = None) -> dict[str, DeployResult]:
-        """Upload ``package`` to every device in ``device_ids``; blocks until all have finished."""
+        """Upload ``package`` (and its secrets) to every device in ``device_ids``; blocks until all have finished."""
         report = _safe(on_progress)
         self._cancel.clear()
         device_ids = list(dict.fromkeys(device_ids))
@@ -114,7 +136,7 @@ class Deployer:
             futures = {d: pool.submit(self._deploy_one, package, d, report) for d in device_ids}
             return {d: future.result() for d, future in futures.items()}
 
-    def retry(self, package: bytes, previous: Mapping[str, DeployResult],
+    def retry(self, package: bytes | DeployPackage, previous: Mapping[str, DeployResult],
               on_progress: ProgressCallback | None = None, max_parallel: int | None = None) -> dict[str, DeployResult]:
         """Deploy again to the devices whose previous result was not ok; returns all results merged."""
         again = [d for d, result in previous.items() if not result.ok]
@@ -139,8 +161,9 @@ class Deployer:
 
     # ------------------------------------------------------------ one device
 
-    def _deploy_one(self, package: bytes, device_id: str, report: ProgressCallback) -> DeployResult:
-        total = len(package)
+    def _deploy_one(self, package: bytes | DeployPackage, device_id: str, report: ProgressCallback) -> DeployResult:
+        data, secrets = _parts(package)
+        total = len(data)
         name = self._device_name(device_id)
 
         def finish(stage: Stage, message: str, status: Any = None) -> DeployResult:
@@ -172,7 +195,7 @@ class Deployer:
                     report(device_id, DeployProgress(Stage.UPLOADING, sent, total))
 
             try:
-                status = client.deploy(package, progress=lambda sent, _total: on_sent(sent))
+                status = client.deploy(data, progress=lambda sent, _total: on_sent(sent), secrets=secrets)
             except Exception as exc:
                 if self._cancel.is_set():
                     return finish(Stage.CANCELLED, f"cancelled; {name} keeps the version it was running")

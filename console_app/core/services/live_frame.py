@@ -6,9 +6,12 @@ makes them in its thread; the live wall paints them.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from device_runtime.protocol.apps.params import v1_geometry
 
 
 class FeedState:
@@ -90,13 +93,35 @@ class AppInfo:
     labels: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
 
+    def geometry_for(self, camera_id: str) -> dict[str, list[dict]]:
+        """``{"zones": […], "lines": […]}`` drawn on ``camera_id``, as copies to edit (see :func:`camera_geometry`)."""
+        return camera_geometry(self.params, camera_id, self.camera_ids)
+
     def zones_for(self, camera_id: str) -> list[dict]:
-        """The zones that apply to ``camera_id`` (a zone with no camera list applies to all)."""
-        return [z for z in self.params.get("zones", []) if not z.get("cameras") or camera_id in z["cameras"]]
+        """The zones drawn on ``camera_id`` (read only: the tile paints them every frame)."""
+        return camera_geometry(self.params, camera_id, self.camera_ids, copy_items=False)["zones"]
 
     def lines_for(self, camera_id: str) -> list[dict]:
-        """The counting lines that apply to ``camera_id``."""
-        return [ln for ln in self.params.get("lines", []) if not ln.get("cameras") or camera_id in ln["cameras"]]
+        """The counting lines drawn on ``camera_id`` (read only)."""
+        return camera_geometry(self.params, camera_id, self.camera_ids, copy_items=False)["lines"]
+
+
+def camera_geometry(params: dict[str, Any], camera_id: str, camera_ids: tuple[str, ...] | list[str] = (),
+                    copy_items: bool = True) -> dict[str, list[dict]]:
+    """One camera's zones and lines from an app's live parameters (deep copies unless ``copy_items`` is off).
+
+    Reads ``params["geometry"][camera_id]`` (manifest schema v2); the
+    app-wide ``zones`` / ``lines`` of a device still on schema v1 are read as
+    the device applied them (no camera list: every camera).
+    """
+    if "zones" in params or "lines" in params:
+        params = v1_geometry(params, list(camera_ids) or [camera_id])
+    drawn = (params.get("geometry") or {}).get(camera_id) or {}
+    if not isinstance(drawn, dict):
+        drawn = {}
+    return {kind: [copy.deepcopy(item) if copy_items else item for item in drawn.get(kind) or []
+                   if isinstance(item, dict)]
+            for kind in ("zones", "lines")}
 
 
 def app_info_from_status(status: Any, model_labels: dict[str, tuple[str, ...]] | None = None) -> AppInfo:

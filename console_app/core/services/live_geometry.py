@@ -2,19 +2,19 @@
 
 The live tuning panel opens the zone editor on an enlarged tile's frame. The
 editor speaks in shapes — ``(name, [(x, y), …])`` zones and ``(name, a, b)``
-lines, normalised to [0, 1] — and shows only the shapes of the camera on
-screen; the device speaks in the ``params_json`` schema of a detector app
-(``device_runtime/protocol/apps/params.py``: ``zones`` with ``name``, ``points``,
-``classes``, ``dwell_limit_s``, ``cameras``, ``anchor``; ``lines`` with
-``name``, ``a``, ``b``, ``classes``, ``count``, ``cameras``, ``anchor``).
-:class:`GeometryEdit` converts between the two and applies the engineer's
-edits with the schema's rules, so what the panel sends is what the device
-accepts.
+lines, normalised to [0, 1]; the device speaks in the ``params_json`` schema
+of a detector app (``device_runtime/protocol/apps/params.py``): every camera
+has its own zones and lines under ``geometry.<camera id>`` (``zones`` with
+``name``, ``points``, ``classes``, ``dwell_limit_s``, ``anchor``; ``lines``
+with ``name``, ``a``, ``b``, ``classes``, ``count``, ``anchor``).
+:class:`GeometryEdit` converts between the two for the camera on screen and
+applies the engineer's edits with the schema's rules, so what the panel
+sends is what the device accepts; other cameras are never touched.
 
 Drawing a shape with the name of an existing one on this camera redraws it:
 its outline (or end points) change and everything else about it (classes,
 dwell limit, anchor, counted directions) is kept. Any other name adds a new
-shape, limited to this camera when the app watches several.
+shape on this camera.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from console_app.core.services.app_builder_types import (
     polygon_area,
     polygon_self_intersects,
 )
+from console_app.core.services.live_frame import camera_geometry
 
 ZONE, LINE = "zone", "line"
 Point = tuple[float, float]
@@ -41,12 +42,6 @@ EditorLine = tuple[str, Point, Point]
 
 class GeometryError(ValueError):
     """An edit refused: the message names the zone or line and what is wrong with it."""
-
-
-def applies_to(rule: Mapping[str, Any], camera_id: str) -> bool:
-    """Whether a zone or line applies to ``camera_id`` (no camera list: every camera), as the device decides."""
-    cameras = rule.get("cameras") or []
-    return not cameras or camera_id in cameras
 
 
 def _point(value: Sequence[float]) -> Point:
@@ -66,12 +61,11 @@ def _distinct(points: Iterable[Sequence[float]]) -> list[Point]:
 
 @dataclass
 class GeometryEdit:
-    """Every zone and line of one app (all its cameras) while the engineer redraws those of ``camera_id``.
+    """The zones and lines of one camera (``camera_id``) of an app while the engineer redraws them.
 
     ``zones`` and ``lines`` are params-JSON dicts, deep copies of what the edit
-    started from; :meth:`params` gives them back for ``SetParams``.
-    ``camera_ids`` are the app's cameras: with more than one, a new shape is
-    limited to ``camera_id``.
+    started from; :meth:`params` gives them back as a ``SetParams`` patch that
+    changes this camera only.
     """
 
     camera_id: str
@@ -82,20 +76,19 @@ class GeometryEdit:
     @classmethod
     def from_params(cls, params: Mapping[str, Any], camera_id: str,
                     camera_ids: Iterable[str] = ()) -> GeometryEdit:
-        """An edit of ``params``' zones and lines (an app's live parameters; other keys are ignored)."""
-        zones = [z for z in copy.deepcopy(list(params.get("zones") or [])) if isinstance(z, dict)]
-        lines = [ln for ln in copy.deepcopy(list(params.get("lines") or [])) if isinstance(ln, dict)]
-        return cls(camera_id, zones, lines, tuple(camera_ids))
+        """An edit of ``camera_id``'s zones and lines in ``params`` (an app's live parameters)."""
+        drawn = camera_geometry(dict(params), camera_id, tuple(camera_ids))
+        return cls(camera_id, drawn["zones"], drawn["lines"], tuple(camera_ids))
 
     # ------------------------------------------------------------ what the editor shows
 
     def shown_zones(self) -> list[int]:
-        """Indexes (into :attr:`zones`) of the zones on this camera, in editor order."""
-        return [i for i, zone in enumerate(self.zones) if applies_to(zone, self.camera_id)]
+        """Indexes (into :attr:`zones`) of the zones the editor shows, in its order."""
+        return list(range(len(self.zones)))
 
     def shown_lines(self) -> list[int]:
-        """Indexes (into :attr:`lines`) of the lines on this camera, in editor order."""
-        return [i for i, line in enumerate(self.lines) if applies_to(line, self.camera_id)]
+        """Indexes (into :attr:`lines`) of the lines the editor shows, in its order."""
+        return list(range(len(self.lines)))
 
     def editor_shapes(self) -> tuple[list[EditorZone], list[EditorLine]]:
         """This camera's zones and lines as the zone editor draws them (malformed entries skipped)."""
@@ -121,7 +114,7 @@ class GeometryEdit:
                 + [(LINE, str(self.lines[i].get("name", ""))) for i in self.shown_lines()])
 
     def next_free_name(self, prefix: str) -> str:
-        """``prefix-1``, ``prefix-2``, … whichever no zone or line of the app uses yet."""
+        """``prefix-1``, ``prefix-2``, … whichever no zone or line of this camera uses yet."""
         taken = self._names()
         n = 1
         while f"{prefix}-{n}" in taken:
@@ -135,7 +128,7 @@ class GeometryEdit:
 
         Refused (:class:`GeometryError`, nothing changed) under three distinct
         points, with crossing edges, without area, or with a name that is not
-        valid or belongs to a line or to a zone of other cameras.
+        valid or belongs to a line of this camera.
         """
         name = name.strip() or self.next_free_name(ZONE)
         outline = _distinct(points)
@@ -152,10 +145,7 @@ class GeometryEdit:
         if index is not None:
             self.zones[index]["points"] = as_json
             return f"{label} redrawn"
-        zone: dict[str, Any] = {"name": name, "points": as_json}
-        if len(self.camera_ids) > 1:
-            zone["cameras"] = [self.camera_id]
-        self.zones.append(zone)
+        self.zones.append({"name": name, "points": as_json})
         return f"{label} added"
 
     def draw_line(self, a: Sequence[float], b: Sequence[float], name: str = "") -> str:
@@ -169,10 +159,7 @@ class GeometryEdit:
         if index is not None:
             self.lines[index]["a"], self.lines[index]["b"] = list(start), list(end)
             return f"{label} redrawn"
-        line: dict[str, Any] = {"name": name, "a": list(start), "b": list(end)}
-        if len(self.camera_ids) > 1:
-            line["cameras"] = [self.camera_id]
-        self.lines.append(line)
+        self.lines.append({"name": name, "a": list(start), "b": list(end)})
         return f"{label} added"
 
     def remove(self, kind: str, shown_index: int) -> str:
@@ -186,9 +173,13 @@ class GeometryEdit:
         removed = items.pop(shown[shown_index])
         return f"{kind} {removed.get('name', '?')!r} removed"
 
-    def params(self) -> dict[str, list[dict[str, Any]]]:
-        """``{"zones": […], "lines": […]}`` for ``SetParams`` (every camera's shapes, not just this one's)."""
+    def camera_params(self) -> dict[str, list[dict[str, Any]]]:
+        """This camera's ``{"zones": […], "lines": […]}`` as they stand."""
         return {"zones": copy.deepcopy(self.zones), "lines": copy.deepcopy(self.lines)}
+
+    def params(self) -> dict[str, Any]:
+        """``{"geometry": {camera_id: {"zones": […], "lines": […]}}}``: a ``SetParams`` patch for this camera only."""
+        return {"geometry": {self.camera_id: self.camera_params()}}
 
     # ------------------------------------------------------------ names
 
@@ -202,13 +193,9 @@ class GeometryEdit:
         same, other = (self.zones, self.lines) if kind == ZONE else (self.lines, self.zones)
         other_kind = LINE if kind == ZONE else ZONE
         if any(item.get("name") == name for item in other):
-            raise GeometryError(f"{kind} name {name!r} is already used by a {other_kind}; "
-                                "zone and line names must be unique")
+            raise GeometryError(f"{kind} name {name!r} is already used by a {other_kind} on this camera; "
+                                "a camera's zone and line names must be unique")
         for index, item in enumerate(same):
             if item.get("name") == name:
-                if applies_to(item, self.camera_id):
-                    return index
-                cameras = ", ".join(item.get("cameras") or [])
-                raise GeometryError(f"{kind} name {name!r} is already used by a {kind} of camera(s) {cameras}; "
-                                    "choose another name")
+                return index
         return None

@@ -22,7 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from console_app.core.services.appliances import DeviceEntry
-from console_app.core.services.deployer import Deployer, DeployProgress, DeployResult, Stage
+from console_app.core.services.deployer import (
+    Deployer,
+    DeployPackage,
+    DeployProgress,
+    DeployResult,
+    Stage,
+)
 from console_app.ui.tasks import TaskRunner
 
 COLUMNS = ("Device", "Stage", "Progress", "What happened")
@@ -34,14 +40,14 @@ class DeployDialog(QDialog):
     progressed = Signal(str, object)  # device_id, DeployProgress; emitted from deploy workers
     finished_deploy = Signal(dict)
 
-    def __init__(self, title: str, build_package: Callable[[], bytes], deployer: Deployer,
+    def __init__(self, title: str, build_package: Callable[[], bytes | DeployPackage], deployer: Deployer,
                  devices: Sequence[DeviceEntry], tasks: TaskRunner, parent: QWidget | None = None,
                  preselected: Sequence[str] = ()):
         super().__init__(parent)
         self.setWindowTitle(f"Deploy {title}")
         self.resize(760, 420)
         self._build, self._deployer, self._tasks = build_package, deployer, tasks
-        self._package: bytes | None = None
+        self._package: bytes | DeployPackage | None = None
         self.results: dict[str, DeployResult] = {}
         self.running = False
         self._rows: dict[str, int] = {}

@@ -1,4 +1,4 @@
-"""TuningPanel: change an app's confidence, classes, zones and lines while it runs.
+"""TuningPanel: change an app's confidence, classes, and one camera's zones and lines while it runs.
 
 Shown beside an enlarged tile. Every change restarts a short debounce timer
 (:data:`DEBOUNCE_MS`); when it fires, the whole tuned parameter set goes to
@@ -8,6 +8,9 @@ out when it returns. "Save as new version" hands the parameters to the
 application library (``AppLibrary.save_tuned_version``), which makes them a
 new, deployable version.
 
+Zones and lines belong to a camera: the panel lists, switches off and
+redraws those of the enlarged tile's camera only, and what it sends
+(``geometry.<camera id>``) leaves the app's other cameras alone.
 "Edit zones and lines…" (:data:`EDIT_GEOMETRY_SHORTCUT`) opens the zone
 editor on the enlarged tile's current frame with the camera's zones and lines
 (:class:`~console_app.ui.live.geometry_dialog.GeometryDialog`); Apply makes
@@ -160,7 +163,8 @@ class TuningPanel(QWidget):
             self._all_zones, self._all_lines = [], []
         else:
             params = app.params
-            self.title.setText(f"<b>{app.name or app.app_id}</b> {app.version} ({app.app_id})")
+            on = f" on <b>{camera_id}</b>" if camera_id else ""
+            self.title.setText(f"<b>{app.name or app.app_id}</b> {app.version} ({app.app_id}){on}")
             self.confidence.setValue(round(float(params.get("confidence", 0.5)) * 100))
             chosen = set(params.get("classes", []))
             for label in app.labels or sorted(chosen):
@@ -168,8 +172,8 @@ class TuningPanel(QWidget):
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if label in chosen else Qt.CheckState.Unchecked)
                 self.classes.addItem(item)
-            self._all_zones = copy.deepcopy(params.get("zones", []))
-            self._all_lines = copy.deepcopy(params.get("lines", []))
+            drawn = app.geometry_for(camera_id)
+            self._all_zones, self._all_lines = drawn["zones"], drawn["lines"]
             self._fill_rules(switched_off=set())
         for widget in widgets:
             widget.blockSignals(False)
@@ -203,7 +207,8 @@ class TuningPanel(QWidget):
         on = [self.rules.item(i).checkState() == Qt.CheckState.Checked for i in range(self.rules.count())]
         zones = [z for z, keep in zip(self._all_zones, on[:len(self._all_zones)], strict=False) if keep]
         lines = [ln for ln, keep in zip(self._all_lines, on[len(self._all_zones):], strict=False) if keep]
-        return {"confidence": self.confidence.value() / 100.0, "classes": classes, "zones": zones, "lines": lines}
+        return {"confidence": self.confidence.value() / 100.0, "classes": classes,
+                "geometry": {self._camera_id: {"zones": copy.deepcopy(zones), "lines": copy.deepcopy(lines)}}}
 
     def set_confidence(self, value: float) -> None:
         """Move the slider to ``value`` (0.01..1.0), as the engineer would."""
@@ -242,8 +247,8 @@ class TuningPanel(QWidget):
             self.geometry_dialog.raise_()
             self.geometry_dialog.activateWindow()
             return self.geometry_dialog
-        edit = GeometryEdit.from_params({"zones": self._all_zones, "lines": self._all_lines},
-                                        self._camera_id, self._app.camera_ids)
+        edit = GeometryEdit(self._camera_id, copy.deepcopy(self._all_zones), copy.deepcopy(self._all_lines),
+                            self._app.camera_ids)
         image = self._snapshot() if self._snapshot is not None else None
         title = f"Zones and lines of {self._app.name or self._app.app_id} on {self._camera_id or 'this camera'}"
         dialog = GeometryDialog(edit, image, title, self)
@@ -266,8 +271,8 @@ class TuningPanel(QWidget):
         shown = [("zone", z.get("name")) for z in self._all_zones] + [("line", ln.get("name")) for ln in self._all_lines]
         switched_off = {rule for i, rule in enumerate(shown)
                         if i < self.rules.count() and self.rules.item(i).checkState() != Qt.CheckState.Checked}
-        params = edit.params()
-        self._all_zones, self._all_lines = params["zones"], params["lines"]
+        drawn = edit.camera_params()
+        self._all_zones, self._all_lines = drawn["zones"], drawn["lines"]
         self.rules.blockSignals(True)
         self._fill_rules(switched_off)
         self.rules.blockSignals(False)
@@ -309,7 +314,10 @@ class TuningPanel(QWidget):
         if self._library is None or self._app is None:
             return
         library, app_id = self._library, self._app.app_id
-        params = {**self._app.params, **self.tuned_params()}
+        # The running app's other settings (iou, tracking, …) as the device has them; the
+        # library keeps the other cameras' zones and lines of the latest version.
+        kept = {k: v for k, v in self._app.params.items() if k not in ("zones", "lines", "geometry")}
+        params = {**kept, **self.tuned_params()}
         self.save_button.setEnabled(False)
         self.status.setText("Saving a new version…")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from console_app.core.services.app_builder import AppBuilder
 from console_app.core.services.app_builder_types import CameraOption, ModelOption
+from console_app.core.services.app_drafts import NEW_APP, DraftStore, builder_from_draft
 from console_app.core.services.app_library import AppLibrary, InventoryCameraCredentials
 from console_app.core.services.deployer import Deployer
 from console_app.core.services.snapshot_source import SnapshotSource
@@ -28,6 +30,8 @@ from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.widgets.tables import record_table
 from console_app.ui.wizards.app_builder_wizard import AppBuilderWizard
+
+log = logging.getLogger(__name__)
 
 LIBRARY_COLUMNS = ("Application", "Id", "Latest version", "Versions", "Model")
 DEVICE_COLUMNS = ("Device", "Application", "Active version", "State", "Installed versions", "Error")
@@ -241,26 +245,40 @@ class ApplicationsPage(QWidget):
         if app is not None:
             self._open_builder(app.app_id)
 
+    def drafts(self) -> DraftStore | None:
+        """Where the builder keeps drafts (the console's data folder), if it has one."""
+        data_dir = getattr(self._context, "data_dir", None)
+        return DraftStore(data_dir) if data_dir is not None else None
+
     def _open_builder(self, app_id: str | None) -> None:
-        library = self.app_library()
+        library, drafts = self.app_library(), self.drafts()
+        key = app_id or NEW_APP
 
         def load(_ctx):
             cameras, models = self._options()
             version = library.get(app_id) if app_id else None
-            return cameras, models, version
+            draft = drafts.load(key) if drafts is not None else None
+            return cameras, models, version, draft
 
-        self._tasks.run_in_background(load, on_success=self._show_builder, progress="Opening the app builder")
+        self._tasks.run_in_background(load, on_success=lambda loaded: self._show_builder(key, loaded),
+                                      progress="Opening the app builder")
 
-    def _show_builder(self, loaded) -> None:
-        cameras, models, version = loaded
-        if version is None:
-            builder = AppBuilder(cameras, models)
-        else:
-            builder = AppBuilder.from_version(version.manifest, version.model_id, cameras, models)
+    def _show_builder(self, key: str, loaded) -> None:
+        cameras, models, version, draft = loaded
+        builder = None
+        if draft is not None:
+            try:
+                builder = builder_from_draft(draft, cameras, models)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("the app draft %s does not fit this console: %s", key, exc)
+        reopened = builder is not None
+        if builder is None:
+            builder = (AppBuilder(cameras, models) if version is None
+                       else AppBuilder.from_version(version.manifest, version.model_id, cameras, models))
         library = self.app_library()
         snapshot = SnapshotSource(self._context.appliances, self._camera_credentials())
         wizard = AppBuilderWizard(builder, self._tasks, lambda manifest, model_id: library.save_version(manifest, model_id),
-                                  snapshot, self)
+                                  snapshot, self, drafts=self.drafts(), draft_key=key, reopened_draft=reopened)
         wizard.accepted.connect(self.reload)
         self._show_dialog(wizard)
 
@@ -271,7 +289,7 @@ class ApplicationsPage(QWidget):
         library = self.app_library()
         version = app.latest
         devices = self._context.appliances.paired_entries()
-        dialog = DeployDialog(f"{app.name} {version}", lambda: library.package(app.app_id, version), self.deployer,
+        dialog = DeployDialog(f"{app.name} {version}", lambda: library.deploy_package(app.app_id, version), self.deployer,
                               devices, self._tasks, self,
                               preselected=[d.device_id for d in devices] if len(devices) == 1 else ())
         dialog.finished_deploy.connect(lambda _results: self.reload_devices())

@@ -1,6 +1,6 @@
 """The app manifest (``app.json`` at the root of an app package), versioned and validated.
 
-A manifest names its ``schema`` (``sightline.app/v1``) and its ``kind``. The
+A manifest names its ``schema`` (``sightline.app/v2``) and its ``kind``. The
 kind picks the model class from a registry (:func:`register_manifest_kind`),
 so a later kind, such as ``"panorama"`` (a code app in its own process,
 described by its own graph.json), adds a class and one registration without
@@ -10,11 +10,18 @@ version and cameras, plus the operations the runtime needs from any app
 
 Example (kind ``detector``)::
 
-    {"schema": "sightline.app/v1", "id": "line3-safety", "name": "Line 3", "version": "1.0.0",
+    {"schema": "sightline.app/v2", "id": "line3-safety", "name": "Line 3", "version": "1.0.0",
      "kind": "detector",
-     "cameras": [{"id": "cam-1", "url": "rtsp://user:pw@10.0.0.5/stream1"}],
+     "cameras": [{"id": "cam-1", "url": "rtsp://10.0.0.5/stream1"}],
      "model": {"name": "sightline-demo", "labels": ["part", "person"]},
-     "params": {"confidence": 0.4, "classes": ["person"], "zones": [], "lines": []}}
+     "params": {"confidence": 0.4, "classes": ["person"],
+                "geometry": {"cam-1": {"zones": [], "lines": []}}}}
+
+Schema history: ``sightline.app/v1`` had app-wide ``params.zones`` and
+``params.lines``, each with a ``cameras`` filter (empty: every camera). v2
+keys them by camera (``params.geometry``), since every camera sees its own
+scene. :func:`parse_manifest` still reads v1 and migrates it
+(:func:`migrate_manifest`); what it returns, and writes back, is v2.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from device_runtime.protocol.apps.errors import ManifestError, UnknownCamera
-from device_runtime.protocol.apps.params import DetectorParams, reference_problems
+from device_runtime.protocol.apps.params import DetectorParams, reference_problems, v1_geometry
 from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec, redact_url
 from device_runtime.protocol.apps.validation import (
     FieldProblems,
@@ -39,6 +46,10 @@ from device_runtime.protocol.apps.validation import (
 )
 
 SCHEMA_V1 = "sightline.app/v1"
+SCHEMA_V2 = "sightline.app/v2"
+SCHEMA = SCHEMA_V2
+"""The schema this runtime writes; :data:`READABLE_SCHEMAS` lists what it reads."""
+READABLE_SCHEMAS = (SCHEMA_V1, SCHEMA_V2)
 
 APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION_PATTERN = re.compile(r"^\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.-]+)?$")
@@ -47,10 +58,11 @@ VERSION_PATTERN = re.compile(r"^\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.-]+)?$")
 class AppManifestBase(StrictModel):
     """What every kind of app declares. Subclasses set ``kind`` to a Literal and register."""
 
-    schema_: Literal["sightline.app/v1"] = Field(
+    schema_: Literal["sightline.app/v2"] = Field(
         alias="schema",
         title="Manifest schema",
-        description=f"Format and version of this file; this runtime reads '{SCHEMA_V1}'.",
+        description=f"Format and version of this file: '{SCHEMA_V2}' (files of "
+        f"'{SCHEMA_V1}' are read and migrated).",
     )
     id: str = Field(
         title="App id",
@@ -177,7 +189,7 @@ class AppManifestBase(StrictModel):
 
 
 class DetectorManifest(AppManifestBase):
-    """A declarative app: one model, a class filter, zones and counting lines, on one or more cameras."""
+    """A declarative app: one model, a class filter, and zones and counting lines per camera."""
 
     kind: Literal["detector"] = Field(
         title="App kind",
@@ -189,7 +201,8 @@ class DetectorManifest(AppManifestBase):
     params: DetectorParams = Field(
         default_factory=DetectorParams,
         title="Parameters",
-        description="Confidence, classes, zones, lines and tracking; changeable while the app runs.",
+        description="Confidence, classes, zones and lines per camera, and tracking; changeable "
+        "while the app runs.",
     )
 
     @model_validator(mode="after")
@@ -285,13 +298,7 @@ def parse_manifest(
     Raises :class:`ManifestError` listing every problem as
     ``"<source>: <field path>: <problem>"``.
     """
-    raw = load_json_object(data, source, "an app manifest")
-    schema = raw.get("schema")
-    if schema != SCHEMA_V1:
-        got = "it is missing" if "schema" not in raw else f"got {show_value(schema)}"
-        raise ManifestError(
-            [f"{source}: schema: this runtime reads manifests of schema '{SCHEMA_V1}', {got}"]
-        )
+    raw = migrate_manifest(load_json_object(data, source, "an app manifest"), source)
     kind = raw.get("kind")
     manifest_type = _MANIFEST_KINDS.get(kind) if isinstance(kind, str) else None
     if manifest_type is None:
@@ -304,6 +311,36 @@ def parse_manifest(
         return manifest_type.model_validate(raw)
     except ValidationError as error:
         raise ManifestError(describe_validation_error(error, source)) from None
+
+
+def migrate_manifest(raw: Mapping[str, Any], source: str = "app.json") -> dict[str, Any]:
+    """Manifest data of any readable schema, as data of the current schema (:data:`SCHEMA`).
+
+    v1 → v2 moves ``params.zones`` / ``params.lines`` into ``params.geometry``
+    per camera (see :func:`v1_geometry`). Data already at v2 comes back as a
+    copy. An unknown or missing schema is a :class:`ManifestError`. Nothing
+    is validated beyond what the move needs; :func:`parse_manifest` does that.
+    """
+    data = dict(raw)
+    schema = data.get("schema")
+    if schema not in READABLE_SCHEMAS:
+        got = "it is missing" if "schema" not in data else f"got {show_value(schema)}"
+        readable = "' or '".join(READABLE_SCHEMAS)
+        raise ManifestError(
+            [f"{source}: schema: this runtime reads manifests of schema '{readable}', {got}"]
+        )
+    if schema == SCHEMA_V1:
+        params = data.get("params")
+        if isinstance(params, Mapping):
+            cameras = data.get("cameras")
+            camera_ids = [
+                str(c["id"])
+                for c in (cameras if isinstance(cameras, list) else [])
+                if isinstance(c, Mapping) and isinstance(c.get("id"), str)
+            ]
+            data["params"] = v1_geometry(params, camera_ids)
+        data["schema"] = SCHEMA_V2
+    return data
 
 
 def _deep_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -326,14 +363,20 @@ def merge_params(
 ) -> DetectorParams:
     """``current`` with ``patch`` applied, validated as a whole; the live ``SetParams`` path.
 
-    Each key in ``patch`` replaces that parameter; objects (``tracking``)
-    merge key by key, lists (``classes``, ``zones``, ``lines``) are replaced
-    whole, so removing a zone means sending the list without it. Unknown keys
-    are rejected. With ``camera_ids`` / ``labels`` the zones' cameras and all
-    class names are checked against them. Raises :class:`ManifestError` with
-    paths like ``params.zones[0].points``.
+    Each key in ``patch`` replaces that parameter; objects (``tracking``,
+    ``geometry`` and each camera's entry in it) merge key by key, lists
+    (``classes``, a camera's ``zones`` and ``lines``) are replaced whole, so
+    removing a zone means sending that camera's list without it; other
+    cameras keep theirs. Unknown keys are rejected. With ``camera_ids`` /
+    ``labels`` the geometry's cameras and all class names are checked against
+    them. A schema-v1 patch (app-wide ``zones`` / ``lines``, as a console of
+    that time sends and as live-tuned parameters were saved) is migrated
+    first when ``camera_ids`` are given. Raises :class:`ManifestError` with
+    paths like ``params.geometry.cam-1.zones[0].points``.
     """
     patch_data = load_json_object(patch, source, "a parameter object")
+    if camera_ids and ("zones" in patch_data or "lines" in patch_data):
+        patch_data = v1_geometry(patch_data, camera_ids)
     merged = _deep_merge(current.model_dump(mode="json"), patch_data)
     try:
         params = DetectorParams.model_validate(merged)

@@ -1,16 +1,19 @@
-"""Live parameters of a detector app: confidence, classes, zones, counting lines, tracking.
+"""Live parameters of a detector app: confidence, classes, zones and lines per camera, tracking.
 
 These are the part of a manifest that can change while the app runs
-(``SetParams``). Points are normalised image coordinates: ``[x, y]`` with
-both in [0, 1], x from the left edge, y from the top edge, so one manifest
-fits any camera resolution and the console can draw it on any snapshot.
+(``SetParams``). Zones and counting lines belong to a camera: each camera
+looks at a different scene, so ``geometry`` maps a camera id to that
+camera's own zones and lines (:class:`CameraGeometry`). Points are
+normalised image coordinates: ``[x, y]`` with both in [0, 1], x from the
+left edge, y from the top edge, so one manifest fits any camera resolution
+and the console can draw it on any snapshot of that camera.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
@@ -71,26 +74,21 @@ def _check_classes(classes: list[str]) -> list[str]:
 
 
 class _ScopedRule(StrictModel):
-    """Shared checks of a zone's or a line's ``classes`` and ``cameras`` filters."""
+    """Shared check of a zone's or a line's ``classes`` filter."""
 
     @field_validator("classes", check_fields=False)
     @classmethod
     def _valid_classes(cls, classes: list[str]) -> list[str]:
         return _check_classes(classes)
 
-    @field_validator("cameras", check_fields=False)
-    @classmethod
-    def _unique_cameras(cls, cameras: list[str]) -> list[str]:
-        _check_unique(cameras, "camera")
-        return cameras
-
 
 class Zone(_ScopedRule):
-    """A polygon on one or more cameras; objects whose anchor point is inside are "in" the zone."""
+    """A polygon on one camera's picture; objects whose anchor point is inside are "in" the zone."""
 
     name: str = Field(
         title="Zone name",
-        description=f"Unique among the app's zones and lines ({NAME_RULE}); keys the zone's count.",
+        description=f"Unique among this camera's zones and lines ({NAME_RULE}); keys the zone's "
+        "count.",
     )
     points: list[NormalisedPoint] = Field(
         max_length=256,
@@ -110,11 +108,6 @@ class Zone(_ScopedRule):
         title="Dwell limit (s)",
         description="Emit dwell_exceeded once per visit when an object has stayed inside this "
         "long (frame time); null: no limit.",
-    )
-    cameras: list[str] = Field(
-        default_factory=list,
-        title="Cameras",
-        description="Ids of the app's cameras this zone applies to; empty: all of them.",
     )
     anchor: Anchor = Field(
         default="bottom_center",
@@ -149,7 +142,7 @@ class CountingLine(_ScopedRule):
 
     name: str = Field(
         title="Line name",
-        description=f"Unique among the app's zones and lines ({NAME_RULE}); keys the counts "
+        description=f"Unique among this camera's zones and lines ({NAME_RULE}); keys the counts "
         "'<name>' (total), '<name>.in' and '<name>.out'.",
     )
     a: NormalisedPoint = Field(
@@ -170,11 +163,6 @@ class CountingLine(_ScopedRule):
         default="both",
         title="Counted directions",
         description="Which crossings count: 'in', 'out' or 'both'.",
-    )
-    cameras: list[str] = Field(
-        default_factory=list,
-        title="Cameras",
-        description="Ids of the app's cameras this line applies to; empty: all of them.",
     )
     anchor: Anchor = Field(
         default="bottom_center",
@@ -197,6 +185,40 @@ class CountingLine(_ScopedRule):
                 f"got a = b = {show_value(list(b))}"
             )
         return b
+
+
+class CameraGeometry(StrictModel):
+    """The zones and counting lines drawn on one camera's picture."""
+
+    zones: list[Zone] = Field(
+        default_factory=list,
+        max_length=64,
+        title="Zones",
+        description="Polygons with enter/leave events, occupancy counts and dwell limits.",
+    )
+    lines: list[CountingLine] = Field(
+        default_factory=list,
+        max_length=64,
+        title="Counting lines",
+        description="Segments that count crossings per direction.",
+    )
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zone_names(cls, zones: list[Zone]) -> list[Zone]:
+        _check_unique_names(zones, "zone", {})
+        return zones
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_line_names(cls, lines: list[CountingLine], info: ValidationInfo) -> list:
+        zone_names = {zone.name: f"zones[{i}]" for i, zone in enumerate(info.data.get("zones", []))}
+        _check_unique_names(lines, "line", zone_names)
+        return lines
+
+    def is_empty(self) -> bool:
+        """Whether this camera has neither zones nor lines."""
+        return not self.zones and not self.lines
 
 
 class TrackingParams(StrictModel):
@@ -243,6 +265,12 @@ class TrackingParams(StrictModel):
 class DetectorParams(StrictModel):
     """Everything a detector app lets the engineer tune while it runs."""
 
+    moved_fields: ClassVar[dict[str, str]] = {
+        group: f"is per camera since schema v2: give each camera's {group} under "
+        "'geometry', keyed by camera id"
+        for group in ("zones", "lines")
+    }
+
     confidence: float = Field(
         default=0.5,
         gt=0,
@@ -266,17 +294,12 @@ class DetectorParams(StrictModel):
         description="Class names the app reports; empty: every class of the model. Classes a "
         "zone or line names itself are reported too.",
     )
-    zones: list[Zone] = Field(
-        default_factory=list,
+    geometry: dict[str, CameraGeometry] = Field(
+        default_factory=dict,
         max_length=64,
-        title="Zones",
-        description="Polygons with enter/leave events, occupancy counts and dwell limits.",
-    )
-    lines: list[CountingLine] = Field(
-        default_factory=list,
-        max_length=64,
-        title="Counting lines",
-        description="Segments that count crossings per direction.",
+        title="Zones and lines per camera",
+        description="Keyed by camera id (one of the app's cameras): the zones and counting "
+        "lines drawn on that camera's picture. A camera without an entry has none.",
     )
     hysteresis: float = Field(
         default=0.02,
@@ -298,31 +321,28 @@ class DetectorParams(StrictModel):
     def _valid_classes(cls, classes: list[str]) -> list[str]:
         return _check_classes(classes)
 
-    @field_validator("zones")
-    @classmethod
-    def _unique_zone_names(cls, zones: list[Zone]) -> list[Zone]:
-        _check_unique_names(zones, "zone", {})
-        return zones
+    def for_camera(self, camera_id: str) -> CameraGeometry:
+        """The zones and lines of one camera (empty when it has none)."""
+        return self.geometry.get(camera_id) or CameraGeometry()
 
-    @field_validator("lines")
-    @classmethod
-    def _unique_line_names(cls, lines: list[CountingLine], info: ValidationInfo) -> list:
-        zone_names = {zone.name: f"zones[{i}]" for i, zone in enumerate(info.data.get("zones", []))}
-        _check_unique_names(lines, "line", zone_names)
-        return lines
+    def with_geometry(self, camera_id: str, geometry: CameraGeometry) -> DetectorParams:
+        """A copy with ``camera_id``'s zones and lines replaced (other cameras unchanged)."""
+        return self.model_copy(update={"geometry": {**self.geometry, camera_id: geometry}})
 
-    def watched_classes(self) -> set[str] | None:
-        """Class names anything in this app looks at; ``None`` means every class."""
+    def watched_classes(self, camera_id: str | None = None) -> set[str] | None:
+        """Class names anything in this app (or on one camera) looks at; ``None``: every class."""
         if not self.classes:
             return None
         watched = set(self.classes)
-        for item in [*self.zones, *self.lines]:
-            watched.update(item.classes)
+        cameras = self.geometry.values() if camera_id is None else [self.for_camera(camera_id)]
+        for geometry in cameras:
+            for item in [*geometry.zones, *geometry.lines]:
+                watched.update(item.classes)
         return watched
 
 
 def _check_unique_names(items: Sequence[Zone | CountingLine], kind: str, taken: dict) -> None:
-    # Zones and lines share one namespace because the counts map is keyed by name.
+    # A camera's zones and lines share one namespace: its counts map is keyed by name.
     seen = dict(taken)
     problems = []
     for index, item in enumerate(items):
@@ -368,21 +388,57 @@ def reference_problems(
                     )
 
         check_classes(("classes",), params.classes)
-        for i, zone in enumerate(params.zones):
-            check_classes(("zones", i, "classes"), zone.classes)
-        for i, line in enumerate(params.lines):
-            check_classes(("lines", i, "classes"), line.classes)
+        for camera, geometry in params.geometry.items():
+            for i, zone in enumerate(geometry.zones):
+                check_classes(("geometry", camera, "zones", i, "classes"), zone.classes)
+            for i, line in enumerate(geometry.lines):
+                check_classes(("geometry", camera, "lines", i, "classes"), line.classes)
     if camera_ids:
-        declared = set(camera_ids)
-        for group, items in (("zones", params.zones), ("lines", params.lines)):
-            for i, item in enumerate(items):
-                for j, camera in enumerate(item.cameras):
-                    if camera not in declared:
-                        problems.append(
-                            (
-                                (group, i, "cameras", j),
-                                f"camera {show_value(camera)} is not "
-                                f"one of the app's cameras ({', '.join(camera_ids)})",
-                            )
-                        )
+        for camera in params.geometry:
+            if camera not in camera_ids:
+                problems.append(
+                    (
+                        ("geometry", camera),
+                        f"camera {show_value(camera)} is not one of the app's cameras "
+                        f"({', '.join(camera_ids)})",
+                    )
+                )
     return problems
+
+
+def v1_geometry(params: Mapping[str, Any], camera_ids: Sequence[str]) -> dict[str, Any]:
+    """Schema v1's app-wide ``zones`` / ``lines`` (each with a ``cameras`` filter) as v2 params.
+
+    A v1 zone or line with an empty ``cameras`` list applied to every camera:
+    it is copied onto each of ``camera_ids``; one naming cameras goes to those
+    (an unknown name becomes a ``geometry`` key the reference check reports).
+    Every camera gets the keys the v1 data had (so a v1 live patch that
+    replaced all zones still replaces them on every camera). Malformed
+    entries are carried over unchanged for validation to report.
+    """
+    result = {k: v for k, v in params.items() if k not in ("zones", "lines")}
+    geometry: dict[str, Any] = {camera: {} for camera in camera_ids}
+    for group in ("zones", "lines"):
+        if group not in params:
+            continue
+        for camera in camera_ids:
+            geometry[camera][group] = []
+        items = params[group]
+        if not isinstance(items, list):
+            for camera in camera_ids:
+                geometry[camera][group] = items
+            continue
+        for item in items:
+            targets: Sequence[Any] = camera_ids
+            if isinstance(item, Mapping):
+                item = dict(item)
+                listed = item.pop("cameras", [])
+                if isinstance(listed, list) and listed:
+                    targets = [str(c) for c in dict.fromkeys(listed)]
+            for camera in targets:
+                geometry.setdefault(camera, {}).setdefault(group, []).append(item)
+    geometry = {camera: data for camera, data in geometry.items() if data}
+    if geometry:
+        existing = result.get("geometry")
+        result["geometry"] = {**(existing if isinstance(existing, Mapping) else {}), **geometry}
+    return result

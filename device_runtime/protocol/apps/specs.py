@@ -1,11 +1,18 @@
-"""Declarations every kind of app shares: cameras and models, and camera URL redaction."""
+"""Declarations every kind of app shares: cameras and models, camera URL redaction, camera secrets.
+
+Camera passwords never travel in a manifest: a camera URL carries at most the
+user name (``rtsp://admin@10.0.0.5/stream1``), and the password is a named
+secret (:func:`camera_password_secret`) that the console sends beside the
+package and the device keeps in its secret store, putting it back into the URL
+(:func:`url_with_password`) only when it opens the stream.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -50,6 +57,44 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def camera_password_secret(camera_id: str) -> str:
+    """The name of a camera's password in the device's secret store: ``camera/<camera id>/password``."""
+    return f"camera/{camera_id}/password"
+
+
+def split_url_password(url: str) -> tuple[str, str | None]:
+    """``url`` without the password in its user info (the user stays), and that password, decoded.
+
+    ``rtsp://admin:p%40ss@10.0.0.5/s1`` → ``("rtsp://admin@10.0.0.5/s1", "p@ss")``;
+    a URL without a password comes back unchanged with ``None``.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, sep, password = userinfo.partition(":")
+    if not sep:
+        return url, None
+    stripped = urlunsplit((parts.scheme, f"{user}@{host}", parts.path, parts.query, parts.fragment))
+    return stripped, unquote(password)
+
+
+def url_with_password(url: str, password: str | None) -> str:
+    """``url`` with ``password`` (percent-encoded) after its user name; unchanged for None or no user."""
+    if password is None:
+        return url
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user = userinfo.partition(":")[0]
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 class CameraSpec(StrictModel):
     """One camera the app reads."""
 
@@ -60,8 +105,9 @@ class CameraSpec(StrictModel):
     )
     url: str = Field(
         title="Stream URL",
-        description="Where the device opens the stream, e.g. rtsp://user:password@10.0.0.5/stream1. "
-        "The password is never shown back by the API.",
+        description="Where the device opens the stream, e.g. rtsp://user@10.0.0.5/stream1. The "
+        "password is not part of the manifest: it is the secret camera/<camera id>/password, sent "
+        "beside the package at deploy and kept in the device's secret store.",
     )
     name: str = Field(
         default="",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -37,6 +37,9 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Keys an earlier schema had here, with where they went (said instead of a guess).
+    moved_fields: ClassVar[dict[str, str]] = {}
+
     @model_validator(mode="before")
     @classmethod
     def _reject_unknown_fields(cls, data: Any) -> Any:
@@ -46,11 +49,16 @@ class StrictModel(BaseModel):
             allowed = [field.alias or name for name, field in cls.model_fields.items()]
             unknown = [key for key in data if key not in allowed]
             if unknown:
-                raise ValueError(_unknown_fields_message(unknown, allowed))
+                raise ValueError(_unknown_fields_message(unknown, allowed, cls.moved_fields))
         return data
 
 
-def _unknown_fields_message(unknown: Sequence[Any], allowed: Sequence[str]) -> str:
+def _unknown_fields_message(
+    unknown: Sequence[Any], allowed: Sequence[str], moved: dict[str, str] | None = None
+) -> str:
+    moved_here = [key for key in unknown if moved and key in moved]
+    if moved_here:
+        return "; ".join(f"'{key}' {moved[key]}" for key in moved_here)  # type: ignore[index]
     parts = []
     for key in unknown:
         guess = difflib.get_close_matches(str(key), allowed, n=1)

@@ -34,8 +34,18 @@ def obj(
     return Detection(cx - w / 2, bottom - h, cx + w / 2, bottom, score, class_id)
 
 
+def p(zones: list | None = None, lines: list | None = None, **params) -> DetectorParams:
+    """Parameters with ``zones`` / ``lines`` drawn on camera cam-1."""
+    geometry = {}
+    if zones is not None:
+        geometry["zones"] = zones
+    if lines is not None:
+        geometry["lines"] = lines
+    return DetectorParams.model_validate({**params, "geometry": {"cam-1": geometry}})
+
+
 def make_logic(camera_id: str = "cam-1", **params) -> DetectorLogic:
-    return DetectorLogic("app-1", camera_id, DetectorParams.model_validate(params), LABELS)
+    return DetectorLogic("app-1", camera_id, p(**params), LABELS)
 
 
 def run(
@@ -300,11 +310,31 @@ def test_a_class_id_without_a_label_gets_a_generated_name():
     assert logic.process([obj(100, 100, class_id=9)], 0.0, W, H).detections[0].label == "class_9"
 
 
-def test_zones_and_lines_apply_only_to_the_cameras_they_name():
-    params = {"zones": [{**ZONE, "cameras": ["cam-2"]}], "lines": [DOOR]}
+def test_each_camera_runs_only_the_zones_and_lines_drawn_on_it():
+    params = DetectorParams.model_validate(
+        {"geometry": {"cam-1": {"lines": [DOOR]}, "cam-2": {"zones": [ZONE], "lines": [DOOR]}}}
+    )
+    on = {camera: DetectorLogic("app-1", camera, params, LABELS) for camera in ("cam-1", "cam-2")}
 
-    assert make_logic("cam-1", **params).counts() == {"door": 0, "door.in": 0, "door.out": 0}
-    assert set(make_logic("cam-2", **params).counts()) == {"floor", "door", "door.in", "door.out"}
+    assert on["cam-1"].counts() == {"door": 0, "door.in": 0, "door.out": 0}
+    assert set(on["cam-2"].counts()) == {"floor", "door", "door.in", "door.out"}
+    assert DetectorLogic("app-1", "cam-3", params, LABELS).counts() == {}
+
+
+def test_the_same_zone_drawn_differently_on_two_cameras_reports_what_each_camera_sees():
+    left = {"name": "floor", "points": [[0.0, 0.5], [0.4, 0.5], [0.4, 1.0], [0.0, 1.0]]}
+    right = {"name": "floor", "points": [[0.6, 0.5], [1.0, 0.5], [1.0, 1.0], [0.6, 1.0]]}
+    params = DetectorParams.model_validate(
+        {"geometry": {"cam-1": {"zones": [left]}, "cam-2": {"zones": [right]}}}
+    )
+    person_at_right = walk(520, [400] * 3)  # same picture position on both cameras
+
+    cam1 = run(DetectorLogic("app-1", "cam-1", params, LABELS), person_at_right)
+    cam2 = run(DetectorLogic("app-1", "cam-2", params, LABELS), person_at_right)
+
+    assert [e[1] for e in events(cam1)] == []
+    assert [e[1] for e in events(cam2)] == ["zone_entered", "count_changed"]
+    assert cam2[-1].counts == {"floor": 1}
 
 
 # ---------------------------------------------------------------- live parameters
@@ -334,7 +364,7 @@ def test_removing_a_zone_live_stops_its_events_and_keeps_line_counts():
     results = run(logic, walk(320, [210, 225, 255, 270]))
     assert results[-1].counts == {"floor": 1, "door": 1, "door.in": 1, "door.out": 0}
 
-    logic.update_params(DetectorParams.model_validate({"lines": [DOOR]}))
+    logic.update_params(p(lines=[DOOR]))
     later = run(logic, walk(320, [285, 300, 420, 440]), start=1.0)
 
     assert events(later) == []
@@ -345,7 +375,7 @@ def test_a_zone_added_live_reports_an_object_already_standing_in_it():
     logic = make_logic()
     run(logic, walk(320, [300] * 3))
 
-    logic.update_params(DetectorParams.model_validate({"zones": [ZONE]}))
+    logic.update_params(p(zones=[ZONE]))
     result = logic.process([obj(320, 300)], 1.0, W, H)
 
     assert [(e.type, e.track_id, e.count) for e in result.events] == [
@@ -359,7 +389,7 @@ def test_moving_a_line_live_keeps_its_count_and_counts_at_the_new_place():
     run(logic, walk(320, [225, 255, 270, 285]))
 
     moved = {**DOOR, "a": [0.1, 0.75], "b": [0.9, 0.75]}  # now at y = 360
-    logic.update_params(DetectorParams.model_validate({"lines": [moved]}))
+    logic.update_params(p(lines=[moved]))
     later = run(logic, walk(100, [330, 345, 375, 390]), start=1.0)  # a second object
 
     assert events(later) == [
@@ -382,8 +412,8 @@ def test_an_update_naming_an_unknown_class_is_refused_and_changes_nothing():
 def test_updates_from_another_thread_while_frames_are_processed_are_applied_safely():
     logic = make_logic(zones=[ZONE], lines=[DOOR])
     variants = [
-        DetectorParams.model_validate({"zones": [ZONE], "lines": [DOOR], "confidence": 0.3}),
-        DetectorParams.model_validate({"lines": [DOOR], "classes": ["person"]}),
+        p(zones=[ZONE], lines=[DOOR], confidence=0.3),
+        p(lines=[DOOR], classes=["person"]),
     ]
     errors: list[BaseException] = []
     stop = threading.Event()

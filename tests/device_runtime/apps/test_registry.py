@@ -108,3 +108,24 @@ def test_a_new_kind_plugs_in_without_touching_the_detector(monkeypatch, manifest
     assert isinstance(
         parse_manifest(manifest_data), type(parse_manifest(manifest_data))
     )  # detector unchanged
+
+
+def test_the_demo_app_s_two_cameras_report_events_in_their_own_zone_only():
+    """resources/apps/line-safety: camera 2's floor zone reaches further right than camera 1's."""
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parents[3] / "resources" / "apps" / "line-safety" / "app.json"
+    manifest = parse_manifest(app.read_bytes())
+    labels = ["part", "defective_part", "person", "person_without_helmet"]
+    logic = make_app_logic(manifest, labels)
+    # A person whose feet are at (0.78, 0.70) of a 640x480 picture, for three frames.
+    feet_x, feet_y = 0.78 * 640, 0.70 * 480
+    person = Detection(feet_x - 30, feet_y - 120, feet_x + 30, feet_y, 0.9, 2)
+
+    seen = {}
+    for camera_id, camera_logic in logic.items():
+        results = [camera_logic.process([person], t * 0.25, 640, 480) for t in range(3)]
+        seen[camera_id] = [(e.type, e.zone) for r in results for e in r.events if e.zone]
+
+    assert seen["line3-cam1"] == []
+    assert ("zone_entered", "safety-zone") in seen["line3-cam2"]

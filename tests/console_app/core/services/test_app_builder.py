@@ -65,9 +65,9 @@ def test_builder_walks_every_step_to_a_manifest_the_device_accepts():
     assert manifest.camera_ids() == ["Line-3-overhead", "Dock"]
     assert manifest.model.name == "Sightline-demo-v1" and manifest.model.decoder == "yolov8"
     assert manifest.params.confidence == 0.4 and manifest.params.classes == ["person", "part"]
-    assert manifest.params.zones[0].cameras == ["Line-3-overhead"]
-    assert manifest.params.zones[0].points == SQUARE
-    assert manifest.params.lines[0].cameras == ["Dock"] and manifest.params.lines[0].count == "in"
+    line3, dock = manifest.params.for_camera("Line-3-overhead"), manifest.params.for_camera("Dock")
+    assert [z.points for z in line3.zones] == [SQUARE] and line3.lines == []
+    assert dock.zones == [] and [(ln.name, ln.count) for ln in dock.lines] == [("belt-exit", "in")]
     assert manifest.params.tracking.min_hits == 3 and manifest.params.hysteresis == 0.03
 
 
@@ -108,7 +108,8 @@ def test_zone_with_fewer_than_three_points_is_refused_naming_the_zone():
     builder = builder_at(Step.ZONES)
     with pytest.raises(BuilderError) as error:
         builder.add_zone("dock", [(0.1, 0.1), (0.5, 0.5)])
-    assert str(error.value) == "params.zones[0].points: zone 'dock' needs at least 3 points, got 2"
+    assert str(error.value) == (
+        "params.geometry.Line-3-overhead.zones[0].points: zone 'dock' needs at least 3 points, got 2")
     assert builder.zones == []
 
 
@@ -119,7 +120,7 @@ def test_crossed_or_flat_zone_and_duplicate_names_are_refused():
     with pytest.raises(BuilderError, match="zone 'flat' has no area"):
         builder.add_zone("flat", [(0.1, 0.1), (0.2, 0.2), (0.3, 0.3)])
     builder.add_zone("a", SQUARE)
-    with pytest.raises(BuilderError, match="line name 'a' is already used by zones\\[0\\]"):
+    with pytest.raises(BuilderError, match="line name 'a' is already used by zones\\[0\\] on this camera"):
         builder.add_line("a", (0, 0), (1, 1))
     with pytest.raises(BuilderError, match="zone name '-x' is not valid"):
         builder.add_zone("-x", SQUARE)
@@ -127,7 +128,7 @@ def test_crossed_or_flat_zone_and_duplicate_names_are_refused():
 
 def test_line_needs_two_distinct_points():
     builder = builder_at(Step.ZONES)
-    with pytest.raises(BuilderError, match=r"params.lines\[0\].b: line 'exit' needs two distinct endpoints"):
+    with pytest.raises(BuilderError, match=r"params.geometry.Line-3-overhead.lines\[0\].b: line 'exit' needs two "):
         builder.add_line("exit", (0.5, 0.5), (0.5, 0.5))
     line = builder.add_line("exit", (0.5, 0.1), (0.5, 0.9))
     assert line.a == (0.5, 0.1)
@@ -145,7 +146,8 @@ def test_zone_referring_to_a_removed_camera_blocks_the_zones_step():
     builder.set_cameras([LINE3])
     builder.next(), builder.next(), builder.next()
     ok, reason = builder.can_advance()
-    assert not ok and reason.startswith("params.zones[0].cameras[0]: camera 'Dock' is not one of the app's cameras")
+    assert not ok and reason.startswith(
+        "params.geometry.Dock.zones[0]: zone 'dock' is drawn on camera 'Dock', which is not one of the app's cameras")
 
 
 def test_going_back_keeps_everything_typed():
@@ -197,5 +199,68 @@ def test_editing_a_version_keeps_the_id_and_produces_an_equal_manifest():
         edit.update_zone(0, points=[(0.2, 0.2)])
     manifest = parse_manifest(edit.result().manifest)
     assert manifest.name == "Renamed" and manifest.version == "1.2.0"
-    assert manifest.params.zones[0].points == [(0.2, 0.2), (0.6, 0.2), (0.4, 0.6)]
-    assert manifest.params.lines[0].name == "l" and manifest.cameras[0].url == LINE3.url
+    geometry = manifest.params.for_camera("Line-3-overhead")
+    assert geometry.zones[0].points == [(0.2, 0.2), (0.6, 0.2), (0.4, 0.6)]
+    assert geometry.lines[0].name == "l" and manifest.cameras[0].url == LINE3.url
+
+
+def two_camera_builder() -> AppBuilder:
+    builder = AppBuilder([LINE3, DOCK], [DEMO])
+    builder.set_cameras([LINE3, DOCK])
+    builder.next()
+    builder.choose_model(DEMO)
+    builder.next()
+    builder.next()
+    return builder
+
+
+def test_two_cameras_get_different_zones_under_the_same_name():
+    builder = two_camera_builder()
+    builder.add_zone("floor", SQUARE, camera_key=LINE3.key)
+    builder.add_zone("floor", [(0.5, 0.1), (0.9, 0.1), (0.9, 0.4)], camera_key=DOCK.key)
+    builder.set_identity("Two cameras")
+    for _ in range(2):
+        builder.next()
+
+    manifest = parse_manifest(builder.result().manifest)
+
+    assert manifest.params.for_camera("Line-3-overhead").zones[0].points == SQUARE
+    assert manifest.params.for_camera("Dock").zones[0].points == [(0.5, 0.1), (0.9, 0.1), (0.9, 0.4)]
+
+
+def test_a_shape_on_an_app_with_several_cameras_must_say_which_camera_it_is_drawn_on():
+    builder = two_camera_builder()
+
+    with pytest.raises(BuilderError, match="choose the camera the shape is drawn on"):
+        builder.add_zone("floor", SQUARE)
+    assert builder.zones == []
+
+
+def test_copying_a_cameras_shapes_to_another_keeps_the_targets_own_drawing():
+    builder = two_camera_builder()
+    builder.add_zone("floor", SQUARE, camera_key=LINE3.key, dwell_limit_s=5)
+    builder.add_line("exit", (0.8, 0.1), (0.8, 0.4), camera_key=LINE3.key, count="in")
+    builder.add_line("exit", (0.2, 0.1), (0.2, 0.4), camera_key=DOCK.key)
+
+    assert builder.copy_geometry(LINE3.key, DOCK.key) == 1
+
+    assert [(z.name, z.dwell_limit_s) for _, z in builder.zones_on("Dock")] == [("floor", 5)]
+    assert [ln.a for _, ln in builder.lines_on("Dock")] == [(0.2, 0.1)]
+    builder.update_zone(builder.zones_on("Dock")[0][0], points=[(0.5, 0.1), (0.9, 0.1), (0.9, 0.4)])
+    assert builder.zones_on("Line-3-overhead")[0][1].points == SQUARE  # the copy is independent
+
+
+def test_editing_a_v1_version_puts_its_zones_on_the_cameras_they_applied_to():
+    v1 = {
+        "schema": "sightline.app/v1", "id": "gate", "name": "Gate", "version": "1.0.0", "kind": "detector",
+        "cameras": [{"id": "a", "url": LINE3.url}, {"id": "b", "url": DOCK.url}],
+        "model": {"name": "Sightline-demo-v1", "labels": list(DEMO.labels)},
+        "params": {"zones": [{"name": "z", "points": [list(p) for p in SQUARE], "cameras": ["b"]}],
+                   "lines": [{"name": "l", "a": [0.2, 0.2], "b": [0.8, 0.2], "cameras": []}]},
+    }
+
+    builder = AppBuilder.from_version(v1, "m-1", [LINE3, DOCK], [DEMO])
+
+    assert [(z.name, z.camera) for z in builder.zones] == [("z", "b")]
+    assert sorted((ln.name, ln.camera) for ln in builder.lines) == [("l", "a"), ("l", "b")]
+    assert parse_manifest(builder.manifest()).params.for_camera("b").zones[0].name == "z"

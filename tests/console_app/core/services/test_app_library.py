@@ -41,10 +41,10 @@ def import_detector(models: ModelLibrary, folder: Path, name: str, score: float 
 
 def manifest(**changes) -> dict:
     data = {
-        "schema": "sightline.app/v1", "id": "gate", "name": "Gate", "version": "1.0.0", "kind": "detector",
+        "schema": "sightline.app/v2", "id": "gate", "name": "Gate", "version": "1.0.0", "kind": "detector",
         "cameras": [{"id": "cam-1", "url": "rtsp://admin:s3cret@10.0.0.5:554/stream1", "name": "Gate cam"}],
         "model": {"name": "det-v1", "labels": list(LABELS), "decoder": "yolov8"},
-        "params": {"confidence": 0.5, "classes": ["person"], "zones": [], "lines": []},
+        "params": {"confidence": 0.5, "classes": ["person"], "geometry": {}},
     }
     data.update(changes)
     return data
@@ -80,7 +80,7 @@ def library(request, tmp_path: Path, models: ModelLibrary) -> AppLibrary:
 
 def test_versions_bump_on_change_and_an_unchanged_save_returns_the_latest(library: AppLibrary):
     first = library.save_version(manifest(), "det@1")
-    second = library.save_version(manifest(params={"confidence": 0.6, "classes": [], "zones": [], "lines": []}))
+    second = library.save_version(manifest(params={"confidence": 0.6, "classes": [], "geometry": {}}))
     same = library.save_version(manifest(version="9.9.9", params=second.manifest["params"]))
     major = library.save_version(manifest(name="Gate 2"), bump="major")
 
@@ -95,10 +95,33 @@ def test_versions_bump_on_change_and_an_unchanged_save_returns_the_latest(librar
 def test_tuned_parameters_become_a_patch_version(library: AppLibrary):
     library.save_version(manifest(), "det@1")
     zone = {"name": "door", "points": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.5]]}
-    tuned = library.save_tuned_version("gate", {"confidence": 0.35, "zones": [zone]})
+    tuned = library.save_tuned_version("gate", {"confidence": 0.35, "geometry": {"cam-1": {"zones": [zone]}}})
     assert tuned.version == "1.0.1" and tuned.note == "tuned live"
     params = tuned.manifest["params"]
-    assert params["confidence"] == 0.35 and params["zones"] == [zone] and params["classes"] == ["person"]
+    assert params["confidence"] == 0.35 and params["geometry"]["cam-1"]["zones"] == [zone]
+    assert params["classes"] == ["person"]
+    parse_manifest(tuned.manifest)
+
+
+def test_a_version_stored_by_a_v1_console_is_upgraded_in_place_and_keeps_its_version(library: AppLibrary):
+    from datetime import datetime, timezone
+
+    from console_app.core.services.app_library import AppVersion
+
+    zone = {"name": "door", "points": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.5]], "cameras": []}
+    old = manifest(schema="sightline.app/v1", params={"confidence": 0.5, "zones": [zone], "lines": []})
+    old["cameras"][0]["url"] = "rtsp://10.0.0.5:554/stream1"
+    library._store.add(AppVersion("gate", "1.0.0", old, "det@1", datetime.now(timezone.utc), "old console"))
+
+    read = library.get("gate", "1.0.0")
+
+    assert read.manifest["schema"] == "sightline.app/v2" and read.version == "1.0.0"
+    assert read.manifest["params"]["geometry"]["cam-1"]["zones"] == [
+        {k: v for k, v in zone.items() if k != "cameras"}]
+    [stored] = library._store.versions("gate")  # rewritten, not only read differently
+    assert stored.manifest == read.manifest and stored.created_by == "old console"
+    parse_manifest(read.manifest)
+    assert library.save_version(read.manifest) == read  # unchanged: no new version
 
 
 def test_camera_passwords_are_never_stored(library: AppLibrary, tmp_path: Path):
@@ -108,7 +131,7 @@ def test_camera_passwords_are_never_stored(library: AppLibrary, tmp_path: Path):
     assert b"s3cret" not in stored
 
 
-def test_package_bundles_the_model_and_puts_the_camera_credentials_back(library: AppLibrary, models):
+def test_package_bundles_the_model_and_sends_the_camera_password_beside_it(library: AppLibrary, models):
     library.save_version(manifest(), "det@1")
     package = library.package("gate", "1.0.0")
 
@@ -118,10 +141,14 @@ def test_package_bundles_the_model_and_puts_the_camera_credentials_back(library:
         model_bytes = tar.extractfile("models/det-v1.onnx").read()
     assert names == ["app.json", "models/det-v1.onnx"]
     parsed = parse_manifest(app)
-    assert parsed.cameras[0].url == "rtsp://admin:s3cret@10.0.0.5:554/stream1"
+    assert parsed.cameras[0].url == "rtsp://admin@10.0.0.5:554/stream1"  # the user, never the password
+    assert b"s3cret" not in package
     assert parsed.model.file == "models/det-v1.onnx" and parsed.model.sha256 == models.get("det@1").sha256
     assert hashlib.sha256(model_bytes).hexdigest() == models.get("det@1").sha256
     assert library.package("gate") == package  # deterministic: same content, same bytes
+    deploy = library.deploy_package("gate")
+    assert deploy.data == package and dict(deploy.secrets) == {"camera/cam-1/password": "s3cret"}
+    assert "s3cret" not in repr(deploy)
 
 
 def test_unknown_apps_versions_and_models_are_named(library: AppLibrary, models):
@@ -154,7 +181,7 @@ def test_version_ordering_and_bumps():
         bump_version("1.0.0", "tiny")
 
 
-def test_registered_cameras_credentials_come_from_the_inventory_into_the_package_only(tmp_path, models):
+def test_registered_cameras_passwords_come_from_the_inventory_into_the_deploys_secrets_only(tmp_path, models):
     credentials = CredentialStore(tmp_path / "secrets", use_keyring=False)
     with InventoryStore(f"sqlite:///{tmp_path / 'inv.db'}", credentials=credentials) as inventory:
         inventory.cameras.add_camera(CameraDraft(name="Gate cam", host="10.0.0.5",
@@ -162,9 +189,11 @@ def test_registered_cameras_credentials_come_from_the_inventory_into_the_package
         library = AppLibrary(tmp_path / "console", inventory.sessions, models,
                              InventoryCameraCredentials(inventory.cameras))
         library.save_version(manifest(), "det@1")
-        with tarfile.open(fileobj=io.BytesIO(library.package("gate")), mode="r:gz") as tar:
+        deploy = library.deploy_package("gate")
+        with tarfile.open(fileobj=io.BytesIO(deploy.data), mode="r:gz") as tar:
             app = json.loads(tar.extractfile("app.json").read())
-    assert app["cameras"][0]["url"] == "rtsp://op:p%40ss%3Aw%2Frd@10.0.0.5:554/stream1"
+    assert app["cameras"][0]["url"] == "rtsp://op@10.0.0.5:554/stream1"
+    assert dict(deploy.secrets) == {"camera/cam-1/password": "p@ss:w/rd"}
     assert all(b"p@ss" not in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
 
 
@@ -174,4 +203,5 @@ def test_synthetic_streams_get_no_credentials(tmp_path, models):
     library.save_version(manifest(cameras=[{"id": "a", "url": sim}, {"id": "b", "url": "rtsp://10.0.0.6/s"}]), "det@1")
     with tarfile.open(fileobj=io.BytesIO(library.package("gate")), mode="r:gz") as tar:
         urls = [c["url"] for c in json.loads(tar.extractfile("app.json").read())["cameras"]]
-    assert urls == [sim, "rtsp://op:pw@10.0.0.6/s"]
+    assert urls == [sim, "rtsp://op@10.0.0.6/s"]
+    assert library.deploy_secrets("gate") == {"camera/b/password": "pw"}

@@ -15,7 +15,7 @@ from console_app.ui.live.tuning import TuningPanel
 from tests.console_app.ui.live.conftest import CAMERA, WAIT_MS, annotated_tile
 from tests.peers.line_safety_device import APP, APP_ID
 
-ORIGINAL = json.loads((APP / "app.json").read_text())["params"]
+ORIGINAL = json.loads((APP / "app.json").read_text())["params"]["geometry"][CAMERA]
 NEW_ZONE = [(0.05, 0.05), (0.45, 0.05), (0.45, 0.45), (0.05, 0.45)]  # clear of the old zone and the line
 TOLERANCE = 0.01  # a click lands on a whole pixel of a ~600 px wide picture
 
@@ -41,7 +41,7 @@ def enlarged(qtbot, wall, live_device) -> Iterator[tuple]:
         yield wall, tile, wall.tuning
     finally:
         with live_device.client() as client:
-            client.set_params(APP_ID, json.dumps({k: ORIGINAL[k] for k in ("zones", "lines")}))
+            client.set_params(APP_ID, json.dumps({"geometry": {CAMERA: ORIGINAL}}))
 
 
 def open_editor(qtbot, panel: TuningPanel) -> GeometryDialog:
@@ -60,8 +60,8 @@ def click(qtbot, dialog: GeometryDialog, point: tuple[float, float]) -> None:
 
 def assert_nothing_sent(panel: TuningPanel, live_device) -> None:
     assert panel.sends == 0 and not panel.send_pending  # the only way out is the debounce timer
-    assert [z["name"] for z in panel.tuned_params()["zones"]] == ["safety-zone"]
-    zones = device_params(live_device)["zones"]
+    assert [z["name"] for z in panel.tuned_params()["geometry"][CAMERA]["zones"]] == ["safety-zone"]
+    zones = device_params(live_device)["geometry"][CAMERA]["zones"]
     assert [(z["name"], z["points"]) for z in zones] == [("safety-zone", ORIGINAL["zones"][0]["points"])]
 
 
@@ -86,10 +86,10 @@ def test_zone_redrawn_in_the_editor_reaches_the_device_and_the_tile_draws_it(qtb
     assert panel.geometry_dialog is None and "sending" in panel.status.text()
     qtbot.waitUntil(lambda: panel.sends == 1 and not panel.send_pending, timeout=WAIT_MS)
     assert panel.last_error == ""
-    [zone] = device_params(live_device)["zones"]
+    [zone] = device_params(live_device)["geometry"][CAMERA]["zones"]
     assert zone["name"] == "safety-zone" and close_to(zone["points"], NEW_ZONE)
     assert zone["classes"] == ["person", "person_without_helmet"] and zone["dwell_limit_s"] == 20  # kept
-    assert [ln["name"] for ln in device_params(live_device)["lines"]] == ["belt-exit"]
+    assert [ln["name"] for ln in device_params(live_device)["geometry"][CAMERA]["lines"]] == ["belt-exit"]
     qtbot.waitUntil(lambda: close_to(tile.app.zones_for(CAMERA)[0]["points"], NEW_ZONE), timeout=WAIT_MS)
 
     # What the tile paints: the zone's outline is where it was drawn, and no longer where it was.

@@ -148,7 +148,10 @@ def test_save_as_new_version_puts_the_tuned_parameters_in_the_app_library(qtbot,
         version = saved.args[0]
         assert version.version == "1.0.1" and library.get("line-safety").version == "1.0.1"
         params = version.manifest["params"]
-        assert params["lines"] == [] and [z["name"] for z in params["zones"]] == ["safety-zone"]
+        here = params["geometry"][CAMERA]
+        assert here["lines"] == [] and [z["name"] for z in here["zones"]] == ["safety-zone"]
+        sample = json.loads((APP / "app.json").read_text())["params"]["geometry"]
+        assert params["geometry"]["line3-cam2"] == sample["line3-cam2"]  # the other camera keeps its own
         assert params["classes"] == ["person", "person_without_helmet"] and params["confidence"] == 0.4
         assert "1.0.1" in panel.status.text()
     finally:
@@ -156,7 +159,8 @@ def test_save_as_new_version_puts_the_tuned_parameters_in_the_app_library(qtbot,
         with live_device.client() as client:
             [app] = client.list_apps()
             original = json.loads((APP / "app.json").read_text())["params"]
-            client.set_params("line-safety", json.dumps({k: original[k] for k in ("classes", "zones", "lines")}))
+            client.set_params("line-safety", json.dumps(
+                {"classes": original["classes"], "geometry": {CAMERA: original["geometry"][CAMERA]}}))
 
 
 def test_tile_shows_reconnecting_while_the_device_restarts_then_live_again(qtbot, tasks, tmp_path):

@@ -104,3 +104,34 @@ def test_edit_opens_the_builder_on_the_latest_version_and_saves_the_next_one(qtb
     latest = library.get("gate")
     assert latest.name == "Gate north" and latest.model_id == model.id
     assert latest.manifest["params"]["confidence"] == 0.5
+
+
+def test_new_app_reopens_the_draft_kept_when_the_builder_was_closed(qtbot, console_context, tmp_path):
+    models = ModelLibrary(tmp_path / "console")
+    models.import_file(make_constant_detector(tmp_path / "det.onnx", "yolov8", [(1, 1, 9, 9, 0.9, 0)]),
+                       name="det", labels=["part", "person", "helmet"])
+    console_context.model_library = models
+    console_context.app_library = AppLibrary(tmp_path / "console", model_library=models)
+    page = ApplicationsPage(console_context, TaskRunner(console_context.loop))
+    qtbot.addWidget(page)
+    page.show()
+
+    page.new_app()
+    qtbot.waitUntil(lambda: page.dialog is not None, timeout=WAIT_MS)
+    wizard = page.dialog
+    qtbot.keyClicks(wizard.camera_url, SIM)
+    next(b for b in wizard.findChildren(type(wizard.next_button)) if b.text() == "&Add by URL").click()
+    assert wizard.builder.cameras and wizard.has_work()
+    qtbot.keyClick(wizard, Qt.Key.Key_Escape)
+    question = wizard.close_question
+    assert question is not None
+    qtbot.mouseClick(next(b for b in question.buttons() if b.text() == "&Keep draft"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.dialog is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: (console_context.data_dir / "app-drafts" / "new.json").is_file(), timeout=WAIT_MS)
+
+    page.new_app()
+    qtbot.waitUntil(lambda: page.dialog is not None, timeout=WAIT_MS)
+    again = page.dialog
+    assert "(reopened draft)" in again.header.text()
+    assert [c.url for c in again.builder.cameras] == [SIM]
+    assert again.builder.model is not None  # the library's only model, preselected

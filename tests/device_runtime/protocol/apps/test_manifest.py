@@ -23,11 +23,11 @@ from device_runtime.protocol.apps import specs as specs_module
 
 
 def _zone(data: dict) -> dict:
-    return data["params"]["zones"][0]
+    return data["params"]["geometry"]["cam-1"]["zones"][0]
 
 
 def _line(data: dict) -> dict:
-    return data["params"]["lines"][0]
+    return data["params"]["geometry"]["cam-1"]["lines"][0]
 
 
 def test_reference_manifest_round_trips_through_json(manifest_data):
@@ -38,10 +38,10 @@ def test_reference_manifest_round_trips_through_json(manifest_data):
     assert again == manifest
     assert isinstance(manifest, DetectorManifest)
     assert manifest.camera_ids() == ["cam-1"]
-    assert manifest.params.zones[0].points[2] == (0.5, 0.6)
-    assert manifest.params.zones[0].dwell_limit_s == 10.0
+    assert manifest.params.for_camera("cam-1").zones[0].points[2] == (0.5, 0.6)
+    assert manifest.params.for_camera("cam-1").zones[0].dwell_limit_s == 10.0
     assert manifest.model_names() == ["sightline-demo"]
-    assert again.to_dict()["schema"] == "sightline.app/v1"
+    assert again.to_dict()["schema"] == "sightline.app/v2"
 
 
 def test_manifest_is_accepted_as_bytes_text_or_parsed_data(manifest_data):
@@ -53,7 +53,7 @@ def test_manifest_is_accepted_as_bytes_text_or_parsed_data(manifest_data):
 def test_defaults_fill_in_for_a_minimal_manifest():
     manifest = parse_manifest(
         {
-            "schema": "sightline.app/v1",
+            "schema": "sightline.app/v2",
             "id": "minimal",
             "name": "Minimal",
             "version": "0.1",
@@ -82,12 +82,14 @@ BAD_MANIFESTS = [
     (lambda d: d.update(version="v1"), "app.json: version: version 'v1' is not valid"),
     (lambda d: d.update(version="1.0.0.0"), "version '1.0.0.0' is not valid"),
     (
-        lambda d: d.update(schema="sightline.app/v2"),
-        "schema: this runtime reads manifests of schema 'sightline.app/v1', got 'sightline.app/v2'",
+        lambda d: d.update(schema="sightline.app/v3"),
+        "schema: this runtime reads manifests of schema 'sightline.app/v1' or 'sightline.app/v2', "
+        "got 'sightline.app/v3'",
     ),
     (
         lambda d: d.pop("schema"),
-        "schema: this runtime reads manifests of schema 'sightline.app/v1', it is missing",
+        "schema: this runtime reads manifests of schema 'sightline.app/v1' or 'sightline.app/v2', "
+        "it is missing",
     ),
     (
         lambda d: d.update(kind="panorama"),
@@ -112,7 +114,15 @@ BAD_MANIFESTS = [
         lambda d: d.update(colour="red"),
         "app.json: unknown field 'colour'; allowed fields: schema, id, name, version, kind, description, cameras, model, params",
     ),
-    (lambda d: d["params"].update(zone=[]), "params: unknown field 'zone' (did you mean 'zones'?)"),
+    (
+        lambda d: d["params"]["geometry"]["cam-1"].update(zone=[]),
+        "params.geometry.cam-1: unknown field 'zone' (did you mean 'zones'?)",
+    ),
+    (
+        lambda d: d["params"].update(zones=[]),
+        "params: 'zones' is per camera since schema v2: give each camera's zones under "
+        "'geometry', keyed by camera id",
+    ),
     (
         lambda d: d["model"].update(file="../models/demo.onnx"),
         "model.file: must stay inside the package (no '..'), got '../models/demo.onnx'",
@@ -169,67 +179,67 @@ BAD_MANIFESTS = [
     ),
     (
         lambda d: _zone(d).update(points=[[0.1, 0.1], [0.5, 0.1]]),
-        "app.json: params.zones[0].points: zone 'safety-zone' needs at least 3 points, got 2",
+        "app.json: params.geometry.cam-1.zones[0].points: zone 'safety-zone' needs at least 3 points, got 2",
     ),
     (
         lambda d: _zone(d).update(points=[[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]),
-        "params.zones[0].points: zone 'safety-zone' has no area",
+        "params.geometry.cam-1.zones[0].points: zone 'safety-zone' has no area",
     ),
     (
         lambda d: _zone(d).update(points=[[0.1, 0.1], [0.5, 0.5], [0.5, 0.1], [0.1, 0.5]]),
-        "params.zones[0].points: zone 'safety-zone' has edges that cross each other",
+        "params.geometry.cam-1.zones[0].points: zone 'safety-zone' has edges that cross each other",
     ),
     (
         lambda d: _zone(d)["points"].__setitem__(1, [1.2, 0.1]),
-        "params.zones[0].points[1]: x = 1.2 is outside [0, 1]",
+        "params.geometry.cam-1.zones[0].points[1]: x = 1.2 is outside [0, 1]",
     ),
     (
         lambda d: _zone(d)["points"].__setitem__(2, [0.5, -0.1]),
-        "params.zones[0].points[2]: y = -0.1 is outside [0, 1]",
+        "params.geometry.cam-1.zones[0].points[2]: y = -0.1 is outside [0, 1]",
     ),
     (
         lambda d: _zone(d)["points"].__setitem__(0, [0.1]),
-        "params.zones[0].points[0]: expected a point [x, y], got [0.1]",
+        "params.geometry.cam-1.zones[0].points[0]: expected a point [x, y], got [0.1]",
     ),
     (
-        lambda d: _zone(d).update(cameras=["cam-9"]),
-        "params.zones[0].cameras[0]: camera 'cam-9' is not one of the app's cameras (cam-1)",
+        lambda d: d["params"]["geometry"].update({"cam-9": {"zones": []}}),
+        "params.geometry.cam-9: camera 'cam-9' is not one of the app's cameras (cam-1)",
+    ),
+    (
+        lambda d: _zone(d).update(cameras=["cam-1"]),
+        "params.geometry.cam-1.zones[0]: unknown field 'cameras'",
     ),
     (
         lambda d: _zone(d).update(dwell_limit_s=0),
-        "params.zones[0].dwell_limit_s: must be greater than 0, got 0",
+        "params.geometry.cam-1.zones[0].dwell_limit_s: must be greater than 0, got 0",
     ),
     (
         lambda d: _zone(d).update(name="safety.zone"),
-        "params.zones[0].name: zone name 'safety.zone' is not valid",
+        "params.geometry.cam-1.zones[0].name: zone name 'safety.zone' is not valid",
     ),
     (
         lambda d: _zone(d).update(classes=["helmet"]),
-        "params.zones[0].classes[0]: class 'helmet' is not a label of the model",
+        "params.geometry.cam-1.zones[0].classes[0]: class 'helmet' is not a label of the model",
     ),
     (
-        lambda d: d["params"]["zones"].append(dict(_zone(d))),
-        "params.zones[1].name: zone name 'safety-zone' is already used by zones[0]",
+        lambda d: d["params"]["geometry"]["cam-1"]["zones"].append(dict(_zone(d))),
+        "params.geometry.cam-1.zones[1].name: zone name 'safety-zone' is already used by zones[0]",
     ),
     (
         lambda d: _line(d).update(name="safety-zone"),
-        "params.lines[0].name: line name 'safety-zone' is already used by zones[0]",
+        "params.geometry.cam-1.lines[0].name: line name 'safety-zone' is already used by zones[0]",
     ),
     (
         lambda d: _line(d).update(b=[0.5, 0.0]),
-        "params.lines[0].b: line 'belt-count' needs two distinct endpoints, got a = b = [0.5, 0.0]",
+        "params.geometry.cam-1.lines[0].b: line 'belt-count' needs two distinct endpoints, got a = b = [0.5, 0.0]",
     ),
     (
         lambda d: _line(d).update(count="up"),
-        "params.lines[0].count: must be 'in', 'out' or 'both', got 'up'",
-    ),
-    (
-        lambda d: _line(d).update(cameras=["cam-2"]),
-        "params.lines[0].cameras[0]: camera 'cam-2' is not one of the app's cameras",
+        "params.geometry.cam-1.lines[0].count: must be 'in', 'out' or 'both', got 'up'",
     ),
     (
         lambda d: _line(d).update(a="0.5,0"),
-        "params.lines[0].a: expected a point [x, y], got '0.5,0'",
+        "params.geometry.cam-1.lines[0].a: expected a point [x, y], got '0.5,0'",
     ),
     (
         lambda d: d["params"].update(tracking={"min_hits": 0}),
@@ -254,7 +264,7 @@ def test_malformed_manifest_is_rejected_with_a_message_naming_the_field(
 def test_every_problem_is_reported_on_its_own_line(manifest_data):
     manifest_data["id"] = "BAD ID"
     manifest_data["params"]["confidence"] = 0
-    manifest_data["params"]["zones"][0]["points"] = [[0.1, 0.1]]
+    _zone(manifest_data)["points"] = [[0.1, 0.1]]
 
     with pytest.raises(ManifestError) as caught:
         parse_manifest(manifest_data, source="packages/line3/app.json")
@@ -262,7 +272,7 @@ def test_every_problem_is_reported_on_its_own_line(manifest_data):
     assert [p.split(": ")[1] for p in caught.value.problems] == [
         "id",
         "params.confidence",
-        "params.zones[0].points",
+        "params.geometry.cam-1.zones[0].points",
     ]
     assert str(caught.value) == "\n".join(caught.value.problems)
     assert str(caught.value).startswith("packages/line3/app.json: id: ")
@@ -272,7 +282,7 @@ def test_every_problem_is_reported_on_its_own_line(manifest_data):
     ("text", "expected"),
     [
         (
-            b'{"schema": "sightline.app/v1",\n "id": }',
+            b'{"schema": "sightline.app/v2",\n "id": }',
             "app.json: not valid JSON: Expecting value at line 2 column 8",
         ),
         (
@@ -363,11 +373,11 @@ def test_every_manifest_field_has_a_title_and_a_description(model):
 def test_merge_params_replaces_the_given_keys_and_keeps_the_rest(manifest_data):
     current = parse_manifest(manifest_data).params
 
-    merged = merge_params(current, {"confidence": 0.7, "zones": []})
+    merged = merge_params(current, {"confidence": 0.7, "geometry": {"cam-1": {"zones": []}}})
 
     assert merged.confidence == 0.7
-    assert merged.zones == []
-    assert merged.lines == current.lines
+    assert merged.for_camera("cam-1").zones == []
+    assert merged.for_camera("cam-1").lines == current.for_camera("cam-1").lines
     assert merged.classes == current.classes
     assert current.confidence == 0.4  # the current parameters are untouched
 
@@ -390,16 +400,20 @@ def test_merge_params_merges_nested_objects_key_by_key_and_accepts_json_text():
         ({"tracking": {"hits": 1}}, "params_json: params.tracking: unknown field 'hits'"),
         ({"confidence": -1}, "params_json: params.confidence: must be greater than 0, got -1"),
         (
-            {"zones": [{"name": "z", "points": [[0, 0], [1, 1]]}]},
-            "params_json: params.zones[0].points: zone 'z' needs at least 3 points, got 2",
+            {"geometry": {"cam-1": {"zones": [{"name": "z", "points": [[0, 0], [1, 1]]}]}}},
+            "params_json: params.geometry.cam-1.zones[0].points: zone 'z' needs at least 3 points, got 2",
+        ),
+        (
+            {"zones": [{"name": "z", "points": [[0, 0], [1, 1]]}]},  # v1 shape, migrated
+            "params_json: params.geometry.cam-1.zones[0].points: zone 'z' needs at least 3 points, got 2",
         ),
         (
             {"classes": ["forklift"]},
             "params_json: params.classes[0]: class 'forklift' is not a label of the model",
         ),
         (
-            {"lines": [{"name": "l", "a": [0, 0], "b": [1, 1], "cameras": ["cam-7"]}]},
-            "params_json: params.lines[0].cameras[0]: camera 'cam-7' is not one of the app's cameras",
+            {"geometry": {"cam-7": {"lines": [{"name": "l", "a": [0, 0], "b": [1, 1]}]}}},
+            "params_json: params.geometry.cam-7: camera 'cam-7' is not one of the app's cameras",
         ),
         ("[]", "params_json: expected a parameter object (a JSON object), got a list"),
         ("{", "params_json: not valid JSON"),
@@ -422,11 +436,9 @@ def test_with_params_returns_an_updated_copy_and_checks_against_the_manifest(man
     assert updated.params.confidence == 0.9 and manifest.params.confidence == 0.4
     assert updated.live_params is updated.params
     assert updated.params_dict()["confidence"] == 0.9
-    with pytest.raises(
-        ManifestError, match=r"SetParams\(line3-safety\): params.zones\[0\].cameras\[0\]"
-    ):
+    with pytest.raises(ManifestError, match=r"SetParams\(line3-safety\): params.geometry.cam-3: "):
         manifest.with_params(
-            {"zones": [{"name": "z", "points": [[0, 0], [1, 0], [1, 1]], "cameras": ["cam-3"]}]},
+            {"geometry": {"cam-3": {"zones": [{"name": "z", "points": [[0, 0], [1, 0], [1, 1]]}]}}},
             source="SetParams(line3-safety)",
         )
 
@@ -440,3 +452,66 @@ def test_the_json_schema_carries_the_field_documentation_for_editors_and_docs():
     assert schema["additionalProperties"] is False
     with pytest.raises(ManifestError, match="unknown app kind 'opencv'"):
         manifest_json_schema("opencv")
+
+
+def test_a_v1_manifest_is_read_with_its_zones_and_lines_moved_to_each_camera(manifest_data_v1):
+    manifest_data_v1["cameras"].append({"id": "cam-2", "url": "rtsp://10.0.0.6/stream1"})
+
+    manifest = parse_manifest(json.dumps(manifest_data_v1).encode())
+
+    # The zone named cam-1 only; the line had no filter, so it applied to both.
+    assert [z.name for z in manifest.params.for_camera("cam-1").zones] == ["safety-zone"]
+    assert manifest.params.for_camera("cam-2").zones == []
+    assert [ln.name for ln in manifest.params.for_camera("cam-2").lines] == ["belt-count"]
+    assert manifest.params.for_camera("cam-1").lines == manifest.params.for_camera("cam-2").lines
+    assert manifest.params.for_camera("cam-1").zones[0].dwell_limit_s == 10.0
+    # What it writes back is v2, and reads back the same.
+    assert manifest.to_dict()["schema"] == "sightline.app/v2"
+    assert parse_manifest(manifest.to_json()) == manifest
+
+
+def test_a_v1_manifest_equals_the_same_app_written_in_v2(manifest_data_v1, manifest_data):
+    assert parse_manifest(manifest_data_v1) == parse_manifest(manifest_data)
+
+
+def test_a_v1_zone_naming_an_unknown_camera_is_reported_under_that_camera(manifest_data_v1):
+    manifest_data_v1["params"]["zones"][0]["cameras"] = ["cam-9"]
+
+    with pytest.raises(ManifestError, match=r"params.geometry.cam-9: camera 'cam-9' is not one"):
+        parse_manifest(manifest_data_v1)
+
+
+def test_a_v1_live_patch_replaces_the_zones_of_every_camera():
+    current = DetectorParams.model_validate(
+        {
+            "geometry": {
+                "a": {"zones": [{"name": "z", "points": [[0, 0], [1, 0], [1, 1]]}]},
+                "b": {"zones": [{"name": "y", "points": [[0, 0], [1, 0], [0, 1]]}]},
+            }
+        }
+    )
+
+    merged = merge_params(current, {"zones": []}, camera_ids=["a", "b"])
+
+    assert merged.for_camera("a").zones == [] and merged.for_camera("b").zones == []
+
+
+def test_a_patch_for_one_camera_leaves_the_other_cameras_geometry_alone():
+    zone = {"name": "z", "points": [[0, 0], [1, 0], [1, 1]]}
+    current = DetectorParams.model_validate(
+        {"geometry": {"a": {"zones": [zone]}, "b": {"zones": [zone]}}}
+    )
+
+    merged = merge_params(current, {"geometry": {"a": {"zones": []}}}, camera_ids=["a", "b"])
+
+    assert merged.for_camera("a").zones == []
+    assert [z.name for z in merged.for_camera("b").zones] == ["z"]
+
+
+def test_the_same_zone_name_may_be_used_on_two_cameras(manifest_data):
+    manifest_data["cameras"].append({"id": "cam-2", "url": "rtsp://10.0.0.6/stream1"})
+    manifest_data["params"]["geometry"]["cam-2"] = {"zones": [dict(_zone(manifest_data))]}
+
+    manifest = parse_manifest(manifest_data)
+
+    assert manifest.params.for_camera("cam-2").zones[0].name == "safety-zone"
