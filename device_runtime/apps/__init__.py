@@ -31,7 +31,8 @@ from device_runtime.protocol.apps.manifest import (
     parse_manifest,
 )
 from device_runtime.protocol.apps.params import CountingLine, DetectorParams, TrackingParams, Zone
-from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec, redact_url
+from device_runtime.media.redact import redact_url
+from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec
 
 __all__ = [
     "EVENT_TYPES",

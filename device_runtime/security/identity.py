@@ -40,12 +40,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from device_runtime.errors import FailedPrecondition
+from device_runtime.protocol.transport import TLS_SERVER_NAME  # in every device certificate
 
 log = logging.getLogger(__name__)
-
-#: The DNS name every device certificate carries. Clients reach devices by IP
-#: address and override the TLS target name to this.
-TLS_SERVER_NAME = "sightline-device"
 
 IDENTITY_FILE = "device_identity.json"
 KEY_FILE = "device_key.pem"

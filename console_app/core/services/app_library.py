@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import exc, select
 from sqlalchemy.orm.exc import StaleDataError
@@ -39,10 +39,11 @@ from console_app.core.persistence.app_models import AppVersionSource
 from console_app.core.persistence.models import App
 from console_app.core.persistence.models import AppVersion as VersionRow
 from console_app.core.persistence.records import strip_credentials
+from device_runtime.media.redact import with_credentials
+from device_runtime.protocol.apps.manifest import APP_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
-APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION_PATTERN = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?([-+][0-9A-Za-z.-]+)?$")
 BUMPS = ("major", "minor", "patch")
 #: URL schemes whose streams take a user and password in the URL.
@@ -111,16 +112,6 @@ def bump_version(version: str, bump: str = "minor") -> str:
     if bump == "minor":
         return f"{major}.{minor + 1}.0"
     return f"{major}.{minor}.{patch + 1}"
-
-
-def with_credentials(url: str, username: str, password: str) -> str:
-    """``url`` with ``username:password@`` in it (percent-encoded)."""
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    userinfo = quote(username, safe="")
-    if password:
-        userinfo += ":" + quote(password, safe="")
-    return urlunsplit((parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment))
 
 
 class InventoryCameraCredentials:

@@ -18,8 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from console_app.core.model_inspection import TensorInfo
-
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+from device_runtime.protocol.apps.specs import MODEL_NAME_PATTERN
 
 
 class ModelLibraryError(Exception):

@@ -23,10 +23,11 @@ from console_app.ui.dialogs.add_camera_dialog import AddCameraDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.cameras_model import CANDIDATE_ROLE, DiscoveredCamerasModel
 from console_app.ui.models.registered_cameras_model import RegisteredCamerasModel
-from console_app.ui.preview.decoder import opencv_frames, probed_frames, redact_url
+from console_app.ui.preview.decoder import opencv_frames, probed_frames
 from console_app.ui.preview.video_view import VideoView
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.widgets.tables import record_table
+from device_runtime.media.redact import redact_url
 
 
 class CamerasPage(QWidget):

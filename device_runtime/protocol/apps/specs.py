@@ -1,14 +1,14 @@
-"""Declarations every kind of app shares: cameras and models, and camera URL redaction."""
+"""Declarations every kind of app shares: cameras and models."""
 
 from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from device_runtime.media.redact import redact_url
 from device_runtime.protocol.apps.validation import FieldProblems, StrictModel, show_value
 
 CAMERA_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -16,38 +16,7 @@ MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 
-# Query parameters some cameras take credentials in (rtsp://host/live?user=admin&password=x).
-SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pass", "pwd", "token", "secret", "key"})
-REDACTED = "***"
-_LOOSE_USERINFO = re.compile(r"(^|[/\s])([^/@:\s]*):([^@\s]*)@")
-
 Decoder = Literal["yolov5", "yolov8", "end2end", "ssd", "classification", "raw"]
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (userinfo and secret-looking query values) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return REDACTED
-    if not parts.netloc:
-        # Not a well-formed URL (a typo in the scheme, a bare user:pw@host):
-        # mask anything that looks like user:password@ anyway.
-        return _LOOSE_USERINFO.sub(rf"\1\2:{REDACTED}@", url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            netloc = f"{userinfo.split(':', 1)[0]}:{REDACTED}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(key.lower() in SECRET_QUERY_KEYS for key, _ in pairs):
-            query = urlencode(
-                [(k, REDACTED if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs],
-                safe="*",
-            )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class CameraSpec(StrictModel):
