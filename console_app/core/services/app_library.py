@@ -21,7 +21,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import re
 import socket
 from collections.abc import Callable, Mapping
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import exc, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from console_app.core.files import write_atomically
 from console_app.core.packaging import PackageBuildError, build_package_from_members
 from console_app.core.persistence.app_models import AppVersionSource
 from console_app.core.persistence.models import App
@@ -325,20 +325,6 @@ class AppLibrary:
         return with_credentials(url, *found) if found else url
 
 
-def write_json_atomically(path: Path, data: Any, exclusive: bool = False) -> None:
-    """Write ``data`` as JSON to ``path`` via a temporary file; ``exclusive``: fail if it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    if exclusive:
-        try:
-            os.link(tmp, path)  # atomic "create only if absent", unlike os.replace
-        finally:
-            tmp.unlink(missing_ok=True)
-    else:
-        os.replace(tmp, path)
-
-
 class JsonAppStore:
     """Versions as ``<folder>/<app id>/<version>.json`` (no database)."""
 
@@ -371,7 +357,7 @@ class JsonAppStore:
                 "created_at": version.created_at.isoformat(), "created_by": version.created_by,
                 "note": version.note}
         try:
-            write_json_atomically(path, data, exclusive=True)
+            write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False), exclusive=True)
         except FileExistsError:
             raise AppLibraryError(f"app {version.app_id} version {version.version} was saved meanwhile "
                                   "(by another console?); save again to make the next version") from None

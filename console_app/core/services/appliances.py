@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from typing import Protocol
 
 from console_app.core.async_loop import AsyncLoop
 from console_app.core.device_credentials import CredentialStore
+from console_app.core.files import write_atomically
 from console_app.core.gateways.appliance_browser import REMOVED, Appliance, ApplianceBrowser
 from console_app.core.gateways.device_client import (
     DeviceCallError,
@@ -168,15 +168,13 @@ class FilePairingStore:
             self._credentials.save(device.device_id, device.credentials)
             index = self._read_index()
             index[device.device_id] = {"name": device.name, "host": device.host, "port": device.port}
-            tmp = self._index.with_suffix(".tmp")
-            tmp.write_text(json.dumps(index, indent=2), encoding="utf-8")
-            os.replace(tmp, self._index)
+            write_atomically(self._index, json.dumps(index, indent=2))
 
     def forget(self, device_id: str) -> None:
         with self._lock:
             index = self._read_index()
             index.pop(device_id, None)
-            self._index.write_text(json.dumps(index, indent=2), encoding="utf-8")
+            write_atomically(self._index, json.dumps(index, indent=2))
             self._credentials._path(device_id).unlink(missing_ok=True)
 
 
