@@ -31,10 +31,6 @@ from device_runtime.security.identity import DeviceIdentity
 
 __all__ = ["GUEST_CLIENT_CERT_PEM", "server_credentials"]
 
-#: Self-signed, CA:FALSE, clientAuth only, valid 2000-01-01 .. 9999-12-31.
-#: The same bytes are in ``console_app/core/gateways/device_tls.py`` together
-#: with the matching (deliberately public) private key; a test keeps them equal.
-
 
 def server_credentials(identity: DeviceIdentity) -> grpc.ServerCredentials:
     """Credentials for ``server.add_secure_port``: the device certificate, mutual TLS.

@@ -200,4 +200,3 @@ class StreamReader:
             self._set_state(ReaderStats(ReaderState.LIVE, int(image.shape[1]), int(image.shape[0]), fps, seq))
             if self.on_frame is not None:
                 self.on_frame(image, seq)
-test_open.__test__ = False  # a library function, not a pytest test, whatever its name

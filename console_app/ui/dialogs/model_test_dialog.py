@@ -98,7 +98,7 @@ class ModelTestDialog(QDialog):
     # ------------------------------------------------------------------ sources
 
     def _inventory(self):
-        return self._context.extras.get("inventory") if self._context is not None else None
+        return self._context.inventory if self._context is not None else None
 
     def _load_cameras(self) -> None:
         inventory = self._inventory()

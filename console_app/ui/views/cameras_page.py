@@ -39,8 +39,8 @@ class CamerasPage(QWidget):
                  inventory=None):
         super().__init__(parent)
         self._context, self._tasks = context, tasks
-        #: The InventoryStore (``context.extras["inventory"]`` unless given); None: no inventory yet.
-        self.inventory = inventory if inventory is not None else context.extras.get("inventory")
+        #: The InventoryStore (``context.inventory`` unless given); None: no inventory yet.
+        self.inventory = inventory if inventory is not None else context.inventory
         self.add_dialog: AddCameraDialog | None = None
         self.conflict_box: QMessageBox | None = None
         self.conflict_reload_button: QPushButton | None = None

@@ -127,10 +127,10 @@ def test_failing_camera_registrations_keep_every_password_out_of_logs_and_errors
     assert leaks(errors, caplog.records, caplog.handler, [CAMERA_PASSWORD, TYPED_WRONG, QUERY_TOKEN]) == []
 
 
-def test_a_failing_deploy_keeps_camera_passwords_out_of_logs_and_errors(start_device, loop, tmp_path, caplog):
+def test_a_failing_deploy_keeps_camera_passwords_out_of_logs_and_errors(start_device, workers, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     runtime = start_device()
-    service = ApplianceService(FilePairingStore(tmp_path / "pairings"), loop, ["127.0.0.1"], client_name="leak test")
+    service = ApplianceService(FilePairingStore(tmp_path / "pairings"), workers, ["127.0.0.1"], client_name="leak test")
     try:
         service.add_by_address("127.0.0.1", runtime.port)
         device_id = runtime.identity.device_id
