@@ -1,11 +1,17 @@
 """Transport facts both ends of the device API must agree on.
 
-The message size limit, the DNS name every device certificate carries, and
-the public *guest* client credential: its certificate is one of the two
+The message size limit, the DNS name every device certificate carries, how
+a certificate's fingerprint is written (devices publish it in mDNS and
+``GetInfo``, clients pin it), and the public *guest* client credential: its certificate is one of the two
 roots the device trusts in the TLS handshake, and every client presents it
 before pairing (why it exists: ``device_runtime/security/tls.py``). The key
 is deliberately public; a guest may call only ``GetInfo`` and ``Pair``.
 """
+
+import hashlib
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 #: The largest gRPC message either end sends or accepts. Uploads arrive in chunks well below
 #: this; anything larger is refused by gRPC itself with RESOURCE_EXHAUSTED.
@@ -39,3 +45,15 @@ A0cAMEQCIGcoQtirMCZOZgGRjBOo+R+LRW0jt6XHKFjm0CQpVV4qAiB246TYyJUa
 AoijhVv+RV4Ma7s5bf3bGoPEmVUIaKFJEQ==
 -----END CERTIFICATE-----
 """
+
+
+def certificate_fingerprint(cert_pem: bytes | str) -> str:
+    """SHA-256 of the certificate's DER encoding: lower-case hex, no colons."""
+    data = cert_pem.encode("ascii") if isinstance(cert_pem, str) else cert_pem
+    cert = x509.load_pem_x509_certificate(data)
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def normalize_fingerprint(fingerprint: str) -> str:
+    """Lower-case hex without colons or spaces (how devices publish fingerprints)."""
+    return "".join(fingerprint.split()).replace(":", "").lower()

@@ -24,7 +24,6 @@ No Qt here; everything blocks and is meant for a worker thread or executor.
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import ssl
 import tempfile
@@ -41,6 +40,8 @@ from device_runtime.protocol.transport import (
     GUEST_CLIENT_KEY_PEM,
     MAX_MESSAGE_BYTES,
     TLS_SERVER_NAME,
+    certificate_fingerprint,
+    normalize_fingerprint,
 )
 
 #: Options for every channel to a device: the TLS name override, and message
@@ -97,18 +98,6 @@ def fetch_device_certificate(host: str, port: int, timeout: float = 5.0) -> str:
     if not der:
         raise DeviceUnreachable(f"{_hostport(host, port)} presented no certificate")
     return ssl.DER_cert_to_PEM_cert(der)
-
-
-def certificate_fingerprint(pem: str | bytes) -> str:
-    """SHA-256 of the certificate's DER encoding: lower-case hex, no colons."""
-    data = pem.encode("ascii") if isinstance(pem, str) else pem
-    cert = x509.load_pem_x509_certificate(data)
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-def normalize_fingerprint(fingerprint: str) -> str:
-    """Lower-case hex without colons or spaces (how devices publish fingerprints)."""
-    return "".join(fingerprint.split()).replace(":", "").lower()
 
 
 def new_client_key_and_csr(client_name: str) -> tuple[str, str]:

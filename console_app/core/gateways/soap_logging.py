@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-from device_runtime.media.redact import MASK, redact_text
+from device_runtime.media.redact import MASK, RedactingFilter, redact_text
 
 #: The loggers that print SOAP envelopes.
 SOAP_LOGGERS = ("zeep.transports",)
@@ -24,18 +24,11 @@ def redact_soap(text: str) -> str:
     return redact_text(_PASSWORD_ELEMENT_RE.sub(r"\1" + MASK + r"\3", text))
 
 
-class SoapPasswordFilter(logging.Filter):
-    """Rewrites a record's message with :func:`redact_soap`; never drops a record."""
+class SoapPasswordFilter(RedactingFilter):
+    """Rewrites a record's message (and traceback) with :func:`redact_soap`; never drops a record."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: leave it to logging's own error path
-            return True
-        redacted = redact_soap(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+    def redact(self, text: str) -> str:
+        return redact_soap(text)
 
 
 _FILTER = SoapPasswordFilter()

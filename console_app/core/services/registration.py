@@ -38,9 +38,15 @@ from console_app.core.gateways.onvif_client import (
     OnvifError,
     OnvifProfile,
 )
-from console_app.core.gateways.stream_reader import FirstFrame
+from console_app.core.gateways.stream_reader import FirstFrame, is_device_only, test_open
 from device_runtime.media.redact import redact_url, split_credentials, with_credentials
 from device_runtime.media.rtsp_diagnose import diagnose
+
+#: The UI opens and classifies streams through this service, never through the gateway itself.
+__all__ = [
+    "AddCameraWizard", "CameraRegistration", "DeviceProbe", "FirstFrame", "Mode", "Step", "WizardStepError",
+    "device_probe_from_client", "device_probe_through", "is_device_only", "test_open",
+]
 
 
 class Step(str, enum.Enum):

@@ -15,9 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.gateways.stream_reader import is_device_only
 from console_app.core.persistence import EditConflict
-from console_app.core.services.registration import device_probe_through
+from console_app.core.services.registration import device_probe_through, is_device_only
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.add_camera_dialog import AddCameraDialog
 from console_app.ui.icons import icon

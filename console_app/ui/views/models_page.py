@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.gateways.model_sources import AmbiguousArchive
 from console_app.core.model_inspection import DECODER_FAMILIES
 from console_app.core.services.model_library import (
+    AmbiguousArchive,
     LibraryModel,
     ModelInUse,
     ModelLibrary,
