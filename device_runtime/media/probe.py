@@ -62,8 +62,7 @@ def is_rtsp(url: str) -> bool:
     return urlsplit(url).scheme.lower() in RTSP_SCHEMES
 
 
-def open_stream(url: str, deadline: float, *, read_timeout_s: float | None = None
-                ) -> tuple[cv2.VideoCapture | None, str]:
+def _open_stream(url: str, deadline: float) -> tuple[cv2.VideoCapture | None, str]:
     """Open ``url`` before ``deadline`` (RTSP: TCP, then UDP); the capture and its transport.
 
     Returns ``(None, "")`` when nothing opened; the caller releases the capture.
@@ -73,16 +72,15 @@ def open_stream(url: str, deadline: float, *, read_timeout_s: float | None = Non
         if left <= 0.05:
             break
         options = {**PROBE_OPTIONS, "rtsp_transport": transport} if transport else None
-        capture = open_capture(url, options, open_timeout_s=left,
-                               read_timeout_s=left if read_timeout_s is None else read_timeout_s)
+        capture = open_capture(url, options, open_timeout_s=left, read_timeout_s=left)
         if capture.isOpened():
             return capture, transport
         capture.release()
     return None, ""
 
 
-def why_not_opened(url: str, deadline: float, timeout_s: float) -> str:
-    """Why :func:`open_stream` failed, asking the camera with DESCRIBE (at most ~2 s)."""
+def _why_not_opened(url: str, deadline: float, timeout_s: float) -> str:
+    """Why :func:`_open_stream` failed, asking the camera with DESCRIBE (at most ~2 s)."""
     shown = redact_url(url)
     if not is_rtsp(url):
         return f"could not open {shown}"
@@ -100,9 +98,9 @@ def first_frame(url: str, timeout_s: float = 5.0) -> FirstFrame:
     """
     started = time.monotonic()
     deadline = started + timeout_s
-    capture, transport = open_stream(url, deadline)
+    capture, transport = _open_stream(url, deadline)
     if capture is None:
-        return FirstFrame(ok=False, error=why_not_opened(url, deadline, timeout_s),
+        return FirstFrame(ok=False, error=_why_not_opened(url, deadline, timeout_s),
                           open_ms=(time.monotonic() - started) * 1000)
     try:
         ok, image = capture.read()
