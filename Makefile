@@ -28,6 +28,7 @@ bench: sysdeps-test $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check device_runtime console_app tests benchmarks training
+	$(BIN)/lint-imports
 
 # Installers (installer/README.md): dist/sightline-console/ (+ .tar.gz, .deb) and the
 # device .deb, then checks them: the frozen console's --self-test, and the device .deb

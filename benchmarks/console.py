@@ -125,10 +125,10 @@ def measure_latency(seconds: float, quiet_s: float, fps: float = WALL_FPS) -> di
     """Capture-to-paint latency of one tile watching a real device on loopback, asking for ``fps``."""
     import json
 
-    from console_app.core.async_loop import AsyncLoop
     from console_app.core.gateways.device_client import DeviceClient, pair
     from console_app.core.packaging import build_package_from_members
     from console_app.core.signing import PackageSigner
+    from console_app.core.workers import WorkerPool
     from console_app.ui.live.wall import LiveWall
     from console_app.ui.tasks import TaskRunner
     from device_runtime.config import load_config
@@ -142,7 +142,7 @@ def measure_latency(seconds: float, quiet_s: float, fps: float = WALL_FPS) -> di
         config = load_config(None, name="bench-device", data_dir=Path(tmp) / "device", listen="127.0.0.1:0",
                              interfaces=["127.0.0.1"], advertise=False, providers=["cpu"])
         runtime = DeviceRuntime(config).start()
-        loop = AsyncLoop().start()
+        workers = WorkerPool().start()
         wall = None
         try:
             signer = PackageSigner.generate()
@@ -150,7 +150,7 @@ def measure_latency(seconds: float, quiet_s: float, fps: float = WALL_FPS) -> di
             with DeviceClient("127.0.0.1", runtime.port, creds, signer=signer) as client:
                 client.upload_model(model, "sightline-demo", labels)
                 client.deploy(build_package_from_members(_first_camera_only(app_dir / "app.json"), {}))
-            wall = LiveWall(TaskRunner(loop), lambda device_id: DeviceClient("127.0.0.1", runtime.port, creds),
+            wall = LiveWall(TaskRunner(workers), lambda device_id: DeviceClient("127.0.0.1", runtime.port, creds),
                             snapshot_dir=Path(tmp) / "snaps", fps=fps)
             wall.resize(960, 720)
             wall.show()
@@ -205,7 +205,7 @@ def measure_latency(seconds: float, quiet_s: float, fps: float = WALL_FPS) -> di
                 wall.shutdown()
                 wall.close()
             _dispose(wall)
-            loop.stop()
+            workers.stop()
             runtime.stop(grace=0.2)
 
 
@@ -303,17 +303,17 @@ def measure_wall(seconds: float, quiet_s: float) -> dict[str, Any]:
     """GUI-thread stall and CPU of a 16-tile wall fed at 15 fps per tile."""
     from PySide6.QtCore import Qt, QTimer
 
-    from console_app.core.async_loop import AsyncLoop
+    from console_app.core.workers import WorkerPool
     from console_app.ui.live.wall import LiveWall
     from console_app.ui.tasks import TaskRunner
 
     _app()
     frames = _fake_frames(45)
-    loop = AsyncLoop().start()
+    workers = WorkerPool().start()
     with tempfile.TemporaryDirectory(prefix="sightline-bench-wall-") as tmp:
         devices = {f"bench-{d}": _FakeDevice(frames, [f"cam-{d}-{c}" for c in range(WALL_CAMERAS)])
                    for d in range(WALL_DEVICES)}
-        wall = LiveWall(TaskRunner(loop), lambda device_id: devices[device_id], snapshot_dir=Path(tmp))
+        wall = LiveWall(TaskRunner(workers), lambda device_id: devices[device_id], snapshot_dir=Path(tmp))
         wall.resize(1600, 1000)
         wall.show()
         try:
@@ -374,7 +374,7 @@ def measure_wall(seconds: float, quiet_s: float) -> dict[str, Any]:
             wall.shutdown()
             wall.close()
             _dispose(wall)
-            loop.stop()
+            workers.stop()
 
 
 # ----------------------------------------------------------------------------- (c) start-up

@@ -19,6 +19,10 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from console_app.core.persistence import InventoryStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,20 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     theme.apply_theme(app)
     data_dir = args.data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    extras: dict = {}
-    inventory_error = open_inventory(extras, args.database)
-    pairing_store = None
-    if "inventory" in extras:
-        from console_app.core.services.inventory_pairings import InventoryPairingStore
-
-        pairing_store = InventoryPairingStore(extras["inventory"].devices)
-    context = ConsoleContext.create(
-        data_dir, parse_interfaces(args.interfaces), args.database, pairing_store=pairing_store
-    )
-    context.extras.update(extras)
-    inventory = extras.get("inventory")
-    context.credentials = inventory.credentials if inventory is not None else None
-    context.open_libraries(inventory)
+    inventory, database_display, inventory_error = open_inventory(args.database)
+    context = ConsoleContext.create(data_dir, parse_interfaces(args.interfaces), args.database,
+                                    inventory=inventory, database_display=database_display)
+    context.open_libraries()
     try:
         window = MainWindow(context)
         window.show()
@@ -101,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         context.close()
 
 
-def open_inventory(extras: dict, flag: str | None) -> str | None:
-    """Open (and migrate) the inventory into ``extras["inventory"]``; the error text, or None.
+def open_inventory(flag: str | None) -> tuple[InventoryStore | None, str, str | None]:
+    """Open (and migrate) the inventory: (the InventoryStore or None, how to show it, the error or None).
 
     Runs before the window exists, at start, so waiting here blocks no event
     loop. A bad URL or a database that is down is reported in the window and
@@ -114,12 +108,10 @@ def open_inventory(extras: dict, flag: str | None) -> str | None:
 
     try:
         resolved = resolve_database_url(flag)
-        extras["database_display"] = f"{redacted(resolved.url)} (from {resolved.source})"
-        extras["inventory"] = InventoryStore(resolved.url, create_sqlite_folder=resolved.source == "default")
-        return None
+        inventory = InventoryStore(resolved.url, create_sqlite_folder=resolved.source == "default")
+        return inventory, f"{redacted(resolved.url)} (from {resolved.source})", None
     except (InventoryError, ValueError) as exc:
-        extras["database_display"] = f"unavailable: {exc}"
-        return str(exc)
+        return None, f"unavailable: {exc}", str(exc)
 
 
 def run_demo(args: argparse.Namespace) -> int:

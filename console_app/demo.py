@@ -83,7 +83,6 @@ def start_demo_console(site: DemoSite, *, show_guide: bool = True) -> DemoConsol
 
     from console_app.core.credentials import CredentialStore
     from console_app.core.persistence import InventoryStore
-    from console_app.core.services.inventory_pairings import InventoryPairingStore
     from console_app.ui.context import ConsoleContext
     from console_app.ui.main_window import MainWindow
 
@@ -95,12 +94,9 @@ def start_demo_console(site: DemoSite, *, show_guide: bool = True) -> DemoConsol
     inventory = InventoryStore(database_url, credentials=credentials, editor="sightline-demo")
     context = None
     try:
-        context = ConsoleContext.create(folder, DEMO_INTERFACES, database_url,
-                                        pairing_store=InventoryPairingStore(inventory.devices))
-        context.extras["inventory"] = inventory
-        context.extras["database_display"] = f"{inventory.url_for_display} (demo site)"
-        context.extras["demo_site"] = site
-        context.credentials = credentials
+        context = ConsoleContext.create(folder, DEMO_INTERFACES, database_url, inventory=inventory,
+                                        database_display=f"{inventory.url_for_display} (demo site)",
+                                        credentials=credentials)
         demo = DemoConsole(site, context, None, inventory)
         _open_libraries(demo)
         settings = QSettings(str(folder / WINDOW_SETTINGS_FILE), QSettings.Format.IniFormat)
@@ -119,7 +115,7 @@ def start_demo_console(site: DemoSite, *, show_guide: bool = True) -> DemoConsol
 
 def _open_libraries(demo: DemoConsole) -> None:
     """Model and app libraries on the demo inventory, the trained demo model imported into the first."""
-    demo.context.open_libraries(demo.inventory, editor="sightline-demo")
+    demo.context.open_libraries(editor="sightline-demo")
     library = demo.context.model_library
     if not any(m.name == MODEL_NAME for m in library.list()):
         library.import_file(demo_model_path(), name=MODEL_NAME, labels=demo_labels(), decoder=MODEL_DECODER)

@@ -13,6 +13,7 @@ from device_runtime.broadcast import LogBroadcastHandler
 from device_runtime.config import DeviceConfig
 from device_runtime.discovery.advertiser import Advertiser
 from device_runtime.health import hardware_info
+from device_runtime.protocol.transport import MAX_MESSAGE_BYTES
 from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
 from device_runtime.rpc.interceptor import DeviceInterceptor
 from device_runtime.rpc.servicer import DeviceServicer
@@ -25,9 +26,6 @@ from device_runtime.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
-# Uploads arrive in chunks well below this; anything larger is refused by gRPC
-# itself with RESOURCE_EXHAUSTED before it reaches a servicer.
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024  # keep equal to console_app/core/gateways/device_tls.py
 # Streams (health, events, logs, previews) each hold a worker thread.
 MAX_WORKERS = 64
 

@@ -50,9 +50,10 @@ def test_layering_check_detects_a_forbidden_import(tmp_path: Path) -> None:
     assert {"PySide6.QtCore", "console_app.cli"} <= imported_modules(sample)
 
 
-#: What the console may use from the device side: the API contract, and the pure model knowledge
-#: (inspection, decoders, NMS) so a model tested in the console behaves exactly as on the device.
-CONSOLE_MAY_IMPORT = ("device_runtime.protocol", "device_runtime.inference")
+#: What the console may use from the device side: the API contract, the pure model knowledge
+#: (inspection, decoders, NMS) so a model tested in the console behaves exactly as on the device,
+#: and the camera-media helpers (redaction, DESCRIBE diagnosis, FFmpeg capture, test-open).
+CONSOLE_MAY_IMPORT = ("device_runtime.protocol", "device_runtime.inference", "device_runtime.media")
 #: The demo and the simulators run a device or its video sources on purpose.
 CONSOLE_EXEMPT = ("console_app/sim/", "console_app/demo")
 
@@ -69,5 +70,17 @@ def console_reaches_into_device() -> list[str]:
     return found
 
 
-def test_console_uses_only_the_protocol_and_model_knowledge_of_the_device() -> None:
+def test_console_uses_only_the_protocol_model_knowledge_and_media_helpers_of_the_device() -> None:
     assert console_reaches_into_device() == []
+
+
+def test_media_helpers_do_not_drag_the_device_runtime_into_the_console() -> None:
+    """device_runtime.media is shared with the console: it may use only the protocol and itself."""
+    found = []
+    for path in sorted((REPO / "device_runtime" / "media").rglob("*.py")):
+        for name in imported_modules(path):
+            if name.startswith("device_runtime") and not name.startswith(
+                ("device_runtime.media", "device_runtime.protocol")
+            ):
+                found.append(f"{path.relative_to(REPO)} imports {name}")
+    assert found == []

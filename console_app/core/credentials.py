@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
-from secrets import token_hex
+
+from console_app.core.files import write_private_file
 
 log = logging.getLogger(__name__)
 
@@ -259,29 +259,3 @@ class CredentialStore:
 def _check_ref(ref: str) -> None:
     if not isinstance(ref, str) or not ref.strip():
         raise CredentialStoreError(f"a credential reference must be non-empty text, not {ref!r}")
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write a secret atomically so it is never readable by others, not even while being written.
-
-    The folder is made (or made again) 0700; the data goes to a fresh
-    temporary file beside ``path`` (created 0600 with ``O_EXCL``, so a file
-    or link planted there is never written through), is flushed to disk and
-    then renamed over ``path``. On any failure the temporary file is removed
-    and ``path`` is left as it was.
-    """
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True)
-    os.chmod(path.parent, 0o700)
-    tmp = path.with_name(f".{path.name}.{token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)  # whatever the umask did to O_CREAT's mode
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

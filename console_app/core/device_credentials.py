@@ -13,8 +13,8 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from console_app.core.credentials import write_private_file
-from console_app.core.gateways.device_client import PairedCredentials
+from console_app.core.files import write_private_file
+from console_app.core.paired_credentials import PairedCredentials
 from console_app.core.signing import PackageSigner, load_or_create_signer
 
 

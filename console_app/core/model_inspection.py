@@ -233,7 +233,6 @@ def test_on_image(
         session.close()
 
 
-test_on_image.__test__ = False  # a product function, not a pytest test, whatever its name
 
 
 def decode_image(data: bytes, shown_as: str = "the snapshot") -> np.ndarray:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from console_app.core.files import write_atomically
+
 ENV_DATABASE_URL = "SIGHTLINE_DATABASE_URL"
 APP_NAME = "sightline"
 SETTINGS_FILE_NAME = "console.json"
@@ -183,10 +185,7 @@ def load_settings(path: Path | None = None) -> ConsoleSettings:
 def save_settings(settings: ConsoleSettings, path: Path | None = None) -> Path:
     """Write the settings file atomically (a crash never leaves half a file)."""
     path = Path(path) if path else default_settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(settings.model_dump_json(indent=2, exclude_none=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, settings.model_dump_json(indent=2, exclude_none=True) + "\n")
     return path
 
 

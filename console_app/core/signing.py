@@ -26,14 +26,13 @@ import base64
 import binascii
 import hashlib
 import logging
-import os
-import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from console_app.core.credentials import CredentialStore, write_private_file
+from console_app.core.credentials import CredentialStore
+from console_app.core.files import write_atomically, write_private_file
 from device_runtime.protocol.package_signature import key_fingerprint, signed_message
 
 log = logging.getLogger(__name__)
@@ -185,7 +184,4 @@ def _read_text(path: Path) -> str:
 
 
 def _write_public(path: Path, signer: PackageSigner) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(signer.public_key_bytes().hex() + "\n", encoding="ascii")
-    os.replace(tmp, path)
+    write_atomically(path, signer.public_key_bytes().hex() + "\n")

@@ -1,7 +1,7 @@
 """The one bridge from core callbacks (any thread) to the GUI thread.
 
 Core services call plain Python callbacks from zeroconf's thread, the
-asyncio loop's executor or their own workers. The bridge turns those calls
+console's worker pool or their own threads. The bridge turns those calls
 into Qt signals delivered on the GUI thread (queued connections), so UI code
 never touches widgets from another thread and never blocks on I/O.
 """

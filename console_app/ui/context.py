@@ -1,70 +1,93 @@
-"""Everything the windows share: the asyncio loop, the bridge, the task runner, the services.
+"""Everything the windows share: the worker pool, the bridge, the services, the inventory.
 
-Built once by ``console_app.__main__`` (or a test) and handed to
-:class:`~console_app.ui.main_window.MainWindow`. Optional services (camera
-discovery, registration, inventory) are ``None`` until they exist in this
-installation; pages show what they can without them.
+Built once, by :meth:`ConsoleContext.create` (called by ``console_app.__main__``,
+the demo, the self-test or a test), and handed to
+:class:`~console_app.ui.main_window.MainWindow`. Optional parts (the
+inventory, the credential store, the libraries) are ``None`` until they exist
+in this installation; pages show what they can without them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from console_app.core.async_loop import AsyncLoop
-from console_app.core.services.appliances import ApplianceService, FilePairingStore
+from console_app.core.services.appliances import ApplianceService, FilePairingStore, PairingStore
+from console_app.core.workers import WorkerPool
 from console_app.ui.bridge import Bridge
+
+if TYPE_CHECKING:  # imported lazily at run time: pages are built on first visit
+    from console_app.core.credentials import CredentialStore
+    from console_app.core.persistence import InventoryStore
+    from console_app.core.services.app_library import AppLibrary
+    from console_app.core.services.camera_discovery import CameraDiscovery
+    from console_app.core.services.model_library import ModelLibrary
 
 
 @dataclass
 class ConsoleContext:
     """The console's long-lived parts. ``close()`` stops them in order."""
 
-    loop: AsyncLoop
+    workers: WorkerPool
     bridge: Bridge
     appliances: ApplianceService
     interfaces: list[str] | None = None
     database_url: str | None = None
     data_dir: Path | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    #: Camera WS-Discovery (console_app.core.services.camera_discovery.CameraDiscovery).
-    camera_discovery: Any = None
-    #: The console's CredentialStore (keyring or encrypted file), when one is open.
-    credentials: Any = None
-    #: The model library (console_app.core.services.model_library.ModelLibrary).
-    model_library: Any = None
-    #: The application library (console_app.core.services.app_library.AppLibrary).
-    app_library: Any = None
+    #: The open inventory (cameras, devices, libraries), None when no database could be opened.
+    inventory: InventoryStore | None = None
+    #: How the inventory database is shown on the Settings page (password redacted), or why it is missing.
+    database_display: str = ""
+    #: The console settings file; None: the default one (console_app.core.settings.default_settings_path).
+    settings_path: Path | None = None
+    #: Camera WS-Discovery.
+    camera_discovery: CameraDiscovery | None = None
+    #: The console's credential store (keyring or encrypted file), when one is open.
+    credentials: CredentialStore | None = None
+    model_library: ModelLibrary | None = None
+    app_library: AppLibrary | None = None
 
     @classmethod
-    def create(cls, data_dir: Path, interfaces: list[str] | None = None,
-               database_url: str | None = None, start: bool = True,
-               pairing_store: Any = None) -> ConsoleContext:
-        """Start the loop and the appliance service (browsing ``interfaces``).
+    def create(cls, data_dir: Path, interfaces: list[str] | None = None, database_url: str | None = None,
+               start: bool = True, *, inventory: InventoryStore | None = None, database_display: str = "",
+               credentials: CredentialStore | None = None, settings_path: Path | None = None) -> ConsoleContext:
+        """Start the worker pool and the appliance service (browsing ``interfaces``).
 
-        ``pairing_store`` keeps paired devices: the inventory's when a database is
-        open (``InventoryPairingStore``), else private files in ``data_dir``.
+        Paired devices are kept in ``inventory`` when one is open, else as
+        private files in ``data_dir``; ``credentials`` default to the
+        inventory's.
         """
-        loop = AsyncLoop().start()
-        bridge = Bridge()
-        store = pairing_store or FilePairingStore(Path(data_dir) / "devices")
-        appliances = ApplianceService(store, loop, interfaces=interfaces, on_change=bridge.on_devices_changed)
-        context = cls(loop, bridge, appliances, interfaces, database_url, Path(data_dir))
         from console_app.core.services.camera_discovery import CameraDiscovery
 
-        context.camera_discovery = CameraDiscovery(default_interfaces=interfaces)
+        workers = WorkerPool().start()
+        bridge = Bridge()
+        store: PairingStore
+        if inventory is not None:
+            from console_app.core.services.inventory_pairings import InventoryPairingStore
+
+            store = InventoryPairingStore(inventory.devices)
+        else:
+            store = FilePairingStore(Path(data_dir) / "devices")
+        appliances = ApplianceService(store, workers, interfaces=interfaces, on_change=bridge.on_devices_changed)
+        context = cls(
+            workers, bridge, appliances, interfaces, database_url, Path(data_dir),
+            inventory=inventory, database_display=database_display, settings_path=settings_path,
+            camera_discovery=CameraDiscovery(default_interfaces=interfaces),
+            credentials=credentials if credentials is not None else (inventory.credentials if inventory else None),
+        )
         if start:
             appliances.start()
         return context
 
-    def open_libraries(self, inventory: Any = None, editor: str | None = None) -> None:
-        """Open the model and application libraries (kept in ``inventory`` when one is open,
+    def open_libraries(self, editor: str | None = None) -> None:
+        """Open the model and application libraries (kept in the inventory when one is open,
         else as files in ``data_dir``) and tell the model library what uses a model: the
         library's own app versions, and what every paired device reports."""
         from console_app.core.services.app_library import AppLibrary, InventoryCameraCredentials
         from console_app.core.services.model_library import ModelLibrary, device_usage_lookup
 
+        inventory = self.inventory
         sessions = inventory.sessions if inventory is not None else None
         if self.model_library is None:
             self.model_library = ModelLibrary(self.data_dir, session_factory=sessions)
@@ -76,8 +99,8 @@ class ConsoleContext:
         self.model_library.set_usage_lookup(lambda model: [*in_apps(model), *on_devices(model)])
 
     def close(self) -> None:
-        """Stop browsing and discovery, then the loop. Idempotent."""
+        """Stop browsing and discovery, then the worker pool. Idempotent."""
         if self.camera_discovery is not None:
             self.camera_discovery.cancel_all()
         self.appliances.stop()
-        self.loop.stop()
+        self.workers.stop()

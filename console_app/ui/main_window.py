@@ -52,7 +52,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or default_settings()
         self.setWindowTitle("Sightline Console")
         self.setObjectName("SightlineMainWindow")
-        self.tasks = TaskRunner(context.loop, self)
+        self.tasks = TaskRunner(context.workers, self)
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")

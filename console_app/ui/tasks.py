@@ -1,10 +1,10 @@
 """Background operations with success/failure callbacks (the shape Anki uses).
 
 Every network or disk call the UI makes goes through
-:meth:`TaskRunner.run_in_background`: the work runs in the asyncio loop's
-executor, its result or exception comes back on the GUI thread, a busy
-indicator with the task's label shows in the status bar meanwhile, and a
-Cancel button appears for tasks that can be cancelled. Failures without a
+:meth:`TaskRunner.run_in_background`: the work runs in the console's
+worker pool (:mod:`console_app.core.workers`), its result or exception
+comes back on the GUI thread, a busy indicator with the task's label
+shows in the status bar meanwhile, and a Cancel button appears for tasks that can be cancelled. Failures without a
 handler of their own are shown in a message box with the error's text;
 core code keeps secrets out of exception messages, and this module never
 adds anything else to them.
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.async_loop import AsyncLoop
+from console_app.core.workers import WorkerPool
 from console_app.ui.bridge import receiver_alive
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,9 @@ class TaskRunner(QObject):
     task_started = Signal(object)
     task_finished = Signal(object)
 
-    def __init__(self, loop: AsyncLoop, parent_widget: QWidget | None = None):
+    def __init__(self, workers: WorkerPool, parent_widget: QWidget | None = None):
         super().__init__(parent_widget)
-        self._loop = loop
+        self._workers = workers
         self.parent_widget = parent_widget
         self.running: list[BackgroundTask] = []
         self.last_error_box: QMessageBox | None = None
@@ -120,7 +120,7 @@ class TaskRunner(QObject):
             task.context.raise_if_cancelled()
             return fn(task.context)
 
-        task.future = self._loop.run_blocking(work)
+        task.future = self._workers.run_blocking(work)
 
         def done(future: concurrent.futures.Future) -> None:
             try:

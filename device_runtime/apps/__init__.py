@@ -20,6 +20,7 @@ from device_runtime.apps.registry import (
     register_app_kind,
 )
 from device_runtime.apps.tracker import Track, Tracker
+from device_runtime.media.redact import redact_url
 from device_runtime.protocol.apps.errors import ManifestError, UnknownCamera, UnsupportedAppKind
 from device_runtime.protocol.apps.manifest import (
     SCHEMA,
@@ -40,7 +41,7 @@ from device_runtime.protocol.apps.params import (
     TrackingParams,
     Zone,
 )
-from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec, redact_url
+from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec
 
 __all__ = [
     "EVENT_TYPES",

@@ -25,7 +25,6 @@ Files in ``data_dir`` (the directory is created with mode 0700):
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -40,12 +39,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from device_runtime.errors import FailedPrecondition
+from device_runtime.protocol.transport import (  # TLS_SERVER_NAME: in every device certificate
+    TLS_SERVER_NAME,
+    certificate_fingerprint,
+)
 
 log = logging.getLogger(__name__)
-
-#: The DNS name every device certificate carries. Clients reach devices by IP
-#: address and override the TLS target name to this.
-TLS_SERVER_NAME = "sightline-device"
 
 IDENTITY_FILE = "device_identity.json"
 KEY_FILE = "device_key.pem"
@@ -62,12 +61,6 @@ _EPOCH_START = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 
 class IdentityError(FailedPrecondition):
     """The identity files in the data directory exist but cannot be used."""
-
-
-def certificate_fingerprint(cert_pem: bytes | str) -> str:
-    """SHA-256 of the certificate's DER encoding: lower-case hex, no colons."""
-    cert = x509.load_pem_x509_certificate(_as_bytes(cert_pem))
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ certificate a paired client holds, so ``context.auth_context()`` carries no
 
 So the server requires a client certificate and verifies it against two
 roots: the device certificate, which issues every paired client's
-certificate, and the *public guest certificate* below. Its private key ships
-with every Sightline client (``console_app/core/gateways/device_tls.py``), so
+certificate, and the *public guest certificate*
+(:data:`device_runtime.protocol.transport.GUEST_CLIENT_CERT_PEM`). Its private key ships
+with every Sightline client (the same module), so
 anyone can present it: it gets a client through the TLS handshake to call
 ``GetInfo`` and ``Pair``, and is never trusted for anything else, because
 :meth:`PairingManager.is_trusted` accepts only certificates this device issued
@@ -25,25 +26,10 @@ from __future__ import annotations
 
 import grpc
 
+from device_runtime.protocol.transport import GUEST_CLIENT_CERT_PEM
 from device_runtime.security.identity import DeviceIdentity
 
-#: Self-signed, CA:FALSE, clientAuth only, valid 2000-01-01 .. 9999-12-31.
-#: The same bytes are in ``console_app/core/gateways/device_tls.py`` together
-#: with the matching (deliberately public) private key; a test keeps them equal.
-GUEST_CLIENT_CERT_PEM = b"""\
------BEGIN CERTIFICATE-----
-MIIBxTCCAWygAwIBAgIBATAKBggqhkjOPQQDAjBQMSIwIAYDVQQDDBlTaWdodGxp
-bmUgdW5wYWlyZWQgY2xpZW50MSowKAYDVQQKDCFTaWdodGxpbmUgcHVibGljIGd1
-ZXN0IGNyZWRlbnRpYWwwIBcNMDAwMTAxMDAwMDAwWhgPOTk5OTEyMzEyMzU5NTla
-MFAxIjAgBgNVBAMMGVNpZ2h0bGluZSB1bnBhaXJlZCBjbGllbnQxKjAoBgNVBAoM
-IVNpZ2h0bGluZSBwdWJsaWMgZ3Vlc3QgY3JlZGVudGlhbDBZMBMGByqGSM49AgEG
-CCqGSM49AwEHA0IABMljUfWAAUB66+8YEhXxTPM8mf6Sv3rfbT1NeAOJI0NhQvb5
-GFt6A50A5ZbmlsdBol5mgGRVUzDRCVKJWyAl0ACjNTAzMAwGA1UdEwEB/wQCMAAw
-DgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMCMAoGCCqGSM49BAMC
-A0cAMEQCIGcoQtirMCZOZgGRjBOo+R+LRW0jt6XHKFjm0CQpVV4qAiB246TYyJUa
-AoijhVv+RV4Ma7s5bf3bGoPEmVUIaKFJEQ==
------END CERTIFICATE-----
-"""
+__all__ = ["GUEST_CLIENT_CERT_PEM", "server_credentials"]
 
 
 def server_credentials(identity: DeviceIdentity) -> grpc.ServerCredentials:

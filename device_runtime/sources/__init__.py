@@ -11,6 +11,8 @@ the newest frame::
     source.stop()
 """
 
+from device_runtime.media.probe import FirstFrame
+from device_runtime.media.redact import redact_text, redact_url
 from device_runtime.sources.base import Capture, Source, SourceStats, StateChange
 from device_runtime.sources.buffer import Subscription
 from device_runtime.sources.errors import (
@@ -20,13 +22,12 @@ from device_runtime.sources.errors import (
     UnsupportedScheme,
 )
 from device_runtime.sources.factory import open_source, register_scheme, supported_schemes
-from device_runtime.sources.probe import ProbeResult, probe_url
-from device_runtime.sources.redact import redact_text, redact_url
+from device_runtime.sources.probe import probe_url
 
 __all__ = [
     "Capture",
+    "FirstFrame",
     "InvalidSourceUrl",
-    "ProbeResult",
     "Source",
     "SourceError",
     "SourceStateError",

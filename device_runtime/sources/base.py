@@ -30,9 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from device_runtime.media.redact import get_logger, redact_text, redact_url
 from device_runtime.sources.buffer import FanOut, Subscription
 from device_runtime.sources.errors import EndOfStream, SourceOpenError, SourceStateError
-from device_runtime.sources.redact import get_logger, redact_text, redact_url
 from device_runtime.types import Detection, Frame, StreamState
 
 log = get_logger(__name__)

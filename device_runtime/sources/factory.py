@@ -20,10 +20,10 @@ import re
 import threading
 from collections.abc import Callable
 
+from device_runtime.media.redact import redact_url
 from device_runtime.sources.base import Source
 from device_runtime.sources.errors import InvalidSourceUrl, UnsupportedScheme
 from device_runtime.sources.file import FileSource
-from device_runtime.sources.redact import redact_url
 from device_runtime.sources.rtsp import RtspSource
 from device_runtime.sources.testpattern import TestPatternSource
 

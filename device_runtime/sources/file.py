@@ -23,9 +23,9 @@ from urllib.parse import unquote, urlsplit
 
 import cv2
 
+from device_runtime.media.ffmpeg_capture import codec_name, open_capture
 from device_runtime.sources.base import Capture, Source
 from device_runtime.sources.errors import EndOfStream, InvalidSourceUrl, SourceOpenError
-from device_runtime.sources.ffmpeg_capture import codec_name, open_capture
 
 DEFAULT_FPS = 25.0  # when the container does not say
 _MAX_BEHIND_S = 0.5  # further behind than this, the clock is reset instead of bursting frames

@@ -8,14 +8,12 @@ much longer than its timeout, and its error text never holds a password.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-
-import cv2
 
 from device_runtime.errors import SightlineError
+from device_runtime.media.probe import FirstFrame, encode_jpeg
+from device_runtime.media.redact import get_logger, redact_text, redact_url
 from device_runtime.sources.base import StateChange
 from device_runtime.sources.factory import open_source, scheme_of
-from device_runtime.sources.redact import get_logger, redact_text, redact_url
 from device_runtime.types import StreamState
 
 log = get_logger(__name__)
@@ -23,26 +21,12 @@ log = get_logger(__name__)
 _FAILURE_STATES = (StreamState.RECONNECTING, StreamState.FAILED, StreamState.STALLED)
 
 
-@dataclass(frozen=True)
-class ProbeResult:
-    """What a probe found. On failure only ``ok``, ``error`` and ``open_ms`` are set.
+def probe_url(url: str, timeout_ms: int = 5000) -> FirstFrame:
+    """Open ``url`` as a source, read one frame, close; report size, codec, fps and a JPEG of it.
 
-    ``open_ms`` is the time from starting the probe to the first decoded
-    frame (or to the failure). ``fps`` is the rate the stream announces.
+    On failure only ``ok``, ``error`` and ``open_ms`` are set; ``open_ms`` is
+    the time from starting the probe to the first decoded frame.
     """
-
-    ok: bool
-    error: str = ""
-    width: int = 0
-    height: int = 0
-    fps: float = 0.0
-    codec: str = ""
-    jpeg: bytes = b""
-    open_ms: float = 0.0
-
-
-def probe_url(url: str, timeout_ms: int = 5000) -> ProbeResult:
-    """Open ``url``, read one frame, close; report size, codec, fps and a JPEG of it."""
     started = time.monotonic()
 
     def elapsed_ms() -> float:
@@ -55,7 +39,7 @@ def probe_url(url: str, timeout_ms: int = 5000) -> ProbeResult:
     try:
         source = open_source(url, "probe", **options)
     except SightlineError as exc:
-        return ProbeResult(ok=False, error=redact_text(str(exc)), open_ms=elapsed_ms())
+        return FirstFrame(ok=False, error=redact_text(str(exc)), open_ms=elapsed_ms())
 
     subscription = source.subscribe("probe")
     failure: list[str] = []
@@ -81,16 +65,15 @@ def probe_url(url: str, timeout_ms: int = 5000) -> ProbeResult:
             f"no frame from {redact_url(url)} within {timeout_s:.1f} s"
         )
         log.info("probe of %s failed: %s", redact_url(url), error)
-        return ProbeResult(ok=False, error=redact_text(error), open_ms=elapsed_ms())
+        return FirstFrame(ok=False, error=redact_text(error), open_ms=elapsed_ms())
 
     first_frame_ms = (frame.monotonic - started) * 1000.0
-    ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return ProbeResult(
+    return FirstFrame(
         ok=True,
         width=frame.width,
         height=frame.height,
         fps=source.nominal_fps,
         codec=source.codec,
-        jpeg=encoded.tobytes() if ok else b"",
+        jpeg=encode_jpeg(frame.image),
         open_ms=first_frame_ms,
     )

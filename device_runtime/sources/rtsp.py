@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 import cv2
 
+from device_runtime.media.ffmpeg_capture import codec_name, open_capture
+from device_runtime.media.redact import get_logger, redact_text, redact_url, split_credentials
+from device_runtime.media.rtsp_diagnose import diagnose
 from device_runtime.sources.base import Capture, Source
 from device_runtime.sources.errors import InvalidSourceUrl, SourceOpenError
-from device_runtime.sources.ffmpeg_capture import codec_name, open_capture
-from device_runtime.sources.redact import get_logger, redact_text, redact_url, split_credentials
-from device_runtime.sources.rtsp_diagnose import diagnose
 
 log = get_logger(__name__)
 

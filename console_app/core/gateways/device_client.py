@@ -17,7 +17,6 @@ import hashlib
 import io
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -31,6 +30,7 @@ from console_app.core.gateways.device_tls import (
     new_client_key_and_csr,
     normalize_fingerprint,
 )
+from console_app.core.paired_credentials import PairedCredentials
 from console_app.core.signing import PackageSigner
 from device_runtime.protocol.v1 import device_pb2 as pb
 from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
@@ -46,20 +46,6 @@ class DeviceCallError(Exception):
         self.method = method
         self.code = code
         self.message = message
-
-
-@dataclass
-class PairedCredentials:
-    """What a client keeps after pairing with a device."""
-
-    device_id: str
-    device_cert_pem: str
-    client_key_pem: str
-    client_cert_pem: str
-
-    @property
-    def fingerprint(self) -> str:
-        return certificate_fingerprint(self.device_cert_pem)
 
 
 def parse_target(target: str) -> tuple[str, int]:

@@ -11,7 +11,8 @@ reached by IP address. The console therefore:
    certificate carries), so later reconnects to a different certificate fail
    the handshake as well;
 3. presents its paired client certificate, or, before pairing, the public
-   guest certificate below, which lets it call only ``GetInfo`` and ``Pair``.
+   guest certificate (``device_runtime.protocol.transport``), which lets it
+   call only ``GetInfo`` and ``Pair``.
 
 Why the guest certificate exists is explained in
 ``device_runtime/security/tls.py``: grpcio's Python server can either never
@@ -23,7 +24,6 @@ No Qt here; everything blocks and is meant for a worker thread or executor.
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import ssl
 import tempfile
@@ -35,10 +35,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-#: The DNS name in every device certificate; devices are reached by IP.
-TLS_SERVER_NAME = "sightline-device"
-
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024  # the device accepts no more (device_runtime/runtime.py)
+from device_runtime.protocol.transport import (
+    GUEST_CLIENT_CERT_PEM,
+    GUEST_CLIENT_KEY_PEM,
+    MAX_MESSAGE_BYTES,
+    TLS_SERVER_NAME,
+    certificate_fingerprint,
+    normalize_fingerprint,
+)
 
 #: Options for every channel to a device: the TLS name override, and message
 #: limits large enough for full-size snapshots and upload chunks.
@@ -51,32 +55,6 @@ CHANNEL_OPTIONS: tuple[tuple[str, object], ...] = (
     # frame or two, and the device skips to the newest frame instead of queueing.
     ("grpc.http2.bdp_probe", 0),
 )
-
-#: The public guest credential (key deliberately published). Devices accept it
-#: in the TLS handshake and allow it GetInfo and Pair only. The certificate is
-#: byte-identical to ``device_runtime.security.tls.GUEST_CLIENT_CERT_PEM``.
-GUEST_CLIENT_KEY_PEM = b"""\
------BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgaof6jtuqlHmWK5et
-ia0fItAes3/eDlGlCkuaDOyXbrShRANCAATJY1H1gAFAeuvvGBIV8UzzPJn+kr96
-3209TXgDiSNDYUL2+RhbegOdAOWW5pbHQaJeZoBkVVMw0QlSiVsgJdAA
------END PRIVATE KEY-----
-"""
-
-GUEST_CLIENT_CERT_PEM = b"""-----BEGIN CERTIFICATE-----
-MIIBxTCCAWygAwIBAgIBATAKBggqhkjOPQQDAjBQMSIwIAYDVQQDDBlTaWdodGxp
-bmUgdW5wYWlyZWQgY2xpZW50MSowKAYDVQQKDCFTaWdodGxpbmUgcHVibGljIGd1
-ZXN0IGNyZWRlbnRpYWwwIBcNMDAwMTAxMDAwMDAwWhgPOTk5OTEyMzEyMzU5NTla
-MFAxIjAgBgNVBAMMGVNpZ2h0bGluZSB1bnBhaXJlZCBjbGllbnQxKjAoBgNVBAoM
-IVNpZ2h0bGluZSBwdWJsaWMgZ3Vlc3QgY3JlZGVudGlhbDBZMBMGByqGSM49AgEG
-CCqGSM49AwEHA0IABMljUfWAAUB66+8YEhXxTPM8mf6Sv3rfbT1NeAOJI0NhQvb5
-GFt6A50A5ZbmlsdBol5mgGRVUzDRCVKJWyAl0ACjNTAzMAwGA1UdEwEB/wQCMAAw
-DgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMCMAoGCCqGSM49BAMC
-A0cAMEQCIGcoQtirMCZOZgGRjBOo+R+LRW0jt6XHKFjm0CQpVV4qAiB246TYyJUa
-AoijhVv+RV4Ma7s5bf3bGoPEmVUIaKFJEQ==
------END CERTIFICATE-----
-"""
-
 
 class DeviceTlsError(Exception):
     """Base class of the console's TLS errors with devices."""
@@ -120,18 +98,6 @@ def fetch_device_certificate(host: str, port: int, timeout: float = 5.0) -> str:
     if not der:
         raise DeviceUnreachable(f"{_hostport(host, port)} presented no certificate")
     return ssl.DER_cert_to_PEM_cert(der)
-
-
-def certificate_fingerprint(pem: str | bytes) -> str:
-    """SHA-256 of the certificate's DER encoding: lower-case hex, no colons."""
-    data = pem.encode("ascii") if isinstance(pem, str) else pem
-    cert = x509.load_pem_x509_certificate(data)
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-def normalize_fingerprint(fingerprint: str) -> str:
-    """Lower-case hex without colons or spaces (how devices publish fingerprints)."""
-    return "".join(fingerprint.split()).replace(":", "").lower()
 
 
 def new_client_key_and_csr(client_name: str) -> tuple[str, str]:

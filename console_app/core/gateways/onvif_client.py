@@ -34,6 +34,8 @@ from requests.auth import HTTPDigestAuth
 from zeep.exceptions import Fault, TransportError
 from zeep.transports import Transport
 
+from console_app.core.gateways.soap_logging import guard_soap_loggers
+
 _root_handlers = list(logging.getLogger().handlers)
 import onvif  # noqa: E402 - imported after noting the root logger's handlers (see below)
 from onvif import ONVIFCamera  # noqa: E402
@@ -42,6 +44,8 @@ from onvif import ONVIFCamera  # noqa: E402
 for _handler in logging.getLogger().handlers[:]:
     if _handler not in _root_handlers:
         logging.getLogger().removeHandler(_handler)
+
+guard_soap_loggers()  # zeep logs SOAP envelopes, WS-Security passwords included, at DEBUG
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,13 @@
-"""Opening and reading a camera stream on the console (OpenCV/FFmpeg; no Qt).
+"""Test-opening a camera stream on the console (OpenCV/FFmpeg; no Qt).
 
-Two uses: :func:`test_open` during registration (open, read the first frame,
-return it as JPEG with the stream's size, rate and codec), and
-:class:`StreamReader` for the raw preview (a worker thread decodes; the
-newest frame wins; fps, resolution and state are kept for the view).
+:func:`test_open` is what registration, the model test and the app
+builder's snapshot use: open, read the first frame, return it as JPEG with
+the stream's size, rate and codec. (The raw preview decodes in
+``console_app.ui.preview.decoder``.)
 
-RTSP is tried over TCP first, then UDP (cameras and networks that block one
-of them are common). Opens and reads are bounded by OpenCV's open/read
-timeouts. OpenCV only says "not opened", so after a failed RTSP open one
-DESCRIBE (:func:`console_app.core.gateways.rtsp_paths.describe`) finds out
+Opening is the device's own (:mod:`device_runtime.media.probe`): RTSP over
+TCP first, then UDP, bounded by OpenCV's open/read timeouts, through the
+FFmpeg options gate, and after a failed RTSP open one DESCRIBE finds out
 why: refused, silent, 401, 404. Credentials never appear in messages.
 
 ``sim://`` URLs (the synthetic production line of the simulated ONVIF
@@ -22,50 +21,14 @@ device can reach.
 
 from __future__ import annotations
 
-import enum
-import os
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import cv2
-import numpy as np
+from device_runtime.media.probe import FirstFrame, first_frame
+from device_runtime.media.redact import redact_url
 
-from console_app.core.gateways.rtsp_paths import describe, redact_url
+__all__ = ["DEVICE_ONLY_SCHEMES", "FirstFrame", "is_device_only", "test_open"]
 
 DEVICE_ONLY_SCHEMES = ("sim",)
-_ENV_VAR = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-# Short probing: GStreamer/most cameras send SPS/PPS at once; the FFmpeg defaults add ~1 s per open.
-_FAST_PROBE = {"analyzeduration": "500000", "probesize": "500000"}
-
-
-class ReaderState(str, enum.Enum):
-    """What a :class:`StreamReader` is doing; shown to the engineer as is."""
-
-    CONNECTING = "connecting"
-    LIVE = "live"
-    RECONNECTING = "reconnecting"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class FirstFrame:
-    """The outcome of :func:`test_open`; ``error`` is ready to show (no password in it)."""
-
-    ok: bool
-    error: str = ""
-    width: int = 0
-    height: int = 0
-    fps: float = 0.0
-    codec: str = ""
-    jpeg: bytes = b""
-    open_ms: float = 0.0
-    transport: str = ""        # "tcp" or "udp" for RTSP
-    device_only: bool = False  # only a Sightline device can open this URL (sim://)
 
 
 def is_device_only(url: str) -> bool:
@@ -82,235 +45,4 @@ def test_open(url: str, timeout_s: float = 5.0) -> FirstFrame:
     if is_device_only(url):
         return FirstFrame(ok=False, device_only=True,
                           error=f"{shown} is rendered by a Sightline device; test it through a paired device")
-    started = time.monotonic()
-    deadline = started + timeout_s
-    capture, transport = _open(url, deadline)
-    if capture is None:
-        return FirstFrame(ok=False, error=_why_not_opened(url, deadline, timeout_s))
-    try:
-        ok, image = capture.read()
-        if not ok or image is None:
-            return FirstFrame(ok=False, transport=transport,
-                              error=f"{shown} opened but sent no decodable frame within {timeout_s:g} s")
-        jpeg_ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-        return FirstFrame(
-            ok=True, width=int(image.shape[1]), height=int(image.shape[0]),
-            fps=float(capture.get(cv2.CAP_PROP_FPS) or 0.0), codec=codec_name(capture),
-            jpeg=buf.tobytes() if jpeg_ok else b"", open_ms=(time.monotonic() - started) * 1000,
-            transport=transport,
-        )
-    finally:
-        capture.release()
-
-
-def codec_name(capture: cv2.VideoCapture) -> str:
-    """The stream's codec as a short name ("h264", "h265", "mjpeg"...), "" if unknown."""
-    fourcc = int(capture.get(cv2.CAP_PROP_FOURCC))
-    if fourcc <= 0:
-        return ""
-    raw = fourcc.to_bytes(4, "little").decode("ascii", "replace").strip("\x00 ").lower()
-    return {"avc1": "h264", "hevc": "h265", "hvc1": "h265", "hev1": "h265"}.get(raw, raw)
-
-
-def _open(url: str, deadline: float) -> tuple[cv2.VideoCapture | None, str]:
-    is_rtsp = urlsplit(url).scheme.lower() in ("rtsp", "rtsps")
-    for transport in (("tcp", "udp") if is_rtsp else ("",)):
-        left = deadline - time.monotonic()
-        if left <= 0.05:
-            break
-        options = {**_FAST_PROBE, "rtsp_transport": transport} if transport else None
-        capture = _open_capture(url, options, open_timeout_s=left, read_timeout_s=left)
-        if capture.isOpened():
-            return capture, transport
-        capture.release()
-    return None, ""
-
-
-def _why_not_opened(url: str, deadline: float, timeout_s: float) -> str:
-    shown = redact_url(url)
-    if urlsplit(url).scheme.lower() not in ("rtsp", "rtsps"):
-        return f"could not open {shown}"
-    answer = describe(url, max(0.5, min(2.0, deadline - time.monotonic())))
-    if answer.ok:  # the camera is fine: the media setup failed (codec, transport blocked)
-        return (f"{shown} answers but its video could not be received over TCP or UDP within "
-                f"{timeout_s:g} s (firewall, or a codec this console cannot decode)")
-    return answer.reason
-
-
-# ------------------------------------------------------------ options gate
-
-
-class _OptionsGate:
-    """Lets opens that want the same FFmpeg options overlap; one that needs others waits.
-
-    OpenCV reads demuxer options only from the process-wide environment
-    variable, at open time, so two threads opening with different transports
-    must not overlap. Opens with equal options (the usual case) run together,
-    so one dead camera does not hold up every other open.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._active = 0
-
-    @contextmanager
-    def use(self, value: str | None) -> Iterator[None]:
-        with self._cond:
-            while value is not None and value != os.environ.get(_ENV_VAR) and self._active > 0:
-                self._cond.wait()
-            if value is not None:
-                os.environ[_ENV_VAR] = value
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                self._cond.notify_all()
-
-
-_gate = _OptionsGate()
-
-
-def _open_capture(url: str, options: Mapping[str, str] | None, *, open_timeout_s: float,
-                  read_timeout_s: float) -> cv2.VideoCapture:
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, max(1, int(open_timeout_s * 1000)),
-              cv2.CAP_PROP_READ_TIMEOUT_MSEC, max(1, int(read_timeout_s * 1000))]
-    value = None if options is None else "|".join(f"{k};{v}" for k, v in options.items())
-    with _gate.use(value):
-        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
-
-
-# ------------------------------------------------------------------ reader
-
-
-@dataclass(frozen=True)
-class ReaderStats:
-    """What the preview shows next to the picture."""
-
-    state: ReaderState
-    width: int = 0
-    height: int = 0
-    fps: float = 0.0
-    frames: int = 0
-    error: str = ""
-
-
-class StreamReader:
-    """Decode a stream in a worker thread; keep only the newest frame.
-
-    ``on_frame(image, seq)`` (optional) runs on the worker thread for every
-    decoded frame: the preview converts to QImage there, off the GUI thread.
-    ``on_state(stats)`` runs on the worker thread when the state changes.
-    The reader reconnects after a lost stream (every ``retry_s``) until
-    :meth:`stop`. Device-only URLs fail at once with a clear error.
-    """
-
-    def __init__(self, url: str, *, open_timeout_s: float = 5.0, read_timeout_s: float = 5.0,
-                 retry_s: float = 2.0, on_frame: Callable[[np.ndarray, int], None] | None = None,
-                 on_state: Callable[[ReaderStats], None] | None = None) -> None:
-        self.url = url
-        self.open_timeout_s = open_timeout_s
-        self.read_timeout_s = read_timeout_s
-        self.retry_s = retry_s
-        self.on_frame = on_frame
-        self.on_state = on_state
-        self._lock = threading.Lock()
-        self._frame: np.ndarray | None = None
-        self._seq = 0
-        self._stats = ReaderStats(ReaderState.STOPPED)
-        self._stop = threading.Event()
-        self._new_frame = threading.Condition(self._lock)
-        self._thread: threading.Thread | None = None
-
-    def __repr__(self) -> str:
-        return f"StreamReader({redact_url(self.url)!r}, state={self._stats.state.value})"
-
-    @property
-    def stats(self) -> ReaderStats:
-        return self._stats
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> StreamReader:
-        if self.running:
-            raise RuntimeError(f"{self!r} is already running")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="stream-reader", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout_s: float | None = None) -> None:
-        """Ask the worker to end and wait for it (at most about one read timeout)."""
-        self._stop.set()
-        with self._new_frame:
-            self._new_frame.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout_s if timeout_s is not None else self.read_timeout_s + 2)
-            self._thread = None
-
-    def latest(self) -> tuple[np.ndarray | None, int]:
-        """The newest frame and its sequence number (0 before the first)."""
-        with self._lock:
-            return self._frame, self._seq
-
-    def wait_frame(self, after_seq: int = 0, timeout_s: float = 5.0) -> tuple[np.ndarray | None, int]:
-        """Block until a frame newer than ``after_seq`` arrives (or the timeout, or stop)."""
-        deadline = time.monotonic() + timeout_s
-        with self._new_frame:
-            while self._seq <= after_seq and not self._stop.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._new_frame.wait(left)
-            return self._frame, self._seq
-
-    def _set_state(self, stats: ReaderStats) -> None:
-        changed = stats.state != self._stats.state or stats.error != self._stats.error
-        self._stats = stats
-        if changed and self.on_state is not None:
-            self.on_state(stats)
-
-    def _run(self) -> None:
-        if is_device_only(self.url):
-            self._set_state(ReaderStats(ReaderState.FAILED, error=f"{redact_url(self.url)} can only be "
-                                        "opened by a Sightline device; preview it through the device"))
-            return
-        state = ReaderState.CONNECTING
-        while not self._stop.is_set():
-            self._set_state(ReaderStats(state, error=self._stats.error))
-            capture, _ = _open(self.url, time.monotonic() + self.open_timeout_s)
-            if capture is None:
-                error = _why_not_opened(self.url, time.monotonic() + 2.0, self.open_timeout_s)
-                self._set_state(ReaderStats(ReaderState.RECONNECTING, error=error))
-                state = ReaderState.RECONNECTING
-                self._stop.wait(self.retry_s)
-                continue
-            try:
-                self._read_until_lost(capture)
-            finally:
-                capture.release()
-            state = ReaderState.RECONNECTING
-        self._set_state(ReaderStats(ReaderState.STOPPED, self._stats.width, self._stats.height))
-
-    def _read_until_lost(self, capture: cv2.VideoCapture) -> None:
-        window: list[float] = []
-        while not self._stop.is_set():
-            ok, image = capture.read()
-            if not ok or image is None:
-                self._set_state(ReaderStats(ReaderState.RECONNECTING, error="stream lost; reconnecting"))
-                return
-            now = time.monotonic()
-            window = [t for t in window if now - t < 2.0] + [now]
-            fps = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 else 0.0
-            with self._new_frame:
-                self._frame = image
-                self._seq += 1
-                seq = self._seq
-                self._new_frame.notify_all()
-            self._set_state(ReaderStats(ReaderState.LIVE, int(image.shape[1]), int(image.shape[0]), fps, seq))
-            if self.on_frame is not None:
-                self.on_frame(image, seq)
-test_open.__test__ = False  # a library function, not a pytest test, whatever its name
+    return first_frame(url, timeout_s)

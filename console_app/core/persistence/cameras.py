@@ -25,6 +25,7 @@ from console_app.core.persistence.records import (
     strip_credentials,
 )
 from console_app.core.persistence.unit_of_work import Repository, conflict
+from device_runtime.media.redact import with_credentials
 
 #: Fields an engineer may change with ``update_camera``.
 EDITABLE_FIELDS = frozenset(
@@ -84,10 +85,8 @@ class CameraRepository(Repository):
         """The camera's stream URI with its user and password put in, for whatever opens the stream.
 
         The result holds a secret: hand it to the decoder or the device, never to a log or a label
-        (``console_app.core.credentials.redact`` / ``rtsp_paths.split_credentials`` strip it).
+        (``console_app.core.credentials.redact`` / ``device_runtime.media.redact`` strip it).
         """
-        from console_app.core.gateways.rtsp_paths import with_credentials
-
         camera = self.get_camera(camera_id)
         if not camera.stream_uri.lower().startswith(("rtsp://", "rtsps://", "http://", "https://")):
             return camera.stream_uri  # sim:// and files carry no credentials

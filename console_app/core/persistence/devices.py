@@ -17,11 +17,12 @@ from sqlalchemy import exc, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from console_app.core.gateways.device_tls import certificate_fingerprint, normalize_fingerprint
+from console_app.core.paired_credentials import PairedCredentials
 from console_app.core.persistence.errors import FingerprintChanged, NotFound
 from console_app.core.persistence.models import Device, utc_now
 from console_app.core.persistence.records import DeviceRecord
 from console_app.core.persistence.unit_of_work import Repository, conflict
+from device_runtime.protocol.transport import certificate_fingerprint, normalize_fingerprint
 
 
 class DeviceRepository(Repository):
@@ -46,11 +47,9 @@ class DeviceRepository(Repository):
             row = session.scalar(select(Device).where(Device.device_id == device_id))
             return DeviceRecord.from_row(row) if row is not None else None
 
-    def paired_credentials(self, device_id: str):
+    def paired_credentials(self, device_id: str) -> PairedCredentials | None:
         """What :class:`~console_app.core.gateways.device_client.DeviceClient` needs, or ``None``
         when the device is not paired (the client key comes from the credential store)."""
-        from console_app.core.gateways.device_client import PairedCredentials
-
         record = self.get_device(device_id)
         if not record.paired or not record.client_key_ref:
             return None

@@ -4,8 +4,10 @@ Everything here is plain data or a pure function: :class:`Step`, the
 options the builder offers (:class:`CameraOption`, :class:`ModelOption`),
 what is being drawn (:class:`ZoneDraft`, :class:`LineDraft`), what it
 reports (:class:`Problem`, :class:`BuilderError`, :class:`BuilderResult`),
-the id and name patterns of the ``sightline.app/v2`` manifest and the
-polygon checks. The state machine that uses them is
+and, re-exported from the device's own contract
+(:mod:`device_runtime.protocol.apps`), the id and name patterns of the
+``sightline.app/v2`` manifest and the polygon checks, so the builder refuses
+exactly what the device would. The state machine that uses them is
 :mod:`console_app.core.services.app_builder`.
 """
 
@@ -17,15 +19,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_V2 = "sightline.app/v2"
-APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-CAMERA_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
-NAME_RULE = "1-64 letters, digits, spaces, '_' or '-', starting with a letter or digit"
-MIN_ZONE_AREA = 1e-6
-DEFAULT_TRACKING = {"iou_threshold": 0.3, "min_hits": 2, "max_missed_frames": 5, "max_age_s": 1.0}
+from device_runtime.protocol.apps.geometry import polygon_area, polygon_self_intersects
+from device_runtime.protocol.apps.manifest import APP_ID_PATTERN, SCHEMA_V2
+from device_runtime.protocol.apps.params import (
+    MIN_ZONE_AREA,
+    NAME_PATTERN,
+    NAME_RULE,
+    TrackingParams,
+)
+from device_runtime.protocol.apps.specs import CAMERA_ID_PATTERN, MODEL_NAME_PATTERN, URL_PATTERN
+
+__all__ = [
+    "APP_ID_PATTERN", "CAMERA_ID_PATTERN", "DEFAULT_TRACKING", "MIN_ZONE_AREA", "MODEL_NAME_PATTERN", "NAME_PATTERN",
+    "NAME_RULE", "SCHEMA_V2", "URL_PATTERN", "BuilderError", "BuilderResult", "CameraOption", "LineDraft",
+    "ModelOption", "Problem", "Step", "ZoneDraft", "clamp_point", "polygon_area", "polygon_self_intersects", "slug",
+]
+
+#: The device's tracking defaults, the builder's starting values.
+DEFAULT_TRACKING: dict[str, Any] = TrackingParams().model_dump()
 
 
 class Step(enum.IntEnum):
@@ -153,33 +164,3 @@ def clamp_point(value: Sequence[float]) -> tuple[float, float]:
     """A normalised point, clamped into [0, 1] (a click on the image's edge may land a hair outside)."""
     x, y = float(value[0]), float(value[1])
     return (min(1.0, max(0.0, x)), min(1.0, max(0.0, y)))
-
-
-def polygon_area(points: Sequence[tuple[float, float]]) -> float:
-    """The area enclosed by a closed polygon (shoelace formula)."""
-    total = 0.0
-    for (x1, y1), (x2, y2) in zip(points, [*points[1:], points[0]], strict=True):
-        total += x1 * y2 - x2 * y1
-    return abs(total) / 2
-
-
-def _segments_cross(p1, p2, q1, q2) -> bool:
-    def orient(a, b, c) -> float:
-        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
-    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
-    return ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4)
-
-
-def polygon_self_intersects(points: Sequence[tuple[float, float]]) -> bool:
-    """Whether two non-adjacent edges of the closed polygon cross (proper crossings only)."""
-    n = len(points)
-    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # adjacent through the closing edge
-            if _segments_cross(*edges[i], *edges[j]):
-                return True
-    return False

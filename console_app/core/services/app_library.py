@@ -29,7 +29,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import re
 import socket
 from collections.abc import Callable, Mapping
@@ -37,25 +36,31 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import exc, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from console_app.core.files import write_atomically
 from console_app.core.packaging import PackageBuildError, build_package_from_members
 from console_app.core.persistence.app_models import AppVersionSource
 from console_app.core.persistence.models import App
 from console_app.core.persistence.models import AppVersion as VersionRow
 from console_app.core.persistence.records import strip_credentials
 from console_app.core.services.deployer import DeployPackage
+from device_runtime.media.redact import with_credentials
 from device_runtime.protocol.apps.errors import ManifestError
-from device_runtime.protocol.apps.manifest import SCHEMA, SCHEMA_V1, migrate_manifest
+from device_runtime.protocol.apps.manifest import (
+    APP_ID_PATTERN,
+    SCHEMA,
+    SCHEMA_V1,
+    migrate_manifest,
+)
 from device_runtime.protocol.apps.params import v1_geometry
 from device_runtime.protocol.apps.specs import camera_password_secret
 
 log = logging.getLogger(__name__)
 
-APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION_PATTERN = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?([-+][0-9A-Za-z.-]+)?$")
 BUMPS = ("major", "minor", "patch")
 #: URL schemes whose streams take a user and password in the URL.
@@ -124,16 +129,6 @@ def bump_version(version: str, bump: str = "minor") -> str:
     if bump == "minor":
         return f"{major}.{minor + 1}.0"
     return f"{major}.{minor}.{patch + 1}"
-
-
-def with_credentials(url: str, username: str, password: str) -> str:
-    """``url`` with ``username:password@`` in it (percent-encoded)."""
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    userinfo = quote(username, safe="")
-    if password:
-        userinfo += ":" + quote(password, safe="")
-    return urlunsplit((parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment))
 
 
 class InventoryCameraCredentials:
@@ -369,7 +364,7 @@ class AppLibrary:
         for camera in manifest["cameras"]:
             found = self._credentials(camera["url"])
             if found:
-                camera["url"] = with_credentials(camera["url"], found[0], "")  # the user name only
+                camera["url"] = with_credentials(camera["url"], found[0], None)  # the user name only
         try:
             return build_package_from_members(manifest, {spec["file"]: path})
         except PackageBuildError as exc:
@@ -394,20 +389,6 @@ class AppLibrary:
         if self.camera_credentials is None or urlsplit(url).scheme.lower() not in CREDENTIAL_SCHEMES:
             return None
         return self.camera_credentials(url)
-
-
-def write_json_atomically(path: Path, data: Any, exclusive: bool = False) -> None:
-    """Write ``data`` as JSON to ``path`` via a temporary file; ``exclusive``: fail if it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    if exclusive:
-        try:
-            os.link(tmp, path)  # atomic "create only if absent", unlike os.replace
-        finally:
-            tmp.unlink(missing_ok=True)
-    else:
-        os.replace(tmp, path)
 
 
 class JsonAppStore:
@@ -442,7 +423,7 @@ class JsonAppStore:
                 "created_at": version.created_at.isoformat(), "created_by": version.created_by,
                 "note": version.note}
         try:
-            write_json_atomically(path, data, exclusive=True)
+            write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False), exclusive=True)
         except FileExistsError:
             raise AppLibraryError(f"app {version.app_id} version {version.version} was saved meanwhile "
                                   "(by another console?); save again to make the next version") from None
@@ -452,7 +433,7 @@ class JsonAppStore:
         path = self.folder / version.app_id / f"{version.version}.json"
         data = json.loads(path.read_text(encoding="utf-8"))
         data["manifest"] = version.manifest
-        write_json_atomically(path, data)
+        write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False))
 
 
 class DatabaseAppStore:

@@ -10,7 +10,7 @@ certificate other than the one pinned at pairing; such a device is refused
 
 No Qt. Blocking work (TLS handshakes, gRPC calls) runs in the caller's
 thread for the public blocking methods (the UI calls them as background
-tasks) and in the :class:`~console_app.core.async_loop.AsyncLoop` executor
+tasks) and in the :class:`~console_app.core.workers.WorkerPool`
 for checks the service starts itself. ``on_change(entries)`` is called from
 any thread with a fresh snapshot of the whole list.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable
@@ -32,8 +31,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from console_app.core.async_loop import AsyncLoop
 from console_app.core.device_credentials import CredentialStore
+from console_app.core.files import write_atomically
 from console_app.core.gateways.appliance_browser import REMOVED, Appliance, ApplianceBrowser
 from console_app.core.gateways.device_client import (
     DeviceCallError,
@@ -49,6 +48,7 @@ from console_app.core.gateways.device_tls import (
     normalize_fingerprint,
 )
 from console_app.core.signing import PackageSigner, SigningKeyError, load_or_create_signer
+from console_app.core.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -168,15 +168,13 @@ class FilePairingStore:
             self._credentials.save(device.device_id, device.credentials)
             index = self._read_index()
             index[device.device_id] = {"name": device.name, "host": device.host, "port": device.port}
-            tmp = self._index.with_suffix(".tmp")
-            tmp.write_text(json.dumps(index, indent=2), encoding="utf-8")
-            os.replace(tmp, self._index)
+            write_atomically(self._index, json.dumps(index, indent=2))
 
     def forget(self, device_id: str) -> None:
         with self._lock:
             index = self._read_index()
             index.pop(device_id, None)
-            self._index.write_text(json.dumps(index, indent=2), encoding="utf-8")
+            write_atomically(self._index, json.dumps(index, indent=2))
             self._credentials._path(device_id).unlink(missing_ok=True)
 
 
@@ -192,7 +190,7 @@ class ApplianceService:
     """The Devices list: browse, add by address, pair, check, connect.
 
     ``interfaces``: local IPv4 addresses to browse on (``None``: all).
-    ``loop``: runs the reachability checks the service starts on its own.
+    ``workers``: runs the reachability checks the service starts on its own.
     ``signer``: the console's package signer. ``None``: loaded (or made) on
     first use by :func:`~console_app.core.signing.load_or_create_signer` with
     the store's ``credentials`` and ``folder`` when it has them (the
@@ -200,12 +198,12 @@ class ApplianceService:
     folder, 0600), else in the user data folder.
     """
 
-    def __init__(self, store: PairingStore, loop: AsyncLoop, interfaces: list[str] | None = None,
+    def __init__(self, store: PairingStore, workers: WorkerPool, interfaces: list[str] | None = None,
                  on_change: ChangeListener | None = None, client_name: str | None = None,
                  signer: PackageSigner | None = None):
         self._store = store
         self._signer = signer
-        self._loop = loop
+        self._workers = workers
         self._interfaces = interfaces
         self._listeners: list[ChangeListener] = [on_change] if on_change else []
         self.client_name = client_name or default_client_name()
@@ -427,9 +425,9 @@ class ApplianceService:
             self._check_later(device_id)
 
     def _check_later(self, device_id: str) -> None:
-        if not self._loop.running:
+        if not self._workers.running:
             return
-        future = self._loop.run_blocking(self.check, device_id)
+        future = self._workers.run_blocking(self.check, device_id)
         future.add_done_callback(_log_failure)
 
     def _notify(self) -> None:

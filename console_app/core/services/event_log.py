@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from console_app.core.services.health_history import StreamFollower
+from console_app.core.services.reconnect import StreamFollower
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Device health over the last ten minutes, kept in bounded ring buffers, and followed streams.
+"""Device health over the last ten minutes, kept in bounded ring buffers.
 
 :class:`HealthHistory` turns the ``Health`` messages a device streams
 (``WatchHealth``) into time series: per device (CPU, memory, GPU, GPU memory,
@@ -7,9 +7,8 @@ plus the latest app and stream states. Each series holds at most
 ``window_s * max_rate_hz`` points and forgets points older than the window,
 so memory stays bounded however long the console runs.
 
-:class:`StreamFollower` follows one server stream of one device in its own
-thread and reconnects with backoff (a device restart, a network cut) until
-stopped; the event log uses it too.
+:meth:`HealthHistory.follow` keeps a device's health stream flowing into it
+(:class:`~console_app.core.services.reconnect.StreamFollower`).
 
 No Qt. Times are unix seconds from the ``clock`` given (tests inject one).
 """
@@ -21,9 +20,11 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from console_app.core.services.reconnect import StreamFollower
 
 log = logging.getLogger(__name__)
 
@@ -278,106 +279,3 @@ def _has(message: Any, field: str) -> bool:
     if has_field is not None:
         return bool(has_field(field))
     return getattr(message, field, None) is not None
-
-
-# ---------------------------------------------------------------------- streams
-
-CONNECTING, LIVE, RECONNECTING, STOPPED = "connecting", "live", "reconnecting", "stopped"
-
-
-class StreamFollower:
-    """Follows one device stream in a daemon thread, reconnecting with backoff until :meth:`stop`.
-
-    ``connect()`` returns a client (closed when the stream ends);
-    ``open_stream(client)`` opens the stream (a ``DeviceStream``);
-    ``on_message(message)`` runs in the follower's thread for every message;
-    ``on_state(state, detail)`` reports ``connecting``, ``live``,
-    ``reconnecting`` (detail: the error and the delay) and ``stopped``.
-    The backoff doubles from ``min_backoff_s`` to ``max_backoff_s`` and
-    resets once a connection has delivered a message.
-    """
-
-    def __init__(self, connect: Callable[[], Any], open_stream: Callable[[Any], Iterable[Any]],
-                 on_message: Callable[[Any], None], on_state: Callable[[str, str], None] | None = None,
-                 name: str = "device-stream", min_backoff_s: float = 0.5, max_backoff_s: float = 5.0):
-        self._connect, self._open, self._on_message = connect, open_stream, on_message
-        self._on_state = on_state
-        self.name = name
-        self.min_backoff_s, self.max_backoff_s = min_backoff_s, max_backoff_s
-        self.state, self.detail = CONNECTING, ""
-        self.connections = 0  # streams opened so far: > 1 means it reconnected
-        self.messages = 0
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._stream: Any = None
-        self._thread = threading.Thread(target=self._run, name=f"follow-{name}", daemon=True)
-
-    def start(self) -> StreamFollower:
-        self._thread.start()
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self, wait: float = 0.0) -> None:
-        """Stop following; never blocks longer than ``wait`` seconds (0: not at all)."""
-        self._stopping.set()
-        with self._lock:
-            stream = self._stream
-        if stream is not None:
-            stream.cancel()
-        if wait > 0 and self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(wait)
-
-    def _set_state(self, state: str, detail: str = "") -> None:
-        self.state, self.detail = state, detail
-        if self._on_state is not None:
-            try:
-                self._on_state(state, detail)
-            except Exception:
-                log.exception("%s: state listener failed", self.name)
-
-    def _run(self) -> None:
-        delay = self.min_backoff_s
-        while not self._stopping.is_set():
-            self._set_state(CONNECTING)
-            received = self.messages
-            try:
-                self._follow_once()
-                error = "the device ended the stream"
-            except Exception as exc:  # any failure: the device went away, TLS, refused call
-                error = str(exc) or type(exc).__name__
-            if self._stopping.is_set():
-                break
-            if self.messages > received:
-                delay = self.min_backoff_s  # that connection worked: start the backoff over
-            self._set_state(RECONNECTING, f"{error}; retrying in {delay:.1f} s")
-            log.info("%s: %s; retrying in %.1f s", self.name, error, delay)
-            if self._stopping.wait(delay):
-                break
-            delay = min(self.max_backoff_s, delay * 2)
-        self._set_state(STOPPED)
-
-    def _follow_once(self) -> None:
-        client = self._connect()
-        try:
-            stream = self._open(client)
-            with self._lock:
-                self._stream = stream
-            if self._stopping.is_set():
-                stream.cancel()
-                return
-            self.connections += 1
-            self._set_state(LIVE)
-            for message in stream:
-                if self._stopping.is_set():
-                    return
-                self.messages += 1
-                self._on_message(message)
-        finally:
-            with self._lock:
-                self._stream = None
-            close = getattr(client, "close", None)
-            if close is not None:
-                close()

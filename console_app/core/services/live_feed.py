@@ -18,7 +18,8 @@ notifications.
 When the connection fails, the stream ends, or no frame arrives for
 :data:`STALL_S` while live (a silent network cut), the feed says why
 (state ``reconnecting`` and a reason) and tries again after a capped
-exponential backoff (0.5 s, 1 s, 2 s, 4 s, 5 s, 5 s ...).
+exponential backoff (0.5 s, 1 s, 2 s, 4 s, 5 s, 5 s ...; the console's one
+reconnect loop, :func:`~console_app.core.services.reconnect.keep_reconnecting`).
 
 Clocks: latency is ``receive time - capture_time``. On one machine both are
 the same clock. Across machines the device's clock may be off; the feed
@@ -49,6 +50,7 @@ from console_app.core.services.live_frame import (
     LiveFrame,
     app_info_from_status,
 )
+from console_app.core.services.reconnect import Backoff, keep_reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -230,30 +232,20 @@ class LiveFeed:
             log.exception("live feed callback %r failed", fn)
 
     def _run(self) -> None:
-        backoff = self._initial_backoff
-        reason = ""
-        while not self._stop.is_set():
-            self._set_state(FeedState.RECONNECTING if reason else FeedState.CONNECTING, reason)
-            try:
-                got_frames = self._session()
-                reason = "the device ended the preview stream"
-                if got_frames:
-                    backoff = self._initial_backoff
-            except Exception as exc:  # shown on the tile, then retried
-                reason = str(exc) or type(exc).__name__
-                log.debug("live feed %s: %s", self.device_id, reason)
-            if self._stop.is_set():
-                break
-            if self._stall_reason:
+        def on_retry(reason: str, delay: float) -> None:
+            if self._stall_reason:  # the watchdog cut a silent stream: say so rather than "ended"
                 reason, self._stall_reason = self._stall_reason, ""
+            log.debug("live feed %s: %s; retrying in %.1f s", self.device_id, reason, delay)
             self._set_state(FeedState.RECONNECTING, reason)
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, self._max_backoff)
+
+        self._set_state(FeedState.CONNECTING)
+        keep_reconnecting(self._stop, self._session, progress=lambda: self.frames_received, on_retry=on_retry,
+                          backoff=Backoff(self._initial_backoff, self._max_backoff),
+                          ended="the device ended the preview stream")
         self._set_state(FeedState.STOPPED)
 
-    def _session(self) -> bool:
-        """One connection: read apps, stream frames until the stream ends; True if frames came."""
-        got_frames = False
+    def _session(self) -> None:
+        """One connection: read apps, stream frames until the stream ends."""
         client = self._connect()
         try:
             info = client.info()
@@ -263,7 +255,7 @@ class LiveFeed:
             with client.preview(fps=self.fps, max_width=self.max_width) as stream:
                 self._stream = stream
                 if self._stop.is_set():
-                    return False
+                    return
                 self._client = client
                 self._set_state(FeedState.WAITING, "connected; no camera is sending frames yet")
                 for message in stream:
@@ -271,7 +263,6 @@ class LiveFeed:
                         break
                     self._last_message = time.monotonic()
                     self._publish(self._to_frame(message))
-                    got_frames = True
                     if self.state != FeedState.LIVE:
                         self._set_state(FeedState.LIVE, "")
         finally:
@@ -282,7 +273,6 @@ class LiveFeed:
                 client.close()
             except Exception:
                 log.debug("closing the client of %s failed", self.device_id, exc_info=True)
-        return got_frames
 
     def _refresh_apps(self, client: Any) -> None:
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,9 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from console_app.core.files import write_atomically
 from console_app.core.model_inspection import TensorInfo
-
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+from device_runtime.protocol.apps.specs import MODEL_NAME_PATTERN
 
 
 class ModelLibraryError(Exception):
@@ -189,9 +188,7 @@ class JsonIndex:
         return models
 
     def _write(self, entries: list[dict[str, Any]]) -> None:
-        tmp = self.path.with_name(f"{self.path.name}.{secrets.token_hex(4)}.tmp")
-        tmp.write_text(json.dumps({"format": 1, "models": entries}, indent=1), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps({"format": 1, "models": entries}, indent=1))
 
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -34,7 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from console_app.core.gateways import model_sources
-from console_app.core.gateways.model_sources import DownloadCancelled, ModelSourceError
+from console_app.core.gateways.model_sources import (
+    AmbiguousArchive,
+    DownloadCancelled,
+    ModelSourceError,
+)
 from console_app.core.model_inspection import (
     DECODER_FAMILIES,
     ModelInspection,
@@ -67,6 +71,7 @@ ProgressFn = Callable[[float | None, str], None]
 CancelFlag = threading.Event | Callable[[], bool] | None
 
 __all__ = [
+    "AmbiguousArchive",
     "DownloadCancelled",
     "LabelsError",
     "LibraryModel",

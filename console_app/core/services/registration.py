@@ -38,7 +38,15 @@ from console_app.core.gateways.onvif_client import (
     OnvifError,
     OnvifProfile,
 )
-from console_app.core.gateways.stream_reader import FirstFrame
+from console_app.core.gateways.stream_reader import FirstFrame, is_device_only, test_open
+from device_runtime.media.redact import redact_url, split_credentials, with_credentials
+from device_runtime.media.rtsp_diagnose import diagnose
+
+#: The UI opens and classifies streams through this service, never through the gateway itself.
+__all__ = [
+    "AddCameraWizard", "CameraRegistration", "DeviceProbe", "FirstFrame", "Mode", "Step", "WizardStepError",
+    "device_probe_from_client", "device_probe_through", "is_device_only", "test_open",
+]
 
 
 class Step(str, enum.Enum):
@@ -184,7 +192,7 @@ class AddCameraWizard:
             if not address:
                 return self._fail_here("enter the camera's IP address or host name")
             if mode is Mode.RTSP and "://" in address and urlsplit(address).scheme.lower() not in ("rtsp", "rtsps"):
-                return self._fail_here(f"{rtsp_paths.redact_url(address)} is not an rtsp:// URL")
+                return self._fail_here(f"{redact_url(address)} is not an rtsp:// URL")
             self.mode, self.address, self.endpoint_reference, self.name = mode, address, endpoint_reference, name
             self.port = port or (rtsp_paths.DEFAULT_RTSP_PORT if mode is Mode.RTSP else 80)
             self._advance(Step.CREDENTIALS)
@@ -338,15 +346,15 @@ class AddCameraWizard:
         user = self.username or None
         password = self._password if user else None
         if "://" in self.address:
-            url = rtsp_paths.with_credentials(self.address, user, password)
-            answer = rtsp_paths.describe(url, self.timeout_s)
-            if not answer.ok:
+            url = with_credentials(self.address, user, password)
+            answer = diagnose(url, self.timeout_s)
+            if not answer.camera_ok:
                 raise rtsp_paths.RtspPathNotFound(answer.reason, status=answer.status)
             vendor = ""
         else:
             found = self._find_stream(self.address, self.port, user, password, timeout_s=self.timeout_s)
             url, vendor = found.url, found.vendor
-        bare, _, _ = rtsp_paths.split_credentials(url)
+        bare, _, _ = split_credentials(url)
         parts = urlsplit(bare)
         profile = OnvifProfile(token="rtsp", name="RTSP stream", codec="", width=0, height=0, fps=0.0,
                                stream_uri=bare)
@@ -361,7 +369,7 @@ class AddCameraWizard:
         assert self.profile is not None
         url = self.profile.stream_uri
         if urlsplit(url).scheme.lower() in ("rtsp", "rtsps") and self.username:
-            return rtsp_paths.with_credentials(url, self.username, self._password)
+            return with_credentials(url, self.username, self._password)
         return url
 
     def _build_registration(self) -> CameraRegistration:

@@ -27,7 +27,8 @@ class SnapshotSource:
         from urllib.parse import urlsplit
 
         from console_app.core.gateways.stream_reader import test_open
-        from console_app.core.services.app_library import CREDENTIAL_SCHEMES, with_credentials
+        from console_app.core.services.app_library import CREDENTIAL_SCHEMES
+        from device_runtime.media.redact import with_credentials
 
         network = urlsplit(url).scheme.lower() in CREDENTIAL_SCHEMES
         found = self.credentials(url) if self.credentials and network else None

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from console_app.core import model_inspection
-from console_app.core.gateways import stream_reader
+from console_app.core.services.registration import is_device_only, test_open
 from console_app.ui.tasks import TaskContext, TaskRunner
 
 
@@ -98,7 +98,7 @@ class ModelTestDialog(QDialog):
     # ------------------------------------------------------------------ sources
 
     def _inventory(self):
-        return self._context.extras.get("inventory") if self._context is not None else None
+        return self._context.inventory if self._context is not None else None
 
     def _load_cameras(self) -> None:
         inventory = self._inventory()
@@ -150,7 +150,7 @@ class ModelTestDialog(QDialog):
             url = inventory.cameras.stream_url(camera_id)
             # The device registration found to reach the camera; for sim:// any paired device will do.
             device_id = inventory.cameras.get_camera(camera_id).reachable_via_device_id
-            if device_id is None and stream_reader.is_device_only(url):
+            if device_id is None and is_device_only(url):
                 paired = appliances.paired_entries() if appliances is not None else []
                 if not paired:
                     raise model_inspection.ModelTestError(
@@ -162,7 +162,7 @@ class ModelTestDialog(QDialog):
                 if not probe.ok:
                     raise model_inspection.ModelTestError(f"{name}: {probe.error}")
                 return model_inspection.decode_image(probe.jpeg, f"the frame of {name}")
-            first = stream_reader.test_open(url)
+            first = test_open(url)
             if not first.ok:
                 raise model_inspection.ModelTestError(f"{name}: {first.error}")
             return model_inspection.decode_image(first.jpeg, f"the frame of {name}")

@@ -12,8 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.gateways.device_tls import FingerprintMismatch
-from console_app.core.services.appliances import ApplianceService, DeviceEntry
+from console_app.core.services.appliances import ApplianceService, DeviceEntry, FingerprintMismatch
 from console_app.ui import theme
 from console_app.ui.tasks import TaskRunner
 

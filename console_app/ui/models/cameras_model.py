@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from console_app.core.gateways.ws_discovery import CameraCandidate
+from console_app.core.services.camera_discovery import CameraCandidate
 from console_app.ui.models.table_model import AnyIndex, ItemTableModel
 
 COLUMNS = ("Name", "Address", "Hardware", "Kind", "Service", "Found via")

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
 
-from console_app.core.gateways.rtsp_paths import split_credentials
 from console_app.core.persistence import CameraRecord
 from console_app.ui.models.table_model import AnyIndex, ItemTableModel
+from device_runtime.media.redact import split_credentials
 
 COLUMNS = ("Name", "Host", "Make / model", "Resolution", "Auth", "Stream")
 NAME, HOST, MAKE_MODEL, RESOLUTION, AUTH, STREAM = range(len(COLUMNS))

@@ -11,7 +11,6 @@ never fills with frame notifications either.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
+
+from device_runtime.media.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,6 @@ class FrameStats:
     height: int
 
 
-def redact_url(url: str) -> str:
-    """The URL with any ``user:password@`` replaced, for messages and labels."""
-    return re.sub(r"(?<=://)[^/@]*@", "***@", url)
-
-
 def bgr_to_qimage(frame) -> QImage:
     """An independent QImage copy of an H×W×3 uint8 BGR array (OpenCV's layout)."""
     height, width = frame.shape[:2]
@@ -69,10 +65,11 @@ def opencv_frames(url: str) -> FrameProducer:
     """A producer reading ``url`` with OpenCV's FFmpeg backend, with bounded open/read waits."""
 
     def produce(stop: threading.Event) -> Iterator[QImage]:
-        import cv2
+        # Loads OpenCV: only once a preview runs.
+        from device_runtime.media.ffmpeg_capture import open_capture
 
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
-        capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+        capture = open_capture(url, None, open_timeout_s=OPEN_TIMEOUT_MS / 1000,
+                               read_timeout_s=READ_TIMEOUT_MS / 1000)
         try:
             if not capture.isOpened():
                 raise ConnectionError(f"could not open {redact_url(url)} (no answer, wrong path or credentials)")

@@ -133,7 +133,7 @@ class ApplicationsPage(QWidget):
         return self._app_library
 
     def _inventory(self) -> Any:
-        return self._context.extras.get("inventory")
+        return self._context.inventory
 
     def _camera_credentials(self) -> Any:
         inventory = self._inventory()

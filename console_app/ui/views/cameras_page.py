@@ -15,18 +15,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.gateways.stream_reader import is_device_only
 from console_app.core.persistence import EditConflict
-from console_app.core.services.registration import device_probe_through
+from console_app.core.services.registration import device_probe_through, is_device_only
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.add_camera_dialog import AddCameraDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.cameras_model import CANDIDATE_ROLE, DiscoveredCamerasModel
 from console_app.ui.models.registered_cameras_model import RegisteredCamerasModel
-from console_app.ui.preview.decoder import opencv_frames, probed_frames, redact_url
+from console_app.ui.preview.decoder import opencv_frames, probed_frames
 from console_app.ui.preview.video_view import VideoView
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.widgets.tables import record_table
+from device_runtime.media.redact import redact_url
 
 
 class CamerasPage(QWidget):
@@ -38,8 +38,8 @@ class CamerasPage(QWidget):
                  inventory=None):
         super().__init__(parent)
         self._context, self._tasks = context, tasks
-        #: The InventoryStore (``context.extras["inventory"]`` unless given); None: no inventory yet.
-        self.inventory = inventory if inventory is not None else context.extras.get("inventory")
+        #: The InventoryStore (``context.inventory`` unless given); None: no inventory yet.
+        self.inventory = inventory if inventory is not None else context.inventory
         self.add_dialog: AddCameraDialog | None = None
         self.conflict_box: QMessageBox | None = None
         self.conflict_reload_button: QPushButton | None = None

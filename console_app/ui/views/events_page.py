@@ -37,7 +37,7 @@ from console_app.core.services.event_log import (
     ThumbnailCache,
     write_csv,
 )
-from console_app.core.services.health_history import LIVE, StreamFollower
+from console_app.core.services.reconnect import LIVE, StreamFollower
 from console_app.ui.context import ConsoleContext
 from console_app.ui.models.event_table_model import (
     RECORD_ROLE,

@@ -27,12 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.services.health_history import (
-    DEVICE_SCOPE,
-    LIVE,
-    HealthHistory,
-    StreamFollower,
-)
+from console_app.core.services.health_history import DEVICE_SCOPE, HealthHistory
+from console_app.core.services.reconnect import LIVE, StreamFollower
 from console_app.ui import theme
 from console_app.ui.context import ConsoleContext
 from console_app.ui.icons import icon

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.gateways.model_sources import AmbiguousArchive
 from console_app.core.model_inspection import DECODER_FAMILIES
 from console_app.core.services.model_library import (
+    AmbiguousArchive,
     LibraryModel,
     ModelInUse,
     ModelLibrary,
@@ -172,7 +172,7 @@ class ModelsPage(QWidget):
             if self._context.model_library is not None:
                 return self._context.model_library
             if self._library is None:
-                inventory = self._context.extras.get("inventory")
+                inventory = self._context.inventory
                 data_dir = Path(self._context.data_dir or ".")
                 self._library = ModelLibrary(data_dir, getattr(inventory, "sessions", None))
                 self._library.set_usage_lookup(device_usage_lookup(self._context.appliances))
@@ -180,7 +180,7 @@ class ModelsPage(QWidget):
             return self._library
 
     def settings_path(self) -> Path:
-        return Path(self._context.extras.get("settings_path") or default_settings_path())
+        return Path(self._context.settings_path or default_settings_path())
 
     def _cloud_summary(self) -> str:
         try:

@@ -97,14 +97,14 @@ class SettingsPage(QWidget):
         return box
 
     def settings_path(self) -> Path:
-        return Path(self._context.extras.get("settings_path") or default_settings_path())
+        return Path(self._context.settings_path or default_settings_path())
 
     def on_shown(self) -> None:
         while self.form.rowCount():
             self.form.removeRow(0)
         c = self._context
         rows = {
-            "Inventory database:": c.extras.get("database_display") or c.database_url or "not configured",
+            "Inventory database:": c.database_display or c.database_url or "not configured",
             "Discovery interfaces:": ", ".join(c.interfaces) if c.interfaces else "every IPv4 interface",
             "Data folder:": str(c.data_dir) if c.data_dir else "—",
             "Appearance:": "dark (follows the system)" if theme.is_dark() else "light (follows the system)",

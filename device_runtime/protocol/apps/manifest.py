@@ -34,8 +34,9 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from device_runtime.protocol.apps.errors import ManifestError, UnknownCamera
+from device_runtime.media.redact import redact_url
 from device_runtime.protocol.apps.params import DetectorParams, reference_problems, v1_geometry
-from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec, redact_url
+from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec
 from device_runtime.protocol.apps.validation import (
     FieldProblems,
     StrictModel,

@@ -1,4 +1,4 @@
-"""Declarations every kind of app shares: cameras and models, camera URL redaction, camera secrets.
+"""Declarations every kind of app shares: cameras and models, and camera secrets.
 
 Camera passwords never travel in a manifest: a camera URL carries at most the
 user name (``rtsp://admin@10.0.0.5/stream1``), and the password is a named
@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from device_runtime.media.redact import redact_url, split_credentials, with_credentials
 from device_runtime.protocol.apps.validation import FieldProblems, StrictModel, show_value
 
 CAMERA_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -23,38 +23,7 @@ MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 
-# Query parameters some cameras take credentials in (rtsp://host/live?user=admin&password=x).
-SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pass", "pwd", "token", "secret", "key"})
-REDACTED = "***"
-_LOOSE_USERINFO = re.compile(r"(^|[/\s])([^/@:\s]*):([^@\s]*)@")
-
 Decoder = Literal["yolov5", "yolov8", "end2end", "ssd", "classification", "raw"]
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (userinfo and secret-looking query values) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return REDACTED
-    if not parts.netloc:
-        # Not a well-formed URL (a typo in the scheme, a bare user:pw@host):
-        # mask anything that looks like user:password@ anyway.
-        return _LOOSE_USERINFO.sub(rf"\1\2:{REDACTED}@", url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            netloc = f"{userinfo.split(':', 1)[0]}:{REDACTED}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(key.lower() in SECRET_QUERY_KEYS for key, _ in pairs):
-            query = urlencode(
-                [(k, REDACTED if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs],
-                safe="*",
-            )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def camera_password_secret(camera_id: str) -> str:
@@ -68,31 +37,18 @@ def split_url_password(url: str) -> tuple[str, str | None]:
     ``rtsp://admin:p%40ss@10.0.0.5/s1`` → ``("rtsp://admin@10.0.0.5/s1", "p@ss")``;
     a URL without a password comes back unchanged with ``None``.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    _, user, password = split_credentials(url)
+    if password is None:
         return url, None
-    if "@" not in parts.netloc:
-        return url, None
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    user, sep, password = userinfo.partition(":")
-    if not sep:
-        return url, None
-    stripped = urlunsplit((parts.scheme, f"{user}@{host}", parts.path, parts.query, parts.fragment))
-    return stripped, unquote(password)
+    return with_credentials(url, user, None), password
 
 
 def url_with_password(url: str, password: str | None) -> str:
     """``url`` with ``password`` (percent-encoded) after its user name; unchanged for None or no user."""
-    if password is None:
+    _, user, _ = split_credentials(url)
+    if password is None or user is None:
         return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    user = userinfo.partition(":")[0]
-    netloc = f"{user}:{quote(password, safe='')}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return with_credentials(url, user, password)
 
 
 class CameraSpec(StrictModel):

@@ -27,7 +27,6 @@ from console_app.core.credentials import (
     CredentialStore,
     CredentialStoreError,
     redact,
-    write_private_file,
 )
 
 SECRET = "p@ss w0rd/with:odd&chars"
@@ -104,21 +103,6 @@ def test_fallback_files_are_private_to_the_user(tmp_path: Path):
         mode = stat.S_IMODE(os.stat(tmp_path / "data" / name).st_mode)
         assert mode == 0o600, f"{name} has mode {oct(mode)}"
     assert stat.S_IMODE(os.stat(tmp_path / "data").st_mode) == 0o700
-
-
-def test_write_private_file_replaces_atomically_and_leaves_nothing_behind_when_writing_fails(tmp_path: Path):
-    folder = tmp_path / "secrets"
-    folder.mkdir(mode=0o755)
-    target = folder / "key"
-    write_private_file(target, b"first")
-    assert target.read_bytes() == b"first"
-    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
-    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, "an existing folder is made private too"
-
-    with pytest.raises(TypeError):
-        write_private_file(target, "not bytes")  # type: ignore[arg-type]  # fails after the temp file exists
-    assert target.read_bytes() == b"first"
-    assert sorted(p.name for p in folder.iterdir()) == ["key"], "the temporary file must be removed"
 
 
 def test_fallback_put_get_delete_round_trip(tmp_path: Path):

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QLabel
 
 from console_app.core.credentials import CredentialStore
 from console_app.core.persistence import InventoryStore
-from console_app.core.services.inventory_pairings import InventoryPairingStore
 from console_app.core.services.registration import Step
 from console_app.sim.onvif_camera import SimulatedOnvifCamera
 from console_app.ui.context import ConsoleContext
@@ -30,8 +29,7 @@ def store(tmp_path: Path):
 @pytest.fixture
 def console_context(tmp_path: Path, qapp, store):
     """As the console runs with an inventory open: paired devices are kept in it."""
-    context = ConsoleContext.create(tmp_path / "console", interfaces=["127.0.0.1"],
-                                    pairing_store=InventoryPairingStore(store.devices))
+    context = ConsoleContext.create(tmp_path / "console", interfaces=["127.0.0.1"], inventory=store)
     yield context
     context.close()
 

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QInputDialog, QMessageBo
 
 from console_app.core.credentials import CredentialStore
 from console_app.core.persistence import InventoryStore
-from console_app.core.services.inventory_pairings import InventoryPairingStore
 from console_app.core.services.registration import CameraRegistration
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.model_import_dialog import ModelImportDialog
@@ -37,7 +36,7 @@ class PagesHost(QWidget):
 
     def __init__(self, context):
         super().__init__()
-        self.tasks = TaskRunner(context.loop, self)
+        self.tasks = TaskRunner(context.workers, self)
         self.models = ModelsPage(context, self.tasks, self)
         self.settings = SettingsPage(context, self.tasks, self)
         layout = QHBoxLayout(self)
@@ -54,7 +53,7 @@ class PagesHost(QWidget):
 
 @pytest.fixture
 def window(qtbot, console_context, tmp_path):
-    console_context.extras["settings_path"] = str(tmp_path / "console.json")
+    console_context.settings_path = tmp_path / "console.json"
     host = PagesHost(console_context)
     qtbot.addWidget(host)
     host.show()
@@ -130,9 +129,8 @@ def page_with_inventory(qtbot, tmp_path, qapp):
     """The Models page of a console with an inventory open (as at a real start): (page, context, inventory)."""
     with InventoryStore(f"sqlite:///{tmp_path / 'inventory.sqlite'}",
                         credentials=CredentialStore(tmp_path / "secrets", use_keyring=False)) as store:
-        context = ConsoleContext.create(tmp_path / "console", interfaces=["127.0.0.1"],
-                                        pairing_store=InventoryPairingStore(store.devices))
-        context.extras.update(inventory=store, settings_path=str(tmp_path / "console.json"))
+        context = ConsoleContext.create(tmp_path / "console", interfaces=["127.0.0.1"], inventory=store,
+                                        settings_path=tmp_path / "console.json")
         host = PagesHost(context)
         qtbot.addWidget(host)
         host.show()

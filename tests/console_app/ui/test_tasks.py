@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
 
-from console_app.core.async_loop import AsyncLoop
+from console_app.core.workers import WorkerPool
 from console_app.ui.bridge import Bridge
 from console_app.ui.tasks import TaskRunner, TaskStatusWidget
 
@@ -16,16 +16,16 @@ WAIT_MS = 5000
 
 
 @pytest.fixture
-def loop():
-    with AsyncLoop(name="test-ui-loop") as running:
+def workers():
+    with WorkerPool(name="test-ui-io") as running:
         yield running
 
 
 @pytest.fixture
-def runner(qtbot, loop):
+def runner(qtbot, workers):
     parent = QWidget()
     qtbot.addWidget(parent)
-    return TaskRunner(loop, parent)
+    return TaskRunner(workers, parent)
 
 
 def test_success_callback_runs_on_the_gui_thread_with_the_result(qtbot, runner):

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from console_app.core.gateways.rtsp_paths import (
-    RtspPathNotFound,
-    candidate_urls,
-    describe,
-    find_stream,
-    redact_url,
-    split_credentials,
-)
+from console_app.core.gateways.rtsp_paths import RtspPathNotFound, candidate_urls, find_stream
+from device_runtime.media.redact import redact_url, split_credentials
+from device_runtime.media.rtsp_diagnose import diagnose
 from tests.peers.rtsp_server import RtspServer
 
 
@@ -47,7 +42,7 @@ def test_find_stream_on_a_server_with_an_unusual_path_asks_for_the_full_url():
     with RtspServer(path="/very/custom") as server:
         with pytest.raises(RtspPathNotFound, match="none of the 17 common stream paths"):
             find_stream("127.0.0.1", server.port, timeout_s=3)
-        assert describe(server.url, 3).ok
+        assert diagnose(server.url, 3).camera_ok
 
 
 def test_find_stream_with_nothing_listening_says_refused():

@@ -32,7 +32,7 @@ def postgres_server():
         yield server
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def database_url(request, tmp_path: Path) -> str:
     """URL of a fresh, empty database: an SQLite file, or a new database on the PostgreSQL server."""
     if request.param == "sqlite":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console_app.core.async_loop import AsyncLoop
+from console_app.core.workers import WorkerPool
 from device_runtime.config import load_config
 from device_runtime.runtime import DeviceRuntime
 
@@ -32,6 +32,6 @@ def start_device(tmp_path: Path):
 
 
 @pytest.fixture
-def loop():
-    with AsyncLoop(name="test-console-loop") as running:
-        yield running
+def workers():
+    with WorkerPool(name="test-console-io") as pool:
+        yield pool

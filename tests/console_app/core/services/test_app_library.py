@@ -63,7 +63,7 @@ def postgres_server():
         yield server
 
 
-@pytest.fixture(params=["json", "sqlite", "postgresql"])
+@pytest.fixture(params=["json", "sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def library(request, tmp_path: Path, models: ModelLibrary) -> AppLibrary:
     lookup = {"rtsp://10.0.0.5:554/stream1": ("admin", "s3cret")}.get
     if request.param == "json":

@@ -42,12 +42,12 @@ class Snapshots:
 
 
 @pytest.fixture
-def service_factory(tmp_path, loop):
+def service_factory(tmp_path, workers):
     services: list[ApplianceService] = []
 
     def make() -> tuple[ApplianceService, Snapshots]:
         snapshots = Snapshots()
-        service = ApplianceService(FilePairingStore(tmp_path / "pairings"), loop, ["127.0.0.1"],
+        service = ApplianceService(FilePairingStore(tmp_path / "pairings"), workers, ["127.0.0.1"],
                                    on_change=snapshots, client_name="test console")
         service.start()
         services.append(service)
@@ -90,10 +90,10 @@ def test_wrong_code_is_refused_with_the_devices_message_and_right_code_pairs(sta
     assert again.entry(device_id).pinned_fingerprint == device.identity.fingerprint
 
 
-def test_device_on_another_subnet_is_added_by_address(start_device, tmp_path, loop):
+def test_device_on_another_subnet_is_added_by_address(start_device, tmp_path, workers):
     device = start_device()
     # Browsing nowhere useful: only add-by-address can find it.
-    service = ApplianceService(FilePairingStore(tmp_path / "p"), loop, interfaces=None)
+    service = ApplianceService(FilePairingStore(tmp_path / "p"), workers, interfaces=None)
     entry = service.add_by_address("127.0.0.1", device.port)
     assert entry.device_id == device.identity.device_id
     assert entry.added_by_address and entry.reachable and entry.version
@@ -101,8 +101,8 @@ def test_device_on_another_subnet_is_added_by_address(start_device, tmp_path, lo
         service.connect(entry.device_id)
 
 
-def test_address_where_no_device_answers_is_reported(tmp_path, loop):
-    service = ApplianceService(FilePairingStore(tmp_path / "p"), loop)
+def test_address_where_no_device_answers_is_reported(tmp_path, workers):
+    service = ApplianceService(FilePairingStore(tmp_path / "p"), workers)
     with pytest.raises(ApplianceError, match="no Sightline device answered at 127.0.0.1:1"):
         service.add_by_address("127.0.0.1", 1)
 

@@ -43,10 +43,10 @@ def paired_service(service: ApplianceService, device) -> str:
     return entry.device_id
 
 
-def test_the_console_pairs_with_its_signing_key_and_its_clients_sign_every_deploy(start_device, loop, tmp_path, package):
+def test_the_console_pairs_with_its_signing_key_and_its_clients_sign_every_deploy(start_device, workers, tmp_path, package):
     device = start_device()
     store_folder = tmp_path / "pairings"
-    service = ApplianceService(FilePairingStore(store_folder), loop)
+    service = ApplianceService(FilePairingStore(store_folder), workers)
     try:
         device_id = paired_service(service, device)
         # No signer given: made in the store's folder, private to the user.
@@ -59,7 +59,7 @@ def test_the_console_pairs_with_its_signing_key_and_its_clients_sign_every_deplo
         service.stop()
 
     # The next console run loads the same key and still deploys.
-    again = ApplianceService(FilePairingStore(store_folder), loop)
+    again = ApplianceService(FilePairingStore(store_folder), workers)
     again.start()
     try:
         with again.connect(device.identity.device_id) as client:
@@ -68,10 +68,10 @@ def test_the_console_pairs_with_its_signing_key_and_its_clients_sign_every_deplo
         again.stop()
 
 
-def test_a_signer_given_to_the_service_is_the_one_it_pairs_and_signs_with(start_device, loop, tmp_path, package):
+def test_a_signer_given_to_the_service_is_the_one_it_pairs_and_signs_with(start_device, workers, tmp_path, package):
     device = start_device()
     signer = PackageSigner.generate()
-    service = ApplianceService(FilePairingStore(tmp_path / "pairings"), loop, signer=signer)
+    service = ApplianceService(FilePairingStore(tmp_path / "pairings"), workers, signer=signer)
     try:
         device_id = paired_service(service, device)
         assert service.signer is signer
@@ -84,16 +84,16 @@ def test_a_signer_given_to_the_service_is_the_one_it_pairs_and_signs_with(start_
         service.stop()
 
 
-def test_a_console_with_another_key_than_the_one_it_paired_with_is_refused(start_device, loop, tmp_path, package):
+def test_a_console_with_another_key_than_the_one_it_paired_with_is_refused(start_device, workers, tmp_path, package):
     """The same pairing, but the console's key was replaced (e.g. lost from the keyring)."""
     device = start_device()
     store = FilePairingStore(tmp_path / "pairings")
-    first = ApplianceService(store, loop, signer=PackageSigner.generate())
+    first = ApplianceService(store, workers, signer=PackageSigner.generate())
     try:
         paired_service(first, device)
     finally:
         first.stop()
-    replaced = ApplianceService(store, loop, signer=PackageSigner.generate())
+    replaced = ApplianceService(store, workers, signer=PackageSigner.generate())
     replaced.start()
     try:
         with replaced.connect(device.identity.device_id) as client:
@@ -104,13 +104,13 @@ def test_a_console_with_another_key_than_the_one_it_paired_with_is_refused(start
         replaced.stop()
 
 
-def test_the_signing_key_stays_out_of_the_inventory_database_and_the_logs(start_device, loop, tmp_path, package, caplog):
+def test_the_signing_key_stays_out_of_the_inventory_database_and_the_logs(start_device, workers, tmp_path, package, caplog):
     device = start_device()
     database = tmp_path / "inventory.sqlite"
     credentials = CredentialStore(tmp_path / "secrets", use_keyring=False)
     with caplog.at_level(logging.DEBUG):
         with InventoryStore(f"sqlite:///{database}", credentials=credentials) as inventory:
-            service = ApplianceService(InventoryPairingStore(inventory.devices), loop)
+            service = ApplianceService(InventoryPairingStore(inventory.devices), workers)
             try:
                 device_id = paired_service(service, device)
                 with service.connect(device_id) as client:

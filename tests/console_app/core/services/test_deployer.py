@@ -52,12 +52,12 @@ class Progress:
 
 
 @pytest.fixture
-def paired(start_device, loop, tmp_path):
+def paired(start_device, workers, tmp_path):
     """``paired(n)`` → (service, [runtime, …]): ``n`` real devices added by address and paired."""
     services = []
 
     def make(n: int):
-        service = ApplianceService(FilePairingStore(tmp_path / "pairings"), loop, ["127.0.0.1"],
+        service = ApplianceService(FilePairingStore(tmp_path / "pairings"), workers, ["127.0.0.1"],
                                    client_name="deploy test")
         services.append(service)
         runtimes = [start_device() for _ in range(n)]

@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from console_app.core.services.health_history import (
-    DEVICE_SCOPE,
-    LIVE,
-    RECONNECTING,
-    STOPPED,
-    HealthHistory,
-    SampleSeries,
-    StreamFollower,
-)
+from console_app.core.services.health_history import DEVICE_SCOPE, HealthHistory, SampleSeries
+from console_app.core.services.reconnect import LIVE, RECONNECTING, STOPPED, StreamFollower
 from device_runtime.protocol.v1 import device_pb2 as pb
 from tests.peers.line_safety_device import APP_ID, CAMERA_ID, LineSafetyDevice
 

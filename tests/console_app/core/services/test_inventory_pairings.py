@@ -8,13 +8,13 @@ from console_app.core.services.appliances import ApplianceService
 from console_app.core.services.inventory_pairings import InventoryPairingStore
 
 
-def test_a_pairing_made_through_the_inventory_is_known_to_the_next_console(start_device, loop, tmp_path):
+def test_a_pairing_made_through_the_inventory_is_known_to_the_next_console(start_device, workers, tmp_path):
     device = start_device()
     url = f"sqlite:///{tmp_path / 'inventory.sqlite'}"
     credentials = CredentialStore(tmp_path / "secrets", use_keyring=False)
 
     with InventoryStore(url, credentials=credentials) as inventory:
-        service = ApplianceService(InventoryPairingStore(inventory.devices), loop)
+        service = ApplianceService(InventoryPairingStore(inventory.devices), workers)
         service.start()
         try:
             added = service.add_by_address("127.0.0.1", device.port)
@@ -29,7 +29,7 @@ def test_a_pairing_made_through_the_inventory_is_known_to_the_next_console(start
         # The client's private key is in the credential store, and not in the database file.
         key = credentials.get(record.client_key_ref)
         assert key and key.split("\n")[1].encode() not in (tmp_path / "inventory.sqlite").read_bytes()
-        service = ApplianceService(InventoryPairingStore(inventory.devices), loop)
+        service = ApplianceService(InventoryPairingStore(inventory.devices), workers)
         service.start()
         try:
             with service.connect(device.identity.device_id) as client:

@@ -36,7 +36,7 @@ def test_failed_device_is_reported_and_retry_deploys_to_it_only_after_it_is_back
     going_port, going_dir, going_name = going.port, going.config.data_dir, going.config.name
     going.stop(grace=0)
     devices = service.paired_entries()
-    dialog = DeployDialog("Gate 2.0.0", build, Deployer(service), devices, TaskRunner(console_context.loop))
+    dialog = DeployDialog("Gate 2.0.0", build, Deployer(service), devices, TaskRunner(console_context.workers))
     qtbot.addWidget(dialog)
     dialog.show()
     assert not dialog.deploy_button.isEnabled()

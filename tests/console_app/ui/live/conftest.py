@@ -10,7 +10,7 @@ from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 
-from console_app.core.async_loop import AsyncLoop  # noqa: E402
+from console_app.core.workers import WorkerPool  # noqa: E402
 from console_app.ui.live.tile import LiveTile  # noqa: E402
 from console_app.ui.live.wall import LiveWall  # noqa: E402
 from console_app.ui.tasks import TaskRunner  # noqa: E402
@@ -33,15 +33,15 @@ def live_device(tmp_path_factory) -> Iterator[LineSafetyDevice]:
 
 
 @pytest.fixture(scope="module")
-def loop() -> Iterator[AsyncLoop]:
-    started = AsyncLoop().start()
+def workers() -> Iterator[WorkerPool]:
+    started = WorkerPool().start()
     yield started
     started.stop()
 
 
 @pytest.fixture
-def tasks(qapp, loop) -> TaskRunner:
-    return TaskRunner(loop)
+def tasks(qapp, workers) -> TaskRunner:
+    return TaskRunner(workers)
 
 
 @pytest.fixture

@@ -23,6 +23,6 @@ def line_device(tmp_path: Path, console_context) -> LineSafetyDevice:
 
 @pytest.fixture
 def tasks(console_context, qapp) -> TaskRunner:
-    runner = TaskRunner(console_context.loop)
+    runner = TaskRunner(console_context.workers)
     yield runner
     runner.cancel_all()

@@ -40,7 +40,7 @@ def test_deploy_from_the_library_then_roll_back_on_the_device_with_one_click(
     library = AppLibrary(tmp_path / "console", model_library=models)
     library.save_version(gate_manifest(0.5), model.id)
     console_context.model_library, console_context.app_library = models, library
-    page = ApplicationsPage(console_context, TaskRunner(console_context.loop))
+    page = ApplicationsPage(console_context, TaskRunner(console_context.workers))
     qtbot.addWidget(page)
     page.show()
     page.deployer.deploy(library.package("gate", "1.0.0"), [device_id])  # 1.0.0 is running
@@ -81,7 +81,7 @@ def test_edit_opens_the_builder_on_the_latest_version_and_saves_the_next_one(qtb
     library = AppLibrary(tmp_path / "console", model_library=models)
     library.save_version(gate_manifest(0.5), model.id)
     console_context.model_library, console_context.app_library = models, library
-    page = ApplicationsPage(console_context, TaskRunner(console_context.loop))
+    page = ApplicationsPage(console_context, TaskRunner(console_context.workers))
     qtbot.addWidget(page)
     page.show()
     page.reload()
@@ -112,7 +112,7 @@ def test_new_app_reopens_the_draft_kept_when_the_builder_was_closed(qtbot, conso
                        name="det", labels=["part", "person", "helmet"])
     console_context.model_library = models
     console_context.app_library = AppLibrary(tmp_path / "console", model_library=models)
-    page = ApplicationsPage(console_context, TaskRunner(console_context.loop))
+    page = ApplicationsPage(console_context, TaskRunner(console_context.workers))
     qtbot.addWidget(page)
     page.show()
 

@@ -40,7 +40,7 @@ def test_wizard_walk_through_draws_on_a_device_snapshot_and_saves_a_deployable_p
     source = make_constant_detector(tmp_path / "det.onnx", "yolov8", [(10, 10, 50, 50, 0.9, 1)])
     model = models.import_file(source, name="det", labels=["part", "person", "helmet"])
     library = AppLibrary(tmp_path / "console", model_library=models)
-    tasks = TaskRunner(console_context.loop)
+    tasks = TaskRunner(console_context.workers)
     builder = AppBuilder([CameraOption("sim", "Line 3", SIM)], [ModelOption.from_library(model)])
     wizard = AppBuilderWizard(builder, tasks, library.save_version, SnapshotSource(service))
     qtbot.addWidget(wizard)
@@ -106,10 +106,10 @@ LABELS = ("part", "person", "helmet")
 
 @pytest.fixture
 def tasks():
-    from console_app.core.async_loop import AsyncLoop
+    from console_app.core.workers import WorkerPool
 
-    with AsyncLoop(name="wizard-test") as loop:
-        yield TaskRunner(loop)
+    with WorkerPool(name="wizard-test") as workers:
+        yield TaskRunner(workers)
 
 
 def offline_wizard(qtbot, tasks, drafts=None, builder=None) -> AppBuilderWizard:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from device_runtime.sources.rtsp_diagnose import diagnose
+from device_runtime.media.rtsp_diagnose import diagnose
 from tests.peers.rtsp_server import RtspServer
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def test_diagnose_accepts_the_right_credentials(auth_servers, auth):
 def test_diagnose_reports_wrong_credentials_as_permanent(auth_servers, auth):
     result = diagnose(auth_servers[auth].url_for("admin", "n0t-it"), timeout_s=3)
     assert (result.status, result.permanent) == (401, True)
-    assert "authentication failed for user 'admin'" in result.reason
+    assert "wrong user name or password for user 'admin'" in result.reason
     assert "n0t-it" not in result.reason
 
 

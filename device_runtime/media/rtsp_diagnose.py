@@ -1,11 +1,13 @@
 """Why did an RTSP open fail? Ask the camera directly with one DESCRIBE.
 
 OpenCV reports only "not opened"; FFmpeg prints the cause to stderr where
-the program cannot read it. So after a failed open the RTSP source sends a
-plain ``DESCRIBE`` over a socket (with the URL's credentials, Basic or
-Digest, as FFmpeg would) and reads the status line: connection refused, no
-answer, 401 (wrong credentials), 404 (no such stream) or 200 (the camera is
-fine and the problem lies in the media setup: try another transport).
+the program cannot read it. So after a failed open the device's RTSP source
+and the console's test-open send a plain ``DESCRIBE`` over a socket (with the
+URL's credentials, Basic or Digest, as FFmpeg would) and read the status
+line: connection refused, no answer, 401 (wrong credentials), 404 (no such
+stream) or 200 (the camera is fine and the problem lies in the media setup:
+try another transport). The console also tries vendor path templates with it
+(a few hundred bytes per guess instead of a video decoder).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from device_runtime.sources.redact import redact_url, split_credentials
+from device_runtime.media.redact import redact_url, split_credentials
 
-DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
+DEFAULT_RTSP_PORT = 554
+DEFAULT_PORTS = {"rtsp": DEFAULT_RTSP_PORT, "rtsps": 322}
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def _classify(status: int, phrase: str, shown: str, user: str | None, path: str)
             )
         return Diagnosis(
             status,
-            f"authentication failed for user {user!r} at {shown}: wrong user name or password"
+            f"authentication failed: wrong user name or password for user {user!r} at {shown}"
             " (401 Unauthorized)",
             True,
         )

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from device_runtime.sources import ffmpeg_capture
-from device_runtime.sources.ffmpeg_capture import ENV_VAR, codec_name, open_capture, options_string
+from device_runtime.media import ffmpeg_capture
+from device_runtime.media.ffmpeg_capture import ENV_VAR, codec_name, open_capture, options_string
 
 
 @pytest.fixture
