@@ -525,6 +525,6 @@ def probe_address(
     if not summary.found:
         raise NoWsDiscoveryReply(
             f"no WS-Discovery reply from {host.strip()} within {timeout_s:g} s; "
-            "try Add by ONVIF address"
+            "it may still be an ONVIF camera: press Add camera… and type its address"
         )
     return summary.found[0]

@@ -121,7 +121,7 @@ class CameraDiscovery:
         timeout_s: float = 2.0,
     ) -> DiscoveryHandle:
         """Unicast probe of one host; ``on_done`` gets a :class:`ws_discovery.NoWsDiscoveryReply`
-        ("no WS-Discovery reply from …; try Add by ONVIF address") when it does not answer."""
+        ("no WS-Discovery reply from …; it may still be an ONVIF camera: press Add camera… and type its address") when it does not answer."""
 
         def run(cancel: Cancellation, found: FoundCallback) -> DiscoverySummary:
             camera = ws_discovery.probe_address(host, timeout_s, cancel)

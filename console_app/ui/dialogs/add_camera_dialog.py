@@ -17,6 +17,8 @@ share them: offered, never required).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -34,8 +36,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from dataclasses import dataclass
 
 from console_app.core.services.registration import AddCameraWizard, SaveFn, Step
 from console_app.ui.tasks import TaskRunner
@@ -84,6 +84,8 @@ class AddCameraDialog(QDialog):
         self._endpoint_reference, self._prefill_name = endpoint_reference, name
         self._secrets_kept = secrets_kept or "in this computer's credential store"
         self._recent = recent
+        #: What registered the camera (set once saved), for the Cameras page to offer next time.
+        self.used_credentials: RecentCredentials | None = None
         self._task = None
         self.stack = QStackedWidget()
         self._pages: dict[Step, QWidget] = {}
@@ -298,6 +300,8 @@ class AddCameraDialog(QDialog):
             self.frame_label.setPixmap(QPixmap.fromImage(image).scaled(
                 320, 180, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
         if wizard.step is Step.SAVED and wizard.registration is not None:
+            self.used_credentials = RecentCredentials(self.user_edit.text().strip(), self.password_edit.text(),
+                                                      wizard.registration.name)
             self.saved.emit(wizard.registration)
         self._render()
 

@@ -336,6 +336,6 @@ def test_probe_address_returns_the_camera_or_says_to_try_onvif(pool) -> None:
     )
     with pytest.raises(
         NoWsDiscoveryReply,
-        match="no WS-Discovery reply from 127.90.12.3 within 0.2 s; try Add by ONVIF address",
+        match="no WS-Discovery reply from 127.90.12.3 within 0.2 s; it may still be an ONVIF camera: press Add camera… and type its address",
     ):
         probe_address("127.90.12.3", timeout_s=0.2)
