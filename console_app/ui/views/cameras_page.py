@@ -50,10 +50,22 @@ CHECK_INTERVAL_S = 30.0
 
 
 def _size_to_contents(table, *columns: int) -> None:
-    """These columns always fit their text (names, addresses, models are never cut)."""
+    """These columns always fit their text (names, addresses, models are never cut); the others
+    elide on one line, their full text in the tooltip."""
     header = table.horizontalHeader()
+    table.setWordWrap(False)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
     for column in columns:
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    # Qt re-measures such columns on a reset, not when rows arrive one by one (discovery) or change.
+    model = table.model()
+
+    def refit(*_: object) -> None:
+        for column in columns:
+            table.resizeColumnToContents(column)
+
+    for signal in (model.rowsInserted, model.dataChanged, model.rowsRemoved):
+        signal.connect(refit)
 
 
 class CamerasPage(QWidget):
