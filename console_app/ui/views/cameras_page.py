@@ -39,7 +39,7 @@ from console_app.ui.icons import icon
 from console_app.ui.models import cameras_model, registered_cameras_model
 from console_app.ui.models.cameras_model import CANDIDATE_ROLE, DiscoveredCamerasModel
 from console_app.ui.models.registered_cameras_model import RegisteredCamerasModel, thumbnail_image
-from console_app.ui.preview.decoder import opencv_frames, probed_frames, redact_url
+from console_app.ui.preview.decoder import device_frames, opencv_frames, redact_url
 from console_app.ui.preview.video_view import VideoView
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.widgets.tables import record_table
@@ -466,12 +466,15 @@ class CamerasPage(QWidget):
         device_id = camera.reachable_via_device_id
         if device_id is None and is_device_only(camera.stream_uri):
             device_id = self._probe_device_id()
-        probe = self._device_probe(device_id) if device_id else None
+        appliances = self._context.appliances
 
         def produce(stop):
             # Runs in the preview worker: the credential store may be a keyring (I/O).
             url = store.cameras.stream_url(camera.id)
-            frames = probed_frames(probe, url) if probe is not None else opencv_frames(url)
+            if device_id:  # the device's raw view of the camera, every frame at the camera's rate
+                frames = device_frames(lambda: appliances.connect(device_id), url)
+            else:
+                frames = opencv_frames(url)
             yield from frames(stop)
 
         where = f" through device {device_id}" if device_id else ""

@@ -168,6 +168,10 @@ def test_camera_only_a_paired_device_can_open_is_tested_and_previewed_through_th
         qtbot.waitUntil(lambda: page.view.frames_shown >= 1, timeout=WAIT_MS)
         assert f"through device {entry.device_id}" in page.view.title
         assert page.view.image.width() in {p.width for p in saved.profiles}
+        # It plays: every frame the device reads (the camera sends 15 fps), not one test-open every 2 s.
+        qtbot.waitUntil(lambda: page.view.stats is not None and page.view.stats.frames >= 20, timeout=WAIT_MS)
+        assert page.view.stats.fps > 5, page.view.stats
+        assert page.view.status_text().startswith("LIVE · 1280×720 · ")
     finally:
         page.stop_preview()
         camera.stop()
