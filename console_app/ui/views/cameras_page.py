@@ -89,7 +89,6 @@ class CamerasPage(QWidget):
         self.conflict_box: QMessageBox | None = None
         self.conflict_reload_button: QPushButton | None = None
         self.url_edit = QLineEdit()
-        self.url_edit.setMinimumWidth(260)
         self.url_edit.setPlaceholderText("rtsp://camera-address:554/stream")
         self.url_edit.setAccessibleName("Stream URL")
         self.url_edit.returnPressed.connect(self.preview_url)
