@@ -148,12 +148,15 @@ class CameraMonitor:
         self._lock = threading.Lock()
         self._cameras: tuple[Any, ...] = ()
         self._wake = threading.Event()
+        # Each run has its own stop event: a run told to stop ends after its check in progress,
+        # while a restart (the page shown again at once) starts a fresh run beside it.
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether a run is going on and has not been told to stop."""
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
 
     def set_cameras(self, cameras: Sequence[Any]) -> None:
         """Check these cameras from now on (starting with a round at once)."""
@@ -166,28 +169,31 @@ class CameraMonitor:
         self._wake.set()
 
     def start(self) -> CameraMonitor:
+        """Start checking (a round at once); nothing happens when already running."""
         if self.running:
             return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="camera-monitor", daemon=True)
+        self._stop = threading.Event()
+        self._wake.set()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="camera-monitor",
+                                        daemon=True)
         self._thread.start()
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop after the check in progress (each is bounded by ``timeout_s``)."""
+        """Stop after the check in progress (each is bounded by ``timeout_s``); wait at most ``timeout_s``."""
         self._stop.set()
         self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread() and timeout_s > 0:
             thread.join(timeout_s)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             self._wake.clear()
             with self._lock:
                 cameras = self._cameras
             for camera in cameras:
-                if self._stop.is_set() or self._wake.is_set():
+                if stop.is_set() or self._wake.is_set():
                     break  # a new list (or stop) came: start over with it
                 try:
                     password = self._password_of(camera.id)
@@ -196,7 +202,7 @@ class CameraMonitor:
                     log.exception("checking camera %s failed", getattr(camera, "id", "?"))
                     result = CameraCheck(camera.id, Availability.OFFLINE, f"{type(exc).__name__}: {exc}",
                                          checked_at=time.time())
-                if self._stop.is_set():
+                if stop.is_set():
                     break
                 try:
                     self._on_result(result)

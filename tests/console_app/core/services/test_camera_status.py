@@ -113,6 +113,14 @@ def test_monitor_reports_every_camera_from_its_own_thread_and_stops(store, camer
     try:
         monitor.set_cameras(records)
         assert done.wait(30)
+        # Hidden and shown again at once (the engineer flips pages): the checks go on.
+        monitor.stop(timeout_s=0)
+        assert not monitor.running
+        done.clear()
+        results.clear()
+        monitor.start()
+        assert monitor.running
+        assert done.wait(30)
     finally:
         monitor.stop()
     assert not monitor.running
