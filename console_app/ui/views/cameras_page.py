@@ -233,7 +233,7 @@ class CamerasPage(QWidget):
                        self.preview_selected_button):
             widget.setEnabled(inventory is not None)
         if self.monitor is not None:
-            self.monitor.stop()
+            self.monitor.stop(timeout_s=0)
             self.monitor = None
         if inventory is None:
             self.registered_status.setText("No inventory is open: registered cameras cannot be shown.")
@@ -491,5 +491,6 @@ class CamerasPage(QWidget):
     def shutdown(self) -> None:
         self.cancel_discovery()
         if self.monitor is not None:
-            self.monitor.stop()
+            # A check of a dead camera may take seconds; its daemon thread ends by itself after it.
+            self.monitor.stop(timeout_s=1.0)
         self.view.stop()
