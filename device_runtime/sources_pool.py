@@ -64,6 +64,11 @@ class SourcePool:
             entry = self._entries.get(camera_id)
             return entry[1] if entry else None
 
+    def find_by_url(self, url: str) -> Any | None:
+        """The running source of ``url`` (an app reads it), or None."""
+        with self._lock:
+            return next((e[1] for e in self._entries.values() if e[0] == url), None)
+
     def items(self) -> list[tuple[str, Any]]:
         with self._lock:
             return [(cid, e[1]) for cid, e in self._entries.items()]

@@ -10,6 +10,7 @@ from typing import Any
 from device_runtime import __version__
 from device_runtime.health import read_device_health
 from device_runtime.protocol.v1 import device_pb2 as pb
+from device_runtime.types import StreamState
 
 API_VERSION = "v1"
 
@@ -50,6 +51,26 @@ def device_info(device: Any) -> pb.DeviceInfo:
     )
 
 
+#: Markers of the refusals our RTSP diagnosis reports (device_runtime/sources/rtsp_diagnose.py).
+_AUTH_REFUSALS = ("(401 Unauthorized)", "(403 Forbidden)")
+
+
+def camera_availability(state: str, reason: str) -> str:
+    """A stream's state as a camera's availability: online, connecting, offline or auth_failed.
+
+    A camera that refused the credentials ends FAILED (retrying could lock the
+    account) with the 401/403 named in its reason; any other failure, a stall or a
+    reconnect is offline.
+    """
+    if state == StreamState.LIVE.value:
+        return "online"
+    if state == StreamState.CONNECTING.value:
+        return "connecting"
+    if state == StreamState.FAILED.value and any(marker in reason for marker in _AUTH_REFUSALS):
+        return "auth_failed"
+    return "offline"
+
+
 def stream_state(supervisor: Any, camera_id: str) -> str:
     source = supervisor.sources.get(camera_id)
     return source.state.value if source is not None else "stopped"
@@ -75,6 +96,7 @@ def health(device: Any) -> pb.Health:
                     inference_ms=worker.stats.inference_ms,
                     width=source.width or 0,
                     height=source.height or 0,
+                    availability=camera_availability(source.state.value, source.state_reason or ""),
                 )
             )
     device_health = pb.DeviceHealth(

@@ -43,6 +43,7 @@ from device_runtime.pipeline import PreviewItem, encode_jpeg
 from device_runtime.protocol.apps.manifest import parse_manifest
 from device_runtime.protocol.apps.specs import camera_password_secret
 from device_runtime.protocol.package_signature import key_fingerprint
+from device_runtime.raw_view import RawViews
 from device_runtime.security.camera_secrets import take_camera_passwords, with_camera_passwords
 from device_runtime.security.package_signing import verify_package_signature
 from device_runtime.security.secret_store import SecretStore
@@ -104,6 +105,8 @@ class Supervisor:
         self.snapshots = SnapshotStore(data / "snapshots", limit=config.snapshot_limit)
         self.registry = ModelRegistry(providers=config.providers, cache_dir=data / "trt-cache")
         self.sources = SourcePool(open_source_fn)
+        #: Raw camera pictures for the console's preview (cameras no app reads get a source of their own).
+        self.raw_views = RawViews(self.sources, open_source_fn)
         self.events: Broadcast[Any] = Broadcast(history=500)
         self.logs: Broadcast[LogEntry] = Broadcast(history=1000, queue_size=2000)
         self.previews: Latest[PreviewItem] = Latest()

@@ -117,6 +117,18 @@ class CredentialStore:
             return f"keyring ({type(self._backend).__module__}.{type(self._backend).__name__})"
         return f"encrypted file ({self.folder / SECRETS_FILE_NAME})"
 
+    @property
+    def uses_keyring(self) -> bool:
+        """Whether secrets go to the OS keyring (else to the encrypted file)."""
+        return self._backend is not None
+
+    def where_for_user(self) -> str:
+        """Where a secret put here ends up, in words for a form: the keyring or the file's path."""
+        if self._backend is not None:
+            return "in this computer's keyring (your login protects it)"
+        return (f"in an encrypted file, {self.folder / SECRETS_FILE_NAME} (no keyring is available on "
+                "this computer; anyone who can read your files can read it)")
+
     # -- public API ------------------------------------------------------------------
 
     def put(self, ref: str, secret: str) -> None:

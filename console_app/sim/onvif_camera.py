@@ -7,7 +7,10 @@ camera answers what a registering client asks (device information, clock,
 capabilities/services, media profiles, stream and snapshot URIs), checks
 WS-UsernameToken digests against its *own* clock (``clock_skew_s`` makes it
 drift, like real cameras), optionally demands HTTP Digest instead, serves a
-JPEG snapshot, and can fail on purpose (``malformed``, ``onvif=False``).
+JPEG snapshot (or PNG, as some cameras do: ``snapshot_format="png"``), and can
+fail on purpose (``malformed``, ``onvif=False``). Several cameras given one
+``name`` announce the same ONVIF name scope, as cameras of one model do out of
+the box.
 Its video is the synthetic production line (a ``sim://`` URL, rendered by a
 Sightline device) or any RTSP URL; the stream URI it hands out is that URL
 without credentials. With ``discovery_interface`` set it also answers
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 DEVICE_PATH = "/onvif/device_service"
 MEDIA_PATH = "/onvif/media_service"
 SNAPSHOT_PATH = "/onvif/snapshot"
+SNAPSHOT_FORMATS = {"jpeg": (".jpg", "image/jpeg"), "png": (".png", "image/png")}
 DEFAULT_VIDEO_URL = "sim://production-line?seed=7&width=640&height=480&fps=15"
 AUTH_MODES = ("ws-security", "http-digest")
 _PUBLIC_OPERATIONS = {"GetSystemDateAndTime"}  # ONVIF "pre-auth" calls a client needs first
@@ -78,6 +82,7 @@ class SimulatedOnvifCamera:
         clock_skew_s: float = 0.0,
         video_url: str = DEFAULT_VIDEO_URL,
         snapshot_jpeg: SnapshotSource = None,
+        snapshot_format: str = "jpeg",
         name: str = "Sightline Sim Camera",
         manufacturer: str = "Sightline",
         model: str = "SIM-ONVIF-1",
@@ -94,6 +99,8 @@ class SimulatedOnvifCamera:
             raise ValueError(f"auth must be one of {AUTH_MODES}, got {auth!r}")
         if not profiles:
             raise ValueError("a camera needs at least one profile")
+        if snapshot_format not in SNAPSHOT_FORMATS:
+            raise ValueError(f"snapshot_format must be one of {sorted(SNAPSHOT_FORMATS)}, got {snapshot_format!r}")
         self.host = host
         self.port = port
         self.username = username
@@ -101,6 +108,7 @@ class SimulatedOnvifCamera:
         self.clock_skew_s = float(clock_skew_s)
         self.video_url = video_url
         self.snapshot_jpeg = snapshot_jpeg
+        self.snapshot_format = snapshot_format
         self.name = name
         self.manufacturer = manufacturer
         self.model = model
@@ -214,7 +222,8 @@ class SimulatedOnvifCamera:
         raise SoapFault("s:Sender", "ter:InvalidArgVal", f"no profile with token {token!r}")
 
     def snapshot(self, profile: SimProfile) -> bytes:
-        """JPEG bytes for ``profile``: the given bytes/renderer, else a production-line frame."""
+        """Image bytes for ``profile``: the given bytes/renderer, else a production-line frame
+        encoded as :attr:`snapshot_format`."""
         if isinstance(self.snapshot_jpeg, bytes):
             return self.snapshot_jpeg
         if callable(self.snapshot_jpeg):
@@ -231,9 +240,11 @@ class SimulatedOnvifCamera:
                 seed = int(dict(parse_qsl(urlsplit(self.video_url).query)).get("seed", 7))
                 self._renderer = ProductionLineRenderer(profile.width, profile.height, seed, profile.fps)
             image, _ = self._renderer.render(int(time.time() * profile.fps) % 100_000)
-        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        extension = SNAPSHOT_FORMATS[self.snapshot_format][0]
+        params = [cv2.IMWRITE_JPEG_QUALITY, 85] if self.snapshot_format == "jpeg" else []
+        ok, buf = cv2.imencode(extension, image, params)
         if not ok:
-            raise RuntimeError("could not encode the snapshot as JPEG")
+            raise RuntimeError(f"could not encode the snapshot as {self.snapshot_format}")
         return buf.tobytes()
 
     def answer(self, path: str, body: bytes) -> bytes:
@@ -363,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         except SoapFault as fault:
             self._send(404, fault.reason.encode(), "text/plain")
             return
-        self._send(200, self.camera.snapshot(profile), "image/jpeg")
+        self._send(200, self.camera.snapshot(profile), SNAPSHOT_FORMATS[self.camera.snapshot_format][1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -379,6 +390,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--auth", choices=AUTH_MODES, default="ws-security")
     parser.add_argument("--video-url", default=DEFAULT_VIDEO_URL)
     parser.add_argument("--discovery-interface", default="127.0.0.1", help="'' disables WS-Discovery")
+    parser.add_argument("--name", default="", help="one ONVIF name for every camera (as one model's "
+                        "cameras announce out of the box); default 'Sim Camera N'")
+    parser.add_argument("--snapshot-format", choices=sorted(SNAPSHOT_FORMATS), default="jpeg")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cameras = []
@@ -386,7 +400,8 @@ def main(argv: list[str] | None = None) -> None:
         cam = SimulatedOnvifCamera(
             args.host, args.base_port + i, args.username, args.password,
             clock_skew_s=args.clock_skew, video_url=args.video_url, auth=args.auth,
-            name=f"Sim Camera {i + 1}", serial=f"SIM-{args.base_port + i:05d}",
+            name=args.name or f"Sim Camera {i + 1}", serial=f"SIM-{args.base_port + i:05d}",
+            snapshot_format=args.snapshot_format,
             discovery_interface=args.discovery_interface or None,
         ).start()
         cameras.append(cam)

@@ -101,3 +101,14 @@ def preview_frame(item: PreviewItem, jpeg: bytes, state: str = "") -> pb.Preview
         sent_time=time.time(),
         state=state,
     )
+
+
+def raw_frame(step: Any, jpeg: bytes) -> pb.PreviewFrame:
+    """A raw view step (device_runtime.raw_view.RawFrame): a frame, or only the stream's state."""
+    frame = step.frame
+    if frame is None:
+        return pb.PreviewFrame(state=step.state, state_reason=step.reason, sent_time=time.time())
+    return pb.PreviewFrame(
+        camera_id=frame.stream_id, seq=frame.seq, capture_time=frame.capture_time, jpeg=jpeg,
+        width=frame.width, height=frame.height, sent_time=time.time(), state=step.state,
+    )

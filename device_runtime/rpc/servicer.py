@@ -178,6 +178,14 @@ class DeviceServicer(pb_grpc.DeviceServicer):
             return pb.PreviewFrame(jpeg=jpeg)
         return mappers.preview_frame(item, jpeg, status.stream_state(self.supervisor, request.camera_id))
 
+    def WatchCamera(self, request: pb.WatchCameraRequest, context: grpc.ServicerContext) -> Iterator[pb.PreviewFrame]:
+        if not request.url:
+            raise InvalidArgument("watching a camera needs its URL")
+        max_width = request.max_width if request.max_width > 0 else 960
+        quality = request.jpeg_quality if 0 < request.jpeg_quality <= 100 else 80
+        for step in self.supervisor.raw_views.watch(request.url, context.is_active):
+            yield mappers.raw_frame(step, encode_jpeg(step.frame.image, max_width, quality) if step.frame else b"")
+
     def ProbeCamera(self, request: pb.ProbeCameraRequest, context: grpc.ServicerContext) -> pb.ProbeCameraResponse:
         if not request.url:
             raise InvalidArgument("probe needs a camera URL")

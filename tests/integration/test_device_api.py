@@ -81,6 +81,7 @@ STREAM_CALLS = [
     ("WatchEvents", pb.WatchEventsRequest()),
     ("WatchLogs", pb.WatchLogsRequest()),
     ("WatchPreview", pb.PreviewRequest()),
+    ("WatchCamera", pb.WatchCameraRequest(url="test://pattern")),
 ]
 
 
@@ -220,6 +221,26 @@ def test_health_reports_each_stream_and_the_device(client, make_package):
     assert 0 <= sample.device.cpu_percent <= 100 * 64 and sample.device.memory_used_bytes > 0
     assert sample.active_provider == "CPUExecutionProvider"
     assert [a.app_id for a in sample.apps] == ["widgets"]
+    assert stream.availability == "online"
+
+
+def test_health_says_which_camera_refused_the_password(client, make_package):
+    from tests.peers.rtsp_server import RtspServer
+
+    with RtspServer(path="/live", user="admin", password="right-pw", width=320, height=240) as camera:
+        client.deploy(make_package(detector_manifest(
+            camera_url=f"rtsp://admin:wrong-pw@127.0.0.1:{camera.port}/live", camera_id="gate")))
+
+        def refused():
+            with client.health(interval_s=0.2) as stream:
+                for sample in stream:
+                    if sample.streams and sample.streams[0].state in ("failed", "live"):
+                        return sample.streams[0]
+            return None
+
+        stream = wait_for(refused, 20, "the camera's verdict in health")
+    assert (stream.camera_id, stream.state, stream.availability) == ("gate", "failed", "auth_failed")
+    assert "401" in stream.state_reason and "wrong-pw" not in stream.state_reason
 
 
 def test_log_stream_replays_recent_records_and_filters_by_level(client, make_package):
@@ -257,6 +278,44 @@ def test_probe_opens_a_camera_the_device_can_reach_and_explains_one_it_cannot(cl
     dead = client.probe_camera("rtsp://admin:hunter2@127.0.0.1:9/stream", timeout_ms=2000)
     assert not dead.ok and dead.error
     assert "hunter2" not in dead.error
+
+
+def raw_frames(client, url: str, count: int, timeout: float = 15.0) -> list:
+    """The first ``count`` frames (with a picture) of a raw camera view."""
+    frames: list = []
+    stream = client.watch_camera(url, max_width=320)
+    first_message(stream, timeout, f"{count} raw frames of {url}",
+                  accept=lambda m: bool(m.jpeg) and (frames.append(m) or len(frames) >= count))
+    stream.cancel()
+    return frames
+
+
+def test_a_camera_no_app_reads_is_watched_raw_at_the_cameras_own_rate(client, device):
+    started = time.monotonic()
+    frames = raw_frames(client, "test://pattern?width=320&height=240&fps=25", 30)
+    elapsed = time.monotonic() - started
+    assert all(f.state == "live" and f.jpeg[:2] == b"\xff\xd8" and (f.width, f.height) == (320, 240)
+               for f in frames)
+    seqs = [f.seq for f in frames]
+    assert seqs == sorted(seqs) and seqs[-1] - seqs[0] + 1 >= len(frames)
+    # Every frame the camera sends is passed on, not one test-open every few seconds.
+    assert len(frames) / elapsed > 8, f"{len(frames)} frames in {elapsed:.1f} s"
+    wait_for(lambda: device.supervisor.camera_ids() == [], 5, "the raw view's source to stop")
+
+
+def test_a_camera_an_app_reads_is_shared_with_the_raw_view(client, make_package, device):
+    client.deploy(make_package(detector_manifest()))
+    [frame] = raw_frames(client, "test://pattern?width=320&height=240&fps=15", 1)
+    assert frame.camera_id == "cam-1"  # the app's source, not a second decoder
+    assert device.supervisor.camera_ids() == ["cam-1"]
+
+
+def test_a_raw_view_of_a_dead_camera_says_its_state_and_never_shows_the_password(client):
+    stream = client.watch_camera("rtsp://admin:hunter2@127.0.0.1:9/stream")
+    message = first_message(stream, 10, "a state message", accept=lambda m: not m.jpeg)
+    stream.cancel()
+    assert message.state in ("connecting", "reconnecting", "failed") and message.state != "live"
+    assert message.state_reason and "hunter2" not in message.state_reason
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -262,6 +262,15 @@ class DeviceClient:
         request = pb.SnapshotRequest(camera_id=camera_id, snapshot_id=snapshot_id, max_width=max_width)
         return _call("GetSnapshot", self._stub.GetSnapshot, request, self.timeout)
 
+    def watch_camera(self, url: str, max_width: int = 960, jpeg_quality: int = 80) -> DeviceStream:
+        """A camera's raw frames as the device reads them, at the camera's rate (no app needed).
+
+        Frames without ``jpeg`` carry the stream's state and reason while no frame arrives.
+        ``url`` may hold the camera's password: it travels only over the paired TLS connection.
+        """
+        request = pb.WatchCameraRequest(url=url, max_width=max_width, jpeg_quality=jpeg_quality)
+        return _stream("WatchCamera", self._stub.WatchCamera(request))
+
     def probe_camera(self, url: str, timeout_ms: int = 5000) -> pb.ProbeCameraResponse:
         request = pb.ProbeCameraRequest(url=url, timeout_ms=timeout_ms)
         return _call("ProbeCamera", self._stub.ProbeCamera, request, timeout_ms / 1000 + self.timeout)

@@ -23,12 +23,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import ipaddress
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import cv2
+import numpy as np
 import requests
 from requests.auth import HTTPDigestAuth
 from zeep.exceptions import Fault, TransportError
@@ -89,6 +93,10 @@ class OnvifProtocolError(OnvifError):
 
 class NotOnvif(OnvifError):
     """Something answers at the address, but it has no ONVIF device service."""
+
+
+class BadCameraAddress(OnvifError, ValueError):
+    """What was typed as a camera address is not one (the message says why, in plain words)."""
 
 
 @dataclass(frozen=True)
@@ -202,24 +210,112 @@ class _Camera(ONVIFCamera):
 
 
 def device_xaddr_for(host: str, port: int = 80) -> str:
-    """The conventional device service address of a camera at ``host:port``."""
+    """The conventional device service address of a camera at ``host:port`` (IPv6 in brackets)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
     return f"http://{host}:{port}{DEVICE_SERVICE_PATH}"
+
+
+@dataclass(frozen=True)
+class CameraAddress:
+    """A typed camera address, understood: where the device service is."""
+
+    device_xaddr: str
+    host: str
+    port: int
+
+
+def parse_camera_address(text: str, port: int | None = None) -> CameraAddress:
+    """Understand what an engineer types as an ONVIF camera's address.
+
+    Accepts ``host``, ``host:port``, an IPv6 address (bare or ``[v6]:port``) and a
+    full ``http(s)://…/onvif/device_service`` URL (a discovered XAddr). ``port`` is
+    the separate Port field (None: not set); a port in the address wins, and the two
+    may not disagree. Raises :class:`BadCameraAddress` naming the problem.
+    """
+    text = text.strip()
+    if not text:
+        raise BadCameraAddress("enter the camera's IP address or host name")
+    if port is not None and not 0 < port < 65536:
+        raise BadCameraAddress(f"port {port} is not a port number (1 to 65535)")
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.scheme.lower() not in ("http", "https"):
+            raise BadCameraAddress(f"an ONVIF address starts with http:// or https://, not {parts.scheme}://"
+                                   " (for an RTSP stream, type the camera's IP address)")
+        try:
+            url_port = parts.port
+        except ValueError:
+            raise BadCameraAddress(f"the port in {text} is not a number from 1 to 65535") from None
+        if not parts.hostname:
+            raise BadCameraAddress(f"{text} names no camera host")
+        _check_host(parts.hostname)
+        default = 443 if parts.scheme.lower() == "https" else 80
+        chosen = _agree(url_port, port, text) or default
+        netloc = parts.netloc if url_port or port is None else f"{parts.netloc}:{chosen}"
+        path = parts.path if parts.path not in ("", "/") else DEVICE_SERVICE_PATH
+        xaddr = parts._replace(netloc=netloc, path=path).geturl()
+        return CameraAddress(xaddr, parts.hostname, chosen)
+    host, typed_port = _split_host_port(text)
+    _check_host(host)
+    chosen = _agree(typed_port, port, text) or 80
+    return CameraAddress(device_xaddr_for(host, chosen), host, chosen)
+
+
+def _split_host_port(text: str) -> tuple[str, int | None]:
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise BadCameraAddress(f"{text} opens a bracket for an IPv6 address but never closes it")
+        if rest and not rest.startswith(":"):
+            raise BadCameraAddress(f"after [{host}] only :port may follow, not {rest!r}")
+        return host, _port_number(rest[1:], text) if rest else None
+    if text.count(":") > 1:  # a bare IPv6 address: no port possible without brackets
+        return text, None
+    host, sep, port_text = text.partition(":")
+    return host, _port_number(port_text, text) if sep else None
+
+
+def _port_number(word: str, text: str) -> int:
+    if not word.isdigit() or not 0 < int(word) < 65536:
+        raise BadCameraAddress(f"the port in {text} must be a number from 1 to 65535, not {word!r}")
+    return int(word)
+
+
+def _check_host(host: str) -> None:
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            raise BadCameraAddress(f"{host} is not a camera address: type host, host:port, "
+                                   "[IPv6 address]:port or the camera's http://…/onvif/device_service URL"
+                                   ) from None
+        return
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host):
+        raise BadCameraAddress(f"{host!r} is not an IP address or host name (letters, digits, dots and "
+                               "dashes only; no spaces or slashes)")
+
+
+def _agree(in_address: int | None, in_field: int | None, text: str) -> int | None:
+    if in_address and in_field and in_address != in_field:
+        raise BadCameraAddress(f"the address says port {in_address} but the Port field says {in_field}: "
+                               "clear one of them")
+    return in_address or in_field
 
 
 class OnvifClient:
     """A camera's ONVIF device and media services, read the robust way (see module docstring).
 
-    ``address`` is a host name or IP (then ``port`` applies and the path is
-    ``/onvif/device_service``) or a full device XAddr from WS-Discovery.
+    ``address`` is anything :func:`parse_camera_address` understands: a host name
+    or IP, with or without ``:port`` (``port``, default 80, applies when it has none;
+    the path is ``/onvif/device_service``), or a full device XAddr from WS-Discovery.
     """
 
-    def __init__(self, address: str, port: int = 80, username: str = "admin", password: str = "", *,
+    def __init__(self, address: str, port: int | None = None, username: str = "admin", password: str = "", *,
                  timeout_s: float = DEFAULT_TIMEOUT_S,
                  auth_methods: tuple[AuthMethod, ...] = ALL_AUTH_METHODS) -> None:
-        self.device_xaddr = address if "://" in address else device_xaddr_for(address, port)
-        parts = urlsplit(self.device_xaddr)
-        self.host = parts.hostname or address
-        self.port = parts.port or 80
+        parsed = parse_camera_address(address, port if "://" not in address else None)
+        self.device_xaddr, self.host, self.port = parsed.device_xaddr, parsed.host, parsed.port
         self.username = username
         self._password = password
         self.timeout_s = timeout_s
@@ -373,10 +469,10 @@ class OnvifClient:
         if response.status_code in (401, 403):
             raise OnvifAuthError(f"{self.where} refused the snapshot to user {self.username!r} "
                                  f"(HTTP {response.status_code})")
-        if response.status_code != 200 or not response.content.startswith(b"\xff\xd8"):
+        if response.status_code != 200 or not is_decodable_image(response.content):
             raise OnvifProtocolError(f"{self.where}: snapshot {_strip_query(uri)} returned HTTP "
                                      f"{response.status_code} {response.headers.get('Content-Type', '')}, "
-                                     "not a JPEG")
+                                     "not an image")
         return response.content
 
     # -------------------------------------------------------------- helpers
@@ -437,11 +533,18 @@ class OnvifClient:
                                   f"({type(cause).__name__}: {cause})")
 
 
-def read_camera(address: str, port: int = 80, username: str = "admin", password: str = "",
+def read_camera(address: str, port: int | None = None, username: str = "admin", password: str = "",
                 timeout_s: float = DEFAULT_TIMEOUT_S) -> OnvifCameraInfo:
     """One-shot :meth:`OnvifClient.read_camera`."""
     with OnvifClient(address, port, username, password, timeout_s=timeout_s) as client:
         return client.read_camera()
+
+
+def is_decodable_image(data: bytes) -> bool:
+    """Whether ``data`` is an image OpenCV decodes (JPEG, PNG, BMP, WebP…): cameras differ."""
+    if not data:
+        return False
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is not None
 
 
 def _root_cause(exc: BaseException) -> BaseException:

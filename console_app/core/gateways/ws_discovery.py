@@ -50,6 +50,11 @@ MULTICAST_GROUP = "239.255.255.250"
 WS_DISCOVERY_PORT = 3702
 PROBE_TYPES = (NETWORK_VIDEO_TRANSMITTER, ONVIF_DEVICE)
 REPEAT_AFTER_S = 0.25  # WS-Discovery sends each multicast message twice
+#: A probe ends early once it was repeated, this long has passed (WS-Discovery's
+#: APP_MAX_DELAY is 0.5 s: a camera answers within it, plus the LAN), and the
+#: replies have stopped for QUIET_S.
+SETTLE_AFTER_S = 1.0
+QUIET_S = 0.4
 LARGEST_SCAN_PREFIX = 16
 _RECEIVE_BUFFER_BYTES = 1 << 20
 
@@ -294,8 +299,11 @@ def probe(
     cancel: Cancellation | None = None,
     ttl: int = 1,
 ) -> DiscoverySummary:
-    """Multicast Probes for NVT and Device on each interface; collect answers for ``timeout_s``.
+    """Multicast Probes for NVT and Device on each interface; collect answers for at most ``timeout_s``.
 
+    The probe is sent twice; once it was repeated, :data:`SETTLE_AFTER_S` has
+    passed and no datagram came for :data:`QUIET_S`, the probe ends early (a LAN's
+    cameras all answer within a second), else at ``timeout_s``.
     ``on_found(candidate)`` runs on this thread as soon as a camera has an
     address, and again if a later reply changes it. Interfaces that fail are
     listed in the summary's ``errors``; the others are still probed.
@@ -338,16 +346,19 @@ def probe(
         send_probes()
         deadline = started + timeout_s
         repeat_at: list[float] = [started + REPEAT_AFTER_S] if REPEAT_AFTER_S < timeout_s else []
+        last_heard = [started]
 
         def next_wake(now: float) -> float | None:
             if repeat_at and now >= repeat_at[0]:
                 repeat_at.clear()
                 send_probes()
-            if now >= deadline:
+            settled = max(started + SETTLE_AFTER_S, last_heard[0] + QUIET_S)
+            if now >= deadline or (not repeat_at and now >= settled):
                 return None
-            return min([deadline, *repeat_at])
+            return min([deadline, settled, *repeat_at])
 
         def on_datagram(sock: socket.socket, data: bytes, source: str) -> None:
+            last_heard[0] = time.monotonic()
             for candidate in _handle_reply(collector, data, source, sockets[sock].address):
                 resolve = build_resolve(new_message_id(), candidate.endpoint_reference)
                 try:
@@ -514,6 +525,6 @@ def probe_address(
     if not summary.found:
         raise NoWsDiscoveryReply(
             f"no WS-Discovery reply from {host.strip()} within {timeout_s:g} s; "
-            "try Add by ONVIF address"
+            "it may still be an ONVIF camera: press Add camera… and type its address"
         )
     return summary.found[0]

@@ -183,7 +183,10 @@ def _types(element: etree._Element | None) -> tuple[str, ...]:
 
 
 def decode_scopes(scopes: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """``name``, ``hardware`` and ``location`` from ONVIF scope URIs, percent-decoded."""
+    """``name``, ``hardware`` and ``location`` from ONVIF scope URIs, percent-decoded.
+
+    ``Line_3_camera_1`` and ``Line%203%20camera%201`` both read ``Line 3 camera 1``.
+    """
     found = {"name": "", "hardware": "", "location": ""}
     for scope in scopes:
         if not scope.lower().startswith(_ONVIF_SCOPE):
@@ -191,7 +194,12 @@ def decode_scopes(scopes: tuple[str, ...] | list[str]) -> dict[str, str]:
         kind, _, value = scope[len(_ONVIF_SCOPE) :].partition("/")
         kind = kind.lower()
         if kind in found and value and not found[kind]:
-            found[kind] = unquote(value.replace("+", " ")).strip()
+            text = unquote(value.replace("+", " "))
+            if kind != "hardware":
+                # Scope values cannot hold spaces: firmwares write %20 or underscores.
+                # ONVIF Device Manager shows both as spaces; model numbers keep theirs.
+                text = text.replace("_", " ")
+            found[kind] = " ".join(text.split())
     return found
 
 

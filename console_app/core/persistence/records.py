@@ -110,7 +110,10 @@ class CameraDraft:
             return registration
         values: dict[str, Any] = {}
         for f in fields(cls):
-            for name in _ALIASES.get(f.name, (f.name,)):
+            names = _ALIASES.get(f.name, (f.name,))
+            if f.name == "onvif_port" and hasattr(registration, "onvif_port"):
+                names = ("onvif_port",)  # None there means "no ONVIF": its ``port`` is the RTSP port
+            for name in names:
                 value = getattr(registration, name, None)
                 if value is not None:
                     values[f.name] = value

@@ -24,6 +24,9 @@ from console_app.core.gateways.ws_discovery import (
 
 log = logging.getLogger(__name__)
 
+#: Re-exported for the UI, which reaches gateways only through services.
+NoWsDiscoveryReply = ws_discovery.NoWsDiscoveryReply
+
 FoundCallback = Callable[[CameraCandidate], None]
 #: ``on_done(summary, error)``: exactly one of the two is ``None``.
 DoneCallback = Callable[["DiscoverySummary | None", "Exception | None"], None]
@@ -121,7 +124,7 @@ class CameraDiscovery:
         timeout_s: float = 2.0,
     ) -> DiscoveryHandle:
         """Unicast probe of one host; ``on_done`` gets a :class:`ws_discovery.NoWsDiscoveryReply`
-        ("no WS-Discovery reply from …; try Add by ONVIF address") when it does not answer."""
+        ("no WS-Discovery reply from …; it may still be an ONVIF camera: press Add camera… and type its address") when it does not answer."""
 
         def run(cancel: Cancellation, found: FoundCallback) -> DiscoverySummary:
             camera = ws_discovery.probe_address(host, timeout_s, cancel)

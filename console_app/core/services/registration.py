@@ -16,6 +16,14 @@ only a device renders). Saving is the inventory's job: the wizard calls the
 ``save(registration, password)`` callable it was given and shows whatever
 that raises (duplicate camera, database down) without changing anything.
 
+Duplicates are refused as early as the wizard can tell: on the address page
+when the discovered endpoint or the typed address is one of the ``registered``
+cameras it was given, after probing when the serial number is, and at save
+time by the inventory itself; always with a sentence that names both cameras.
+The name proposed is unique among those cameras and the other ``known_names``
+(cameras of one model announce the same ONVIF name): the serial or the address
+is added when needed, and the engineer may rename on the review page.
+
 Blocking steps (:meth:`AddCameraWizard.probe`, :meth:`~AddCameraWizard.test_stream`,
 :meth:`~AddCameraWizard.save`) are meant to run in a background operation;
 :meth:`~AddCameraWizard.cancel` may be called from another thread meanwhile,
@@ -25,20 +33,27 @@ and a result that arrives after a cancel is dropped.
 from __future__ import annotations
 
 import enum
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from console_app.core.gateways import onvif_client, rtsp_paths, stream_reader
 from console_app.core.gateways.onvif_client import (
+    BadCameraAddress,
     OnvifAuthError,
     OnvifCameraInfo,
     OnvifError,
     OnvifProfile,
 )
 from console_app.core.gateways.stream_reader import FirstFrame, is_device_only, test_open
+from console_app.core.services.camera_identity import (
+    already_registered_message,
+    find_registered,
+    unique_name,
+)
 from device_runtime.media.redact import redact_url, split_credentials, with_credentials
 from device_runtime.media.rtsp_diagnose import diagnose
 
@@ -47,6 +62,8 @@ __all__ = [
     "AddCameraWizard", "CameraRegistration", "DeviceProbe", "FirstFrame", "Mode", "Step", "WizardStepError",
     "device_probe_from_client", "device_probe_through", "is_device_only", "test_open",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class Step(str, enum.Enum):
@@ -138,6 +155,9 @@ class AddCameraWizard:
     ``device_probe(url, timeout_s)`` test-opens through a paired device; None
     when no device is paired. ``on_change(wizard)`` runs after every step
     change, on the thread that caused it (the UI bridge re-emits it).
+    ``registered``: the cameras already in the inventory (``CameraRecord``-like),
+    ``known_names``: other names in view (discovered cameras), both for the
+    duplicate checks and the unique name proposal.
     The gateways are parameters so a test can swap in a fault it cannot cause
     with a real camera; by default they are the real ones.
     """
@@ -145,10 +165,13 @@ class AddCameraWizard:
     def __init__(self, save: SaveFn, *, device_probe: DeviceProbe | None = None, probe_device_id: str | None = None,
                  timeout_s: float = 5.0,
                  on_change: Callable[[AddCameraWizard], None] | None = None,
+                 registered: Sequence[Any] = (), known_names: Collection[str] = (),
                  read_camera: Callable[..., OnvifCameraInfo] = onvif_client.read_camera,
                  find_stream: Callable[..., rtsp_paths.FoundStream] = rtsp_paths.find_stream,
                  local_test_open: Callable[[str, float], FirstFrame] = stream_reader.test_open) -> None:
         self._save = save
+        self.registered = tuple(registered)
+        self.known_names = tuple(known_names)
         self._device_probe = device_probe
         #: Which paired device ``device_probe`` goes through (recorded when the stream opened only there).
         self.probe_device_id = probe_device_id
@@ -193,6 +216,18 @@ class AddCameraWizard:
                 return self._fail_here("enter the camera's IP address or host name")
             if mode is Mode.RTSP and "://" in address and urlsplit(address).scheme.lower() not in ("rtsp", "rtsps"):
                 return self._fail_here(f"{redact_url(address)} is not an rtsp:// URL")
+            host = ""
+            if mode is Mode.ONVIF:
+                try:
+                    parsed = onvif_client.parse_camera_address(address, port)
+                except BadCameraAddress as exc:
+                    return self._fail_here(str(exc))
+                address, host, port = parsed.device_xaddr, parsed.host, parsed.port
+            existing = find_registered(self.registered, endpoint_reference=endpoint_reference, host=host,
+                                       port=port if mode is Mode.ONVIF else None)
+            if existing is not None:
+                label = name or (f"The camera at {host}:{port}" if host else "This camera")
+                return self._fail_here(already_registered_message(label, existing.name))
             self.mode, self.address, self.endpoint_reference, self.name = mode, address, endpoint_reference, name
             self.port = port or (rtsp_paths.DEFAULT_RTSP_PORT if mode is Mode.RTSP else 80)
             self._advance(Step.CREDENTIALS)
@@ -224,11 +259,28 @@ class AddCameraWizard:
                     back_to = Step.CREDENTIALS if _is_auth_problem(exc) else Step.ADDRESS
                     self._fail(self._scrub(str(exc)), back_to)
             return
+        except Exception as exc:  # a fault no gateway names: back to the address, said plainly
+            log.exception("reading the camera at %s failed unexpectedly", self.address)
+            with self._lock:
+                if generation == self._generation:
+                    self._fail(self._scrub(f"the camera at {self.address} could not be read "
+                                           f"({type(exc).__name__}: {exc})"), Step.ADDRESS)
+            return
         with self._lock:
             if generation != self._generation:
                 return
+            device = camera.device
+            existing = find_registered(self.registered, serial=device.serial, manufacturer=device.manufacturer)
+            if existing is not None:
+                label = self.name or " ".join(x for x in (device.manufacturer, device.model, device.serial) if x)
+                return self._fail(already_registered_message(label, existing.name), Step.ADDRESS)
             self.camera, self.warnings = camera, camera.warnings
-            self.name = self.name or _default_name(camera)
+            others = [n for n in self.known_names if n]
+            if self.name in others:
+                others.remove(self.name)  # this camera's own discovered entry; twins stay
+            taken = [c.name for c in self.registered] + others
+            self.name = unique_name(self.name or _default_name(camera), taken, serial=device.serial,
+                                    host=camera.host)
             if profile is not None:
                 self.profile = profile
                 self._advance(Step.TEST_STREAM)
@@ -267,11 +319,15 @@ class AddCameraWizard:
             with self._lock:
                 return self._fail("no paired device to test the stream through; pair a device first",
                                   Step.TEST_STREAM)
-        first = (self._device_probe(url, self.timeout_s) if via_device  # type: ignore[misc]
-                 else self._local_test_open(url, self.timeout_s))
-        if not first.ok and not via_device and not first.device_only and self._device_probe is not None:
-            # The console may simply not reach the camera's VLAN: the device might.
-            first, via_device = self._device_probe(url, self.timeout_s), True
+        try:
+            first = (self._device_probe(url, self.timeout_s) if via_device  # type: ignore[misc]
+                     else self._local_test_open(url, self.timeout_s))
+            if not first.ok and not via_device and not first.device_only and self._device_probe is not None:
+                # The console may simply not reach the camera's VLAN: the device might.
+                first, via_device = self._device_probe(url, self.timeout_s), True
+        except Exception as exc:  # the device's connection dropped, a decoder crashed: try again from here
+            log.info("test-opening the stream failed: %s", type(exc).__name__)
+            first = FirstFrame(ok=False, error=f"{type(exc).__name__}: {exc}")
         with self._lock:
             if generation != self._generation:
                 return
@@ -301,8 +357,11 @@ class AddCameraWizard:
         try:
             self._save(registration, self._password)
         except Exception as exc:  # the inventory's errors (duplicate, database down) are shown as they are
+            existing_name = getattr(exc, "existing_name", None)
+            message = (already_registered_message(registration.name, existing_name) if existing_name
+                       else self._scrub(str(exc)) or type(exc).__name__)
             with self._lock:
-                self._fail(self._scrub(str(exc)) or type(exc).__name__, Step.REVIEW)
+                self._fail(message, Step.REVIEW)
             return None
         with self._lock:
             self.registration = registration

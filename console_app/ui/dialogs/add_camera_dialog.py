@@ -6,13 +6,23 @@ the :class:`TaskRunner`, so the GUI thread never waits on the network or the
 database. On a failure the wizard is stepped back to the step that can fix
 it and its (already scrubbed) error is shown; the typed address, user and
 password stay in their fields. The password is never put in any label.
+
+The Cameras page hands in what it already knows, so nothing here waits on the
+inventory: the registered cameras (a duplicate is refused on the first page),
+the other discovered names (the proposed name is unique), where the password
+will be kept (the keyring or the encrypted file, said as it is), and the user
+and password of the camera registered just before (cameras of one site often
+share them: offered, never required).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -35,6 +45,18 @@ PAGE_STEPS = (Step.ADDRESS, Step.CREDENTIALS, Step.PROBING, Step.CHOOSE_PROFILE,
               Step.REVIEW, Step.SAVED)
 
 
+@dataclass(frozen=True)
+class RecentCredentials:
+    """The user and password that registered the camera named ``camera_name`` (kept in memory only)."""
+
+    username: str
+    password: str
+    camera_name: str
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"RecentCredentials(username={self.username!r}, camera_name={self.camera_name!r})"
+
+
 class AddCameraDialog(QDialog):
     """Register one camera. ``saved(registration)`` fires after the inventory stored it.
 
@@ -48,15 +70,22 @@ class AddCameraDialog(QDialog):
     def __init__(self, tasks: TaskRunner, save: SaveFn, parent: QWidget | None = None, *,
                  address: str = "", endpoint_reference: str = "", name: str = "",
                  wizard: AddCameraWizard | None = None, timeout_s: float = 8.0,
-                 device_probe=None, probe_device_id: str | None = None):
+                 device_probe=None, probe_device_id: str | None = None,
+                 registered=(), known_names=(), secrets_kept: str = "",
+                 recent: RecentCredentials | None = None):
         super().__init__(parent)
         self.setWindowTitle("Add camera")
         self.setObjectName("addCameraDialog")
         self._tasks = tasks
         # device_probe: test-open through a paired device when this console cannot reach the camera.
         self.wizard = wizard or AddCameraWizard(save, timeout_s=timeout_s, device_probe=device_probe,
-                                                probe_device_id=probe_device_id)
+                                                probe_device_id=probe_device_id, registered=registered,
+                                                known_names=known_names)
         self._endpoint_reference, self._prefill_name = endpoint_reference, name
+        self._secrets_kept = secrets_kept or "in this computer's credential store"
+        self._recent = recent
+        #: What registered the camera (set once saved), for the Cameras page to offer next time.
+        self.used_credentials: RecentCredentials | None = None
         self._task = None
         self.stack = QStackedWidget()
         self._pages: dict[Step, QWidget] = {}
@@ -100,13 +129,16 @@ class AddCameraDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         self.address_edit = QLineEdit(address)
-        self.address_edit.setPlaceholderText("192.168.1.64 or http://…/onvif/device_service")
+        self.address_edit.setPlaceholderText("192.168.1.64, 192.168.1.64:8080 or http://…/onvif/device_service")
         self.address_edit.setAccessibleName("Camera address")
         self.port_spin = QSpinBox()
         self.port_spin.setRange(0, 65535)
         self.port_spin.setSpecialValueText("default")
         self.port_spin.setAccessibleName("ONVIF port")
-        form.addRow(QLabel("The camera's IP address, host name or ONVIF device address."))
+        hint = QLabel("The camera's IP address or host name (add :port when its ONVIF service is not on "
+                      "port 80), or its ONVIF device address.")
+        hint.setWordWrap(True)
+        form.addRow(hint)
         form.addRow("&Address:", self.address_edit)
         form.addRow("&Port:", self.port_spin)
         self._page(Step.ADDRESS, page)
@@ -119,10 +151,31 @@ class AddCameraDialog(QDialog):
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setAccessibleName("Password")
-        form.addRow(QLabel("The camera's ONVIF user (stored in the OS keyring, never in the database)."))
+        self.credentials_note = QLabel(f"The camera's ONVIF user. The password is kept {self._secrets_kept}, "
+                                       "never in the inventory database.")
+        self.credentials_note.setWordWrap(True)
+        form.addRow(self.credentials_note)
         form.addRow("&User:", self.user_edit)
         form.addRow("Pass&word:", self.password_edit)
+        self.reuse_check = QCheckBox()
+        self.reuse_check.setAccessibleName("Use the password of the camera added before")
+        self.reuse_check.toggled.connect(self._on_reuse_toggled)
+        self.reuse_check.setVisible(self._recent is not None)
+        if self._recent is not None:
+            self.reuse_check.setText(f"Same user and password as {self._recent.camera_name}")
+            self.reuse_check.setChecked(True)
+        form.addRow(self.reuse_check)
         self._page(Step.CREDENTIALS, page)
+
+    def _on_reuse_toggled(self, checked: bool) -> None:
+        """Fill in (or clear) the user and password that registered the previous camera."""
+        if self._recent is None:
+            return
+        if checked:
+            self.user_edit.setText(self._recent.username)
+            self.password_edit.setText(self._recent.password)
+        elif self.password_edit.text() == self._recent.password:
+            self.password_edit.clear()
 
     def _build_busy(self) -> None:
         self.busy_label = QLabel()
@@ -137,7 +190,8 @@ class AddCameraDialog(QDialog):
         self.profile_list = QListWidget()
         self.profile_list.setAccessibleName("Media profiles")
         layout.addWidget(self.camera_label)
-        layout.addWidget(QLabel("Choose the stream to record:"))
+        layout.addWidget(QLabel("Choose the stream Sightline will watch (its size and rate are what the "
+                                "applications analyse):"))
         layout.addWidget(self.profile_list, 1)
         self._page(Step.CHOOSE_PROFILE, page)
 
@@ -249,13 +303,22 @@ class AddCameraDialog(QDialog):
             self.frame_label.setPixmap(QPixmap.fromImage(image).scaled(
                 320, 180, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
         if wizard.step is Step.SAVED and wizard.registration is not None:
+            self.used_credentials = RecentCredentials(self.user_edit.text().strip(), self.password_edit.text(),
+                                                      wizard.registration.name)
             self.saved.emit(wizard.registration)
         self._render()
 
     def _action_failed(self, error: BaseException) -> None:
-        """An exception the wizard did not turn into a step (a bug or an unexpected fault)."""
+        """An exception the wizard did not turn into a step (a bug or an unexpected fault).
+
+        The wizard is stepped back from the step that was running, so Next and
+        Back work again and the engineer can correct and retry.
+        """
         self._task = None
-        self.error_label.setText(str(error) or type(error).__name__)
+        if self.wizard.step in (Step.PROBING, Step.FAILED):
+            self.wizard.back()
+        self.error_label.setText(f"Something went wrong: {error or type(error).__name__}. "
+                                 "Check the values on this page and press Next to try again.")
         self._render()
 
     # ------------------------------------------------------------ rendering

@@ -6,6 +6,12 @@ paints. It keeps just the newest frame: when the GUI is slower than the
 stream, older frames are dropped rather than queued. ``frame_ready`` is
 emitted only when the GUI has taken the previous frame, so the event queue
 never fills with frame notifications either.
+
+A producer may also yield a :class:`StreamNote` between pictures (a device
+saying its stream stalled or is reconnecting): the worker shows that state
+until the next picture arrives. Cameras only a paired device can open are
+watched through its ``WatchCamera`` stream (:func:`device_frames`), every frame
+at the camera's rate.
 """
 
 from __future__ import annotations
@@ -24,8 +30,17 @@ from device_runtime.media.redact import redact_url
 
 log = logging.getLogger(__name__)
 
-#: A frame producer: yields QImages until ``stop`` is set; raises with a clear message on failure.
-FrameProducer = Callable[[threading.Event], Iterator[QImage]]
+@dataclass(frozen=True)
+class StreamNote:
+    """Yielded by a producer instead of a picture: the stream's state (not live) and why."""
+
+    state: str
+    reason: str = ""
+
+
+#: A frame producer: yields QImages (and StreamNotes) until ``stop`` is set; raises with a clear
+#: message on failure.
+FrameProducer = Callable[[threading.Event], Iterator["QImage | StreamNote"]]
 
 RETRY_AFTER_S = 2.0
 FPS_WINDOW_S = 2.0
@@ -39,6 +54,7 @@ class StreamState:
 
     CONNECTING = "connecting"
     LIVE = "live"
+    STALLED = "stalled"
     RECONNECTING = "reconnecting"
     FAILED = "failed"
     STOPPED = "stopped"
@@ -96,24 +112,29 @@ def jpeg_frames(frames: Callable[[threading.Event], Iterator[bytes]]) -> FramePr
     return produce
 
 
-def probed_frames(probe: Callable[[str, float], object], url: str, interval_s: float = 2.0,
-                  timeout_s: float = 8.0) -> FrameProducer:
-    """Frames a paired device reads for us, one test-open every ``interval_s``.
+def device_frames(connect: Callable[[], object], url: str, max_width: int = 1920) -> FrameProducer:
+    """Frames a paired device reads for us, as it reads them (``WatchCamera``), at the camera's rate.
 
-    For cameras only a device can reach (another VLAN, or its sim:// video):
-    ``probe(url, timeout_s)`` returns a FirstFrame with a JPEG. Slow, but it is
-    the raw picture the device sees, which is what registration needs.
+    For cameras only a device can reach (another VLAN, or its sim:// video).
+    ``connect()`` returns a DeviceClient; while no frame arrives the device
+    says the stream's state once a second, passed on as a :class:`StreamNote`.
     """
 
-    def produce(stop: threading.Event) -> Iterator[QImage]:
-        while not stop.is_set():
-            first = probe(url, timeout_s)
-            if not first.ok:
-                raise ConnectionError(f"the device could not open {redact_url(url)}: {first.error or 'no frame'}")
-            image = QImage.fromData(first.jpeg, "JPEG")
-            if not image.isNull():
-                yield image
-            stop.wait(interval_s)
+    def produce(stop: threading.Event) -> Iterator[QImage | StreamNote]:
+        with connect() as client:
+            stream = client.watch_camera(url, max_width=max_width)
+            try:
+                for message in stream:
+                    if stop.is_set():
+                        break
+                    if not message.jpeg:
+                        yield StreamNote(message.state or StreamState.STALLED, message.state_reason)
+                        continue
+                    image = QImage.fromData(message.jpeg, "JPEG")
+                    if not image.isNull():
+                        yield image
+            finally:
+                stream.cancel()
 
     return produce
 
@@ -179,6 +200,11 @@ class PreviewWorker(QObject):
                 for image in self._producer(self._stop):
                     if self._stop.is_set():
                         break
+                    if isinstance(image, StreamNote):
+                        live = False  # the next picture says LIVE again
+                        self._times.clear()  # and its rate is measured afresh
+                        self._set_state(image.state, image.reason)
+                        continue
                     if not live:
                         live = True
                         self._set_state(StreamState.LIVE, f"{image.width()}×{image.height()}")

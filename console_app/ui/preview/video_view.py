@@ -1,15 +1,28 @@
-"""VideoView: paints the newest frame of a preview worker, with state, fps and resolution."""
+"""VideoView: paints the newest frame of a preview worker, with state, fps and resolution.
+
+The badge never says LIVE over a frozen picture: when no frame has come for
+longer than the stream's own rate explains (three frame periods, at least
+:data:`STALL_AFTER_S`), it says STALLED and for how long, until frames come
+again. The rate reads "—" until one is measured.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QRectF, Qt, Signal
+import time
+
+from PySide6.QtCore import QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QFont, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from console_app.ui.preview.decoder import FrameProducer, FrameStats, PreviewWorker, StreamState
 
+#: The shortest silence called a stall (a 1 fps camera is not stalled between frames).
+STALL_AFTER_S = 2.0
+STALL_CHECK_MS = 250
+
 STATE_COLORS = {
     StreamState.LIVE: QColor("#43a047"),
+    StreamState.STALLED: QColor("#fb8c00"),
     StreamState.CONNECTING: QColor("#fb8c00"),
     StreamState.RECONNECTING: QColor("#fb8c00"),
     StreamState.FAILED: QColor("#e53935"),
@@ -34,6 +47,11 @@ class VideoView(QWidget):
         self.detail = ""
         self.frames_shown = 0
         self.title = ""
+        self._worker_state = StreamState.STOPPED
+        self._last_frame_at = 0.0
+        self._stall_timer = QTimer(self)
+        self._stall_timer.setInterval(STALL_CHECK_MS)
+        self._stall_timer.timeout.connect(self._check_stall)
 
     def play(self, producer: FrameProducer, title: str) -> PreviewWorker:
         """Start showing frames from ``producer``; replaces any stream already playing."""
@@ -44,11 +62,13 @@ class VideoView(QWidget):
         worker.state_changed.connect(self._on_state)
         self.worker = worker
         worker.start()
+        self._stall_timer.start()
         return worker
 
     def stop(self) -> None:
         """Stop the decoder and wait for its thread to end."""
         worker, self.worker = self.worker, None
+        self._stall_timer.stop()
         if worker is not None:
             worker.frame_ready.disconnect(self._on_frame_ready)
             worker.state_changed.disconnect(self._on_state)
@@ -63,18 +83,40 @@ class VideoView(QWidget):
             return
         self.image, self.stats = latest
         self.frames_shown += 1
+        self._last_frame_at = time.monotonic()
+        if self.state == StreamState.STALLED and self._worker_state == StreamState.LIVE:
+            self._show_state(StreamState.LIVE, "")  # frames again
         self.update()
 
     def _on_state(self, state: str, detail: str) -> None:
+        self._worker_state = state
+        if state == StreamState.LIVE:
+            self._last_frame_at = time.monotonic()
+        self._show_state(state, detail)
+
+    def _show_state(self, state: str, detail: str) -> None:
         self.state, self.detail = state, detail
         self.state_changed.emit(state, detail)
         self.update()
+
+    def stall_after_s(self) -> float:
+        """How long without a frame counts as a stall for this stream's rate."""
+        fps = self.stats.fps if self.stats is not None else 0.0
+        return max(STALL_AFTER_S, 3.0 / fps) if fps > 0 else STALL_AFTER_S
+
+    def _check_stall(self) -> None:
+        if self._worker_state != StreamState.LIVE or not self._last_frame_at:
+            return
+        silent = time.monotonic() - self._last_frame_at
+        if silent > self.stall_after_s():
+            self._show_state(StreamState.STALLED, f"no frame for {silent:.0f} s")
 
     def status_text(self) -> str:
         """What the overlay says, e.g. ``LIVE · 640×480 · 15.0 fps``."""
         parts = [self.state.upper()]
         if self.stats is not None and self.state == StreamState.LIVE:
-            parts += [f"{self.stats.width}×{self.stats.height}", f"{self.stats.fps:.1f} fps"]
+            rate = f"{self.stats.fps:.1f} fps" if self.stats.fps > 0 else "— fps"  # not measured yet
+            parts += [f"{self.stats.width}×{self.stats.height}", rate]
         elif self.detail and self.state != StreamState.LIVE:
             parts.append(self.detail)
         return " · ".join(parts)

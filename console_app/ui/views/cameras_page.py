@@ -1,10 +1,23 @@
-"""Cameras: find cameras (WS-Discovery), register them, preview their raw streams."""
+"""Cameras: find cameras (WS-Discovery), register them, see their state, preview their raw streams.
+
+The page reads at 1280x800: the tables' Name, Address and Model columns come
+first and size to their contents (everything else is in tooltips or further
+right), the Stream URL field has a row of its own width, and the splitter
+between the lists and the preview keeps the size the engineer gave it.
+Registered cameras are checked in the background while the page is shown
+(:class:`~console_app.core.services.camera_status.CameraMonitor`); their
+thumbnails are decoded and scaled on the monitor's thread.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import html
+
+from PySide6.QtCore import QByteArray, QSize, Qt
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -16,17 +29,43 @@ from PySide6.QtWidgets import (
 )
 
 from console_app.core.persistence import EditConflict
+from console_app.core.services.camera_discovery import NoWsDiscoveryReply
+from console_app.core.services.camera_status import CameraMonitor
 from console_app.core.services.registration import device_probe_through, is_device_only
 from console_app.ui.context import ConsoleContext
-from console_app.ui.dialogs.add_camera_dialog import AddCameraDialog
+from console_app.ui.dialogs.add_camera_dialog import AddCameraDialog, RecentCredentials
 from console_app.ui.icons import icon
+from console_app.ui.models import cameras_model, registered_cameras_model
 from console_app.ui.models.cameras_model import CANDIDATE_ROLE, DiscoveredCamerasModel
-from console_app.ui.models.registered_cameras_model import RegisteredCamerasModel
-from console_app.ui.preview.decoder import opencv_frames, probed_frames
+from console_app.ui.models.registered_cameras_model import RegisteredCamerasModel, thumbnail_image
+from console_app.ui.preview.decoder import device_frames, opencv_frames
 from console_app.ui.preview.video_view import VideoView
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.widgets.tables import record_table
 from device_runtime.media.redact import redact_url
+
+SPLITTER_KEY = "cameras/splitter"
+#: How often registered cameras are checked while the page is shown.
+CHECK_INTERVAL_S = 30.0
+
+
+def _size_to_contents(table, *columns: int) -> None:
+    """These columns always fit their text (names, addresses, models are never cut); the others
+    elide on one line, their full text in the tooltip."""
+    header = table.horizontalHeader()
+    table.setWordWrap(False)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
+    for column in columns:
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    # Qt re-measures such columns on a reset, not when rows arrive one by one (discovery) or change.
+    model = table.model()
+
+    def refit(*_: object) -> None:
+        for column in columns:
+            table.resizeColumnToContents(column)
+
+    for signal in (model.rowsInserted, model.dataChanged, model.rowsRemoved):
+        signal.connect(refit)
 
 
 class CamerasPage(QWidget):
@@ -35,9 +74,15 @@ class CamerasPage(QWidget):
     title, icon_name = "Cameras", "cameras"
 
     def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None,
-                 inventory=None):
+                 inventory=None, check_interval_s: float = CHECK_INTERVAL_S):
         super().__init__(parent)
         self._context, self._tasks = context, tasks
+        # The main window's settings (splitter sizes); None when the page stands alone.
+        self._settings = getattr(parent, "settings", None)
+        self.check_interval_s = check_interval_s
+        self.monitor: CameraMonitor | None = None
+        #: The user and password of the camera registered last in this session (offered for the next).
+        self.recent_credentials: RecentCredentials | None = None
         #: The InventoryStore (``context.inventory`` unless given); None: no inventory yet.
         self.inventory = inventory if inventory is not None else context.inventory
         self.add_dialog: AddCameraDialog | None = None
@@ -55,14 +100,15 @@ class CamerasPage(QWidget):
         self.stop_button.clicked.connect(self.stop_preview)
         self.view = VideoView()
 
+        # The label on its own line: the field gets the pane's whole width but the buttons'.
         row = QHBoxLayout()
-        row.addWidget(url_label)
         row.addWidget(self.url_edit, 1)
         row.addWidget(self.preview_button)
         row.addWidget(self.stop_button)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(url_label)
         right_layout.addLayout(row)
         right_layout.addWidget(self.view, 1)
 
@@ -70,14 +116,30 @@ class CamerasPage(QWidget):
         self.left_layout = QVBoxLayout(self.left)
         self.left_layout.setContentsMargins(0, 0, 0, 0)
         self.splitter = QSplitter()
+        self.splitter.setObjectName("camerasSplitter")
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.left)
         self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([560, 620])
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([600, 400])
+        self.splitter.splitterMoved.connect(self._save_splitter)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Cameras</h2>"))
         layout.addWidget(self.splitter, 1)
         self._build_left()
+        self._restore_splitter()
+
+    # ---------------------------------------------------------------- layout memory
+
+    def _restore_splitter(self) -> None:
+        state = self._settings.value(SPLITTER_KEY) if self._settings is not None else None
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.splitter.restoreState(state)
+
+    def _save_splitter(self, *_: object) -> None:
+        if self._settings is not None:
+            self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())
 
     def _build_left(self) -> None:
         self.find_button = QPushButton(icon("search"), "&Find cameras")
@@ -87,10 +149,12 @@ class CamerasPage(QWidget):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_discovery)
         self.subnet_edit = QLineEdit()
-        self.subnet_edit.setPlaceholderText("10.20.0.0/24")
-        self.subnet_edit.setAccessibleName("Subnet to scan")
+        self.subnet_edit.setPlaceholderText("10.20.0.0/24, or one camera's address")
+        self.subnet_edit.setToolTip("A subnet to scan for cameras on other VLANs, or one address to ask "
+                                    "directly (WS-Discovery unicast)")
+        self.subnet_edit.setAccessibleName("Subnet or address to probe")
         self.subnet_edit.returnPressed.connect(self.scan_subnet)
-        subnet_label = QLabel("Scan s&ubnet:")
+        subnet_label = QLabel("Scan s&ubnet or address:")
         subnet_label.setBuddy(self.subnet_edit)
         self.scan_button = QPushButton("&Scan")
         self.scan_button.clicked.connect(self.scan_subnet)
@@ -98,8 +162,11 @@ class CamerasPage(QWidget):
                               "Scan a subnet for cameras on other VLANs.")
         self.summary.setWordWrap(True)
         self.summary.setObjectName("discoverySummary")
+        self.summary.linkActivated.connect(self._on_summary_link)
         self.found_model = DiscoveredCamerasModel(self)
         self.found_table = record_table(self.found_model, "Cameras found")
+        _size_to_contents(self.found_table, cameras_model.NAME, cameras_model.ADDRESS, cameras_model.HARDWARE,
+                          cameras_model.REGISTERED)
         buttons = QHBoxLayout()
         buttons.addWidget(self.find_button)
         buttons.addWidget(self.cancel_button)
@@ -113,6 +180,7 @@ class CamerasPage(QWidget):
         self.left_layout.addWidget(self.summary)
         self.left_layout.addWidget(self.found_table, 1)
         self._handle = None
+        self._last_probed = ""
         self.register_found_button = QPushButton("&Register found…")
         self.register_found_button.setToolTip("Add the selected discovered camera (its address pre-filled)")
         self.register_found_button.clicked.connect(self.add_selected_found_camera)
@@ -133,6 +201,10 @@ class CamerasPage(QWidget):
         self.preview_selected_button.clicked.connect(self.preview_selected)
         self.registered_model = RegisteredCamerasModel(self)
         self.registered_table = record_table(self.registered_model, "Registered cameras", single_selection=True)
+        self.registered_table.setIconSize(QSize(*registered_cameras_model.THUMBNAIL_SIZE))
+        self.registered_table.verticalHeader().setDefaultSectionSize(registered_cameras_model.THUMBNAIL_SIZE[1] + 6)
+        _size_to_contents(self.registered_table, registered_cameras_model.NAME, registered_cameras_model.STATE,
+                          registered_cameras_model.HOST, registered_cameras_model.MAKE_MODEL)
         self.registered_table.doubleClicked.connect(lambda _index: self.preview_selected())
         self.registered_status = QLabel()
         self.registered_status.setWordWrap(True)
@@ -160,9 +232,22 @@ class CamerasPage(QWidget):
         for widget in (self.add_button, self.rename_button, self.register_found_button,
                        self.preview_selected_button):
             widget.setEnabled(inventory is not None)
+        if self.monitor is not None:
+            self.monitor.stop(timeout_s=0)
+            self.monitor = None
         if inventory is None:
             self.registered_status.setText("No inventory is open: registered cameras cannot be shown.")
             return
+        bridge = self._context.bridge
+        deliver = bridge.wrap(self.registered_model.set_check)
+
+        def on_result(check) -> None:  # the monitor's thread: decode and scale here, not on the GUI thread
+            deliver(check, thumbnail_image(check.image))
+
+        self.monitor = CameraMonitor(inventory.cameras.camera_password, on_result,
+                                     interval_s=self.check_interval_s)
+        if self.isVisible():
+            self.monitor.start()
         self.reload_cameras()
 
     def reload_cameras(self) -> None:
@@ -176,7 +261,20 @@ class CamerasPage(QWidget):
 
     def _cameras_loaded(self, cameras) -> None:
         self.registered_model.set_cameras(cameras)
+        self.found_model.set_registered(cameras)
+        if self.monitor is not None:
+            self.monitor.set_cameras(cameras)
         self.registered_status.setText(f"{len(cameras)} camera(s) in the inventory.")
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.monitor is not None:
+            self.monitor.start()  # checks (and thumbnails) only while the page is shown
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        if self.monitor is not None:
+            self.monitor.stop(timeout_s=0)  # ends after the check in progress; never waits here
+        super().hideEvent(event)
 
     def _inventory_failed(self, error: BaseException) -> None:
         self.registered_status.setText(str(error) or type(error).__name__)
@@ -189,12 +287,20 @@ class CamerasPage(QWidget):
         probe = self._device_probe(device_id) if device_id else None
         dialog = AddCameraDialog(self._tasks, self.inventory.cameras.add_camera, self, address=address,
                                  endpoint_reference=endpoint_reference, name=name,
-                                 device_probe=probe, probe_device_id=device_id)
+                                 device_probe=probe, probe_device_id=device_id,
+                                 registered=self.registered_model.cameras(),
+                                 known_names=[c.name for c in self.found_model.cameras() if c.name],
+                                 secrets_kept=self.inventory.credentials.where_for_user(),
+                                 recent=self.recent_credentials)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.saved.connect(lambda _registration: self.reload_cameras())
+        dialog.saved.connect(lambda _registration: self._camera_added(dialog))
         self.add_dialog = dialog
         dialog.open()
         return dialog
+
+    def _camera_added(self, dialog: AddCameraDialog) -> None:
+        self.recent_credentials = dialog.used_credentials
+        self.reload_cameras()
 
     def add_found_camera(self, row: int) -> AddCameraDialog | None:
         """Register the discovered camera on ``row``: its first XAddr pre-fills the address."""
@@ -285,12 +391,26 @@ class CamerasPage(QWidget):
             self._context.interfaces, on_found=found, on_done=done), f"Probing {where}…")
 
     def scan_subnet(self) -> None:
+        """Scan the typed subnet, or ask the one typed address (add by address)."""
         cidr = self.subnet_edit.text().strip()
         if not cidr:
-            self.summary.setText("Type a subnet to scan, e.g. 10.20.0.0/24.")
+            self.summary.setText("Type a subnet to scan (e.g. 10.20.0.0/24) or one camera's address.")
+            return
+        if "/" not in cidr:
+            self.probe_address(cidr)
             return
         self._start(lambda found, done: self._context.camera_discovery.start_scan(
             cidr, on_found=found, on_done=done), f"Scanning {cidr}…")
+
+    def probe_address(self, host: str) -> None:
+        """Ask one camera directly (unicast WS-Discovery); if it does not answer, offer Add camera…."""
+        self._last_probed = host
+        self._start(lambda found, done: self._context.camera_discovery.start_add_by_address(
+            host, on_found=found, on_done=done), f"Asking {host}…")
+
+    def _on_summary_link(self, link: str) -> None:
+        if link.startswith("add:"):
+            self.open_add_camera(link[4:])
 
     def _start(self, start, text: str) -> None:
         self.cancel_discovery()
@@ -307,7 +427,12 @@ class CamerasPage(QWidget):
         self.cancel_button.setEnabled(False)
         self._handle = None
         if error is not None:
-            self.summary.setText(str(error))
+            text = str(error)
+            if isinstance(error, NoWsDiscoveryReply) and self.inventory is not None:
+                host = self._last_probed
+                text = (f"{html.escape(text)} — <a href=\"add:{html.escape(host, quote=True)}\">"
+                        f"Add camera at {html.escape(host)}…</a>")
+            self.summary.setText(text)
             return
         text = summary.describe()
         if summary.errors:
@@ -340,12 +465,15 @@ class CamerasPage(QWidget):
         device_id = camera.reachable_via_device_id
         if device_id is None and is_device_only(camera.stream_uri):
             device_id = self._probe_device_id()
-        probe = self._device_probe(device_id) if device_id else None
+        appliances = self._context.appliances
 
         def produce(stop):
             # Runs in the preview worker: the credential store may be a keyring (I/O).
             url = store.cameras.stream_url(camera.id)
-            frames = probed_frames(probe, url) if probe is not None else opencv_frames(url)
+            if device_id:  # the device's raw view of the camera, every frame at the camera's rate
+                frames = device_frames(lambda: appliances.connect(device_id), url)
+            else:
+                frames = opencv_frames(url)
             yield from frames(stop)
 
         where = f" through device {device_id}" if device_id else ""
@@ -362,4 +490,7 @@ class CamerasPage(QWidget):
 
     def shutdown(self) -> None:
         self.cancel_discovery()
+        if self.monitor is not None:
+            # A check of a dead camera may take seconds; its daemon thread ends by itself after it.
+            self.monitor.stop(timeout_s=1.0)
         self.view.stop()

@@ -104,7 +104,7 @@ class DeviceHealth(_message.Message):
     def __init__(self, cpu_percent: _Optional[float] = ..., memory_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., gpu_percent: _Optional[float] = ..., gpu_memory_percent: _Optional[float] = ..., temperature_c: _Optional[float] = ..., uptime_s: _Optional[float] = ...) -> None: ...
 
 class StreamHealth(_message.Message):
-    __slots__ = ("camera_id", "url", "state", "state_reason", "camera_fps", "inferred_fps", "dropped_frames", "inference_ms", "width", "height")
+    __slots__ = ("camera_id", "url", "state", "state_reason", "camera_fps", "inferred_fps", "dropped_frames", "inference_ms", "width", "height", "availability")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,7 @@ class StreamHealth(_message.Message):
     INFERENCE_MS_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     url: str
     state: str
@@ -125,7 +126,8 @@ class StreamHealth(_message.Message):
     inference_ms: float
     width: int
     height: int
-    def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+    availability: str
+    def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., availability: _Optional[str] = ...) -> None: ...
 
 class Health(_message.Message):
     __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning")
@@ -383,7 +385,7 @@ class BoxDetection(_message.Message):
     def __init__(self, x1: _Optional[float] = ..., y1: _Optional[float] = ..., x2: _Optional[float] = ..., y2: _Optional[float] = ..., score: _Optional[float] = ..., class_id: _Optional[int] = ..., label: _Optional[str] = ..., track_id: _Optional[int] = ...) -> None: ...
 
 class PreviewFrame(_message.Message):
-    __slots__ = ("camera_id", "seq", "capture_time", "jpeg", "width", "height", "detections", "timings_ms", "app_id", "counts", "provider", "sent_time", "state")
+    __slots__ = ("camera_id", "seq", "capture_time", "jpeg", "width", "height", "detections", "timings_ms", "app_id", "counts", "provider", "sent_time", "state", "state_reason")
     class TimingsMsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -411,6 +413,7 @@ class PreviewFrame(_message.Message):
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     SENT_TIME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_REASON_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     seq: int
     capture_time: float
@@ -424,7 +427,8 @@ class PreviewFrame(_message.Message):
     provider: str
     sent_time: float
     state: str
-    def __init__(self, camera_id: _Optional[str] = ..., seq: _Optional[int] = ..., capture_time: _Optional[float] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[BoxDetection, _Mapping]]] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., app_id: _Optional[str] = ..., counts: _Optional[_Mapping[str, int]] = ..., provider: _Optional[str] = ..., sent_time: _Optional[float] = ..., state: _Optional[str] = ...) -> None: ...
+    state_reason: str
+    def __init__(self, camera_id: _Optional[str] = ..., seq: _Optional[int] = ..., capture_time: _Optional[float] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[BoxDetection, _Mapping]]] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., app_id: _Optional[str] = ..., counts: _Optional[_Mapping[str, int]] = ..., provider: _Optional[str] = ..., sent_time: _Optional[float] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ...) -> None: ...
 
 class SnapshotRequest(_message.Message):
     __slots__ = ("camera_id", "snapshot_id", "max_width")
@@ -463,3 +467,13 @@ class ProbeCameraResponse(_message.Message):
     jpeg: bytes
     open_ms: float
     def __init__(self, ok: _Optional[bool] = ..., error: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., codec: _Optional[str] = ..., jpeg: _Optional[bytes] = ..., open_ms: _Optional[float] = ...) -> None: ...
+
+class WatchCameraRequest(_message.Message):
+    __slots__ = ("url", "max_width", "jpeg_quality")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    MAX_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    JPEG_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    max_width: int
+    jpeg_quality: int
+    def __init__(self, url: _Optional[str] = ..., max_width: _Optional[int] = ..., jpeg_quality: _Optional[int] = ...) -> None: ...

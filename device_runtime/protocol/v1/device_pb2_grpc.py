@@ -124,6 +124,11 @@ class DeviceStub:
                 request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraRequest.SerializeToString,
                 response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraResponse.FromString,
                 _registered_method=True)
+        self.WatchCamera = channel.unary_stream(
+                '/sightline.device.v1.Device/WatchCamera',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchCameraRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.PreviewFrame.FromString,
+                _registered_method=True)
 
 
 class DeviceServicer:
@@ -249,6 +254,15 @@ class DeviceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchCamera(self, request, context):
+        """A camera's raw picture, every frame at the camera's own rate, with no app
+        running on it (the console's preview of a camera only the device can reach).
+        While no frame arrives, a frame without jpeg says the stream's state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeviceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -341,6 +355,11 @@ def add_DeviceServicer_to_server(servicer, server):
                     servicer.ProbeCamera,
                     request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraRequest.FromString,
                     response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraResponse.SerializeToString,
+            ),
+            'WatchCamera': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCamera,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchCameraRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.PreviewFrame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -829,6 +848,33 @@ class Device:
             '/sightline.device.v1.Device/ProbeCamera',
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraRequest.SerializeToString,
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCamera(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sightline.device.v1.Device/WatchCamera',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchCameraRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.PreviewFrame.FromString,
             options,
             channel_credentials,
             insecure,

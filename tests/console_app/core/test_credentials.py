@@ -88,6 +88,9 @@ def test_without_a_usable_keyring_secrets_go_to_an_encrypted_file_readable_by_a_
     process_keyring(fail.Keyring())
     store = CredentialStore(tmp_path)
     assert store.kind == f"encrypted file ({tmp_path / SECRETS_FILE_NAME})"
+    assert not store.uses_keyring
+    assert str(tmp_path / SECRETS_FILE_NAME) in store.where_for_user()
+    assert "no keyring" in store.where_for_user()
 
     store.put("camera:1", SECRET)
 
@@ -169,6 +172,7 @@ def test_with_a_usable_keyring_secrets_go_there_under_the_sightline_service(
     assert store.get("camera:1") == SECRET
     assert not (tmp_path / SECRETS_FILE_NAME).exists()
     assert "InMemoryKeyring" in store.kind
+    assert store.uses_keyring and "keyring" in store.where_for_user()
     assert store.delete("camera:1") is True and store.delete("camera:1") is False
     assert backend.secrets == {}
 

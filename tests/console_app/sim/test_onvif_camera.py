@@ -169,6 +169,13 @@ def test_snapshot_is_a_production_line_jpeg_of_the_profile_size(camera):
     assert float(image.std()) > 10  # a picture, not a flat fill
 
 
+def test_snapshot_can_be_served_as_png_like_some_cameras_do(camera):
+    cam = camera(snapshot_format="png")
+    reply = requests.get(cam.snapshot_uri(cam.profiles[1]), timeout=10)
+    assert reply.headers["Content-Type"] == "image/png" and reply.content.startswith(b"\x89PNG")
+    assert cv2.imdecode(np.frombuffer(reply.content, np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)
+
+
 def test_snapshot_bytes_can_be_given(camera):
     cam = camera(snapshot_jpeg=b"\xff\xd8fake\xff\xd9")
     assert requests.get(cam.snapshot_uri(cam.profiles[0]), timeout=5).content == b"\xff\xd8fake\xff\xd9"

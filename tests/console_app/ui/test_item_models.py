@@ -73,7 +73,7 @@ def test_discovered_cameras_model_passes_the_model_tester_and_merges_by_endpoint
     model.upsert(CameraCandidate("urn:uuid:1", xaddrs=("http://10.0.0.5:8080/onvif/device_service",),
                                  metadata_version=2))
     assert model.rowCount() == 2
-    assert model.data(model.index(0, ADDRESS)) == "10.0.0.5"
+    assert model.data(model.index(0, ADDRESS)) == "10.0.0.5:8080"
     assert model.data(model.index(0, SERVICE)) == "http://10.0.0.5:8080/onvif/device_service"
     model.clear()
     assert model.rowCount() == 0

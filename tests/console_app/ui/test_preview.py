@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
-from console_app.ui.preview.decoder import StreamState, bgr_to_qimage, opencv_frames
+from console_app.ui.preview.decoder import (
+    StreamNote,
+    StreamState,
+    bgr_to_qimage,
+    opencv_frames,
+)
 from console_app.ui.preview.video_view import VideoView
 from tests.peers.rtsp_server import RtspServer
 
@@ -41,6 +46,63 @@ def test_preview_shows_frames_from_a_live_rtsp_camera_and_closing_stops_the_deco
     view.close()
     assert worker.thread is not None and not worker.thread.is_alive()
     assert view.worker is None and view.state == StreamState.STOPPED
+
+
+def test_a_frozen_stream_is_never_shown_as_live(qtbot):
+    """A camera that sends a few frames and then nothing (its socket stays open): STALLED, then LIVE again."""
+    resume = threading.Event()
+
+    def freezing(stop):
+        for burst in range(2):
+            for n in range(10):
+                image = QImage(64, 48, QImage.Format.Format_RGB32)
+                image.fill(n)
+                yield image
+                stop.wait(1 / 15)
+            if burst == 0:
+                while not resume.is_set() and not stop.is_set():  # frozen: no frame, no error
+                    stop.wait(0.05)
+        stop.wait()
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.play(freezing, "freezing camera")
+    qtbot.waitUntil(lambda: view.frames_shown >= 1, timeout=WAIT_MS)
+    assert view.state == StreamState.LIVE
+    qtbot.waitUntil(lambda: view.state == StreamState.STALLED, timeout=WAIT_MS)
+    assert view.status_text().startswith("STALLED · no frame for ")
+    assert "LIVE" not in view.status_text()
+    resume.set()
+    qtbot.waitUntil(lambda: view.state == StreamState.LIVE, timeout=WAIT_MS)
+    view.stop()
+
+
+def test_a_device_saying_its_stream_reconnects_is_shown_until_frames_come_back(qtbot):
+    def noted(stop):
+        image = QImage(64, 48, QImage.Format.Format_RGB32)
+        yield image
+        yield StreamNote(StreamState.RECONNECTING, "connection refused by 10.0.0.5:554")
+        stop.wait()
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.play(noted, "device camera")
+    qtbot.waitUntil(lambda: view.state == StreamState.RECONNECTING, timeout=WAIT_MS)
+    assert view.status_text() == "RECONNECTING · connection refused by 10.0.0.5:554"
+    view.stop()
+
+
+def test_the_rate_reads_a_dash_until_it_is_measured(qtbot):
+    def one(stop):
+        yield QImage(64, 48, QImage.Format.Format_RGB32)
+        stop.wait()
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.play(one, "one frame")
+    qtbot.waitUntil(lambda: view.frames_shown == 1, timeout=WAIT_MS)
+    assert view.status_text() == "LIVE · 64×48 · — fps"
+    view.stop()
 
 
 def test_newest_frame_wins_when_the_gui_does_not_keep_up(qtbot):

@@ -49,7 +49,8 @@ def test_registered_cameras_model_passes_the_model_tester_while_rows_change(qtmo
     model.set_cameras([b, a])
     assert [c.name for c in model.cameras()] == ["Dock B", "Dock A"]
     assert [model.index(0, col).data() for col in range(model.columnCount())] == [
-        "Dock B", "10.0.0.5", "Acme Cam-9", "1920×1080 @ 25 fps", "ws-digest", "rtsp://10.0.0.5:554/SN-B"]
+        "Dock B", "Checking…", "10.0.0.5", "Acme Cam-9", "1920×1080 @ 25 fps", "ws-digest",
+        "rtsp://10.0.0.5:554/SN-B"]
 
 
 def test_rename_after_another_console_changed_the_camera_offers_reload_and_applies_the_rename(

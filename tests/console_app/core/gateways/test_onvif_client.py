@@ -10,11 +10,13 @@ import pytest
 
 from console_app.core.gateways.onvif_client import (
     AuthMethod,
+    BadCameraAddress,
     NotOnvif,
     OnvifAuthError,
     OnvifClient,
     OnvifProtocolError,
     OnvifUnreachable,
+    parse_camera_address,
     read_camera,
 )
 from console_app.sim.onvif_camera import SimulatedOnvifCamera
@@ -58,6 +60,57 @@ def test_client_accepts_a_discovered_device_xaddr(camera):
         info = client.read_camera()
         assert client.fetch_snapshot(info.snapshot_uri).startswith(b"\xff\xd8")
     assert info.port == cam.port and info.device_xaddr == cam.url
+
+
+def test_png_snapshot_is_accepted_like_a_jpeg(camera):
+    cam = camera(snapshot_format="png")
+    with OnvifClient(cam.url, username="admin", password=PASSWORD) as client:
+        info = client.read_camera()
+        assert client.fetch_snapshot(info.snapshot_uri).startswith(b"\x89PNG")
+
+
+def test_snapshot_that_is_no_image_is_refused_naming_what_came(camera):
+    cam = camera(snapshot_jpeg=b"<html>login</html>")
+    with OnvifClient(cam.url, username="admin", password=PASSWORD) as client:
+        info = client.read_camera()
+        with pytest.raises(OnvifProtocolError, match="not an image"):
+            client.fetch_snapshot(info.snapshot_uri)
+
+
+@pytest.mark.parametrize("typed", ["127.0.0.1:{port}", "http://127.0.0.1:{port}/onvif/device_service",
+                                   "  127.0.0.1:{port} "])
+def test_camera_is_read_from_every_way_of_typing_its_address(camera, typed):
+    cam = camera(serial="SN-ADDR")
+    info = read_camera(typed.format(port=cam.port), username="admin", password=PASSWORD)
+    assert info.device.serial == "SN-ADDR" and info.port == cam.port
+
+
+@pytest.mark.parametrize(("typed", "port", "xaddr"), [
+    ("10.0.0.5", None, "http://10.0.0.5:80/onvif/device_service"),
+    ("10.0.0.5", 8000, "http://10.0.0.5:8000/onvif/device_service"),
+    ("cam-7.plant.local:8081", None, "http://cam-7.plant.local:8081/onvif/device_service"),
+    ("[fd00::7]:8081", None, "http://[fd00::7]:8081/onvif/device_service"),
+    ("fd00::7", None, "http://[fd00::7]:80/onvif/device_service"),
+    ("https://10.0.0.5/onvif/device_service", None, "https://10.0.0.5/onvif/device_service"),
+    ("http://10.0.0.5:8899/onvif/dev", None, "http://10.0.0.5:8899/onvif/dev"),
+])
+def test_typed_addresses_become_the_device_service_address(typed, port, xaddr):
+    assert parse_camera_address(typed, port).device_xaddr == xaddr
+
+
+@pytest.mark.parametrize(("typed", "port", "says"), [
+    ("127.0.0.1:8081:80", None, "not a camera address"),
+    ("127.0.0.1:99999", None, "number from 1 to 65535"),
+    ("127.0.0.1:80", 8081, "the address says port 80 but the Port field says 8081"),
+    ("rtsp://10.0.0.5/stream", None, "starts with http://"),
+    ("Dock camera", None, "is not an IP address or host name"),
+    ("[fd00::7", None, "never closes"),
+    ("", None, "enter the camera's IP address"),
+])
+def test_bad_addresses_are_refused_in_plain_words(typed, port, says):
+    with pytest.raises(BadCameraAddress, match=says) as caught:
+        parse_camera_address(typed, port)
+    assert "Port could not be cast" not in str(caught.value)
 
 
 def test_two_hour_clock_skew_is_measured_and_signed_with(camera):

@@ -56,6 +56,22 @@ def test_one_probe_finds_several_responders_with_their_addresses_and_scopes(pool
     assert camera.found_via == "127.0.0.1"
 
 
+def test_probe_ends_soon_after_the_last_answer_instead_of_waiting_its_full_timeout(pool) -> None:
+    responders = [pool.start(f"127.90.0.{i}") for i in (5, 6)]
+    summary = probe(LOOPBACK, timeout_s=3.0)
+    assert set(mine(summary, *responders)) == {r.endpoint_reference for r in responders}
+    assert summary.probes_sent == 4  # both probe types, sent twice: the repeat is never skipped
+    assert summary.seconds < 2.0, f"waited {summary.seconds:.2f} s for answers that all came at once"
+
+
+def test_name_scopes_read_as_the_camera_calls_itself(pool) -> None:
+    scopes = ["onvif://www.onvif.org/name/Line_3_camera_1", "onvif://www.onvif.org/hardware/SIM_ONVIF_2",
+              "onvif://www.onvif.org/location/Hall%20B_north"]
+    responder = pool.start("127.90.0.7", scopes=scopes)
+    [camera] = mine(probe(LOOPBACK, timeout_s=2.0), responder).values()
+    assert (camera.name, camera.hardware, camera.location) == ("Line 3 camera 1", "SIM_ONVIF_2", "Hall B north")
+
+
 def test_probe_reports_cameras_as_they_answer_and_cancel_stops_it_promptly(pool) -> None:
     responders = [pool.start(f"127.90.1.{i}") for i in (2, 3)]
     wanted = {r.endpoint_reference for r in responders}
@@ -320,6 +336,6 @@ def test_probe_address_returns_the_camera_or_says_to_try_onvif(pool) -> None:
     )
     with pytest.raises(
         NoWsDiscoveryReply,
-        match="no WS-Discovery reply from 127.90.12.3 within 0.2 s; try Add by ONVIF address",
+        match="no WS-Discovery reply from 127.90.12.3 within 0.2 s; it may still be an ONVIF camera: press Add camera… and type its address",
     ):
         probe_address("127.90.12.3", timeout_s=0.2)

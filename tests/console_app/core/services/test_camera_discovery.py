@@ -72,7 +72,7 @@ def test_add_by_address_finds_a_camera_or_names_the_silent_host(pool) -> None:
     assert [c.endpoint_reference for c in ok.found] == [camera.endpoint_reference]
     assert isinstance(silent.error, NoWsDiscoveryReply) and silent.summary is None
     assert str(silent.error) == (
-        "no WS-Discovery reply from 127.92.2.3 within 0.2 s; try Add by ONVIF address"
+        "no WS-Discovery reply from 127.92.2.3 within 0.2 s; it may still be an ONVIF camera: press Add camera… and type its address"
     )
 
 

@@ -266,3 +266,43 @@ def test_sim_stream_is_test_opened_through_a_paired_device(camera, start_device)
     assert wizard.tested_via == "device"
     assert (wizard.first_frame.width, wizard.first_frame.height) == (640, 480)
     assert wizard.first_frame.jpeg.startswith(b"\xff\xd8")
+
+
+class Registered:
+    """A registered camera as the Cameras page holds it (the fields a CameraRecord has)."""
+
+    def __init__(self, name: str, *, host: str = "10.0.0.9", onvif_port: int | None = 80, serial: str = "",
+                 manufacturer: str = "Sightline", endpoint_reference: str = "") -> None:
+        self.name, self.host, self.onvif_port = name, host, onvif_port
+        self.serial, self.manufacturer, self.endpoint_reference = serial, manufacturer, endpoint_reference
+
+
+def test_a_camera_that_moved_is_recognised_by_its_serial_after_probing(camera):
+    cam = camera(serial="SN-MOVED")
+    wizard = AddCameraWizard(Inventory().add_camera, registered=[Registered("Dock 4", serial="SN-MOVED")])
+    wizard.set_address(f"127.0.0.1:{cam.port}")
+    wizard.set_credentials("admin", PASSWORD)
+    wizard.probe()
+    assert wizard.step is Step.FAILED
+    assert wizard.error == "Sightline SIM-ONVIF-1 SN-MOVED is already registered as 'Dock 4'; there is nothing to add."
+    wizard.back()
+    assert wizard.step is Step.ADDRESS
+
+
+def test_the_same_address_typed_another_way_is_refused_on_the_first_step(camera):
+    cam = camera()
+    wizard = AddCameraWizard(Inventory().add_camera,
+                             registered=[Registered("Dock 5", host="127.0.0.1", onvif_port=cam.port)])
+    wizard.set_address(cam.url)
+    assert wizard.step is Step.ADDRESS
+    assert wizard.error == f"The camera at 127.0.0.1:{cam.port} is already registered as 'Dock 5'; there is nothing to add."
+
+
+def test_a_name_other_cameras_use_gets_the_serial_added(camera):
+    cam = camera(serial="SN-NAME")
+    wizard = AddCameraWizard(Inventory().add_camera, registered=[Registered("Gate", serial="SN-OTHER")],
+                             known_names=["Gate", "Gate"])
+    wizard.set_address(cam.url, name="Gate")
+    wizard.set_credentials("admin", PASSWORD)
+    wizard.probe()
+    assert wizard.name == "Gate (SN-NAME)"
