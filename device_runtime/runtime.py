@@ -16,6 +16,7 @@ from device_runtime.health import hardware_info
 from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
 from device_runtime.rpc.interceptor import DeviceInterceptor
 from device_runtime.rpc.servicer import DeviceServicer
+from device_runtime.security.audit import AuditLog
 from device_runtime.security.identity import DeviceIdentity
 from device_runtime.security.pairing import PairingManager
 from device_runtime.security.secret_store import SecretStore
@@ -39,6 +40,8 @@ class DeviceRuntime:
         self.config = config
         self.identity = DeviceIdentity.load_or_create(config.data_dir, config.name)
         self.pairing = PairingManager(config.data_dir, self.identity, on_code_changed=self._on_code_changed)
+        # Who did what: written by the interceptor for API calls, by provisioning and updates.
+        self.audit = AuditLog(config.data_dir)
         # Named secrets (camera passwords, output tokens) filled over the paired connection.
         self.secrets = SecretStore(config.data_dir)
         self.supervisor = Supervisor(config, **supervisor_options)
@@ -61,7 +64,7 @@ class DeviceRuntime:
         self.supervisor.resume()
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="rpc"),
-            interceptors=[DeviceInterceptor(self.pairing)],
+            interceptors=[DeviceInterceptor(self.pairing, self.audit)],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -100,3 +100,12 @@ def preview_frame(item: PreviewItem, jpeg: bytes, state: str = "") -> pb.Preview
         sent_time=time.time(),
         state=state,
     )
+
+
+def audit_entry(entry: Any) -> pb.AuditEntry:
+    """A :class:`~device_runtime.security.audit.AuditEntry` as its protobuf."""
+    return pb.AuditEntry(
+        time=entry.time, action=entry.action, actor=entry.actor,
+        actor_fingerprint=entry.actor_fingerprint, signing_key=entry.signing_key,
+        target=entry.target, outcome=entry.outcome, detail=entry.detail,
+    )

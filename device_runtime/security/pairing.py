@@ -333,6 +333,15 @@ class PairingManager:
             self._verified.add(fingerprint)
             return fingerprint in self._clients
 
+    def client_for(self, peer_cert_pem: bytes | str | None) -> TrustedClient | None:
+        """The paired client that presented this certificate, or ``None`` (guest, revoked, foreign)."""
+        if not self.is_trusted(peer_cert_pem):
+            return None
+        der = _pem_to_der(peer_cert_pem)  # type: ignore[arg-type]
+        fingerprint = hashlib.sha256(der).hexdigest() if der else ""
+        with self._lock:
+            return self._clients.get(fingerprint)
+
     def trusted_clients(self) -> list[TrustedClient]:
         """Every paired client, oldest pairing first."""
         with self._lock:

@@ -274,3 +274,17 @@ class DeviceClient:
     def probe_camera(self, url: str, timeout_ms: int = 5000) -> pb.ProbeCameraResponse:
         request = pb.ProbeCameraRequest(url=url, timeout_ms=timeout_ms)
         return _call("ProbeCamera", self._stub.ProbeCamera, request, timeout_ms / 1000 + self.timeout)
+
+    # ------------------------------------------------------------ pairing & audit
+
+    def unpair(self, fingerprint: str = "") -> pb.UnpairResponse:
+        """Unpair a client of the device (this one when ``fingerprint`` is empty)."""
+        return _call("Unpair", self._stub.Unpair, pb.UnpairRequest(fingerprint=fingerprint), self.timeout)
+
+    def audit(self, limit: int = 0, since: float = 0.0, action: str = "") -> list[pb.AuditEntry]:
+        """The device's audit log, oldest first (the newest ``limit`` entries; 0: all it keeps)."""
+        request = pb.ListAuditRequest(limit=limit, since=since, action=action)
+        return list(_call("ListAudit", self._stub.ListAudit, request, self.timeout).entries)
+
+    def watch_audit(self, replay: int = 0) -> DeviceStream:
+        return _stream("WatchAudit", self._stub.WatchAudit(pb.WatchAuditRequest(replay=replay)))

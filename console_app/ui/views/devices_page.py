@@ -17,6 +17,7 @@ from console_app.core.services.appliances import DeviceEntry
 from console_app.ui import theme
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.add_device_dialog import AddDeviceDialog
+from console_app.ui.dialogs.audit_dialog import AuditDialog
 from console_app.ui.dialogs.pair_dialog import PairDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.devices_model import ENTRY_ROLE, NAME, DevicesTableModel
@@ -65,9 +66,12 @@ class DevicesPage(QWidget):
                                          self.check_all, "Contact every device again")
         self.forget_action = self._action("&Forget pairing", "remove", None, self.forget_selected,
                                           "Drop this console's pairing with the selected device")
+        self.audit_action = self._action("A&udit log…", "events", None, self.show_audit,
+                                         "Who did what on the selected device, exportable as CSV")
 
         toolbar = QHBoxLayout()
-        for action in (self.pair_action, self.add_action, self.check_action, self.forget_action):
+        for action in (self.pair_action, self.add_action, self.check_action, self.forget_action,
+                       self.audit_action):
             button = QToolButton()
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -99,7 +103,7 @@ class DevicesPage(QWidget):
         return action
 
     def actions_for_menu(self) -> list[QAction]:
-        return [self.pair_action, self.add_action, self.check_action, self.forget_action]
+        return [self.pair_action, self.add_action, self.check_action, self.forget_action, self.audit_action]
 
     def refresh_icons(self) -> None:
         for action in self.actions_for_menu():
@@ -139,6 +143,7 @@ class DevicesPage(QWidget):
         entry = self.selected_entry()
         self.pair_action.setEnabled(entry is not None and not entry.fingerprint_changed)
         self.forget_action.setEnabled(entry is not None and entry.paired)
+        self.audit_action.setEnabled(entry is not None and entry.paired and not entry.fingerprint_changed)
 
     # ---------------------------------------------------------------- actions
 
@@ -156,6 +161,16 @@ class DevicesPage(QWidget):
         dialog = AddDeviceDialog(self._context.appliances, self._tasks, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: dialog.added_entry and self.select_device(dialog.added_entry.device_id))
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def show_audit(self) -> AuditDialog | None:
+        entry = self.selected_entry()
+        if entry is None or not entry.paired:
+            return None
+        dialog = AuditDialog(self._context.appliances, self._tasks, entry, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.dialog_opened.emit(dialog)
         return dialog

@@ -124,6 +124,21 @@ class DeviceStub:
                 request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraRequest.SerializeToString,
                 response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraResponse.FromString,
                 _registered_method=True)
+        self.Unpair = channel.unary_unary(
+                '/sightline.device.v1.Device/Unpair',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairResponse.FromString,
+                _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/sightline.device.v1.Device/ListAudit',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
+        self.WatchAudit = channel.unary_stream(
+                '/sightline.device.v1.Device/WatchAudit',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchAuditRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AuditEntry.FromString,
+                _registered_method=True)
 
 
 class DeviceServicer:
@@ -249,6 +264,28 @@ class DeviceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Unpair(self, request, context):
+        """--- pairing management and the audit log ----------------------------------
+        Unpair a client (the caller itself when no fingerprint is given).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAudit(self, request, context):
+        """Who did what and when: pair, unpair, deploy, rollback, params, provision, update, remove.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAudit(self, request, context):
+        """The same entries as they are recorded, after up to `replay` recent ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeviceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -341,6 +378,21 @@ def add_DeviceServicer_to_server(servicer, server):
                     servicer.ProbeCamera,
                     request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraRequest.FromString,
                     response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraResponse.SerializeToString,
+            ),
+            'Unpair': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unpair,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairResponse.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditResponse.SerializeToString,
+            ),
+            'WatchAudit': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAudit,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchAuditRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AuditEntry.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -829,6 +881,87 @@ class Device:
             '/sightline.device.v1.Device/ProbeCamera',
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraRequest.SerializeToString,
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.ProbeCameraResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unpair(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sightline.device.v1.Device/Unpair',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sightline.device.v1.Device/ListAudit',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sightline.device.v1.Device/WatchAudit',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchAuditRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.AuditEntry.FromString,
             options,
             channel_credentials,
             insecure,

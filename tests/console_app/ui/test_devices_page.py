@@ -130,3 +130,36 @@ def test_appliance_advertised_by_avahi_appears_in_the_devices_view_and_goes_when
         assert page.model.entry_at(row).version == "9.9.9" and not page.model.entry_at(row).paired
         publisher.process.terminate()
         qtbot.waitUntil(lambda: page.model.row_of(device_id) < 0, timeout=WAIT_MS)
+
+
+def test_audit_log_dialog_lists_who_did_what_and_exports_csv(qtbot, window, start_device, console_context, tmp_path):
+    device = start_device()
+    device_id = device.identity.device_id
+    page = devices_page(window)
+    wait_for_row(qtbot, page, device_id)
+    console_context.appliances.pair(device_id, device.pairing.current_code())
+    with console_context.appliances.connect(device_id) as client:
+        try:
+            client.stop_app("no-such-app")
+        except Exception:
+            pass
+    wait_for_row(qtbot, page, device_id, lambda e: e.paired)
+    page.select_device(device_id)
+    assert page.audit_action.isEnabled()
+
+    dialog = page.show_audit()
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 2, timeout=WAIT_MS)
+    newest = dialog.model.rows()[0]
+    client_name = device.pairing.trusted_clients()[0].name
+    assert newest[1:3] == ["stop", client_name] and newest[6] == "NOT_FOUND"
+    assert dialog.model.rows()[1][1] == "pair"
+    assert "2 entries" in dialog.status.text()
+
+    out = tmp_path / "audit.csv"
+    task = dialog.export_csv(out)
+    qtbot.waitUntil(lambda: dialog.last_export is not None, timeout=WAIT_MS)
+    assert task is not None and dialog.last_export == (out, 2)
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("time,action,actor") and ",pair," in lines[1] and ",stop," in lines[2]
+    dialog.reject()
