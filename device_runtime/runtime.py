@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from device_runtime import __version__
+from device_runtime import __version__, datadir_lock
 from device_runtime.broadcast import LogBroadcastHandler
 from device_runtime.config import DeviceConfig
 from device_runtime.discovery.advertiser import Advertiser
@@ -50,12 +50,15 @@ class DeviceRuntime:
         self._server: grpc.Server | None = None
         self._advertiser: Advertiser | None = None
         self.port = 0
+        self._lock_fd: int | None = None
 
     @property
     def address(self) -> str:
         return f"{self.config.host}:{self.port}"
 
     def start(self) -> DeviceRuntime:
+        # Shared: offline provisioning and updates take it alone, so they never write under us.
+        self._lock_fd = datadir_lock.hold_shared(self.config.data_dir)
         # The log stream carries the runtime's own records at the configured level,
         # whatever the host process did with the root logger.
         package_logger = logging.getLogger("device_runtime")
@@ -112,6 +115,9 @@ class DeviceRuntime:
             self._server = None
         self.supervisor.close()
         logging.getLogger("device_runtime").removeHandler(self._log_handler)
+        if self._lock_fd is not None:
+            datadir_lock.release(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> DeviceRuntime:
         return self.start()

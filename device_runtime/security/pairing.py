@@ -67,6 +67,7 @@ from device_runtime.security.package_signing import (
     key_fingerprint,
     load_signing_key,
 )
+from device_runtime.security.preauth import PreauthorizedConsoles
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,8 @@ class PairingManager:
         self._lockouts = 0
         self._locked_until = 0.0
         self._clients: dict[str, TrustedClient] = self._load()
+        # Consoles a provisioning bundle named: they pair with a one-time secret instead of the code.
+        self.preauthorized = PreauthorizedConsoles(data_dir)
         # Fingerprints whose signature by the device key has been checked;
         # spares a signature verification on every call.
         self._verified: set[str] = set()
@@ -186,10 +189,15 @@ class PairingManager:
         docstring for the rules).
         """
         new_code = None
+        # A provisioned console's secret is 256 random bits: no lockout needed, and none applies, so
+        # a stranger hammering wrong codes cannot keep the site's console out.
+        preauth = self.preauthorized.find(code, signing_public_key) if len(code.strip()) >= 32 else None
         try:
             with self._lock:
                 now = self._clock()
-                if now < self._locked_until:
+                if preauth is not None:
+                    pass
+                elif now < self._locked_until:
                     raise PairingLockedOut(
                         f"pairing is locked for {self._locked_until - now:.0f} s more after "
                         f"{MAX_WRONG_CODES} wrong codes; wait, then use the code the device "
@@ -232,10 +240,14 @@ class PairingManager:
                 self._verified.add(fingerprint)
                 self._wrong_codes = 0
                 self._lockouts = 0
-                self._code = new_code = _new_code()
+                if preauth is not None:
+                    self.preauthorized.mark_used(preauth.secret_sha256)
+                else:
+                    self._code = new_code = _new_code()
                 log.info(
-                    "paired client %r (certificate %s, package signing key %s)",
+                    "paired client %r%s (certificate %s, package signing key %s)",
                     name,
+                    f" pre-authorised by provisioning bundle {preauth.bundle_id}" if preauth else "",
                     fingerprint,
                     key_fingerprint(signing_public_key) if signing_public_key else "none",
                 )
