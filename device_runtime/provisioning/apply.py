@@ -246,13 +246,18 @@ class Provisioner:
 
     # ---------------------------------------------------------------- report
 
-    def _addresses(self) -> list[str]:
+    def _addresses(self, bundle: VerifiedBundle | None) -> list[str]:
+        """The static addresses just configured (the network tool may not have applied them yet), then the current ones."""
+        found: list[str] = []
+        if bundle is not None and not self.options.dry_run:
+            found += [f"{i.name}: {i.address}" for i in bundle.manifest.network.interfaces if i.method == "static"]
         try:
             run = self.options.run or network.subprocess.run
             current = (self.options.addresses or (lambda: network.current_addresses(run)))()
         except (OSError, ValueError, network.subprocess.SubprocessError):
-            return []
-        return [f"{name}: {a['address']}" for name, addrs in sorted(current.items()) if name != "lo" for a in addrs]
+            current = {}
+        found += [f"{name}: {a['address']}" for name, addrs in sorted(current.items()) if name != "lo" for a in addrs]
+        return list(dict.fromkeys(found))
 
     def _report(self, bundle: VerifiedBundle | None, outcome: _Outcome, name: str) -> ProvisionReport:
         return ProvisionReport(
@@ -260,7 +265,7 @@ class Provisioner:
             ok=not outcome.errors, dry_run=self.options.dry_run, time=_now(),
             device_id=self.identity.device_id, device_name=name,
             cert_fingerprint=self.identity.fingerprint, cert_pem=self.identity.cert_pem.decode(),
-            port=self.config.port, addresses=self._addresses(),
+            port=self.config.port, addresses=self._addresses(bundle),
             applied=outcome.applied, unchanged=outcome.unchanged, errors=outcome.errors, warnings=outcome.warnings,
         )
 

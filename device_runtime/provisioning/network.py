@@ -36,6 +36,7 @@ NETWORKD_DIR = "etc/systemd/network"
 TIMESYNCD_DROPIN = "etc/systemd/timesyncd.conf.d/50-sightline.conf"
 ZONEINFO = Path("/usr/share/zoneinfo")
 COMMAND_TIMEOUT_S = 60.0
+NETWORKD_BINARIES = ("/lib/systemd/systemd-networkd", "/usr/lib/systemd/systemd-networkd")
 
 Runner = Callable[..., subprocess.CompletedProcess]
 
@@ -217,8 +218,9 @@ def detect_backend(root: Path = Path("/"), *, which: Callable[[str], str | None]
                 return NmcliBackend(run)
         except (OSError, subprocess.SubprocessError):
             pass
-    if which("networkctl") and ((root / "run/systemd/netif").is_dir() or (root / NETWORKD_DIR).is_dir()
-                                or (root / "lib/systemd/systemd-networkd").exists()):
+    # The tools are looked for on this system; ``root`` only moves the files written.
+    if which("networkctl") and (Path("/run/systemd/netif").is_dir() or (root / NETWORKD_DIR).is_dir()
+                                or any(Path(p).exists() for p in NETWORKD_BINARIES)):
         return NetworkdBackend(root)
     raise NetworkToolMissing(
         "neither NetworkManager (nmcli) nor systemd-networkd manages this device's network; "

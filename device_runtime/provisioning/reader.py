@@ -104,8 +104,8 @@ def _check_members(archive: zipfile.ZipFile, max_bytes: int) -> dict[str, zipfil
             if name in ("apps/", "models/"):
                 continue
             raise BundleError(f"unexpected folder {name!r} in the bundle")
-        mode = info.external_attr >> 16
-        if mode and not stat.S_ISREG(mode):
+        # Zip writers that record no file type leave it 0; any type but "regular" is a link or worse.
+        if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG):
             raise BundleError(f"{name!r} in the bundle is not a plain file (a link or device)")
         if name not in (MANIFEST_NAME, SIGNATURE_NAME, SECRETS_NAME) and not SAFE_MEMBER.fullmatch(name):
             raise BundleError(f"unsafe or unexpected name {name!r} in the bundle (only apps/NAME and models/NAME)")

@@ -195,15 +195,13 @@ class PairingManager:
         try:
             with self._lock:
                 now = self._clock()
-                if preauth is not None:
-                    pass
-                elif now < self._locked_until:
+                if preauth is None and now < self._locked_until:
                     raise PairingLockedOut(
                         f"pairing is locked for {self._locked_until - now:.0f} s more after "
                         f"{MAX_WRONG_CODES} wrong codes; wait, then use the code the device "
                         "shows now (it was replaced)"
                     )
-                if not _codes_match(code, self._code):
+                if preauth is None and not _codes_match(code, self._code):
                     self._wrong_codes += 1
                     left = MAX_WRONG_CODES - self._wrong_codes
                     if left <= 0:

@@ -245,12 +245,13 @@ class ProvisioningService:
     def build(self, request: BundleRequest, folder: Path) -> BuiltBundle:
         return build_bundle(request, self.appliances.signer, self.console_name, folder, self.secrets)
 
-    def adopt(self, report: ProvisionReport, *, hosts: Sequence[str] = (),
+    def adopt(self, report: ProvisionReport, *, hosts: Sequence[str] = (), port: int | None = None,
               on_progress: Callable[[str], None] | None = None):
         """Add the reported device and pair with it by its bundle's secret; returns its ``DeviceEntry``.
 
-        ``hosts``: addresses to try before the reported ones (e.g. the address it
-        is advertised at). The device's certificate must be the one it reported.
+        Tried in order: ``hosts`` (at ``port``), where the Devices list has seen
+        it advertised, then the addresses it reported. The device's certificate
+        must be the one it reported, or it is not adopted.
         """
         from console_app.core.services.appliances import ApplianceError
 
@@ -263,9 +264,14 @@ class ProvisioningService:
             raise ProvisioningError(
                 f"this console did not make bundle {report.bundle_id} (or already used its pairing secret); "
                 "pair the device with the code it prints instead")
-        port = report.port or 7443
+        port = port or report.port or 7443
+        candidates = [(host, port) for host in hosts]
+        seen = next((e for e in self.appliances.entries() if e.device_id == report.device_id and e.host), None)
+        if seen is not None:
+            candidates.append((seen.host, seen.port))
+        candidates += [(host, report.port or 7443) for host in report_hosts(report)]
         failures = []
-        for host in [*hosts, *report_hosts(report)]:
+        for host, port in dict.fromkeys(candidates):
             if on_progress:
                 on_progress(f"Contacting {report.device_name or report.device_id} at {host}:{port}…")
             try:
@@ -282,7 +288,7 @@ class ProvisioningService:
             return paired
         raise ProvisioningError(
             f"{report.device_name or report.device_id} is not reachable yet at "
-            f"{', '.join([*hosts, *report_hosts(report)]) or 'any reported address'}: " + "; ".join(failures))
+            f"{', '.join(f'{h}:{p}' for h, p in candidates) or 'any reported address'}: " + "; ".join(failures))
 
 
 def summarize(report: ProvisionReport) -> str:
