@@ -4,7 +4,8 @@
                            [--interfaces 10.0.0.5,...] [--config FILE] [--no-advertise]
     sightline-device provision PATH [--dry-run] [--passphrase-file F] [--confirm-network-change]
                                [--config FILE] [--data-dir DIR]
-    sightline-device provision-scan FOLDER   # every bundle on a mounted stick (the udev unit runs this)
+    sightline-device provision-scan FOLDER   # every bundle in a folder (a mounted stick)
+    sightline-device provision-stick /dev/sdX1 # mount, stop the service, apply, restart (udev runs this)
     sightline-device config-schema      # every setting, with its description
     sightline-device --version
 """
@@ -38,11 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--providers", help="comma-separated execution providers, e.g. cpu or tensorrt,cuda,cpu")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     sub.add_parser("config-schema", help="print the configuration's JSON Schema")
-    for command, helptext in (("provision", "apply a provisioning bundle made by the console"),
-                              ("provision-scan", "apply every bundle found in a folder (a mounted stick)")):
+    for command, helptext, what in (
+            ("provision", "apply a provisioning bundle made by the console", "the bundle (*.sightline-provision.zip)"),
+            ("provision-scan", "apply every bundle found in a folder (a mounted stick)", "folder (not recursive)"),
+            ("provision-stick", "mount a USB stick, apply its bundles, write the reports back (run by udev)",
+             "block device, e.g. /dev/sda1")):
         p = sub.add_parser(command, help=helptext)
-        p.add_argument("path", type=Path, help="the bundle (*.sightline-provision.zip)" if command == "provision"
-                       else "folder to search (not recursive)")
+        p.add_argument("path", type=Path, help=what)
         p.add_argument("--dry-run", action="store_true", help="verify and print every change; change nothing")
         p.add_argument("--passphrase-file", type=Path, help="file whose first line is the bundle's passphrase")
         p.add_argument("--confirm-network-change", action="store_true",
@@ -87,45 +90,50 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_report(bundle: Path, report) -> None:
+    title = "would apply" if report.dry_run else "applied"
+    print(f"{bundle.name}: {'OK' if report.ok else 'REFUSED'} (device {report.device_id}, "
+          f"certificate {report.cert_fingerprint})")
+    for prefix, lines in ((title, report.applied), ("already so", report.unchanged),
+                          ("warning", report.warnings), ("error", report.errors)):
+        for line in lines:
+            print(f"  {prefix}: {line}")
+
+
 def provision(args: argparse.Namespace) -> int:
-    from device_runtime.protocol.provisioning.manifest import BUNDLE_SUFFIX
     from device_runtime.provisioning.apply import Provisioner, ProvisionOptions
+    from device_runtime.provisioning.stick import find_bundles, provision_stick
 
     config = load_config(args.config if args.config and args.config.exists() else None, data_dir=args.data_dir)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
     passphrase = None
-    if args.passphrase_file is not None:
-        passphrase = args.passphrase_file.read_text(encoding="utf-8").splitlines()[0] if \
-            args.passphrase_file.stat().st_size else ""
+    if args.passphrase_file is not None and (args.command != "provision-stick" or args.passphrase_file.exists()):
+        lines = args.passphrase_file.read_text(encoding="utf-8").splitlines()
+        passphrase = lines[0] if lines else ""
     options = ProvisionOptions(
         dry_run=args.dry_run, passphrase=passphrase, confirm_network_change=args.confirm_network_change,
         root=args.root, network_tool=args.network_tool or "", config_path=args.config, report_dir=args.report_dir,
     )
+
+    def apply(bundles: list[Path]) -> int:
+        provisioner = Provisioner(config, options)
+        failed = 0
+        for bundle in bundles:
+            report = provisioner.provision(bundle)
+            _print_report(bundle, report)
+            failed += not report.ok
+        return 1 if failed else 0
+
+    if args.command == "provision-stick":
+        return provision_stick(args.path, lambda folder: apply(find_bundles(folder)), config.data_dir)
     if args.command == "provision-scan":
-        bundles = sorted(p for p in args.path.iterdir() if p.name.endswith(BUNDLE_SUFFIX) and p.is_file())
+        bundles = find_bundles(args.path)
         if not bundles:
-            print(f"sightline-device: no *{BUNDLE_SUFFIX} in {args.path}", file=sys.stderr)
+            print(f"sightline-device: no provisioning bundle in {args.path}", file=sys.stderr)
             return 2
-    else:
-        bundles = [args.path]
-    provisioner = Provisioner(config, options)
-    failed = 0
-    for bundle in bundles:
-        report = provisioner.provision(bundle)
-        title = "would apply" if report.dry_run else "applied"
-        print(f"{bundle.name}: {'OK' if report.ok else 'REFUSED'} (device {report.device_id}, "
-              f"certificate {report.cert_fingerprint})")
-        for line in report.applied:
-            print(f"  {title}: {line}")
-        for line in report.unchanged:
-            print(f"  already so: {line}")
-        for line in report.warnings:
-            print(f"  warning: {line}")
-        for line in report.errors:
-            print(f"  error: {line}")
-        failed += not report.ok
-    return 1 if failed else 0
+        return apply(bundles)
+    return apply([args.path])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "config-schema":
             print(json.dumps(DeviceConfig.model_json_schema(), indent=2))
             return 0
-        if args.command in ("provision", "provision-scan"):
+        if args.command in ("provision", "provision-scan", "provision-stick"):
             return provision(args)
         return serve(args)
     except SightlineError as exc:

@@ -316,3 +316,40 @@ def _passphrase(tmp_path: Path, text: str = PASSPHRASE) -> Path:
     path = tmp_path / "passphrase.txt"
     path.write_text(text + "\n")
     return path
+
+
+def test_a_stick_with_bundles_is_mounted_applied_and_the_service_restarted(tmp_path, console, stick):
+    """provision_stick's own steps. This machine's kernel cannot mount vfat and runs no systemd, so the
+    FAT32 image's files are handed over as a folder (tests/peers/usb_stick.py) that is bind-mounted in
+    place of the stick, and systemctl is answered by a recorder: the host's services are never touched."""
+    from device_runtime.provisioning.stick import provision_stick
+
+    built = console.build(BundleRequest(device_name="box"), tmp_path)
+    stick.put(built.path)
+    folder = stick.device_view()
+    calls: list[list[str]] = []
+
+    def run(argv, **kwargs):
+        calls.append(list(argv))
+        if argv[0] == "mount":
+            return subprocess.run(["mount", "--bind", str(folder), argv[-1]], **kwargs)
+        if argv[0] == "systemctl":
+            return subprocess.CompletedProcess(argv, 0, "", "")
+        return subprocess.run(argv, **kwargs)
+
+    config = device_config(tmp_path)
+
+    def apply(mounted: Path) -> int:
+        return provision(config, mounted / built.path.name, root=tmp_path / "root").returncode
+
+    status = provision_stick(Path("/dev/sdz1"), apply, tmp_path / "data", run=run, mount_base=tmp_path / "run")
+    assert status == 0
+    assert [c for c in calls if c[0] == "systemctl"] == [
+        ["systemctl", "is-active", "--quiet", "sightline-device.service"],
+        ["systemctl", "stop", "sightline-device.service"],
+        ["systemctl", "start", "sightline-device.service"],
+    ]
+    assert calls[-1] == ["umount", str(tmp_path / "run" / "stick-sdz1")]
+    assert not os.path.ismount(tmp_path / "run" / "stick-sdz1")
+    stick.sync_back()
+    assert read_report(stick.read(report_name(built.path.name), tmp_path / "back")).ok
