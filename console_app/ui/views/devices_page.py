@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -19,6 +23,7 @@ from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.add_device_dialog import AddDeviceDialog
 from console_app.ui.dialogs.audit_dialog import AuditDialog
 from console_app.ui.dialogs.pair_dialog import PairDialog
+from console_app.ui.dialogs.provision_dialog import ProvisionDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.devices_model import ENTRY_ROLE, NAME, DevicesTableModel
 from console_app.ui.tasks import TaskRunner
@@ -68,14 +73,28 @@ class DevicesPage(QWidget):
                                           "Drop this console's pairing with the selected device")
         self.audit_action = self._action("A&udit log…", "events", None, self.show_audit,
                                          "Who did what on the selected device, exportable as CSV")
+        self.provision_action = self._action("Pro&vision new device…", "add", None, self.provision_new,
+                                             "Write a bundle that sets up a new device from a USB stick")
+        self.report_action = self._action("&Read provisioning report…", "pair", None, self.choose_report,
+                                          "Add and pair a device from the report it wrote on the stick")
+        self._provisioning = None
 
         toolbar = QHBoxLayout()
-        for action in (self.pair_action, self.add_action, self.check_action, self.forget_action,
-                       self.audit_action):
+        for action in (self.pair_action, self.add_action, self.check_action, self.forget_action):
             button = QToolButton()
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             toolbar.addWidget(button)
+        # One button for the rest keeps the page narrow enough for small screens.
+        self.provision_button = QToolButton()
+        self.provision_button.setText("More")
+        self.provision_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.provision_button)
+        menu.addAction(self.audit_action)
+        menu.addAction(self.provision_action)
+        menu.addAction(self.report_action)
+        self.provision_button.setMenu(menu)
+        toolbar.addWidget(self.provision_button)
         toolbar.addStretch(1)
 
         layout = QVBoxLayout(self)
@@ -83,6 +102,10 @@ class DevicesPage(QWidget):
         layout.addWidget(heading)
         layout.addLayout(toolbar)
         layout.addWidget(self.warning)
+        self.provision_status = QLabel()
+        self.provision_status.setWordWrap(True)
+        self.provision_status.setVisible(False)
+        layout.addWidget(self.provision_status)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty_hint)
 
@@ -103,7 +126,8 @@ class DevicesPage(QWidget):
         return action
 
     def actions_for_menu(self) -> list[QAction]:
-        return [self.pair_action, self.add_action, self.check_action, self.forget_action, self.audit_action]
+        return [self.pair_action, self.add_action, self.check_action, self.forget_action, self.audit_action,
+                self.provision_action, self.report_action]
 
     def refresh_icons(self) -> None:
         for action in self.actions_for_menu():
@@ -174,6 +198,58 @@ class DevicesPage(QWidget):
         dialog.open()
         self.dialog_opened.emit(dialog)
         return dialog
+
+    # ---------------------------------------------------------------- provisioning
+
+    @property
+    def provisioning(self):
+        """The console's provisioning service (made on first use: it needs the signing key)."""
+        if self._provisioning is None:
+            from console_app.core.credentials import CredentialStore
+            from console_app.core.services.provisioning import ProvisioningService
+
+            credentials = self._context.credentials or CredentialStore(self._context.data_dir)
+            self._provisioning = ProvisioningService(self._context.appliances, credentials)
+        return self._provisioning
+
+    def provision_new(self) -> ProvisionDialog:
+        dialog = ProvisionDialog(self.provisioning, self._tasks, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def choose_report(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Read a provisioning report", "", "Provisioning reports (*.report.json)")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda path: self.adopt_report(Path(path)))
+        dialog.open()
+        return dialog
+
+    def adopt_report(self, path: Path, hosts: tuple[str, ...] = (), port: int | None = None):
+        """Read the report, add the device and pair it by its bundle's secret, in the background."""
+        from console_app.core.services.provisioning import read_report, summarize
+
+        def adopt(ctx):
+            report = read_report(path)
+            return report, self.provisioning.adopt(report, hosts=hosts, port=port, on_progress=lambda text: ctx.report(None, text))
+
+        def done(result) -> None:
+            report, entry = result
+            self._show_provision_status(f"{entry.name} is paired and pinned.\n{summarize(report)}")
+            self.select_device(entry.device_id)
+
+        def failed(error: BaseException) -> None:
+            self._show_provision_status(f"Could not add the provisioned device: {error}")
+
+        return self._tasks.run_in_background(adopt, on_success=done, on_failure=failed,
+                                             progress=f"Reading {path.name}…")
+
+    def _show_provision_status(self, text: str) -> None:
+        self.provision_status.setText(text)
+        self.provision_status.setVisible(True)
 
     def check_all(self) -> None:
         self._context.appliances.refresh()

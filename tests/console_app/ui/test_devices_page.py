@@ -163,3 +163,51 @@ def test_audit_log_dialog_lists_who_did_what_and_exports_csv(qtbot, window, star
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("time,action,actor") and ",pair," in lines[1] and ",stop," in lines[2]
     dialog.reject()
+
+
+def test_provision_dialog_keeps_the_form_on_a_bad_address_then_writes_a_bundle_the_device_applies(
+        qtbot, window, tmp_path, console_context):
+    """Nothing typed after the bundle: the device applies it, the page reads its report and pairs."""
+    from device_runtime.config import load_config
+    from device_runtime.protocol.provisioning.manifest import report_name
+    from device_runtime.provisioning.apply import Provisioner
+    from device_runtime.runtime import DeviceRuntime
+
+    page = devices_page(window)
+    dialog = page.provision_new()
+    qtbot.keyClicks(dialog.name_edit, "line3-box")
+    row = dialog.interfaces[0]
+    row.method_combo.setCurrentIndex(1)  # static
+    qtbot.keyClicks(row.address_edit, "192.168.10.300/24")
+    qtbot.keyClicks(dialog.folder_edit, str(tmp_path))
+    assert dialog.start_writing() is None
+    assert dialog.error_label.isVisible() and "192.168.10.300/24" in dialog.error_label.text()
+    assert dialog.name_edit.text() == "line3-box", "the typing stays"
+    dialog.interfaces[0].name_edit.clear()  # no network settings after all
+    qtbot.keyClicks(dialog.secrets_edit, "mqtt-token=abc")
+    qtbot.keyClicks(dialog.passphrase_edit, "long enough phrase")
+    qtbot.keyClicks(dialog.passphrase_again_edit, "long enough phrase")
+    dialog.start_writing()
+    qtbot.waitUntil(lambda: dialog.built is not None, timeout=WAIT_MS)
+    bundle = dialog.built.path
+    assert bundle.parent == tmp_path and bundle.name == "line3-box.sightline-provision.zip"
+    dialog.reject()
+
+    config = load_config(None, name="fresh-box", data_dir=tmp_path / "device", listen="127.0.0.1:0",
+                         interfaces=["127.0.0.1"], advertise=False, providers=["cpu"])
+    from device_runtime.provisioning.apply import ProvisionOptions
+
+    report = Provisioner(config, ProvisionOptions(passphrase="long enough phrase", root=tmp_path / "root")).provision(bundle)
+    assert report.ok, report.errors
+    runtime = DeviceRuntime(config).start()
+    try:
+        page.adopt_report(tmp_path / report_name(bundle.name), hosts=("127.0.0.1",), port=runtime.port)
+        device_id = runtime.identity.device_id
+        qtbot.waitUntil(lambda: page.model.row_of(device_id) >= 0
+                        and page.model.entry_at(page.model.row_of(device_id)).paired, timeout=WAIT_MS)
+        entry = page.model.entry_at(page.model.row_of(device_id))
+        assert entry.pinned_fingerprint == runtime.identity.fingerprint
+        qtbot.waitUntil(lambda: "is paired and pinned" in page.provision_status.text(), timeout=WAIT_MS)
+        assert "secret mqtt-token stored" in page.provision_status.text()
+    finally:
+        runtime.stop(grace=0.2)
