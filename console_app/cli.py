@@ -15,6 +15,8 @@
     sightline-ctl --target HOST:PORT probe URL
     sightline-ctl --target HOST:PORT audit [--action deploy] [--count N] [--csv FILE|-] [--follow]
     sightline-ctl --target HOST:PORT unpair [--fingerprint CLIENT_CERT_SHA256]
+    sightline-ctl --target HOST:PORT update sightline-device_VERSION_ARCH.deb [--wait S]
+    sightline-ctl --target HOST:PORT update-status
 
 Pairing sends the public half of this client's package signing key (kept in
 the state folder, 0600); ``deploy`` signs every package with it.
@@ -111,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--count", type=int, default=0, help="only the newest N entries (default: all kept)")
     s.add_argument("--csv", help="write CSV to this file ('-' for standard output)")
     s.add_argument("--follow", action="store_true", help="keep printing entries as they are recorded")
+    s = sub.add_parser("update", help="push a device software update (.deb from make package), signed")
+    s.add_argument("deb", type=Path)
+    s.add_argument("--wait", type=float, default=0.0, help="then follow it up to S seconds until it ended")
+    sub.add_parser("update-status", help="where the device's last software update is")
     s = sub.add_parser("unpair", help="unpair this client (or another, by certificate fingerprint)")
     s.add_argument("--fingerprint", default="", help="the client certificate's SHA-256 (default: this client)")
     return p
@@ -139,6 +145,24 @@ def _audit(args: argparse.Namespace, client: DeviceClient) -> None:
                     print(_audit_line(e), flush=True)
 
 
+def _follow_update(args: argparse.Namespace, status):
+    """Poll until the update ended; the device restarts meanwhile, so each poll reconnects."""
+    import time
+
+    store = CredentialStore(args.state_dir)
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline and status.state not in ("installed", "rolled-back", "failed"):
+        time.sleep(2.0)
+        try:
+            with _connect(args, store) as again:
+                status = again.update_status()
+        except (DeviceCallError, DeviceTlsError):
+            continue  # restarting
+        print(f"update {status.version}: {status.state}" + (f": {status.detail}" if status.detail else ""),
+              flush=True)
+    return status
+
+
 def _connect(args: argparse.Namespace, store: CredentialStore) -> DeviceClient:
     host, port = parse_target(args.target)
     creds = store.load(args.target)
@@ -146,7 +170,7 @@ def _connect(args: argparse.Namespace, store: CredentialStore) -> DeviceClient:
         raise SystemExit(
             f"sightline-ctl: not paired with {args.target}; run: sightline-ctl --target {args.target} pair CODE"
         )
-    signer = store.signer() if args.command == "deploy" else None
+    signer = store.signer() if args.command in ("deploy", "update") else None
     return DeviceClient(host, port, creds, timeout=args.timeout, signer=signer)
 
 
@@ -235,6 +259,13 @@ def _dispatch(args: argparse.Namespace, client: DeviceClient) -> int:
         print(f"saved {saved} frames to {args.out}")
     elif cmd == "audit":
         _audit(args, client)
+    elif cmd in ("update", "update-status"):
+        status = client.update_software(args.deb) if cmd == "update" else client.update_status()
+        print(f"update {status.version or '-'}: {status.state} (running {status.running_version})"
+              + (f": {status.detail}" if status.detail else ""), flush=True)
+        if cmd == "update" and args.wait > 0:
+            status = _follow_update(args, status)
+        return 0 if status.state in ("staged", "installing", "installed", "none") else 1
     elif cmd == "unpair":
         gone = client.unpair(args.fingerprint)
         print(f"unpaired {gone.name} (certificate {gone.fingerprint})")

@@ -6,6 +6,7 @@
                                [--config FILE] [--data-dir DIR]
     sightline-device provision-scan FOLDER   # every bundle in a folder (a mounted stick)
     sightline-device provision-stick /dev/sdX1 # mount, stop the service, apply, restart (udev runs this)
+    sightline-device apply-update [--config FILE]  # install the staged update (root; sightline-update.service)
     sightline-device config-schema      # every setting, with its description
     sightline-device --version
 """
@@ -56,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--root", type=Path, default=Path("/"),
                        help="prefix for the system files written (an image being prepared; tests)")
         p.add_argument("--report-dir", type=Path, help="where the report goes (default: next to the bundle)")
+    p = sub.add_parser("apply-update", help="install the staged software update, roll back unless healthy (root)")
+    p.add_argument("--config", type=Path, help="the device's JSON configuration")
+    p.add_argument("--data-dir", type=Path, help="data folder (default /var/lib/sightline)")
+    p.add_argument("--health-timeout", type=float, default=120.0, help="seconds the new version has (default 120)")
+    p.add_argument("--dpkg-root", type=Path, help="install into this scratch root instead of / (images, tests)")
     return parser
 
 
@@ -142,6 +148,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "config-schema":
             print(json.dumps(DeviceConfig.model_json_schema(), indent=2))
             return 0
+        if args.command == "apply-update":
+            from device_runtime.update.apply import Updater, UpdaterOptions
+
+            config = load_config(args.config if args.config and args.config.exists() else None,
+                                 data_dir=args.data_dir)
+            logging.basicConfig(level=config.log_level, stream=sys.stderr,
+                                format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+            state = Updater(config.data_dir, UpdaterOptions(dpkg_root=args.dpkg_root,
+                                                            health_timeout_s=args.health_timeout)).apply()
+            print(f"update {state.version or '-'}: {state.state}" + (f" ({state.detail})" if state.detail else ""))
+            return 0 if state.state in ("installed", "none") else 1
         if args.command in ("provision", "provision-scan", "provision-stick"):
             return provision(args)
         return serve(args)

@@ -23,6 +23,8 @@ from device_runtime.security.secret_store import SecretStore
 from device_runtime.security.tls import server_credentials
 from device_runtime.status import API_VERSION
 from device_runtime.supervisor import Supervisor
+from device_runtime.update.apply import write_runtime_status
+from device_runtime.update.staging import UpdateStore
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ class DeviceRuntime:
         # Named secrets (camera passwords, output tokens) filled over the paired connection.
         self.secrets = SecretStore(config.data_dir)
         self.supervisor = Supervisor(config, **supervisor_options)
+        # Device software updates: staged here, installed by the root updater (device_runtime/update).
+        self.updates = UpdateStore(config.data_dir, __version__,
+                                   require_signed=config.require_signed_packages)
         self.hardware = hardware_info()
         self._log_handler = LogBroadcastHandler(self.supervisor.logs)
         self._server: grpc.Server | None = None
@@ -94,6 +99,8 @@ class DeviceRuntime:
                 interfaces=self.config.interfaces,
             )
             self._advertiser.start()
+        # Read by the root updater to judge a new version healthy.
+        write_runtime_status(self.config.data_dir, __version__, self.port)
         providers = self.supervisor.registry.providers
         log.info("device %s (%s) serving on %s; inference on %s", self.config.name,
                  self.identity.device_id, self.address, providers.active)

@@ -57,6 +57,12 @@ def _params(request: Any, header: Any, response: Any) -> str:
     return request.app_id
 
 
+def _updated(request: Any, header: Any, response: Any) -> str:
+    if response is not None:
+        return f"{response.previous_version} -> {response.version} (staged)"
+    return f"{header.filename or 'update'} sha256 {header.sha256[:12]}" if header is not None else ""
+
+
 def _unpair(request: Any, header: Any, response: Any) -> str:
     if response is not None and response.name:
         return f"{response.name} {response.fingerprint}"
@@ -74,7 +80,7 @@ RULES: dict[str, Rule] = {
     _PREFIX + "SetParams": Rule("params", _params),
     _PREFIX + "UploadModel": Rule("model-upload", _model_uploaded),
     _PREFIX + "RemoveModel": Rule("model-remove", lambda req, h, resp: req.name),
-    _PREFIX + "UpdateSoftware": Rule("update", _deployed),
+    _PREFIX + "UpdateSoftware": Rule("update", _updated),
 }
 
 

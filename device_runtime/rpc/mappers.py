@@ -109,3 +109,9 @@ def audit_entry(entry: Any) -> pb.AuditEntry:
         actor_fingerprint=entry.actor_fingerprint, signing_key=entry.signing_key,
         target=entry.target, outcome=entry.outcome, detail=entry.detail,
     )
+
+
+def update_status(state: Any, running_version: str) -> pb.UpdateStatus:
+    """An :class:`~device_runtime.update.staging.UpdateState` as its protobuf."""
+    return pb.UpdateStatus(state=state.state, version=state.version, previous_version=state.previous_version,
+                           running_version=running_version, detail=state.detail, time=state.time)

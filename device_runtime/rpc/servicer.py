@@ -221,3 +221,16 @@ class DeviceServicer(pb_grpc.DeviceServicer):
                 entry = sub.get(timeout=0.5)
                 if entry is not None and entry not in already_sent:
                     yield mappers.audit_entry(entry)
+
+    # ---------------------------------------------------------------- device software
+
+    def UpdateSoftware(self, request_iterator: Iterator[pb.UploadChunk], context: grpc.ServicerContext) -> pb.UpdateStatus:
+        spec, data = _upload(request_iterator)
+        client = self.device.pairing.client_for(peer_certificate(context))
+        state = self.device.updates.stage(spec.size, spec.sha256, spec.signature, data,
+                                          self.device.pairing.signing_keys(),
+                                          requested_by=client.name if client else "")
+        return mappers.update_status(state, self.device.updates.running_version)
+
+    def GetUpdateStatus(self, request: pb.GetUpdateStatusRequest, context: grpc.ServicerContext) -> pb.UpdateStatus:
+        return mappers.update_status(self.device.updates.state(), self.device.updates.running_version)

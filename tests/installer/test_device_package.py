@@ -127,3 +127,27 @@ def test_package_script_ships_the_provisioning_unit_and_udev_rule():
     script = (ROOT / "scripts" / "package.sh").read_text(encoding="utf-8")
     assert "installer/device/sightline-provision@.service" in script
     assert "lib/udev/rules.d/70-sightline-provision.rules" in script
+
+
+def test_a_staged_update_starts_the_root_updater_whose_command_the_runtime_accepts(tmp_path):
+    path_unit = configparser.ConfigParser(interpolation=None, strict=True)
+    path_unit.optionxform = str
+    path_unit.read_string((DEVICE / "sightline-update.path").read_text(encoding="utf-8"))
+    assert path_unit["Path"]["PathExists"] == "/var/lib/sightline/updates/pending.json"
+    assert path_unit["Path"]["Unit"] == "sightline-update.service"
+    service = configparser.ConfigParser(interpolation=None, strict=True)
+    service.optionxform = str
+    service.read_string((DEVICE / "sightline-update.service").read_text(encoding="utf-8"))
+    exec_start = service["Service"]["ExecStart"].split()
+    from device_runtime.__main__ import _parser
+
+    assert _parser().parse_args(exec_start[1:]).command == "apply-update"
+    assert "User" not in service["Service"], "dpkg needs root"
+    script = (ROOT / "scripts" / "package.sh").read_text(encoding="utf-8")
+    assert "installer/device/sightline-update.path" in script and "sightline-update.service" in script
+    for name in ("sightline-update.path", "sightline-update.service"):
+        unit = tmp_path / name
+        unit.write_text((DEVICE / name).read_text().replace(exec_start[0], "/bin/true"))
+    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "sightline-update.path")],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr

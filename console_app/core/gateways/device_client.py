@@ -288,3 +288,16 @@ class DeviceClient:
 
     def watch_audit(self, replay: int = 0) -> DeviceStream:
         return _stream("WatchAudit", self._stub.WatchAudit(pb.WatchAuditRequest(replay=replay)))
+
+    # ------------------------------------------------------------ device software
+
+    def update_software(self, deb: bytes | Path, progress: UploadProgress | None = None) -> pb.UpdateStatus:
+        """Upload a signed sightline-device .deb; the device stages it and its updater installs it."""
+        size, sha = _digest(deb)
+        signature = self.signer.sign_update(sha) if self.signer is not None else b""
+        name = deb.name if isinstance(deb, Path) else "sightline-device.deb"
+        header = pb.UploadHeader(filename=name, size=size, sha256=sha, signature=signature)
+        return _call("UpdateSoftware", self._stub.UpdateSoftware, _upload_chunks(header, deb, progress), None)
+
+    def update_status(self) -> pb.UpdateStatus:
+        return _call("GetUpdateStatus", self._stub.GetUpdateStatus, pb.GetUpdateStatusRequest(), self.timeout)

@@ -519,3 +519,23 @@ class WatchAuditRequest(_message.Message):
     REPLAY_FIELD_NUMBER: _ClassVar[int]
     replay: int
     def __init__(self, replay: _Optional[int] = ...) -> None: ...
+
+class GetUpdateStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UpdateStatus(_message.Message):
+    __slots__ = ("state", "version", "previous_version", "running_version", "detail", "time")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    version: str
+    previous_version: str
+    running_version: str
+    detail: str
+    time: float
+    def __init__(self, state: _Optional[str] = ..., version: _Optional[str] = ..., previous_version: _Optional[str] = ..., running_version: _Optional[str] = ..., detail: _Optional[str] = ..., time: _Optional[float] = ...) -> None: ...

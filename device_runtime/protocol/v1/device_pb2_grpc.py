@@ -139,6 +139,16 @@ class DeviceStub:
                 request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchAuditRequest.SerializeToString,
                 response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AuditEntry.FromString,
                 _registered_method=True)
+        self.UpdateSoftware = channel.stream_unary(
+                '/sightline.device.v1.Device/UpdateSoftware',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UploadChunk.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
+                _registered_method=True)
+        self.GetUpdateStatus = channel.unary_unary(
+                '/sightline.device.v1.Device/GetUpdateStatus',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.GetUpdateStatusRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
+                _registered_method=True)
 
 
 class DeviceServicer:
@@ -286,6 +296,23 @@ class DeviceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateSoftware(self, request_iterator, context):
+        """--- device software --------------------------------------------------------
+        Upload a signed sightline-device .deb (header: size, sha256, signature over
+        device_runtime/protocol/update_signature.py signed_message). The device checks
+        and stages it; its root updater installs it, restarts the service and rolls
+        back to the previous version unless the new one is healthy within the limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUpdateStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeviceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -393,6 +420,16 @@ def add_DeviceServicer_to_server(servicer, server):
                     servicer.WatchAudit,
                     request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchAuditRequest.FromString,
                     response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AuditEntry.SerializeToString,
+            ),
+            'UpdateSoftware': grpc.stream_unary_rpc_method_handler(
+                    servicer.UpdateSoftware,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UploadChunk.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.SerializeToString,
+            ),
+            'GetUpdateStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUpdateStatus,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.GetUpdateStatusRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -962,6 +999,60 @@ class Device:
             '/sightline.device.v1.Device/WatchAudit',
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchAuditRequest.SerializeToString,
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.AuditEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSoftware(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/sightline.device.v1.Device/UpdateSoftware',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UploadChunk.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUpdateStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sightline.device.v1.Device/GetUpdateStatus',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.GetUpdateStatusRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
             options,
             channel_credentials,
             insecure,
