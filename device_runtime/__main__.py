@@ -108,7 +108,7 @@ def _print_report(bundle: Path, report) -> None:
 
 def provision(args: argparse.Namespace) -> int:
     from device_runtime.provisioning.apply import Provisioner, ProvisionOptions
-    from device_runtime.provisioning.stick import find_bundles, provision_stick
+    from device_runtime.provisioning.stick import find_bundles, match_owner, provision_stick
 
     config = load_config(args.config if args.config and args.config.exists() else None, data_dir=args.data_dir)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -129,6 +129,8 @@ def provision(args: argparse.Namespace) -> int:
             report = provisioner.provision(bundle)
             _print_report(bundle, report)
             failed += not report.ok
+        if not args.dry_run:
+            match_owner(config.data_dir)  # run as root; the service's user must still read everything
         return 1 if failed else 0
 
     if args.command == "provision-stick":
@@ -155,8 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                                  data_dir=args.data_dir)
             logging.basicConfig(level=config.log_level, stream=sys.stderr,
                                 format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+            from device_runtime.provisioning.stick import match_owner
+
             state = Updater(config.data_dir, UpdaterOptions(dpkg_root=args.dpkg_root,
                                                             health_timeout_s=args.health_timeout)).apply()
+            match_owner(config.data_dir)  # the audit entry and state were written as root
             print(f"update {state.version or '-'}: {state.state}" + (f" ({state.detail})" if state.detail else ""))
             return 0 if state.state in ("installed", "none") else 1
         if args.command in ("provision", "provision-scan", "provision-stick"):

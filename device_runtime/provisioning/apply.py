@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -200,7 +201,11 @@ class Provisioner:
             return wanted
         doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         doc["name"] = wanted
-        write_atomically(path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o644)
+        before = path.stat() if path.exists() else None
+        write_atomically(path, (json.dumps(doc, indent=2) + "\n").encode(),
+                         mode=before.st_mode & 0o777 if before else 0o644)
+        if before is not None and os.geteuid() == 0:
+            os.chown(path, before.st_uid, before.st_gid)  # root:sightline 0640 stays so
         outcome.applied.append(f"device name {wanted} (in {path})")
         return wanted
 

@@ -24,6 +24,11 @@ Rules, in the order :meth:`PairingManager.pair` applies them:
 5. Success uses the code up: a new one is made at once and handed to the
    ``on_code_changed`` callback so the runtime can print it.
 
+A console named by a provisioning bundle (:mod:`device_runtime.security.preauth`)
+may send its one-time secret instead of the code, with the signing key the
+bundle named: no lockout applies to it (256 random bits), it works once, and
+the printed code stays as it was.
+
 Paired clients are recorded in ``data_dir/trusted_clients.json`` (written
 atomically), each with its package signing key; :meth:`PairingManager.revoke`
 removes one, after which its certificate is refused on the next call and
