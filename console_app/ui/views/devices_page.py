@@ -22,8 +22,10 @@ from console_app.ui import theme
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.add_device_dialog import AddDeviceDialog
 from console_app.ui.dialogs.audit_dialog import AuditDialog
+from console_app.ui.dialogs.deploy_dialog import DeployDialog
 from console_app.ui.dialogs.pair_dialog import PairDialog
 from console_app.ui.dialogs.provision_dialog import ProvisionDialog
+from console_app.ui.dialogs.site_dialog import SiteDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.devices_model import ENTRY_ROLE, NAME, DevicesTableModel
 from console_app.ui.tasks import TaskRunner
@@ -77,6 +79,12 @@ class DevicesPage(QWidget):
                                              "Write a bundle that sets up a new device from a USB stick")
         self.report_action = self._action("&Read provisioning report…", "pair", None, self.choose_report,
                                           "Add and pair a device from the report it wrote on the stick")
+        self.update_action = self._action("&Update device software…", "refresh", None, self.choose_update,
+                                          "Push a signed sightline-device .deb to paired devices")
+        self.export_site_action = self._action("&Export site…", "devices", None, lambda: self.open_site(True),
+                                               "Write devices, cameras, models and apps to one file")
+        self.import_site_action = self._action("&Import site…", "devices", None, lambda: self.open_site(False),
+                                               "Add a site file's devices, cameras, models and apps here")
         self._provisioning = None
 
         toolbar = QHBoxLayout()
@@ -93,6 +101,11 @@ class DevicesPage(QWidget):
         menu.addAction(self.audit_action)
         menu.addAction(self.provision_action)
         menu.addAction(self.report_action)
+        menu.addSeparator()
+        menu.addAction(self.update_action)
+        menu.addSeparator()
+        menu.addAction(self.export_site_action)
+        menu.addAction(self.import_site_action)
         self.provision_button.setMenu(menu)
         toolbar.addWidget(self.provision_button)
         toolbar.addStretch(1)
@@ -127,7 +140,8 @@ class DevicesPage(QWidget):
 
     def actions_for_menu(self) -> list[QAction]:
         return [self.pair_action, self.add_action, self.check_action, self.forget_action, self.audit_action,
-                self.provision_action, self.report_action]
+                self.provision_action, self.report_action, self.update_action, self.export_site_action,
+                self.import_site_action]
 
     def refresh_icons(self) -> None:
         for action in self.actions_for_menu():
@@ -250,6 +264,37 @@ class DevicesPage(QWidget):
     def _show_provision_status(self, text: str) -> None:
         self.provision_status.setText(text)
         self.provision_status.setVisible(True)
+
+    # ---------------------------------------------------------------- software and site
+
+    def choose_update(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Device software to install", "", "Debian packages (*.deb)")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda path: self.open_update(Path(path)))
+        dialog.open()
+        return dialog
+
+    def open_update(self, deb: Path) -> DeployDialog:
+        """The deploy dialog, sending device software: per-device progress, cancel, retry."""
+        from console_app.core.services.software_update import SoftwareUpdater
+
+        selected = self.selected_entry()
+        dialog = DeployDialog(f"device software {deb.name}", deb.read_bytes, SoftwareUpdater(self._context.appliances),
+                              self._context.appliances.paired_entries(), self._tasks, self,
+                              preselected=[selected.device_id] if selected is not None else [])
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def open_site(self, export: bool) -> SiteDialog:
+        dialog = SiteDialog(self._context, self._tasks, export=export, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
 
     def check_all(self) -> None:
         self._context.appliances.refresh()

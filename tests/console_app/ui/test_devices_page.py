@@ -211,3 +211,65 @@ def test_provision_dialog_keeps_the_form_on_a_bad_address_then_writes_a_bundle_t
         assert "secret mqtt-token stored" in page.provision_status.text()
     finally:
         runtime.stop(grace=0.2)
+
+
+def test_update_device_software_pushes_a_signed_deb_with_progress(qtbot, window, start_device, console_context,
+                                                                    tmp_path):
+    from tests.integration.test_software_update import make_deb
+
+    device = start_device()
+    device_id = device.identity.device_id
+    page = devices_page(window)
+    wait_for_row(qtbot, page, device_id)
+    console_context.appliances.pair(device_id, device.pairing.current_code())
+    page.select_device(device_id)
+    dialog = page.open_update(make_deb(tmp_path, "99.2.0"))
+    assert dialog.chosen_devices() == [device_id]
+    dialog.start()
+    qtbot.waitUntil(lambda: bool(dialog.results), timeout=WAIT_MS)
+    assert dialog.results[device_id].ok, dialog.results
+    assert "version 99.2.0 staged" in dialog.table.item(0, 3).text()
+    assert device.updates.state().state == "staged"
+    dialog.reject()
+
+
+def test_site_export_then_import_through_the_dialogs(qtbot, window, console_context, tmp_path):
+    from console_app.core.credentials import CredentialStore
+    from console_app.core.persistence import CameraDraft, InventoryStore
+
+    office = InventoryStore(f"sqlite:///{tmp_path / 'office.sqlite'}",
+                            credentials=CredentialStore(tmp_path / "office-secrets", use_keyring=False))
+    office.cameras.add_camera(CameraDraft(name="Dock 2", host="10.0.5.31", stream_uri="rtsp://10.0.5.31/s1",
+                                          username="viewer"), "dock-pass")
+    laptop = InventoryStore(f"sqlite:///{tmp_path / 'laptop.sqlite'}",
+                            credentials=CredentialStore(tmp_path / "laptop-secrets", use_keyring=False))
+    page = devices_page(window)
+    try:
+        console_context.extras["inventory"] = office
+        export = page.open_site(True)
+        qtbot.keyClicks(export.path_edit, str(tmp_path / "plant"))
+        for edit in (export.passphrase_edit, export.passphrase_again_edit):
+            qtbot.keyClicks(edit, "plant passphrase")
+        export.start()
+        qtbot.waitUntil(lambda: export.summary is not None, timeout=WAIT_MS)
+        assert "Exported 0 device(s), 1 camera(s)" in export.status.text()
+        export.reject()
+
+        console_context.extras["inventory"] = laptop
+        dialog = page.open_site(False)
+        qtbot.keyClicks(dialog.path_edit, str(tmp_path / "plant.sightline-site.zip"))
+        qtbot.keyClicks(dialog.passphrase_edit, "wrong passphrase")
+        dialog.start()
+        qtbot.waitUntil(lambda: "wrong passphrase" in dialog.status.text(), timeout=WAIT_MS)
+        assert laptop.cameras.list_cameras() == []
+        dialog.passphrase_edit.clear()
+        qtbot.keyClicks(dialog.passphrase_edit, "plant passphrase")
+        dialog.start()
+        qtbot.waitUntil(lambda: dialog.summary is not None, timeout=WAIT_MS)
+        camera = laptop.cameras.list_cameras()[0]
+        assert laptop.cameras.camera_password(camera.id) == "dock-pass"
+        dialog.reject()
+    finally:
+        console_context.extras.pop("inventory", None)
+        office.close()
+        laptop.close()
