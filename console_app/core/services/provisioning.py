@@ -17,10 +17,12 @@ import datetime as dt
 import hashlib
 import json
 import secrets as random
+import threading
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -52,6 +54,10 @@ SECRET_REF_PREFIX = "provisioning-pairing-secret/"
 
 class ProvisioningError(Exception):
     """A bundle could not be built, or a report read or acted on; the message says why."""
+
+
+class NotReachableYet(ProvisioningError):
+    """The provisioned device answered at none of its addresses (yet): adopt it when it appears."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,42 @@ class ProvisioningService:
         self.appliances = appliances
         self.secrets = PairingSecrets(credentials)
         self.console_name = console_name or appliances.client_name
+        self._pending: dict[str, ProvisionReport] = {}
+        self._lock = threading.Lock()
+        self._listening = False
+        #: ``on_adopted(entry_or_exception, report)`` after a pending adoption ran (from a worker thread).
+        self.on_adopted: Callable[[Any, ProvisionReport], None] | None = None
+
+    def adopt_when_seen(self, report: ProvisionReport) -> None:
+        """Adopt the device as soon as the Devices list sees it advertised (it may still be on its way)."""
+        with self._lock:
+            self._pending[report.device_id] = report
+            if not self._listening:
+                self.appliances.add_listener(self._on_devices)
+                self._listening = True
+        self._on_devices(self.appliances.entries())
+
+    def pending(self) -> list[str]:
+        with self._lock:
+            return list(self._pending)
+
+    def _on_devices(self, entries) -> None:
+        ready = []
+        with self._lock:
+            for entry in entries:
+                report = self._pending.get(entry.device_id)
+                if report is not None and entry.advertised and not entry.paired:
+                    ready.append(self._pending.pop(entry.device_id))
+        for report in ready:
+            threading.Thread(target=self._adopt_pending, args=(report,), name="adopt", daemon=True).start()
+
+    def _adopt_pending(self, report: ProvisionReport) -> None:
+        try:
+            result: Any = self.adopt(report)
+        except Exception as exc:  # reported to the page; the report can be read again
+            result = exc
+        if self.on_adopted is not None:
+            self.on_adopted(result, report)
 
     def build(self, request: BundleRequest, folder: Path) -> BuiltBundle:
         return build_bundle(request, self.appliances.signer, self.console_name, folder, self.secrets)
@@ -286,7 +328,7 @@ class ProvisioningService:
             paired = self.appliances.pair(entry.device_id, secret)
             self.secrets.delete(report.bundle_id)
             return paired
-        raise ProvisioningError(
+        raise NotReachableYet(
             f"{report.device_name or report.device_id} is not reachable yet at "
             f"{', '.join(f'{h}:{p}' for h, p in candidates) or 'any reported address'}: " + "; ".join(failures))
 

@@ -38,6 +38,7 @@ class DevicesPage(QWidget):
     title = "Devices"
     icon_name = "devices"
     dialog_opened = Signal(object)  # the dialog, so tests and the window can reach it
+    adopted = Signal(object, object)  # DeviceEntry or exception, report; from a provisioning worker
 
     def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -86,6 +87,7 @@ class DevicesPage(QWidget):
         self.import_site_action = self._action("&Import site…", "devices", None, lambda: self.open_site(False),
                                                "Add a site file's devices, cameras, models and apps here")
         self._provisioning = None
+        self.adopted.connect(self._on_adopted)
 
         toolbar = QHBoxLayout()
         for action in (self.pair_action, self.add_action, self.check_action, self.forget_action):
@@ -224,6 +226,7 @@ class DevicesPage(QWidget):
 
             credentials = self._context.credentials or CredentialStore(self._context.data_dir)
             self._provisioning = ProvisioningService(self._context.appliances, credentials)
+            self._provisioning.on_adopted = self.adopted.emit
         return self._provisioning
 
     def provision_new(self) -> ProvisionDialog:
@@ -256,10 +259,26 @@ class DevicesPage(QWidget):
             self.select_device(entry.device_id)
 
         def failed(error: BaseException) -> None:
+            from console_app.core.services.provisioning import NotReachableYet
+
+            if isinstance(error, NotReachableYet):
+                self.provisioning.adopt_when_seen(read_report(path))
+                self._show_provision_status(f"{error}. It is paired as soon as it appears on the LAN.")
+                return
             self._show_provision_status(f"Could not add the provisioned device: {error}")
 
         return self._tasks.run_in_background(adopt, on_success=done, on_failure=failed,
                                              progress=f"Reading {path.name}…")
+
+    def _on_adopted(self, result, report) -> None:
+        from console_app.core.services.provisioning import summarize
+
+        if isinstance(result, BaseException):
+            self._show_provision_status(f"Could not pair {report.device_name or report.device_id}: {result}")
+            return
+        self._show_provision_status(f"{result.name} appeared on the LAN and is paired and pinned.\n"
+                                    f"{summarize(report)}")
+        self.select_device(result.device_id)
 
     def _show_provision_status(self, text: str) -> None:
         self.provision_status.setText(text)

@@ -273,3 +273,34 @@ def test_site_export_then_import_through_the_dialogs(qtbot, window, console_cont
         console_context.extras.pop("inventory", None)
         office.close()
         laptop.close()
+
+
+def test_a_report_read_before_the_device_is_up_pairs_it_when_it_appears_on_the_lan(
+        qtbot, window, start_device, console_context, tmp_path):
+    import socket
+
+    from device_runtime.config import load_config
+    from device_runtime.protocol.provisioning.manifest import report_name
+    from device_runtime.provisioning.apply import Provisioner, ProvisionOptions
+
+    page = devices_page(window)
+    from console_app.core.services.provisioning import BundleRequest
+
+    built = page.provisioning.build(BundleRequest(device_name="late-box"), tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = load_config(None, name="late-box", data_dir=tmp_path / "device", listen=f"127.0.0.1:{port}",
+                         interfaces=["127.0.0.1"], advertise=False, providers=["cpu"])
+    loopback = {"lo0": [{"address": "127.0.0.1/8", "dynamic": False}]}
+    report = Provisioner(config, ProvisionOptions(root=tmp_path / "root", addresses=lambda: loopback)).provision(
+        built.path)
+    assert report.ok and report.port == port
+
+    page.adopt_report(tmp_path / report_name(built.path.name))
+    qtbot.waitUntil(lambda: "paired as soon as it appears" in page.provision_status.text(), timeout=WAIT_MS)
+    device = start_device(port=port, data_dir=tmp_path / "device")  # now it boots and advertises
+    device_id = device.identity.device_id
+    wait_for_row(qtbot, page, device_id, lambda e: e.paired)
+    qtbot.waitUntil(lambda: "appeared on the LAN and is paired" in page.provision_status.text(), timeout=WAIT_MS)
+    assert page.model.entry_at(page.model.row_of(device_id)).pinned_fingerprint == device.identity.fingerprint
