@@ -353,3 +353,15 @@ def test_a_stick_with_bundles_is_mounted_applied_and_the_service_restarted(tmp_p
     assert not os.path.ismount(tmp_path / "run" / "stick-sdz1")
     stick.sync_back()
     assert read_report(stick.read(report_name(built.path.name), tmp_path / "back")).ok
+
+
+def test_a_bundle_larger_than_the_device_accepts_changes_nothing(tmp_path, console):
+    from device_runtime.provisioning.apply import Provisioner, ProvisionOptions
+
+    built = console.build(simple_request(), tmp_path)
+    config = load_config(device_config(tmp_path))
+    report = Provisioner(config, ProvisionOptions(passphrase=PASSPHRASE, root=tmp_path / "root",
+                                                  max_bundle_bytes=1024)).provision(built.path)
+    assert not report.ok and report.applied == []
+    assert f"the bundle is {built.path.stat().st_size} bytes; this device accepts at most 1024" in report.errors[0]
+    assert SecretStore(tmp_path / "data").get("token") is None
