@@ -92,6 +92,7 @@ class Provisioner:
         self.identity = DeviceIdentity.load_or_create(self.data_dir, config.name)
         self.pairing = PairingManager(self.data_dir, self.identity)
         self.audit = AuditLog(self.data_dir)
+        self._secrets: dict[str, str] = {}
 
     # ---------------------------------------------------------------- entry
 
@@ -147,6 +148,10 @@ class Provisioner:
         run = self.options.run or network.subprocess.run
         if settings.interfaces or settings.ntp_servers is not None or settings.timezone:
             backend = network.detect_backend(self.options.root, run=run, prefer=self.options.network_tool)
+            if isinstance(backend, network.NmcliBackend) and Path(self.options.root) != Path("/") \
+                    and not self.options.dry_run:
+                raise FailedPrecondition("NetworkManager changes the running system: --root works only with "
+                                         "--network-tool networkd (files) or --dry-run")
             if settings.interfaces:
                 current = (self.options.addresses or (lambda: network.current_addresses(run)))()
                 problems = network.check_reachability(

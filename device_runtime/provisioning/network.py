@@ -97,8 +97,11 @@ class NetworkdBackend:
 
     name = "systemd-networkd"
 
-    def __init__(self, root: Path = Path("/")):
+    def __init__(self, root: Path = Path("/"), live: bool | None = None):
         self.root = Path(root)
+        #: Whether the files are the running system's: only then is networkd told to reload them
+        #: (files under another root, an image being prepared, must not touch this machine's network).
+        self.live = self.root == Path("/") if live is None else live
 
     def network_file(self, iface: InterfaceSettings, bundle_id: str) -> str:
         lines = [_header(bundle_id).rstrip("\n"), "[Match]", f"Name={iface.name}", "", "[Network]"]
@@ -120,7 +123,7 @@ class NetworkdBackend:
             change = _file_change(f"{iface.name}: {_summary(iface)}", path, self.network_file(iface, bundle_id), unchanged)
             if change is not None:
                 changes.append(change)
-        if changes:
+        if changes and self.live:
             names = tuple(i.name for i in settings.interfaces)
             changes.append(Change("make systemd-networkd read the new files", argv=("networkctl", "reload"), optional=True))
             changes.append(Change("apply them to the interfaces now", argv=("networkctl", "reconfigure", *names), optional=True))
@@ -170,8 +173,13 @@ def _summary(iface: InterfaceSettings) -> str:
     return f"static {iface.address}{extra}{dns}"
 
 
-def time_changes(settings: NetworkSettings, bundle_id: str, root: Path, unchanged: list[str]) -> list[Change]:
-    """Time servers (systemd-timesyncd drop-in) and time zone (/etc/localtime), when the bundle sets them."""
+def time_changes(settings: NetworkSettings, bundle_id: str, root: Path, unchanged: list[str],
+                 live: bool | None = None) -> list[Change]:
+    """Time servers (systemd-timesyncd drop-in) and time zone (/etc/localtime), when the bundle sets them.
+
+    ``live``: the files are the running system's, so time sync is restarted or stopped too.
+    """
+    live = Path(root) == Path("/") if live is None else live
     changes: list[Change] = []
     if settings.ntp_servers is not None:
         servers = " ".join(settings.ntp_servers)
@@ -180,10 +188,10 @@ def time_changes(settings: NetworkSettings, bundle_id: str, root: Path, unchange
         change = _file_change(what, root / TIMESYNCD_DROPIN, content, unchanged)
         if change is not None:
             changes.append(change)
-            if settings.ntp_servers:
+            if live and settings.ntp_servers:
                 changes.append(Change("restart time sync", argv=("systemctl", "try-restart", "systemd-timesyncd"),
                                       optional=True))
-            else:
+            elif live:
                 changes.append(Change("stop time sync", argv=("timedatectl", "set-ntp", "false"), optional=True))
     if settings.timezone:
         zone = ZONEINFO / settings.timezone
@@ -275,7 +283,7 @@ def plan(settings: NetworkSettings, bundle_id: str, backend: NetworkdBackend | N
     """Every change applying ``settings`` needs (nothing for what is already so)."""
     unchanged: list[str] = []
     changes = backend.interface_changes(settings, bundle_id, unchanged) if settings.interfaces else []
-    changes += time_changes(settings, bundle_id, root, unchanged)
+    changes += time_changes(settings, bundle_id, root, unchanged, getattr(backend, "live", None))
     return Plan(backend.name, changes, unchanged)
 
 

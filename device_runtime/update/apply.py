@@ -148,6 +148,9 @@ class Updater:
         version, previous = pending["version"], pending.get("previous_version", "")
         staged = self.folder / STAGED
         pending_path.unlink(missing_ok=True)  # one attempt per staging, whatever happens
+        if not staged.exists():
+            return self._finish(UpdateState("failed", version, previous, "the staged .deb is missing; push it again",
+                                            time.time()), "FAILED")
         self._set(UpdateState("installing", version, previous, "", time.time()))
         kept_previous = self.folder / INSTALLED_DIR / f"{previous}.deb"
         snapshot = None if kept_previous.exists() else self._snapshot()

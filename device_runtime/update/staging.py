@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -100,6 +101,8 @@ class UpdateStore:
         self.max_bytes = max_bytes
         self.require_signed = require_signed
         self._architecture = architecture
+        # One staging at a time: two consoles pushing at once must not interleave their files.
+        self._lock = threading.Lock()
 
     def state(self) -> UpdateState:
         try:
@@ -129,6 +132,14 @@ class UpdateStore:
         """Verify and stage one .deb; raises a domain error naming the problem (nothing staged then)."""
         digest = check_sha256(sha256, "update sha256")
         self._check_signature(digest, signature, list(trusted_keys))
+        if not self._lock.acquire(blocking=False):
+            raise FailedPrecondition("another update is being uploaded to this device right now; try again later")
+        try:
+            return self._stage(size, digest, chunks, requested_by)
+        finally:
+            self._lock.release()
+
+    def _stage(self, size: int, digest: str, chunks: Iterable[bytes], requested_by: str) -> UpdateState:
         current = self.state()
         if current.state in ("staged", "installing"):
             raise FailedPrecondition(

@@ -26,8 +26,9 @@ def static_eth0(**extra) -> NetworkSettings:
 
 
 def test_networkd_plan_writes_one_file_per_interface_with_the_exact_settings(tmp_path):
+    # live=True: as on a device, whose files are the running system's (nothing is executed here).
     plan = network.plan(static_eth0(ntp_servers=["10.0.0.1", "ntp.site"], timezone="Europe/Berlin"), "b-123456789",
-                        network.NetworkdBackend(tmp_path), tmp_path)
+                        network.NetworkdBackend(tmp_path, live=True), tmp_path)
     files = {c.path.name: c.content for c in plan.changes if c.content}
     assert files["10-sightline-eth0.network"].splitlines()[1:] == [
         "[Match]", "Name=eth0", "", "[Network]", "Address=192.168.10.20/24", "Gateway=192.168.10.1",
@@ -38,6 +39,7 @@ def test_networkd_plan_writes_one_file_per_interface_with_the_exact_settings(tmp
     assert ("networkctl", "reload") in commands and ("networkctl", "reconfigure", "eth0", "eth1") in commands
     links = [c for c in plan.changes if c.link_to]
     assert links[0].path == tmp_path / "etc/localtime" and links[0].link_to == "/usr/share/zoneinfo/Europe/Berlin"
+    assert ("systemctl", "try-restart", "systemd-timesyncd") in commands
     # The dry run prints exactly what would be written.
     described = "\n".join(c.describe() for c in plan.changes)
     assert "    Address=192.168.10.20/24" in described and "run networkctl reload" in described
@@ -105,3 +107,9 @@ def test_bad_interface_settings_are_refused_with_the_reason(iface, message):
 def test_an_unknown_time_zone_is_refused(tmp_path):
     with pytest.raises(network.InvalidArgument, match="Mars/Olympus"):
         network.plan(NetworkSettings(timezone="Mars/Olympus"), "b-123456789", network.NetworkdBackend(tmp_path), tmp_path)
+
+
+def test_files_under_another_root_are_written_but_the_running_system_is_never_told_to_reload(tmp_path):
+    plan = network.plan(static_eth0(ntp_servers=[]), "b-123456789", network.NetworkdBackend(tmp_path), tmp_path)
+    assert [c.argv for c in plan.changes if c.argv] == []
+    assert len([c for c in plan.changes if c.content]) == 3
