@@ -13,6 +13,10 @@
     sightline-ctl --target HOST:PORT snapshot CAMERA --out FILE.jpg
     sightline-ctl --target HOST:PORT preview [--camera C] --frames N --out DIR
     sightline-ctl --target HOST:PORT probe URL
+    sightline-ctl --target HOST:PORT audit [--action deploy] [--count N] [--csv FILE|-] [--follow]
+    sightline-ctl --target HOST:PORT unpair [--fingerprint CLIENT_CERT_SHA256]
+    sightline-ctl --target HOST:PORT update sightline-device_VERSION_ARCH.deb [--wait S]
+    sightline-ctl --target HOST:PORT update-status
 
 Pairing sends the public half of this client's package signing key (kept in
 the state folder, 0600); ``deploy`` signs every package with it.
@@ -41,6 +45,8 @@ from console_app.core.gateways.device_client import (
 )
 from console_app.core.gateways.device_tls import DeviceTlsError
 from console_app.core.packaging import PackageBuildError, build_package_without_passwords
+from console_app.core.services.audit_trail import AuditExportError, write_audit_csv
+from console_app.core.services.event_log import local_iso_time
 from console_app.core.signing import SigningKeyError
 
 
@@ -102,7 +108,59 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("probe", help="ask the device to open a camera URL")
     s.add_argument("url")
     s.add_argument("--timeout-ms", type=int, default=5000)
+    s = sub.add_parser("audit", help="who did what on the device, and how it ended")
+    s.add_argument("--action", default="", help="only this action (pair, deploy, rollback, params, ...)")
+    s.add_argument("--count", type=int, default=0, help="only the newest N entries (default: all kept)")
+    s.add_argument("--csv", help="write CSV to this file ('-' for standard output)")
+    s.add_argument("--follow", action="store_true", help="keep printing entries as they are recorded")
+    s = sub.add_parser("update", help="push a device software update (.deb from make package), signed")
+    s.add_argument("deb", type=Path)
+    s.add_argument("--wait", type=float, default=0.0, help="then follow it up to S seconds until it ended")
+    sub.add_parser("update-status", help="where the device's last software update is")
+    s = sub.add_parser("unpair", help="unpair this client (or another, by certificate fingerprint)")
+    s.add_argument("--fingerprint", default="", help="the client certificate's SHA-256 (default: this client)")
     return p
+
+
+def _audit_line(e) -> str:
+    who = f"{e.actor} [{e.actor_fingerprint[:12]}]" if e.actor_fingerprint else e.actor
+    tail = f"\t{e.detail}" if e.detail else ""
+    return f"{local_iso_time(e.time)}\t{e.action}\t{who}\t{e.target}\t{e.outcome}{tail}"
+
+
+def _audit(args: argparse.Namespace, client: DeviceClient) -> None:
+    entries = client.audit(limit=args.count, action=args.action)
+    if args.csv == "-":
+        write_audit_csv(sys.stdout, entries)
+    elif args.csv:
+        n = write_audit_csv(Path(args.csv), entries)
+        print(f"wrote {n} audit entries to {args.csv}")
+    else:
+        for e in entries:
+            print(_audit_line(e), flush=True)
+    if args.follow:
+        with client.watch_audit() as stream:
+            for e in stream:
+                if not args.action or e.action == args.action:
+                    print(_audit_line(e), flush=True)
+
+
+def _follow_update(args: argparse.Namespace, status):
+    """Poll until the update ended; the device restarts meanwhile, so each poll reconnects."""
+    import time
+
+    store = CredentialStore(args.state_dir)
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline and status.state not in ("installed", "rolled-back", "failed"):
+        time.sleep(2.0)
+        try:
+            with _connect(args, store) as again:
+                status = again.update_status()
+        except (DeviceCallError, DeviceTlsError):
+            continue  # restarting
+        print(f"update {status.version}: {status.state}" + (f": {status.detail}" if status.detail else ""),
+              flush=True)
+    return status
 
 
 def _connect(args: argparse.Namespace, store: CredentialStore) -> DeviceClient:
@@ -112,7 +170,7 @@ def _connect(args: argparse.Namespace, store: CredentialStore) -> DeviceClient:
         raise SystemExit(
             f"sightline-ctl: not paired with {args.target}; run: sightline-ctl --target {args.target} pair CODE"
         )
-    signer = store.signer() if args.command == "deploy" else None
+    signer = store.signer() if args.command in ("deploy", "update") else None
     return DeviceClient(host, port, creds, timeout=args.timeout, signer=signer)
 
 
@@ -203,6 +261,18 @@ def _dispatch(args: argparse.Namespace, client: DeviceClient) -> int:
                 stem.with_suffix(".json").write_text(json.dumps(meta, indent=2))
                 saved += 1
         print(f"saved {saved} frames to {args.out}")
+    elif cmd == "audit":
+        _audit(args, client)
+    elif cmd in ("update", "update-status"):
+        status = client.update_software(args.deb) if cmd == "update" else client.update_status()
+        print(f"update {status.version or '-'}: {status.state} (running {status.running_version})"
+              + (f": {status.detail}" if status.detail else ""), flush=True)
+        if cmd == "update" and args.wait > 0:
+            status = _follow_update(args, status)
+        return 0 if status.state in ("staged", "installing", "installed", "none") else 1
+    elif cmd == "unpair":
+        gone = client.unpair(args.fingerprint)
+        print(f"unpaired {gone.name} (certificate {gone.fingerprint})")
     elif cmd == "probe":
         result = client.probe_camera(args.url, args.timeout_ms)
         if not result.ok:
@@ -219,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     except DeviceCallError as exc:
         print(f"sightline-ctl: the device refused {exc.method}: {exc.code}: {exc.message}", file=sys.stderr)
         return 1
-    except (DeviceTlsError, PackageBuildError, SigningKeyError, ValueError, OSError) as exc:
+    except (DeviceTlsError, PackageBuildError, SigningKeyError, AuditExportError, ValueError, OSError) as exc:
         print(f"sightline-ctl: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

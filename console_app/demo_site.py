@@ -105,6 +105,7 @@ class DemoSite:
         self.runtime = None  # device_runtime.runtime.DeviceRuntime once started
         self.sim_cameras: list[SimulatedOnvifCamera] = []
         self.cameras: list[DemoCamera] = []
+        self.stick = None  # console_app.demo_stick.DemoStick: the optional provisioning step
 
     # ------------------------------------------------------------ lifecycle
 
@@ -119,6 +120,9 @@ class DemoSite:
             self._start_device()
             for index, seed in enumerate(CAMERA_SEEDS[: self.camera_count], start=1):
                 self._start_camera(index, seed)
+            from console_app.demo_stick import DemoStick
+
+            self.stick = DemoStick(self.data_dir).start()
         except BaseException:
             self.stop()
             raise
@@ -134,6 +138,9 @@ class DemoSite:
             except Exception:  # keep stopping the rest
                 log.exception("stopping demo camera %s failed", camera.name)
         self.sim_cameras, self.cameras = [], []
+        stick, self.stick = self.stick, None
+        if stick is not None:
+            stick.stop()
         runtime, self.runtime = self.runtime, None
         if runtime is not None:
             runtime.stop(grace=0.5)
@@ -195,7 +202,11 @@ class DemoSite:
             f"camera's), then Deploy… to '{self.device_name}'.",
             "Live: tick the device (or Watch all) to see the annotated wall: parts, defects, hard hats, "
             "zones and line counts. Double-click a tile to tune it.",
-        ]
+        ] + ([
+            f"Optional: Devices → More → Provision new device…, write the bundle to {self.stick.folder} "
+            "(a stand-in USB stick): a second demo device applies it within seconds; then More → Read "
+            "provisioning report… and pick the .report.json there: it appears paired, no code typed.",
+        ] if self.stick is not None else [])
 
     # ------------------------------------------------------------ internals
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from device_runtime import __version__
+from device_runtime import __version__, datadir_lock
 from device_runtime.broadcast import LogBroadcastHandler
 from device_runtime.config import DeviceConfig
 from device_runtime.discovery.advertiser import Advertiser
@@ -17,12 +17,15 @@ from device_runtime.protocol.transport import MAX_MESSAGE_BYTES
 from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
 from device_runtime.rpc.interceptor import DeviceInterceptor
 from device_runtime.rpc.servicer import DeviceServicer
+from device_runtime.security.audit import AuditLog
 from device_runtime.security.identity import DeviceIdentity
 from device_runtime.security.pairing import PairingManager
 from device_runtime.security.secret_store import SecretStore
 from device_runtime.security.tls import server_credentials
 from device_runtime.status import API_VERSION
 from device_runtime.supervisor import Supervisor
+from device_runtime.update.apply import write_runtime_status
+from device_runtime.update.staging import UpdateStore
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +40,28 @@ class DeviceRuntime:
         self.config = config
         self.identity = DeviceIdentity.load_or_create(config.data_dir, config.name)
         self.pairing = PairingManager(config.data_dir, self.identity, on_code_changed=self._on_code_changed)
+        # Who did what: written by the interceptor for API calls, by provisioning and updates.
+        self.audit = AuditLog(config.data_dir)
         # Named secrets (camera passwords, output tokens) filled over the paired connection.
         self.secrets = SecretStore(config.data_dir)
         self.supervisor = Supervisor(config, secrets=self.secrets, **supervisor_options)
+        # Device software updates: staged here, installed by the root updater (device_runtime/update).
+        self.updates = UpdateStore(config.data_dir, __version__,
+                                   require_signed=config.require_signed_packages)
         self.hardware = hardware_info()
         self._log_handler = LogBroadcastHandler(self.supervisor.logs)
         self._server: grpc.Server | None = None
         self._advertiser: Advertiser | None = None
         self.port = 0
+        self._lock_fd: int | None = None
 
     @property
     def address(self) -> str:
         return f"{self.config.host}:{self.port}"
 
     def start(self) -> DeviceRuntime:
+        # Shared: offline provisioning and updates take it alone, so they never write under us.
+        self._lock_fd = datadir_lock.hold_shared(self.config.data_dir)
         # The log stream carries the runtime's own records at the configured level,
         # whatever the host process did with the root logger.
         package_logger = logging.getLogger("device_runtime")
@@ -59,7 +70,7 @@ class DeviceRuntime:
         self.supervisor.resume()
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="rpc"),
-            interceptors=[DeviceInterceptor(self.pairing)],
+            interceptors=[DeviceInterceptor(self.pairing, self.audit)],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -86,6 +97,8 @@ class DeviceRuntime:
                 interfaces=self.config.interfaces,
             )
             self._advertiser.start()
+        # Read by the root updater to judge a new version healthy.
+        write_runtime_status(self.config.data_dir, __version__, self.port)
         providers = self.supervisor.registry.providers
         log.info("device %s (%s) serving on %s; inference on %s", self.config.name,
                  self.identity.device_id, self.address, providers.active)
@@ -107,6 +120,9 @@ class DeviceRuntime:
             self._server = None
         self.supervisor.close()
         logging.getLogger("device_runtime").removeHandler(self._log_handler)
+        if self._lock_fd is not None:
+            datadir_lock.release(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> DeviceRuntime:
         return self.start()

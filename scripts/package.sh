@@ -158,6 +158,9 @@ build_device() {
   echo "$VERSION" > "$prefix/VERSION"
   install -m 0755 installer/device/make-venv.sh "$prefix/make-venv.sh"
   install -m 0644 installer/device/sightline-device.service "$root/lib/systemd/system/"
+  install -m 0644 "installer/device/sightline-provision@.service" installer/device/sightline-update.path \
+    installer/device/sightline-update.service "$root/lib/systemd/system/"
+  install -D -m 0644 installer/device/70-sightline-provision.rules "$root/lib/udev/rules.d/70-sightline-provision.rules"
   install -m 0640 installer/device/device.json "$root/etc/sightline/device.json"
   install -m 0644 installer/README.md "$root/usr/share/doc/sightline-device/README.md"
   install -m 0755 installer/device/debian/postinst installer/device/debian/prerm \

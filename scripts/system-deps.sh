@@ -13,11 +13,12 @@ xcb=(libxcb1 libx11-6 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 lib
      libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1
      libxcb-glx0 libxcb-util1 libxkbcommon-x11-0 libglx0 libglvnd0 libfreetype6)
 # Real peers the tests start: GStreamer's RTSP server (system Python bindings),
-# ffmpeg to make test media, PostgreSQL, Avahi with a private D-Bus.
+# ffmpeg to make test media, PostgreSQL, Avahi with a private D-Bus; dosfstools and mtools
+# for the FAT32 USB-stick image of the provisioning tests (systemd brings systemd-networkd).
 peers=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
        gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg
        postgresql avahi-daemon avahi-utils dbus iproute2
-       systemd desktop-file-utils)
+       systemd desktop-file-utils dosfstools mtools)
 
 case "${1:-test}" in
   demo) wanted=("${base[@]}" "${qt[@]}" "${xcb[@]}") ;;

@@ -34,6 +34,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from console_app.core.credentials import CredentialStore
 from console_app.core.files import write_atomically, write_private_file
 from device_runtime.protocol.package_signature import key_fingerprint, signed_message
+from device_runtime.protocol.provisioning.manifest import signed_message as provisioning_message
+from device_runtime.protocol.update_signature import signed_message as update_message
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,15 @@ class PackageSigner:
     def sign_bytes(self, package: bytes) -> bytes:
         """Sign a package held in memory (hashes it first)."""
         return self.sign_package(hashlib.sha256(package).hexdigest())
+
+    def sign_update(self, sha256_hex: str) -> bytes:
+        """The 64-byte signature of a device software update (.deb) whose SHA-256 is ``sha256_hex``."""
+        return self._key.sign(update_message(sha256_hex))
+
+    def sign_provisioning_manifest(self, manifest_bytes: bytes) -> bytes:
+        """The 64-byte signature of a provisioning bundle's manifest (its own domain tag, so
+        it can never pass for a package signature)."""
+        return self._key.sign(provisioning_message(manifest_bytes))
 
     def __repr__(self) -> str:
         return f"PackageSigner(fingerprint={self.fingerprint()[:16]}…)"

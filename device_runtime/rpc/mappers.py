@@ -112,3 +112,18 @@ def raw_frame(step: Any, jpeg: bytes) -> pb.PreviewFrame:
         camera_id=frame.stream_id, seq=frame.seq, capture_time=frame.capture_time, jpeg=jpeg,
         width=frame.width, height=frame.height, sent_time=time.time(), state=step.state,
     )
+
+
+def audit_entry(entry: Any) -> pb.AuditEntry:
+    """A :class:`~device_runtime.security.audit.AuditEntry` as its protobuf."""
+    return pb.AuditEntry(
+        time=entry.time, action=entry.action, actor=entry.actor,
+        actor_fingerprint=entry.actor_fingerprint, signing_key=entry.signing_key,
+        target=entry.target, outcome=entry.outcome, detail=entry.detail,
+    )
+
+
+def update_status(state: Any, running_version: str) -> pb.UpdateStatus:
+    """An :class:`~device_runtime.update.staging.UpdateState` as its protobuf."""
+    return pb.UpdateStatus(state=state.state, version=state.version, previous_version=state.previous_version,
+                           running_version=running_version, detail=state.detail, time=state.time)

@@ -20,7 +20,7 @@ from device_runtime.pipeline import encode_jpeg
 from device_runtime.protocol.v1 import device_pb2 as pb
 from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
 from device_runtime.rpc import mappers
-from device_runtime.security.authz import is_paired
+from device_runtime.security.authz import is_paired, peer_certificate
 from device_runtime.sources.probe import probe_url
 
 log = logging.getLogger(__name__)
@@ -201,3 +201,44 @@ class DeviceServicer(pb_grpc.DeviceServicer):
             jpeg=result.jpeg or b"",
             open_ms=result.open_ms or 0.0,
         )
+
+    # ---------------------------------------------------------------- pairing & audit
+
+    def Unpair(self, request: pb.UnpairRequest, context: grpc.ServicerContext) -> pb.UnpairResponse:
+        fingerprint = request.fingerprint
+        if not fingerprint:
+            client = self.device.pairing.client_for(peer_certificate(context))
+            fingerprint = client.fingerprint if client is not None else ""
+        removed = self.device.pairing.revoke(fingerprint)
+        return pb.UnpairResponse(name=removed.name, fingerprint=removed.fingerprint)
+
+    def ListAudit(self, request: pb.ListAuditRequest, context: grpc.ServicerContext) -> pb.ListAuditResponse:
+        entries = self.device.audit.entries(
+            limit=max(request.limit, 0), since=max(request.since, 0.0), action=request.action
+        )
+        return pb.ListAuditResponse(entries=[mappers.audit_entry(e) for e in entries])
+
+    def WatchAudit(self, request: pb.WatchAuditRequest, context: grpc.ServicerContext) -> Iterator[pb.AuditEntry]:
+        with self.device.audit.feed.subscribe() as sub:
+            # Subscribed before reading the file, so nothing recorded in between is lost.
+            replayed = self.device.audit.entries(limit=max(request.replay, 0)) if request.replay > 0 else []
+            for entry in replayed:
+                yield mappers.audit_entry(entry)
+            already_sent = set(replayed)
+            while context.is_active():
+                entry = sub.get(timeout=0.5)
+                if entry is not None and entry not in already_sent:
+                    yield mappers.audit_entry(entry)
+
+    # ---------------------------------------------------------------- device software
+
+    def UpdateSoftware(self, request_iterator: Iterator[pb.UploadChunk], context: grpc.ServicerContext) -> pb.UpdateStatus:
+        spec, data = _upload(request_iterator)
+        client = self.device.pairing.client_for(peer_certificate(context))
+        state = self.device.updates.stage(spec.size, spec.sha256, spec.signature, data,
+                                          self.device.pairing.signing_keys(),
+                                          requested_by=client.name if client else "")
+        return mappers.update_status(state, self.device.updates.running_version)
+
+    def GetUpdateStatus(self, request: pb.GetUpdateStatusRequest, context: grpc.ServicerContext) -> pb.UpdateStatus:
+        return mappers.update_status(self.device.updates.state(), self.device.updates.running_version)

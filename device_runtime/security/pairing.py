@@ -24,6 +24,11 @@ Rules, in the order :meth:`PairingManager.pair` applies them:
 5. Success uses the code up: a new one is made at once and handed to the
    ``on_code_changed`` callback so the runtime can print it.
 
+A console named by a provisioning bundle (:mod:`device_runtime.security.preauth`)
+may send its one-time secret instead of the code, with the signing key the
+bundle named: no lockout applies to it (256 random bits), it works once, and
+the printed code stays as it was.
+
 Paired clients are recorded in ``data_dir/trusted_clients.json`` (written
 atomically), each with its package signing key; :meth:`PairingManager.revoke`
 removes one, after which its certificate is refused on the next call and
@@ -67,6 +72,7 @@ from device_runtime.security.package_signing import (
     key_fingerprint,
     load_signing_key,
 )
+from device_runtime.security.preauth import PreauthorizedConsoles
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +154,8 @@ class PairingManager:
         self._lockouts = 0
         self._locked_until = 0.0
         self._clients: dict[str, TrustedClient] = self._load()
+        # Consoles a provisioning bundle named: they pair with a one-time secret instead of the code.
+        self.preauthorized = PreauthorizedConsoles(data_dir)
         # Fingerprints whose signature by the device key has been checked;
         # spares a signature verification on every call.
         self._verified: set[str] = set()
@@ -186,16 +194,19 @@ class PairingManager:
         docstring for the rules).
         """
         new_code = None
+        # A provisioned console's secret is 256 random bits: no lockout needed, and none applies, so
+        # a stranger hammering wrong codes cannot keep the site's console out.
+        preauth = self.preauthorized.find(code, signing_public_key) if len(code.strip()) >= 32 else None
         try:
             with self._lock:
                 now = self._clock()
-                if now < self._locked_until:
+                if preauth is None and now < self._locked_until:
                     raise PairingLockedOut(
                         f"pairing is locked for {self._locked_until - now:.0f} s more after "
                         f"{MAX_WRONG_CODES} wrong codes; wait, then use the code the device "
                         "shows now (it was replaced)"
                     )
-                if not _codes_match(code, self._code):
+                if preauth is None and not _codes_match(code, self._code):
                     self._wrong_codes += 1
                     left = MAX_WRONG_CODES - self._wrong_codes
                     if left <= 0:
@@ -232,10 +243,14 @@ class PairingManager:
                 self._verified.add(fingerprint)
                 self._wrong_codes = 0
                 self._lockouts = 0
-                self._code = new_code = _new_code()
+                if preauth is not None:
+                    self.preauthorized.mark_used(preauth.secret_sha256)
+                else:
+                    self._code = new_code = _new_code()
                 log.info(
-                    "paired client %r (certificate %s, package signing key %s)",
+                    "paired client %r%s (certificate %s, package signing key %s)",
                     name,
+                    f" pre-authorised by provisioning bundle {preauth.bundle_id}" if preauth else "",
                     fingerprint,
                     key_fingerprint(signing_public_key) if signing_public_key else "none",
                 )
@@ -332,6 +347,15 @@ class PairingManager:
         with self._lock:
             self._verified.add(fingerprint)
             return fingerprint in self._clients
+
+    def client_for(self, peer_cert_pem: bytes | str | None) -> TrustedClient | None:
+        """The paired client that presented this certificate, or ``None`` (guest, revoked, foreign)."""
+        if not self.is_trusted(peer_cert_pem):
+            return None
+        der = _pem_to_der(peer_cert_pem)  # type: ignore[arg-type]
+        fingerprint = hashlib.sha256(der).hexdigest() if der else ""
+        with self._lock:
+            return self._clients.get(fingerprint)
 
     def trusted_clients(self) -> list[TrustedClient]:
         """Every paired client, oldest pairing first."""

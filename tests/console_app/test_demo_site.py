@@ -114,3 +114,36 @@ def test_demo_site_keeps_a_folder_it_was_given(tmp_path: Path):
 def test_demo_site_refuses_a_camera_count_it_cannot_run():
     with pytest.raises(ValueError, match="1..2 cameras, not 3"):
         DemoSite(camera_count=3)
+
+
+def test_optional_step_a_bundle_on_the_demo_stick_brings_up_a_second_device_the_console_adopts(site, tmp_path):
+    import time
+
+    from console_app.core.async_loop import AsyncLoop
+
+    from console_app.core.credentials import CredentialStore
+    from console_app.core.services.appliances import ApplianceService, FilePairingStore
+    from console_app.core.services.provisioning import (
+        BundleRequest,
+        ProvisioningService,
+        read_report,
+    )
+    from console_app.core.signing import PackageSigner
+
+    assert any(str(site.stick.folder) in line for line in site.guide_lines())
+    loop = AsyncLoop().start()
+    try:
+        appliances = ApplianceService(FilePairingStore(tmp_path / "devices"), loop, interfaces=["127.0.0.1"],
+                                      client_name="demo console", signer=PackageSigner.generate())
+        service = ProvisioningService(appliances, CredentialStore(tmp_path / "secrets", use_keyring=False))
+        built = service.build(BundleRequest(device_name="demo-line3-b"), site.stick.folder)
+        deadline = time.monotonic() + WAIT_S
+        while not built.report_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        report = read_report(built.report_path)
+        assert report.ok and report.addresses == ["lo0: 127.0.0.1/8"]
+        entry = service.adopt(report)
+        assert entry.paired and entry.name == "demo-line3-b" and entry.device_id != site.device_id
+        assert entry.pinned_fingerprint == site.stick.runtime.identity.fingerprint
+    finally:
+        loop.stop()

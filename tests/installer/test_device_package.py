@@ -88,3 +88,66 @@ def test_make_venv_installs_offline_only_and_says_when_there_are_no_wheels(tmp_p
     assert result.returncode == 1
     assert f"no wheels in {tmp_path}/wheels" in result.stderr
     assert not (tmp_path / "venv").exists()
+
+
+PROVISION_UNIT = DEVICE / "sightline-provision@.service"
+UDEV_RULE = DEVICE / "70-sightline-provision.rules"
+
+
+def test_a_usb_stick_starts_the_provisioning_unit_which_runs_provision_stick(tmp_path):
+    rule = UDEV_RULE.read_text(encoding="utf-8")
+    match = [line for line in rule.splitlines() if line and not line.startswith("#")]
+    assert len(match) == 1
+    keys = dict(part.strip().split("==", 1) for part in match[0].split(",") if "==" in part)
+    assert keys == {"ACTION": '"add"', "SUBSYSTEM": '"block"', "ENV{ID_BUS}": '"usb"',
+                    "ENV{ID_FS_USAGE}": '"filesystem"', "ENV{ID_FS_TYPE}": '"vfat|exfat"'}
+    assert 'ENV{SYSTEMD_WANTS}+="sightline-provision@%k.service"' in match[0]
+
+    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    unit.optionxform = str
+    unit.read_string(PROVISION_UNIT.read_text(encoding="utf-8"))
+    exec_start = unit["Service"]["ExecStart"].split()
+    assert exec_start[:3] == ["/opt/sightline-device/venv/bin/sightline-device", "provision-stick", "/dev/%I"]
+    # The command line is one the runtime's parser accepts.
+    from device_runtime.__main__ import _parser
+
+    args = _parser().parse_args([a.replace("%I", "sdz1") for a in exec_start[1:]])
+    assert args.command == "provision-stick" and str(args.path) == "/dev/sdz1"
+    assert unit["Unit"]["BindsTo"] == "dev-%i.device", "pulling the stick stops the unit"
+
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is needed (Debian package systemd)"
+    instance = tmp_path / "sightline-provision@sdz1.service"
+    instance.write_text(PROVISION_UNIT.read_text().replace(exec_start[0], "/bin/true"))
+    result = subprocess.run([analyze, "verify", str(instance)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_script_ships_the_provisioning_unit_and_udev_rule():
+    script = (ROOT / "scripts" / "package.sh").read_text(encoding="utf-8")
+    assert "installer/device/sightline-provision@.service" in script
+    assert "lib/udev/rules.d/70-sightline-provision.rules" in script
+
+
+def test_a_staged_update_starts_the_root_updater_whose_command_the_runtime_accepts(tmp_path):
+    path_unit = configparser.ConfigParser(interpolation=None, strict=True)
+    path_unit.optionxform = str
+    path_unit.read_string((DEVICE / "sightline-update.path").read_text(encoding="utf-8"))
+    assert path_unit["Path"]["PathExists"] == "/var/lib/sightline/updates/pending.json"
+    assert path_unit["Path"]["Unit"] == "sightline-update.service"
+    service = configparser.ConfigParser(interpolation=None, strict=True)
+    service.optionxform = str
+    service.read_string((DEVICE / "sightline-update.service").read_text(encoding="utf-8"))
+    exec_start = service["Service"]["ExecStart"].split()
+    from device_runtime.__main__ import _parser
+
+    assert _parser().parse_args(exec_start[1:]).command == "apply-update"
+    assert "User" not in service["Service"], "dpkg needs root"
+    script = (ROOT / "scripts" / "package.sh").read_text(encoding="utf-8")
+    assert "installer/device/sightline-update.path" in script and "sightline-update.service" in script
+    for name in ("sightline-update.path", "sightline-update.service"):
+        unit = tmp_path / name
+        unit.write_text((DEVICE / name).read_text().replace(exec_start[0], "/bin/true"))
+    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "sightline-update.path")],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr

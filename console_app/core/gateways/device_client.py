@@ -274,3 +274,30 @@ class DeviceClient:
     def probe_camera(self, url: str, timeout_ms: int = 5000) -> pb.ProbeCameraResponse:
         request = pb.ProbeCameraRequest(url=url, timeout_ms=timeout_ms)
         return _call("ProbeCamera", self._stub.ProbeCamera, request, timeout_ms / 1000 + self.timeout)
+
+    # ------------------------------------------------------------ pairing & audit
+
+    def unpair(self, fingerprint: str = "") -> pb.UnpairResponse:
+        """Unpair a client of the device (this one when ``fingerprint`` is empty)."""
+        return _call("Unpair", self._stub.Unpair, pb.UnpairRequest(fingerprint=fingerprint), self.timeout)
+
+    def audit(self, limit: int = 0, since: float = 0.0, action: str = "") -> list[pb.AuditEntry]:
+        """The device's audit log, oldest first (the newest ``limit`` entries; 0: all it keeps)."""
+        request = pb.ListAuditRequest(limit=limit, since=since, action=action)
+        return list(_call("ListAudit", self._stub.ListAudit, request, self.timeout).entries)
+
+    def watch_audit(self, replay: int = 0) -> DeviceStream:
+        return _stream("WatchAudit", self._stub.WatchAudit(pb.WatchAuditRequest(replay=replay)))
+
+    # ------------------------------------------------------------ device software
+
+    def update_software(self, deb: bytes | Path, progress: UploadProgress | None = None) -> pb.UpdateStatus:
+        """Upload a signed sightline-device .deb; the device stages it and its updater installs it."""
+        size, sha = _digest(deb)
+        signature = self.signer.sign_update(sha) if self.signer is not None else b""
+        name = deb.name if isinstance(deb, Path) else "sightline-device.deb"
+        header = pb.UploadHeader(filename=name, size=size, sha256=sha, signature=signature)
+        return _call("UpdateSoftware", self._stub.UpdateSoftware, _upload_chunks(header, deb, progress), None)
+
+    def update_status(self) -> pb.UpdateStatus:
+        return _call("GetUpdateStatus", self._stub.GetUpdateStatus, pb.GetUpdateStatusRequest(), self.timeout)

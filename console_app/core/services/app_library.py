@@ -248,6 +248,14 @@ class AppLibrary:
         raise UnknownApp(f"app {app_id!r} has no version {version!r} "
                          f"(versions: {', '.join(v.version for v in versions)})")
 
+    def import_version(self, version: AppVersion) -> bool:
+        """Add a version made on another workstation (site import); False when it is already here."""
+        _check_manifest(version.manifest)
+        if any(v.version == version.version for v in self.versions(version.app_id)):
+            return False
+        self._store.add(version)
+        return True
+
     def models_in_use(self, model: Any) -> list[str]:
         """Apps whose versions bundle ``model`` (a LibraryModel or its id), for the model library."""
         model_id = str(getattr(model, "id", model))

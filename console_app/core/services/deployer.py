@@ -195,19 +195,13 @@ class Deployer:
                     report(device_id, DeployProgress(Stage.UPLOADING, sent, total))
 
             try:
-                status = client.deploy(data, progress=lambda sent, _total: on_sent(sent), secrets=secrets)
+                status = self._send(client, data, lambda sent, _total: on_sent(sent), secrets)
             except Exception as exc:
                 if self._cancel.is_set():
                     return finish(Stage.CANCELLED, f"cancelled; {name} keeps the version it was running")
                 return finish(Stage.FAILED, _failure_text(name, exc))
-            state = getattr(status, "state", "")
-            if state == "running":
-                return finish(Stage.RUNNING, f"{status.app_id} {status.version} running on {name}", status)
-            if state == "failed":
-                return finish(Stage.FAILED, f"{status.app_id} {status.version} was installed on {name} but "
-                                            f"failed to start: {status.error or 'no reason given'}", status)
-            return finish(Stage.INSTALLED, f"{status.app_id} {status.version} installed on {name} ({state})",
-                          status)
+            stage, message = self._outcome(status, name)
+            return finish(stage, message, status)
         finally:
             with self._lock:
                 self._clients.pop(device_id, None)
@@ -215,6 +209,20 @@ class Deployer:
                 client.close()
             except Exception:
                 log.debug("closing the client of %s failed", device_id, exc_info=True)
+
+    def _send(self, client: Any, package: bytes, progress: Callable[[int, int], None],
+              secrets: Mapping[str, str]) -> Any:
+        """Upload to one device; subclasses send other things (device software) the same way."""
+        return client.deploy(package, progress=progress, secrets=secrets)
+
+    def _outcome(self, status: Any, name: str) -> tuple[Stage, str]:
+        state = getattr(status, "state", "")
+        if state == "running":
+            return Stage.RUNNING, f"{status.app_id} {status.version} running on {name}"
+        if state == "failed":
+            return Stage.FAILED, (f"{status.app_id} {status.version} was installed on {name} but "
+                                  f"failed to start: {status.error or 'no reason given'}")
+        return Stage.INSTALLED, f"{status.app_id} {status.version} installed on {name} ({state})"
 
     def _device_name(self, device_id: str) -> str:
         try:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -17,7 +21,11 @@ from console_app.core.services.appliances import DeviceEntry
 from console_app.ui import theme
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.add_device_dialog import AddDeviceDialog
+from console_app.ui.dialogs.audit_dialog import AuditDialog
+from console_app.ui.dialogs.deploy_dialog import DeployDialog
 from console_app.ui.dialogs.pair_dialog import PairDialog
+from console_app.ui.dialogs.provision_dialog import ProvisionDialog
+from console_app.ui.dialogs.site_dialog import SiteDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.devices_model import ENTRY_ROLE, NAME, DevicesTableModel
 from console_app.ui.tasks import TaskRunner
@@ -30,6 +38,7 @@ class DevicesPage(QWidget):
     title = "Devices"
     icon_name = "devices"
     dialog_opened = Signal(object)  # the dialog, so tests and the window can reach it
+    adopted = Signal(object, object)  # DeviceEntry or exception, report; from a provisioning worker
 
     def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -65,6 +74,20 @@ class DevicesPage(QWidget):
                                          self.check_all, "Contact every device again")
         self.forget_action = self._action("&Forget pairing", "remove", None, self.forget_selected,
                                           "Drop this console's pairing with the selected device")
+        self.audit_action = self._action("A&udit log…", "events", None, self.show_audit,
+                                         "Who did what on the selected device, exportable as CSV")
+        self.provision_action = self._action("Pro&vision new device…", "add", None, self.provision_new,
+                                             "Write a bundle that sets up a new device from a USB stick")
+        self.report_action = self._action("&Read provisioning report…", "pair", None, self.choose_report,
+                                          "Add and pair a device from the report it wrote on the stick")
+        self.update_action = self._action("&Update device software…", "refresh", None, self.choose_update,
+                                          "Push a signed sightline-device .deb to paired devices")
+        self.export_site_action = self._action("&Export site…", "devices", None, lambda: self.open_site(True),
+                                               "Write devices, cameras, models and apps to one file")
+        self.import_site_action = self._action("&Import site…", "devices", None, lambda: self.open_site(False),
+                                               "Add a site file's devices, cameras, models and apps here")
+        self._provisioning = None
+        self.adopted.connect(self._on_adopted)
 
         toolbar = QHBoxLayout()
         for action in (self.pair_action, self.add_action, self.check_action, self.forget_action):
@@ -72,6 +95,21 @@ class DevicesPage(QWidget):
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             toolbar.addWidget(button)
+        # One button for the rest keeps the page narrow enough for small screens.
+        self.provision_button = QToolButton()
+        self.provision_button.setText("More")
+        self.provision_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.provision_button)
+        menu.addAction(self.audit_action)
+        menu.addAction(self.provision_action)
+        menu.addAction(self.report_action)
+        menu.addSeparator()
+        menu.addAction(self.update_action)
+        menu.addSeparator()
+        menu.addAction(self.export_site_action)
+        menu.addAction(self.import_site_action)
+        self.provision_button.setMenu(menu)
+        toolbar.addWidget(self.provision_button)
         toolbar.addStretch(1)
 
         layout = QVBoxLayout(self)
@@ -79,6 +117,10 @@ class DevicesPage(QWidget):
         layout.addWidget(heading)
         layout.addLayout(toolbar)
         layout.addWidget(self.warning)
+        self.provision_status = QLabel()
+        self.provision_status.setWordWrap(True)
+        self.provision_status.setVisible(False)
+        layout.addWidget(self.provision_status)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty_hint)
 
@@ -99,7 +141,9 @@ class DevicesPage(QWidget):
         return action
 
     def actions_for_menu(self) -> list[QAction]:
-        return [self.pair_action, self.add_action, self.check_action, self.forget_action]
+        return [self.pair_action, self.add_action, self.check_action, self.forget_action, self.audit_action,
+                self.provision_action, self.report_action, self.update_action, self.export_site_action,
+                self.import_site_action]
 
     def refresh_icons(self) -> None:
         for action in self.actions_for_menu():
@@ -139,6 +183,7 @@ class DevicesPage(QWidget):
         entry = self.selected_entry()
         self.pair_action.setEnabled(entry is not None and not entry.fingerprint_changed)
         self.forget_action.setEnabled(entry is not None and entry.paired)
+        self.audit_action.setEnabled(entry is not None and entry.paired and not entry.fingerprint_changed)
 
     # ---------------------------------------------------------------- actions
 
@@ -156,6 +201,116 @@ class DevicesPage(QWidget):
         dialog = AddDeviceDialog(self._context.appliances, self._tasks, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: dialog.added_entry and self.select_device(dialog.added_entry.device_id))
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def show_audit(self) -> AuditDialog | None:
+        entry = self.selected_entry()
+        if entry is None or not entry.paired:
+            return None
+        dialog = AuditDialog(self._context.appliances, self._tasks, entry, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    # ---------------------------------------------------------------- provisioning
+
+    @property
+    def provisioning(self):
+        """The console's provisioning service (made on first use: it needs the signing key)."""
+        if self._provisioning is None:
+            from console_app.core.credentials import CredentialStore
+            from console_app.core.services.provisioning import ProvisioningService
+
+            credentials = self._context.credentials or CredentialStore(self._context.data_dir)
+            self._provisioning = ProvisioningService(self._context.appliances, credentials)
+            self._provisioning.on_adopted = self.adopted.emit
+        return self._provisioning
+
+    def provision_new(self) -> ProvisionDialog:
+        dialog = ProvisionDialog(self.provisioning, self._tasks, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def choose_report(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Read a provisioning report", "", "Provisioning reports (*.report.json)")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda path: self.adopt_report(Path(path)))
+        dialog.open()
+        return dialog
+
+    def adopt_report(self, path: Path, hosts: tuple[str, ...] = (), port: int | None = None):
+        """Read the report, add the device and pair it by its bundle's secret, in the background."""
+        from console_app.core.services.provisioning import read_report, summarize
+
+        def adopt(ctx):
+            report = read_report(path)
+            return report, self.provisioning.adopt(report, hosts=hosts, port=port, on_progress=lambda text: ctx.report(None, text))
+
+        def done(result) -> None:
+            report, entry = result
+            self._show_provision_status(f"{entry.name} is paired and pinned.\n{summarize(report)}")
+            self.select_device(entry.device_id)
+
+        def failed(error: BaseException) -> None:
+            from console_app.core.services.provisioning import NotReachableYet
+
+            if isinstance(error, NotReachableYet):
+                self.provisioning.adopt_when_seen(read_report(path))
+                self._show_provision_status(f"{error}. It is paired as soon as it appears on the LAN.")
+                return
+            self._show_provision_status(f"Could not add the provisioned device: {error}")
+
+        return self._tasks.run_in_background(adopt, on_success=done, on_failure=failed,
+                                             progress=f"Reading {path.name}…")
+
+    def _on_adopted(self, result, report) -> None:
+        from console_app.core.services.provisioning import summarize
+
+        if isinstance(result, BaseException):
+            self._show_provision_status(f"Could not pair {report.device_name or report.device_id}: {result}")
+            return
+        self._show_provision_status(f"{result.name} appeared on the LAN and is paired and pinned.\n"
+                                    f"{summarize(report)}")
+        self.select_device(result.device_id)
+
+    def _show_provision_status(self, text: str) -> None:
+        self.provision_status.setText(text)
+        self.provision_status.setVisible(True)
+
+    # ---------------------------------------------------------------- software and site
+
+    def choose_update(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Device software to install", "", "Debian packages (*.deb)")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda path: self.open_update(Path(path)))
+        dialog.open()
+        return dialog
+
+    def open_update(self, deb: Path) -> DeployDialog:
+        """The deploy dialog, sending device software: per-device progress, cancel, retry."""
+        from console_app.core.services.software_update import SoftwareUpdater
+
+        selected = self.selected_entry()
+        dialog = DeployDialog(f"device software {deb.name}", deb.read_bytes, SoftwareUpdater(self._context.appliances),
+                              self._context.appliances.paired_entries(), self._tasks, self,
+                              preselected=[selected.device_id] if selected is not None else [])
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def open_site(self, export: bool) -> SiteDialog:
+        dialog = SiteDialog(self._context, self._tasks, export=export, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.dialog_opened.emit(dialog)
         return dialog

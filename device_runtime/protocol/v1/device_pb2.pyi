@@ -477,3 +477,79 @@ class WatchCameraRequest(_message.Message):
     max_width: int
     jpeg_quality: int
     def __init__(self, url: _Optional[str] = ..., max_width: _Optional[int] = ..., jpeg_quality: _Optional[int] = ...) -> None: ...
+
+class UnpairRequest(_message.Message):
+    __slots__ = ("fingerprint",)
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    fingerprint: str
+    def __init__(self, fingerprint: _Optional[str] = ...) -> None: ...
+
+class UnpairResponse(_message.Message):
+    __slots__ = ("name", "fingerprint")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    fingerprint: str
+    def __init__(self, name: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("time", "action", "actor", "actor_fingerprint", "signing_key", "target", "outcome", "detail")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_KEY_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    time: float
+    action: str
+    actor: str
+    actor_fingerprint: str
+    signing_key: str
+    target: str
+    outcome: str
+    detail: str
+    def __init__(self, time: _Optional[float] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., actor_fingerprint: _Optional[str] = ..., signing_key: _Optional[str] = ..., target: _Optional[str] = ..., outcome: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ListAuditRequest(_message.Message):
+    __slots__ = ("limit", "since", "action")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    since: float
+    action: str
+    def __init__(self, limit: _Optional[int] = ..., since: _Optional[float] = ..., action: _Optional[str] = ...) -> None: ...
+
+class ListAuditResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ...) -> None: ...
+
+class WatchAuditRequest(_message.Message):
+    __slots__ = ("replay",)
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
+    replay: int
+    def __init__(self, replay: _Optional[int] = ...) -> None: ...
+
+class GetUpdateStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UpdateStatus(_message.Message):
+    __slots__ = ("state", "version", "previous_version", "running_version", "detail", "time")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    version: str
+    previous_version: str
+    running_version: str
+    detail: str
+    time: float
+    def __init__(self, state: _Optional[str] = ..., version: _Optional[str] = ..., previous_version: _Optional[str] = ..., running_version: _Optional[str] = ..., detail: _Optional[str] = ..., time: _Optional[float] = ...) -> None: ...

@@ -129,6 +129,31 @@ class DeviceStub:
                 request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchCameraRequest.SerializeToString,
                 response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.PreviewFrame.FromString,
                 _registered_method=True)
+        self.Unpair = channel.unary_unary(
+                '/sightline.device.v1.Device/Unpair',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairResponse.FromString,
+                _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/sightline.device.v1.Device/ListAudit',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
+        self.WatchAudit = channel.unary_stream(
+                '/sightline.device.v1.Device/WatchAudit',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchAuditRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AuditEntry.FromString,
+                _registered_method=True)
+        self.UpdateSoftware = channel.stream_unary(
+                '/sightline.device.v1.Device/UpdateSoftware',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UploadChunk.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
+                _registered_method=True)
+        self.GetUpdateStatus = channel.unary_unary(
+                '/sightline.device.v1.Device/GetUpdateStatus',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.GetUpdateStatusRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
+                _registered_method=True)
 
 
 class DeviceServicer:
@@ -263,6 +288,45 @@ class DeviceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Unpair(self, request, context):
+        """--- pairing management and the audit log ----------------------------------
+        Unpair a client (the caller itself when no fingerprint is given).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAudit(self, request, context):
+        """Who did what and when: pair, unpair, deploy, rollback, params, provision, update, remove.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAudit(self, request, context):
+        """The same entries as they are recorded, after up to `replay` recent ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSoftware(self, request_iterator, context):
+        """--- device software --------------------------------------------------------
+        Upload a signed sightline-device .deb (header: size, sha256, signature over
+        device_runtime/protocol/update_signature.py signed_message). The device checks
+        and stages it; its root updater installs it, restarts the service and rolls
+        back to the previous version unless the new one is healthy within the limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUpdateStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeviceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -360,6 +424,31 @@ def add_DeviceServicer_to_server(servicer, server):
                     servicer.WatchCamera,
                     request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchCameraRequest.FromString,
                     response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.PreviewFrame.SerializeToString,
+            ),
+            'Unpair': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unpair,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairResponse.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditResponse.SerializeToString,
+            ),
+            'WatchAudit': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAudit,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchAuditRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AuditEntry.SerializeToString,
+            ),
+            'UpdateSoftware': grpc.stream_unary_rpc_method_handler(
+                    servicer.UpdateSoftware,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UploadChunk.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.SerializeToString,
+            ),
+            'GetUpdateStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUpdateStatus,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.GetUpdateStatusRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -875,6 +964,141 @@ class Device:
             '/sightline.device.v1.Device/WatchCamera',
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchCameraRequest.SerializeToString,
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.PreviewFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unpair(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sightline.device.v1.Device/Unpair',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UnpairResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sightline.device.v1.Device/ListAudit',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.ListAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sightline.device.v1.Device/WatchAudit',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.WatchAuditRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.AuditEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSoftware(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/sightline.device.v1.Device/UpdateSoftware',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UploadChunk.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUpdateStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sightline.device.v1.Device/GetUpdateStatus',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.GetUpdateStatusRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
             options,
             channel_credentials,
             insecure,

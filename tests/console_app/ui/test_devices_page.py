@@ -130,3 +130,177 @@ def test_appliance_advertised_by_avahi_appears_in_the_devices_view_and_goes_when
         assert page.model.entry_at(row).version == "9.9.9" and not page.model.entry_at(row).paired
         publisher.process.terminate()
         qtbot.waitUntil(lambda: page.model.row_of(device_id) < 0, timeout=WAIT_MS)
+
+
+def test_audit_log_dialog_lists_who_did_what_and_exports_csv(qtbot, window, start_device, console_context, tmp_path):
+    device = start_device()
+    device_id = device.identity.device_id
+    page = devices_page(window)
+    wait_for_row(qtbot, page, device_id)
+    console_context.appliances.pair(device_id, device.pairing.current_code())
+    with console_context.appliances.connect(device_id) as client:
+        try:
+            client.stop_app("no-such-app")
+        except Exception:
+            pass
+    wait_for_row(qtbot, page, device_id, lambda e: e.paired)
+    page.select_device(device_id)
+    assert page.audit_action.isEnabled()
+
+    dialog = page.show_audit()
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 2, timeout=WAIT_MS)
+    newest = dialog.model.rows()[0]
+    client_name = device.pairing.trusted_clients()[0].name
+    assert newest[1:3] == ["stop", client_name] and newest[6] == "NOT_FOUND"
+    assert dialog.model.rows()[1][1] == "pair"
+    assert "2 entries" in dialog.status.text()
+
+    out = tmp_path / "audit.csv"
+    task = dialog.export_csv(out)
+    qtbot.waitUntil(lambda: dialog.last_export is not None, timeout=WAIT_MS)
+    assert task is not None and dialog.last_export == (out, 2)
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("time,action,actor") and ",pair," in lines[1] and ",stop," in lines[2]
+    dialog.reject()
+
+
+def test_provision_dialog_keeps_the_form_on_a_bad_address_then_writes_a_bundle_the_device_applies(
+        qtbot, window, tmp_path, console_context):
+    """Nothing typed after the bundle: the device applies it, the page reads its report and pairs."""
+    from device_runtime.config import load_config
+    from device_runtime.protocol.provisioning.manifest import report_name
+    from device_runtime.provisioning.apply import Provisioner
+    from device_runtime.runtime import DeviceRuntime
+
+    page = devices_page(window)
+    dialog = page.provision_new()
+    qtbot.keyClicks(dialog.name_edit, "line3-box")
+    row = dialog.interfaces[0]
+    row.method_combo.setCurrentIndex(1)  # static
+    qtbot.keyClicks(row.address_edit, "192.168.10.300/24")
+    qtbot.keyClicks(dialog.folder_edit, str(tmp_path))
+    assert dialog.start_writing() is None
+    assert dialog.error_label.isVisible() and "192.168.10.300/24" in dialog.error_label.text()
+    assert dialog.name_edit.text() == "line3-box", "the typing stays"
+    dialog.interfaces[0].name_edit.clear()  # no network settings after all
+    qtbot.keyClicks(dialog.secrets_edit, "mqtt-token=abc")
+    qtbot.keyClicks(dialog.passphrase_edit, "long enough phrase")
+    qtbot.keyClicks(dialog.passphrase_again_edit, "long enough phrase")
+    dialog.start_writing()
+    qtbot.waitUntil(lambda: dialog.built is not None, timeout=WAIT_MS)
+    bundle = dialog.built.path
+    assert bundle.parent == tmp_path and bundle.name == "line3-box.sightline-provision.zip"
+    dialog.reject()
+
+    config = load_config(None, name="fresh-box", data_dir=tmp_path / "device", listen="127.0.0.1:0",
+                         interfaces=["127.0.0.1"], advertise=False, providers=["cpu"])
+    from device_runtime.provisioning.apply import ProvisionOptions
+
+    report = Provisioner(config, ProvisionOptions(passphrase="long enough phrase", root=tmp_path / "root")).provision(bundle)
+    assert report.ok, report.errors
+    runtime = DeviceRuntime(config).start()
+    try:
+        page.adopt_report(tmp_path / report_name(bundle.name), hosts=("127.0.0.1",), port=runtime.port)
+        device_id = runtime.identity.device_id
+        qtbot.waitUntil(lambda: page.model.row_of(device_id) >= 0
+                        and page.model.entry_at(page.model.row_of(device_id)).paired, timeout=WAIT_MS)
+        entry = page.model.entry_at(page.model.row_of(device_id))
+        assert entry.pinned_fingerprint == runtime.identity.fingerprint
+        qtbot.waitUntil(lambda: "is paired and pinned" in page.provision_status.text(), timeout=WAIT_MS)
+        assert "secret mqtt-token stored" in page.provision_status.text()
+    finally:
+        runtime.stop(grace=0.2)
+
+
+def test_update_device_software_pushes_a_signed_deb_with_progress(qtbot, window, start_device, console_context,
+                                                                    tmp_path):
+    from tests.integration.test_software_update import make_deb
+
+    device = start_device()
+    device_id = device.identity.device_id
+    page = devices_page(window)
+    wait_for_row(qtbot, page, device_id)
+    console_context.appliances.pair(device_id, device.pairing.current_code())
+    page.select_device(device_id)
+    dialog = page.open_update(make_deb(tmp_path, "99.2.0"))
+    assert dialog.chosen_devices() == [device_id]
+    dialog.start()
+    qtbot.waitUntil(lambda: bool(dialog.results), timeout=WAIT_MS)
+    assert dialog.results[device_id].ok, dialog.results
+    assert "version 99.2.0 staged" in dialog.table.item(0, 3).text()
+    assert device.updates.state().state == "staged"
+    dialog.reject()
+
+
+def test_site_export_then_import_through_the_dialogs(qtbot, window, console_context, tmp_path):
+    from console_app.core.credentials import CredentialStore
+    from console_app.core.persistence import CameraDraft, InventoryStore
+
+    office = InventoryStore(f"sqlite:///{tmp_path / 'office.sqlite'}",
+                            credentials=CredentialStore(tmp_path / "office-secrets", use_keyring=False))
+    office.cameras.add_camera(CameraDraft(name="Dock 2", host="10.0.5.31", stream_uri="rtsp://10.0.5.31/s1",
+                                          username="viewer"), "dock-pass")
+    laptop = InventoryStore(f"sqlite:///{tmp_path / 'laptop.sqlite'}",
+                            credentials=CredentialStore(tmp_path / "laptop-secrets", use_keyring=False))
+    page = devices_page(window)
+    try:
+        console_context.extras["inventory"] = office
+        export = page.open_site(True)
+        qtbot.keyClicks(export.path_edit, str(tmp_path / "plant"))
+        for edit in (export.passphrase_edit, export.passphrase_again_edit):
+            qtbot.keyClicks(edit, "plant passphrase")
+        export.start()
+        qtbot.waitUntil(lambda: export.summary is not None, timeout=WAIT_MS)
+        assert "Exported 0 device(s), 1 camera(s)" in export.status.text()
+        export.reject()
+
+        console_context.extras["inventory"] = laptop
+        dialog = page.open_site(False)
+        qtbot.keyClicks(dialog.path_edit, str(tmp_path / "plant.sightline-site.zip"))
+        qtbot.keyClicks(dialog.passphrase_edit, "wrong passphrase")
+        dialog.start()
+        qtbot.waitUntil(lambda: "wrong passphrase" in dialog.status.text(), timeout=WAIT_MS)
+        assert laptop.cameras.list_cameras() == []
+        dialog.passphrase_edit.clear()
+        qtbot.keyClicks(dialog.passphrase_edit, "plant passphrase")
+        dialog.start()
+        qtbot.waitUntil(lambda: dialog.summary is not None, timeout=WAIT_MS)
+        camera = laptop.cameras.list_cameras()[0]
+        assert laptop.cameras.camera_password(camera.id) == "dock-pass"
+        dialog.reject()
+    finally:
+        console_context.extras.pop("inventory", None)
+        office.close()
+        laptop.close()
+
+
+def test_a_report_read_before_the_device_is_up_pairs_it_when_it_appears_on_the_lan(
+        qtbot, window, start_device, console_context, tmp_path):
+    import socket
+
+    from device_runtime.config import load_config
+    from device_runtime.protocol.provisioning.manifest import report_name
+    from device_runtime.provisioning.apply import Provisioner, ProvisionOptions
+
+    page = devices_page(window)
+    from console_app.core.services.provisioning import BundleRequest
+
+    built = page.provisioning.build(BundleRequest(device_name="late-box"), tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = load_config(None, name="late-box", data_dir=tmp_path / "device", listen=f"127.0.0.1:{port}",
+                         interfaces=["127.0.0.1"], advertise=False, providers=["cpu"])
+    loopback = {"lo0": [{"address": "127.0.0.1/8", "dynamic": False}]}
+    report = Provisioner(config, ProvisionOptions(root=tmp_path / "root", addresses=lambda: loopback)).provision(
+        built.path)
+    assert report.ok and report.port == port
+
+    page.adopt_report(tmp_path / report_name(built.path.name))
+    qtbot.waitUntil(lambda: "paired as soon as it appears" in page.provision_status.text(), timeout=WAIT_MS)
+    device = start_device(port=port, data_dir=tmp_path / "device")  # now it boots and advertises
+    device_id = device.identity.device_id
+    wait_for_row(qtbot, page, device_id, lambda e: e.paired)
+    qtbot.waitUntil(lambda: "appeared on the LAN and is paired" in page.provision_status.text(), timeout=WAIT_MS)
+    assert page.model.entry_at(page.model.row_of(device_id)).pinned_fingerprint == device.identity.fingerprint

@@ -1,0 +1,348 @@
+"""Provisioning bundles, console side: build one for a new device, read its report, adopt the device.
+
+:func:`build_bundle` writes ``NAME.sightline-provision.zip`` (format in
+``device_runtime.protocol.provisioning.manifest``) into a folder, usually a
+USB stick: the signed manifest, the app packages (each signed like a deploy),
+models, and the named secrets encrypted under a passphrase or for the device's
+key. It makes a one-time pairing secret, puts only its SHA-256 in the bundle
+and keeps the secret in the console's credential store; :meth:`ProvisioningService.adopt`
+reads the device's report back, finds the device at the address it reported,
+checks its certificate against the reported fingerprint and pairs with the
+secret, so the device is paired and pinned without anyone typing a code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets as random
+import threading
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from console_app.core.credentials import CredentialStore
+from console_app.core.signing import PackageSigner
+from device_runtime.protocol.apps.validation import describe_validation_error
+from device_runtime.protocol.provisioning.manifest import (
+    BUNDLE_SUFFIX,
+    MANIFEST_NAME,
+    SECRETS_NAME,
+    SIGNATURE_NAME,
+    AppItem,
+    CameraBinding,
+    ModelItem,
+    NetworkSettings,
+    ProvisionManifest,
+    ProvisionReport,
+    SecretsInfo,
+    Target,
+    Trust,
+    report_name,
+)
+from device_runtime.protocol.provisioning.secrets_box import seal_for_device, seal_with_passphrase
+
+#: Largest report accepted from a stick.
+MAX_REPORT_BYTES = 1024 * 1024
+SECRET_REF_PREFIX = "provisioning-pairing-secret/"
+
+
+class ProvisioningError(Exception):
+    """A bundle could not be built, or a report read or acted on; the message says why."""
+
+
+class NotReachableYet(ProvisioningError):
+    """The provisioned device answered at none of its addresses (yet): adopt it when it appears."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file to carry, with the name apps use."""
+
+    path: Path
+    name: str
+    labels: tuple[str, ...] = ()
+    decoder: str = ""
+
+
+@dataclass
+class BundleRequest:
+    """What the engineer asked for in *Provision new device…*."""
+
+    device_name: str
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    apps: Sequence[Path] = ()
+    models: Sequence[ModelFile] = ()
+    cameras: Sequence[CameraBinding] = ()
+    secrets: dict[str, str] = field(default_factory=dict)
+    passphrase: str = ""
+    #: Encrypt the secrets for this device certificate instead of a passphrase (a device already known).
+    device_cert_pem: str = ""
+    target: Target = field(default_factory=Target)
+
+
+@dataclass(frozen=True)
+class BuiltBundle:
+    path: Path
+    bundle_id: str
+    manifest: ProvisionManifest
+
+    @property
+    def report_path(self) -> Path:
+        return self.path.with_name(report_name(self.path.name))
+
+
+def _safe_stem(name: str) -> str:
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in name).strip("-")
+    return stem or "device"
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class PairingSecrets:
+    """Where the console keeps each bundle's one-time pairing secret (the credential store)."""
+
+    def __init__(self, credentials: CredentialStore):
+        self._credentials = credentials
+
+    def put(self, bundle_id: str, secret: str) -> None:
+        self._credentials.put(SECRET_REF_PREFIX + bundle_id, secret)
+
+    def get(self, bundle_id: str) -> str | None:
+        return self._credentials.get(SECRET_REF_PREFIX + bundle_id)
+
+    def delete(self, bundle_id: str) -> None:
+        self._credentials.delete(SECRET_REF_PREFIX + bundle_id)
+
+
+def build_bundle(request: BundleRequest, signer: PackageSigner, console_name: str, folder: Path,
+                 keeper: PairingSecrets) -> BuiltBundle:
+    """Write the bundle into ``folder``; the pairing secret goes to ``keeper``. Raises :class:`ProvisioningError`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ProvisioningError(f"{folder} is not a folder (is the stick mounted?)")
+    if request.secrets and not (request.passphrase or request.device_cert_pem):
+        raise ProvisioningError("the bundle carries secrets: type a passphrase to protect them")
+    bundle_id = random.token_urlsafe(12)
+    pairing_secret = random.token_hex(32)
+    apps, models, payload = [], [], []
+    used: set[str] = set()
+
+    def member(prefix: str, path: Path) -> str:
+        name = _safe_stem(path.name.removesuffix(".tar.gz").removesuffix(".onnx"))
+        suffix = ".tar.gz" if path.name.endswith(".tar.gz") else path.suffix
+        candidate, n = f"{prefix}/{name}{suffix}", 1
+        while candidate in used:
+            n += 1
+            candidate = f"{prefix}/{name}-{n}{suffix}"
+        used.add(candidate)
+        return candidate
+
+    try:
+        for package in request.apps:
+            sha, size = _sha256(Path(package))
+            name = member("apps", Path(package))
+            apps.append(AppItem(file=name, sha256=sha, size=size, signature=signer.sign_package(sha).hex()))
+            payload.append((name, Path(package)))
+        for model in request.models:
+            sha, size = _sha256(model.path)
+            name = member("models", model.path)
+            models.append(ModelItem(file=name, sha256=sha, size=size, name=model.name, labels=list(model.labels),
+                                    decoder=model.decoder))
+            payload.append((name, model.path))
+    except OSError as exc:
+        raise ProvisioningError(f"could not read {exc.filename}: {exc.strerror}") from exc
+    secrets_blob = None
+    secrets_info = None
+    if request.secrets:
+        try:
+            if request.device_cert_pem:
+                secrets_blob = seal_for_device(request.secrets, request.device_cert_pem, bundle_id)
+            else:
+                secrets_blob = seal_with_passphrase(request.secrets, request.passphrase, bundle_id)
+        except ValueError as exc:
+            raise ProvisioningError(str(exc)) from exc
+        secrets_info = SecretsInfo(scheme="device-key" if request.device_cert_pem else "passphrase",
+                                   names=sorted(request.secrets), sha256=hashlib.sha256(secrets_blob).hexdigest())
+    try:
+        manifest = ProvisionManifest(
+            bundle_id=bundle_id, created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            device_name=request.device_name, target=request.target, network=request.network,
+            trust=Trust(console_name=console_name[:64], signing_public_key=signer.public_key_bytes().hex(),
+                        pairing_secret_sha256=hashlib.sha256(pairing_secret.encode()).hexdigest()),
+            apps=apps, models=models, cameras=list(request.cameras), secrets=secrets_info,
+        )
+    except ValidationError as exc:
+        raise ProvisioningError(describe_validation_error(exc, "bundle")) from None
+    manifest_bytes = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+    signature = signer.sign_provisioning_manifest(manifest_bytes)
+    path = folder / f"{_safe_stem(request.device_name or 'device')}{BUNDLE_SUFFIX}"
+    tmp = path.with_name(path.name + ".part")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr(MANIFEST_NAME, manifest_bytes)
+            archive.writestr(SIGNATURE_NAME, signature)
+            if secrets_blob is not None:
+                archive.writestr(SECRETS_NAME, secrets_blob)
+            for name, source in payload:
+                archive.write(source, name)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ProvisioningError(f"could not write the bundle to {folder}: {exc.strerror or exc}") from exc
+    # Kept only after the bundle exists, so a failed write leaves nothing behind.
+    keeper.put(bundle_id, pairing_secret)
+    return BuiltBundle(path, bundle_id, manifest)
+
+
+def read_report(path: Path) -> ProvisionReport:
+    """The report a device wrote next to a bundle. Raises :class:`ProvisioningError` naming the problem."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_REPORT_BYTES:
+            raise ProvisioningError(f"{path} is {size} bytes; a report is at most {MAX_REPORT_BYTES}")
+        return ProvisionReport.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise ProvisioningError(
+            f"no report at {path}: has the device applied the bundle yet? (it writes the report next to it)") from None
+    except OSError as exc:
+        raise ProvisioningError(f"could not read {path}: {exc.strerror or exc}") from exc
+    except ValidationError as exc:
+        raise ProvisioningError(describe_validation_error(exc, str(path))) from None
+
+
+def find_reports(folder: Path) -> list[Path]:
+    """Every ``*.report.json`` in a folder (a stick that went round several devices)."""
+    return sorted(p for p in Path(folder).glob("*.report.json") if p.is_file())
+
+
+def report_hosts(report: ProvisionReport) -> list[str]:
+    """The addresses the device reported, without prefixes, in its order."""
+    hosts = []
+    for line in report.addresses:
+        _, _, address = line.partition(": ")
+        host = address.split("/")[0].strip()
+        if host and host not in hosts:
+            hosts.append(host)
+    return hosts
+
+
+class ProvisioningService:
+    """Builds bundles with the console's key and adopts provisioned devices into the Devices list."""
+
+    def __init__(self, appliances, credentials: CredentialStore, *, console_name: str | None = None):
+        self.appliances = appliances
+        self.secrets = PairingSecrets(credentials)
+        self.console_name = console_name or appliances.client_name
+        self._pending: dict[str, ProvisionReport] = {}
+        self._lock = threading.Lock()
+        self._listening = False
+        #: ``on_adopted(entry_or_exception, report)`` after a pending adoption ran (from a worker thread).
+        self.on_adopted: Callable[[Any, ProvisionReport], None] | None = None
+
+    def adopt_when_seen(self, report: ProvisionReport) -> None:
+        """Adopt the device as soon as the Devices list sees it advertised (it may still be on its way)."""
+        with self._lock:
+            self._pending[report.device_id] = report
+            if not self._listening:
+                self.appliances.add_listener(self._on_devices)
+                self._listening = True
+        self._on_devices(self.appliances.entries())
+
+    def pending(self) -> list[str]:
+        with self._lock:
+            return list(self._pending)
+
+    def _on_devices(self, entries) -> None:
+        ready = []
+        with self._lock:
+            for entry in entries:
+                report = self._pending.get(entry.device_id)
+                if report is not None and entry.advertised and not entry.paired:
+                    ready.append(self._pending.pop(entry.device_id))
+        for report in ready:
+            threading.Thread(target=self._adopt_pending, args=(report,), name="adopt", daemon=True).start()
+
+    def _adopt_pending(self, report: ProvisionReport) -> None:
+        try:
+            result: Any = self.adopt(report)
+        except Exception as exc:  # reported to the page; the report can be read again
+            result = exc
+        if self.on_adopted is not None:
+            self.on_adopted(result, report)
+
+    def build(self, request: BundleRequest, folder: Path) -> BuiltBundle:
+        return build_bundle(request, self.appliances.signer, self.console_name, folder, self.secrets)
+
+    def adopt(self, report: ProvisionReport, *, hosts: Sequence[str] = (), port: int | None = None,
+              on_progress: Callable[[str], None] | None = None):
+        """Add the reported device and pair with it by its bundle's secret; returns its ``DeviceEntry``.
+
+        Tried in order: ``hosts`` (at ``port``), where the Devices list has seen
+        it advertised, then the addresses it reported. The device's certificate
+        must be the one it reported, or it is not adopted.
+        """
+        from console_app.core.services.appliances import ApplianceError
+
+        if not report.ok:
+            raise ProvisioningError("the device refused the bundle: " + "; ".join(report.errors))
+        if report.dry_run:
+            raise ProvisioningError("that report is from a dry run; apply the bundle on the device first")
+        secret = self.secrets.get(report.bundle_id)
+        if secret is None:
+            raise ProvisioningError(
+                f"this console did not make bundle {report.bundle_id} (or already used its pairing secret); "
+                "pair the device with the code it prints instead")
+        port = port or report.port or 7443
+        candidates = [(host, port) for host in hosts]
+        seen = next((e for e in self.appliances.entries() if e.device_id == report.device_id and e.host), None)
+        if seen is not None:
+            candidates.append((seen.host, seen.port))
+        candidates += [(host, report.port or 7443) for host in report_hosts(report)]
+        failures = []
+        for host, port in dict.fromkeys(candidates):
+            if on_progress:
+                on_progress(f"Contacting {report.device_name or report.device_id} at {host}:{port}…")
+            try:
+                entry = self.appliances.add_by_address(host, port)
+            except ApplianceError as exc:
+                failures.append(str(exc))
+                continue
+            if entry.device_id != report.device_id or entry.fingerprint != report.cert_fingerprint:
+                failures.append(f"{host}:{port} is another device ({entry.device_id}, certificate "
+                                f"{entry.fingerprint[:16]}…), not the one that wrote the report")
+                continue
+            paired = self.appliances.pair(entry.device_id, secret)
+            self.secrets.delete(report.bundle_id)
+            return paired
+        raise NotReachableYet(
+            f"{report.device_name or report.device_id} is not reachable yet at "
+            f"{', '.join(f'{h}:{p}' for h, p in candidates) or 'any reported address'}: " + "; ".join(failures))
+
+
+def summarize(report: ProvisionReport) -> str:
+    """A few lines for a dialog: what the device did."""
+    lines = [f"{report.device_name or report.device_id}: {'applied' if report.ok else 'REFUSED'}"]
+    lines += [f"• {line}" for line in report.applied]
+    lines += [f"⚠ {line}" for line in report.warnings]
+    lines += [f"✖ {line}" for line in report.errors]
+    return "\n".join(lines)
+
+
+def manifest_of(bundle: Path) -> ProvisionManifest:
+    """The manifest inside a bundle (for showing what it holds; the device verifies, not this)."""
+    with zipfile.ZipFile(bundle) as archive:
+        return ProvisionManifest.model_validate(json.loads(archive.read(MANIFEST_NAME)))

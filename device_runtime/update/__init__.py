@@ -1,0 +1,1 @@
+"""Offline device software updates: staging in the service (staging), installing as root (apply)."""
