@@ -119,8 +119,6 @@ def test_demo_site_refuses_a_camera_count_it_cannot_run():
 def test_optional_step_a_bundle_on_the_demo_stick_brings_up_a_second_device_the_console_adopts(site, tmp_path):
     import time
 
-    from console_app.core.async_loop import AsyncLoop
-
     from console_app.core.credentials import CredentialStore
     from console_app.core.services.appliances import ApplianceService, FilePairingStore
     from console_app.core.services.provisioning import (
@@ -129,11 +127,12 @@ def test_optional_step_a_bundle_on_the_demo_stick_brings_up_a_second_device_the_
         read_report,
     )
     from console_app.core.signing import PackageSigner
+    from console_app.core.workers import WorkerPool
 
     assert any(str(site.stick.folder) in line for line in site.guide_lines())
-    loop = AsyncLoop().start()
+    workers = WorkerPool().start()
     try:
-        appliances = ApplianceService(FilePairingStore(tmp_path / "devices"), loop, interfaces=["127.0.0.1"],
+        appliances = ApplianceService(FilePairingStore(tmp_path / "devices"), workers, interfaces=["127.0.0.1"],
                                       client_name="demo console", signer=PackageSigner.generate())
         service = ProvisioningService(appliances, CredentialStore(tmp_path / "secrets", use_keyring=False))
         built = service.build(BundleRequest(device_name="demo-line3-b"), site.stick.folder)
@@ -146,4 +145,4 @@ def test_optional_step_a_bundle_on_the_demo_stick_brings_up_a_second_device_the_
         assert entry.paired and entry.name == "demo-line3-b" and entry.device_id != site.device_id
         assert entry.pinned_fingerprint == site.stick.runtime.identity.fingerprint
     finally:
-        loop.stop()
+        workers.stop()

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from console_app.core.async_loop import AsyncLoop
 
 from console_app.core.credentials import CredentialStore
 from console_app.core.services.appliances import ApplianceService, FilePairingStore
@@ -28,6 +27,7 @@ from console_app.core.services.provisioning import (
     read_report,
 )
 from console_app.core.signing import PackageSigner
+from console_app.core.workers import WorkerPool
 from device_runtime.config import load_config
 from device_runtime.protocol.provisioning.manifest import (
     CameraBinding,
@@ -47,12 +47,12 @@ PASSPHRASE = "correct horse battery staple"
 
 @pytest.fixture
 def console(tmp_path):
-    loop = AsyncLoop().start()
+    workers = WorkerPool().start()
     credentials = CredentialStore(tmp_path / "console", use_keyring=False)
-    appliances = ApplianceService(FilePairingStore(tmp_path / "console" / "devices"), loop,
+    appliances = ApplianceService(FilePairingStore(tmp_path / "console" / "devices"), workers,
                                   interfaces=["127.0.0.1"], client_name="site laptop", signer=PackageSigner.generate())
     yield ProvisioningService(appliances, credentials)
-    loop.stop()
+    workers.stop()
 
 
 @pytest.fixture

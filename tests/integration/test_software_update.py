@@ -161,14 +161,13 @@ def test_unsigned_foreign_or_wrong_updates_are_refused_and_nothing_is_staged(tmp
 
 
 def test_the_console_pushes_an_update_to_several_devices_with_progress(tmp_path, signer):
-    from console_app.core.async_loop import AsyncLoop
-
     from console_app.core.services.appliances import ApplianceService, FilePairingStore
+    from console_app.core.workers import WorkerPool
 
     devices = [Appliance(tmp_path / f"d{i}") for i in range(2)]
-    loop = AsyncLoop().start()
+    workers = WorkerPool().start()
     try:
-        service = ApplianceService(FilePairingStore(tmp_path / "console"), loop, interfaces=["127.0.0.1"],
+        service = ApplianceService(FilePairingStore(tmp_path / "console"), workers, interfaces=["127.0.0.1"],
                                    signer=signer)
         for d in devices:
             entry = service.add_by_address("127.0.0.1", d.port)
@@ -185,6 +184,6 @@ def test_the_console_pushes_an_update_to_several_devices_with_progress(tmp_path,
         for d in devices:
             assert d.runtime.updates.state().state == "staged"
     finally:
-        loop.stop()
+        workers.stop()
         for d in devices:
             d.stop()

@@ -91,7 +91,7 @@ class SiteDialog(QDialog):
         return dialog
 
     def start(self) -> BackgroundTask | None:
-        inventory = self._context.extras.get("inventory")
+        inventory = self._context.inventory
         text = self.path_edit.text().strip()
         if inventory is None:
             self.status.setText("No inventory is open; open one in Settings first.")

@@ -245,7 +245,7 @@ def test_site_export_then_import_through_the_dialogs(qtbot, window, console_cont
                             credentials=CredentialStore(tmp_path / "laptop-secrets", use_keyring=False))
     page = devices_page(window)
     try:
-        console_context.extras["inventory"] = office
+        console_context.inventory = office
         export = page.open_site(True)
         qtbot.keyClicks(export.path_edit, str(tmp_path / "plant"))
         for edit in (export.passphrase_edit, export.passphrase_again_edit):
@@ -255,7 +255,7 @@ def test_site_export_then_import_through_the_dialogs(qtbot, window, console_cont
         assert "Exported 0 device(s), 1 camera(s)" in export.status.text()
         export.reject()
 
-        console_context.extras["inventory"] = laptop
+        console_context.inventory = laptop
         dialog = page.open_site(False)
         qtbot.keyClicks(dialog.path_edit, str(tmp_path / "plant.sightline-site.zip"))
         qtbot.keyClicks(dialog.passphrase_edit, "wrong passphrase")
@@ -270,7 +270,7 @@ def test_site_export_then_import_through_the_dialogs(qtbot, window, console_cont
         assert laptop.cameras.camera_password(camera.id) == "dock-pass"
         dialog.reject()
     finally:
-        console_context.extras.pop("inventory", None)
+        console_context.inventory = None
         office.close()
         laptop.close()
 
