@@ -36,6 +36,10 @@ class ConsoleContext:
     model_library: Any = None
     #: The application library (console_app.core.services.app_library.AppLibrary).
     app_library: Any = None
+    #: Ten minutes of health of every connected device (console_app.core.services.health_history.HealthHistory).
+    health_history: Any = None
+    #: Follows the paired devices' health into ``health_history`` from the moment they connect.
+    health_watch: Any = None
 
     @classmethod
     def create(cls, data_dir: Path, interfaces: list[str] | None = None,
@@ -54,6 +58,10 @@ class ConsoleContext:
         from console_app.core.services.camera_discovery import CameraDiscovery
 
         context.camera_discovery = CameraDiscovery(default_interfaces=interfaces)
+        from console_app.core.services.health_history import HealthHistory, HealthWatch
+
+        context.health_history = HealthHistory()
+        context.health_watch = HealthWatch(context.health_history, appliances.connect)
         if start:
             appliances.start()
         return context
@@ -76,7 +84,9 @@ class ConsoleContext:
         self.model_library.set_usage_lookup(lambda model: [*in_apps(model), *on_devices(model)])
 
     def close(self) -> None:
-        """Stop browsing and discovery, then the loop. Idempotent."""
+        """Stop following health, browsing and discovery, then the loop. Idempotent."""
+        if self.health_watch is not None:
+            self.health_watch.close()
         if self.camera_discovery is not None:
             self.camera_discovery.cancel_all()
         self.appliances.stop()

@@ -123,6 +123,13 @@ class LiveTile(QWidget):
             parts.append(self.provider.removesuffix("ExecutionProvider") or self.provider)
         return " · ".join(parts)
 
+    def video_rect(self) -> QRectF:
+        """Where the current frame is drawn in the tile (the whole tile before the first frame)."""
+        frame = self.last_frame
+        if frame is None or frame.image is None or frame.image.isNull():
+            return QRectF(self.rect())
+        return image_rect(frame.image.width(), frame.image.height(), QRectF(self.rect()))
+
     # ------------------------------------------------------------------ painting
 
     def paintEvent(self, event: QPaintEvent) -> None:

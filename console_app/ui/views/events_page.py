@@ -18,10 +18,12 @@ from pathlib import Path
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QImage, QKeySequence, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -105,6 +107,10 @@ class EventsPage(QWidget):
         self.since_combo.setAccessibleName("Time range")
         for label, seconds in SINCE_CHOICES:
             self.since_combo.addItem(label, seconds)
+        self.counts_check = QCheckBox("Count &updates")
+        self.counts_check.setToolTip(
+            "Also list the device's separate \"count changed\" events. Each crossing, entry and exit "
+            "already shows the new count, so they are hidden unless ticked.")
         self.text_filter = QLineEdit()
         self.text_filter.setPlaceholderText("Filter by text…")
         self.text_filter.setClearButtonEnabled(True)
@@ -131,10 +137,13 @@ class EventsPage(QWidget):
         top.addWidget(self.picker)
         top.addStretch(1)
         top.addWidget(self.export_button)
-        filters = QHBoxLayout()
-        for combo in (self.app_combo, self.camera_combo, self.type_combo, self.since_combo):
-            filters.addWidget(combo)
-        filters.addWidget(self.text_filter, 1)
+        # Two rows: one row of four combos and a text field is wider than a 1024 px screen leaves.
+        filters = QGridLayout()
+        for column, combo in enumerate((self.app_combo, self.camera_combo, self.type_combo)):
+            filters.addWidget(combo, 0, column)
+        filters.addWidget(self.since_combo, 1, 0)
+        filters.addWidget(self.text_filter, 1, 1)
+        filters.addWidget(self.counts_check, 1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"<h2>{self.title}</h2>"))
         layout.addLayout(top)
@@ -147,6 +156,7 @@ class EventsPage(QWidget):
         for combo in (self.app_combo, self.camera_combo, self.type_combo, self.since_combo):
             combo.currentIndexChanged.connect(self.apply_filter)
         self.text_filter.textChanged.connect(self.apply_filter)
+        self.counts_check.toggled.connect(self.apply_filter)
         self._show_status()
 
     @staticmethod
@@ -235,6 +245,7 @@ class EventsPage(QWidget):
             type=self.type_combo.currentData() or "",
             text=self.text_filter.text().strip(),
             since=time.time() - seconds if seconds else None,
+            count_updates=self.counts_check.isChecked(),
         )
 
     def apply_filter(self, *_: object) -> None:

@@ -155,3 +155,41 @@ def test_self_test_names_what_failed_and_exits_non_zero(tmp_path):
     assert result.returncode == 1
     assert "self-test FAILED while preparing the inventory: 'nonsense://x' is not a database URL" in result.stderr
     assert not (tmp_path / "self-test.png").exists()
+
+
+def test_no_page_can_widen_the_window_past_a_small_screen(qtbot, window):
+    """A page that needs more room than there is scrolls inside the window; the window keeps its size."""
+    from PySide6.QtWidgets import QLabel
+
+    window.resize(1000, 700)
+    health = window.page("Health")
+    window.show_page(window.page_row("Health"))
+    wide = QLabel("Inference on CPUExecutionProvider — ⚠ " + "no NVIDIA driver found; " * 40)  # never wraps
+    health.layout().addWidget(wide)
+    qtbot.waitUntil(lambda: window.page_area.horizontalScrollBar().maximum() > 0)
+    assert window.width() == 1000
+    assert window.minimumSizeHint().width() <= 800
+    assert window.page_area.horizontalScrollBar().isVisible()
+    # Other pages do not inherit the wide page's minimum.
+    window.show_page(window.page_row("Devices"))
+    qtbot.waitUntil(lambda: window.page_area.horizontalScrollBar().maximum() == 0)
+    assert window.minimumSizeHint().width() <= 800
+
+
+def test_window_overflow_names_a_window_wider_than_its_screen(qtbot, window):
+    from console_app.ui.smoke_test import window_overflow
+
+    screen = window.screen().availableGeometry()
+    window.resize(min(screen.width(), 700), min(screen.height(), 500))
+    assert window_overflow(window) == ""
+    window.setMinimumWidth(screen.width() + 100)
+    assert window_overflow(window).startswith(f"the main window is {screen.width() + 100}x")
+    assert f"its minimum size is {screen.width() + 100}x" in window_overflow(window)
+
+
+def test_a_page_fills_the_window_without_scrolling_when_it_fits(qtbot, window):
+    window.resize(1024, 740)
+    for title in ("Health", "Events", "Live", "Devices"):
+        window.show_page(window.page_row(title))
+        qtbot.waitUntil(lambda: window.stack.size() == window.page_area.viewport().size())
+        assert window.page_area.verticalScrollBar().maximum() == 0, title

@@ -77,10 +77,26 @@ def test_filters_select_by_application_camera_type_and_text(qtbot, page, line_de
     assert page.model.rowCount() == 0
     page.text_filter.clear()
     page.since_combo.setCurrentIndex(1)  # last 5 minutes: everything so far
-    assert page.model.rowCount() == len(page.events.records(EventFilter(device_id=line_device.device_id)))
+    shown = EventFilter(device_id=line_device.device_id, count_updates=False)
+    assert page.model.rowCount() == len(page.events.records(shown))
     # New events keep arriving into the filtered view.
     before = page.model.rowCount()
     qtbot.waitUntil(lambda: page.model.rowCount() > before, timeout=WAIT_MS)
+
+
+def test_a_line_crossing_is_one_row_and_count_updates_show_only_when_asked(qtbot, page, line_device):
+    """The device sends a count_changed event beside every crossing (its count is already in the
+    crossing's row): by default the list reads one row per crossing."""
+    page.show()
+    qtbot.waitUntil(lambda: any(r.type == "line_crossed" for r in page.events.records()), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(r.type == "count_changed" for r in page.events.records()), timeout=WAIT_MS)
+    page.drain()
+    shown = shown_records(page)
+    assert shown and not any(r.type == "count_changed" for r in shown)
+    crossings = [r for r in shown if r.type == "line_crossed"]
+    assert len({(r.camera_id, r.line, r.direction, r.count) for r in crossings}) == len(crossings)
+    page.counts_check.setChecked(True)
+    assert any(r.type == "count_changed" for r in shown_records(page))
 
 
 def test_export_writes_what_the_filter_shows_with_formulas_guarded(qtbot, page, line_device, tmp_path: Path):
