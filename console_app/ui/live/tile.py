@@ -115,7 +115,8 @@ class LiveTile(QWidget):
             state = f"camera {frame.stream_state}"  # the device is up, the camera is not
         parts = [state.upper()]
         if self.state == FeedState.LIVE and frame is not None:
-            parts.append(f"{frame.fps:.1f} fps")
+            # No rate until one is measured (the first half second of a stream): "—", never a false 0.0.
+            parts.append(f"{frame.fps:.1f} fps" if frame.fps > 0 else "— fps")
             parts.append(f"{'≈' if frame.clock_offset_s else ''}{frame.latency_ms:.0f} ms")
         elif self.state_reason:
             parts.append(self.state_reason)
