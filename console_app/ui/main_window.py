@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
             devices_menu.addAction(action)
 
         help_menu = bar.addMenu("&Help")
+        self.help_menu = help_menu  # the demo adds its guide here
         shortcuts = QAction(icon("keyboard"), "&Keyboard shortcuts", self)
         shortcuts.setShortcut(QKeySequence("F1"))
         shortcuts.triggered.connect(self.show_shortcuts)
