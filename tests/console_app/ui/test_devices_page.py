@@ -100,3 +100,68 @@ def test_ctrl_p_with_nothing_selected_says_what_to_select(qtbot, window, start_d
     dialog = page.pair_selected()
     assert dialog is not None and not page.notice.isVisible()
     dialog.reject()
+
+
+def test_device_with_a_changed_certificate_is_shown_red_and_refused(qtbot, window, start_device, tmp_path, console_context):
+    """Restart the device with a new data folder (new certificate) on the same port."""
+    original = start_device()
+    device_id, port = original.identity.device_id, original.port
+    page = devices_page(window)
+    wait_for_row(qtbot, page, device_id)
+    console_context.appliances.pair(device_id, original.pairing.current_code())
+    original.stop(grace=0.2)
+
+    start_device(port=port, data_dir=tmp_path / "reinstalled")
+
+    row = wait_for_row(qtbot, page, device_id, lambda e: e.fingerprint_changed)
+    index = page.model.index(row, NAME)
+    assert page.model.data(index, Qt.ItemDataRole.ForegroundRole).name() in ("#d32f2f", "#ff6b6b")
+    assert page.model.data(page.model.index(row, REACHABLE)) == "REFUSED: certificate changed"
+    assert page.warning.isVisible() and "CERTIFICATE CHANGED" in page.warning.text()
+    assert "REFUSED" in window.connection_label.text()
+    page.select_device(device_id)
+    assert not page.pair_action.isEnabled()
+    window.grab().save("/tmp/k-fingerprint-changed.png")
+
+
+def test_add_by_address_dialog_lists_the_device(qtbot, window, start_device):
+    device = start_device()
+    page = devices_page(window)
+    dialog = page.add_by_address()
+    qtbot.keyClicks(dialog.host_edit, "127.0.0.1")
+    dialog.port_spin.setValue(device.port)
+    with qtbot.waitSignal(dialog.finished, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    assert dialog.added_entry is not None
+    assert page.model.row_of(device.identity.device_id) >= 0
+
+
+def test_add_by_address_dialog_shows_why_nothing_answered(qtbot, window):
+    page = devices_page(window)
+    dialog = page.add_by_address()
+    qtbot.keyClicks(dialog.host_edit, "127.0.0.1")
+    dialog.port_spin.setValue(1)
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=WAIT_MS)
+    assert "no Sightline device answered at 127.0.0.1:1" in dialog.error_label.text()
+    assert dialog.isVisible()
+    dialog.reject()
+
+
+def test_appliance_advertised_by_avahi_appears_in_the_devices_view_and_goes_when_withdrawn(qtbot, window):
+    """A device whose advert comes from the system's mDNS daemon (Avahi), not from our runtime."""
+    import secrets
+
+    from tests.peers.avahi import AvahiDaemon
+
+    suffix = secrets.token_hex(6)
+    device_id, name = f"sl-{suffix}", f"Avahi box {suffix}"
+    page = devices_page(window)
+    with AvahiDaemon() as avahi:
+        publisher = avahi.start_tool(["avahi-publish-service", name, "_sightline._tcp", "7443", f"id={device_id}",
+                                      f"name={name}", "api=v1", "port=7443", "fp=" + "ef" * 32, "ver=9.9.9"])
+        row = wait_for_row(qtbot, page, device_id)
+        assert page.model.index(row, NAME).data() == name
+        assert page.model.entry_at(row).version == "9.9.9" and not page.model.entry_at(row).paired
+        publisher.process.terminate()
+        qtbot.waitUntil(lambda: page.model.row_of(device_id) < 0, timeout=WAIT_MS)
