@@ -51,7 +51,7 @@ from console_app.demo_site import MODEL_NAME, DemoSite, demo_app_folder
 STEP_TIMEOUT_S = 90.0
 POLL_MS = 50
 #: Frames each live tile must have painted (with detections) before the screenshot: enough for its fps to show.
-FRAMES_BEFORE_SCREENSHOT = 8
+FRAMES_BEFORE_SCREENSHOT = 12
 
 
 class SmokeStepFailed(Exception):
@@ -193,7 +193,7 @@ class SmokeTest:
     def open_console(self) -> str:
         self.demo = start_demo_console(self.site, show_guide=True)
         screen = self.window.screen().availableGeometry()
-        self.window.resize(min(1280, screen.width()), min(800, screen.height()))
+        self.window.resize(screen.width(), screen.height())  # as a panel PC shows it: the whole screen
         if not any(m.name == MODEL_NAME for m in self.context.model_library.list()):
             raise SmokeStepFailed(f"the demo model {MODEL_NAME} is not in the model library")
         names = [m.name for m in self.context.model_library.list()]

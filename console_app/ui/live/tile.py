@@ -11,6 +11,7 @@ from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
     QFont,
+    QFontMetrics,
     QImage,
     QKeyEvent,
     QKeySequence,
@@ -141,8 +142,10 @@ class LiveTile(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             target = image_rect(frame.image.width(), frame.image.height(), QRectF(self.rect()))
             painter.drawImage(target, frame.image)
+            bar = self._bar_height()
+            clear = QRectF(self.rect()).adjusted(0, bar, 0, -bar)  # chips stay off the title and status bars
             self.overlays_painted = paint_overlays(painter, target, frame.detections, self.app,
-                                                   self.camera_id, frame.counts, self.toggles)
+                                                   self.camera_id, frame.counts, self.toggles, clear)
             if frame is not self._painted:
                 self._painted = frame
                 self.frames_painted += 1
@@ -157,6 +160,11 @@ class LiveTile(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         painter.end()
+
+    def _bar_height(self) -> int:
+        font = QFont(self.font())
+        font.setBold(True)
+        return QFontMetrics(font).height() + 8
 
     def _paint_bars(self, painter: QPainter) -> None:
         font = QFont(self.font())

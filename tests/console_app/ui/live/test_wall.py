@@ -24,8 +24,8 @@ def test_tile_paints_frames_with_detections_zones_and_lines_from_the_metadata(qt
     assert tile.app.labels == ("part", "defective_part", "person", "person_without_helmet")
     box = tile.last_detections[0]
     assert 0 <= box.x1 < box.x2 <= 1 and 0 <= box.y1 < box.y2 <= 1 and box.label in tile.app.labels
-    # zones + lines + one box and one caption per detection
-    assert tile.overlays_painted >= 2 + 2 * len(tile.last_frame.detections)
+    # zones + lines + one box per detection, and captions (some give way when boxes crowd)
+    assert tile.overlays_painted >= 2 + len(tile.last_frame.detections) + 1
     status = tile.status_text()
     assert status.startswith("LIVE · ") and " fps · " in status and " ms · CPU" in status
     assert 0 < tile.last_frame.latency_ms < 5000
