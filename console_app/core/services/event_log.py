@@ -317,6 +317,11 @@ class ThumbnailCache:
         """The snapshot at full size; blocking (run it off the GUI thread)."""
         return self._snapshot(device_id, snapshot_id, 0)
 
+    def fetch_full_frame(self, device_id: str, snapshot_id: str) -> Any:
+        """The snapshot at full size with the boxes and counts the device kept with it
+        (a ``PreviewFrame``); blocking (run it off the GUI thread)."""
+        return self._snapshot(device_id, snapshot_id, 0, whole=True)
+
     def _fetch(self, key: tuple[str, str]) -> None:
         device_id, snapshot_id = key
         try:
@@ -341,7 +346,7 @@ class ThumbnailCache:
         if self.on_ready is not None:
             self.on_ready(device_id, snapshot_id, jpeg, decoded)
 
-    def _snapshot(self, device_id: str, snapshot_id: str, max_width: int) -> bytes:
+    def _snapshot(self, device_id: str, snapshot_id: str, max_width: int, whole: bool = False) -> Any:
         for attempt in (1, 2):
             with self._lock:
                 client = self._clients.get(device_id)
@@ -350,8 +355,10 @@ class ThumbnailCache:
                 with self._lock:
                     self._clients[device_id] = client
             try:
-                jpeg = client.snapshot(snapshot_id=snapshot_id, max_width=max_width).jpeg
-                return fit_width(jpeg, max_width) if max_width else jpeg
+                frame = client.snapshot(snapshot_id=snapshot_id, max_width=max_width)
+                if whole:
+                    return frame
+                return fit_width(frame.jpeg, max_width) if max_width else frame.jpeg
             except Exception as exc:
                 if getattr(exc, "code", "") == "NOT_FOUND" or attempt == 2:
                     raise
