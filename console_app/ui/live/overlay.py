@@ -164,12 +164,12 @@ def paint_overlays(painter: QPainter, target: QRectF, detections: Iterable[Box],
             if chip is not None:
                 chips.append(("zone", *chip))
                 painted += 1
-    if app is not None and toggles.lines:
-        for line in app.lines_for(camera_id):
-            chip = _paint_line(painter, target, line, counted, placer)
-            if chip is not None:
-                chips.append(("line", *chip))
-                painted += 1
+    lines = app.lines_for(camera_id) if app is not None and toggles.lines else []
+    for line in lines:
+        chip = _paint_line(painter, target, line, counted, placer)
+        if chip is not None:
+            chips.append(("line", *chip))
+            painted += 1
     boxes = sorted(detections, key=lambda b: -b.score)  # the surest detections get their captions first
     for box in boxes:
         if toggles.boxes:
@@ -178,6 +178,12 @@ def paint_overlays(painter: QPainter, target: QRectF, detections: Iterable[Box],
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect)
             painted += 1
+    # Each line's "in" arrow over the boxes (a box edge must not cut its label), and captions keep off it.
+    for line in lines:
+        arrow = _paint_direction(painter, _point(target, line["a"]), _point(target, line["b"]),
+                                 max(16.0, min(36.0, target.height() / 12)))
+        if arrow is not None:
+            placer.taken.append(arrow)
     for box in boxes:
         rect = QRectF(_point(target, (box.x1, box.y1)), _point(target, (box.x2, box.y2)))
         for text in dict.fromkeys((box_caption(box, toggles), short_caption(box, toggles))):
@@ -231,16 +237,13 @@ def _paint_zone(painter: QPainter, target: QRectF, zone: dict, counts: dict[str,
 
 def _paint_line(painter: QPainter, target: QRectF, line: dict, counts: dict[str, int] | None,
                 placer: ChipPlacer) -> tuple[QRectF, str, QColor]:
-    """Draw the line and its direction arrow; its chip (painted later, on top)."""
+    """Draw the line (its direction arrow comes later, over the boxes); its chip (painted last, on top)."""
     a, b = _point(target, line["a"]), _point(target, line["b"])
     outline = QPen(QColor(0, 0, 0, 160), 5)
     painter.setPen(outline)
     painter.drawLine(a, b)
     painter.setPen(QPen(LINE_COLOR, 3))
     painter.drawLine(a, b)
-    arrow = _paint_direction(painter, a, b, max(16.0, min(36.0, target.height() / 12)))
-    if arrow is not None:
-        placer.taken.append(arrow)  # captions keep off the arrow
     name = line.get("name", "")
     text = name
     if counts is not None:

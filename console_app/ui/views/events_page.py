@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -152,6 +153,15 @@ class EventsPage(QWidget):
         self.table.setIconSize(THUMBNAIL_SIZE)
         self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE.height() + 6)
         self.table.setColumnWidth(0, THUMBNAIL_SIZE.width() + 12)
+        # The detail (what happened) takes the room left; the other columns wrap in the tall rows,
+        # so the table fits a 1024 px screen without scrolling sideways.
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(40)
+        header.setDefaultSectionSize(60)  # what the stretched detail column may shrink to
+        for column, width in ((1, 84), (2, 84), (3, 96), (4, 92)):
+            self.table.setColumnWidth(column, width)
+        header.setSectionResizeMode(len(self.model.columns) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)
         self.table.doubleClicked.connect(self.open_snapshot)
         self.table.activated.connect(self.open_snapshot)  # Enter, for keyboard users
 
