@@ -55,6 +55,10 @@ def snapshot_meta(item: PreviewItem) -> dict[str, Any]:
     }
 
 
+#: Below this span of frames no rate is given (two frames a few microseconds apart are no rate).
+MIN_RATE_SPAN_S = 0.2
+
+
 @dataclass
 class StreamStats:
     """Rates and costs of one camera worker, for health."""
@@ -74,10 +78,12 @@ class StreamStats:
 
     def fps(self, now: float) -> float:
         """Frames inferred per second over the last window (0 when idle)."""
-        recent = [t for t in list(self._times) if t >= now - self.window_s]
-        if len(recent) < 2:
+        # A frame recorded by the worker after ``now`` was read (a race with the health
+        # sampler) is left out: with it, the span could be ~0 and the rate millions.
+        recent = [t for t in list(self._times) if now - self.window_s <= t <= now]
+        if len(recent) < 2 or now - recent[0] < MIN_RATE_SPAN_S:
             return 0.0
-        return (len(recent) - 1) / max(now - recent[0], 1e-6)
+        return (len(recent) - 1) / (now - recent[0])
 
 
 def encode_jpeg(image: np.ndarray, max_width: int = 0, quality: int = 80) -> bytes:
