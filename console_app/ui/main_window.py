@@ -270,8 +270,10 @@ class MainWindow(QMainWindow):
         self.discovery_label.setToolTip(self.discovery_label.text())
         paired = [e for e in entries if e.paired]
         if self.context.health_watch is not None:
-            # Health history from the moment a device is connected, not from the Health page's first visit.
-            self.context.health_watch.set_devices(e.device_id for e in paired if not e.fingerprint_changed)
+            # Health history from the moment a device is paired, not from the Health page's first visit.
+            # The service's current list, not this snapshot: a stale one would stop a follower.
+            self.context.health_watch.set_devices(
+                e.device_id for e in self.context.appliances.entries() if e.paired and not e.fingerprint_changed)
         reachable = [e for e in paired if e.reachable and not e.fingerprint_changed]
         refused = [e for e in entries if e.fingerprint_changed]
         text = f"Connections: {len(reachable)} of {len(paired)} paired reachable"
