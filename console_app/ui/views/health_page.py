@@ -13,7 +13,7 @@ level and text filters act on the records already received.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
@@ -49,6 +49,8 @@ from console_app.ui.widgets.time_plot import TimePlot
 
 ALL_STREAMS = "All streams"
 REDRAW_MS, LOG_DRAIN_MS = 1000, 200
+#: Log records remembered to recognise the device's replay after a reconnect (it replays 200).
+SEEN_LOGS = 5000
 
 
 def warning_summary(warning: str, limit: int = 90) -> str:
@@ -76,7 +78,8 @@ class HealthPage(QWidget):
         self._device_id: str | None = None
         self._pending_logs: deque[LogLine] = deque(maxlen=5000)  # appended by the log follower's thread
         self._held_logs: list[LogLine] = []  # received while paused
-        self._last_log: tuple[float, set[tuple[str, str]]] = (0.0, set())
+        # Records shown lately, to skip the ones the device replays after a reconnect.
+        self._seen_logs: OrderedDict[tuple[float, str, str], None] = OrderedDict()
         self._stream_states: dict[str, str] = {}
 
         self.picker = DevicePicker(context)
@@ -233,7 +236,7 @@ class HealthPage(QWidget):
         self.log_model.clear()
         self._pending_logs.clear()
         self._held_logs = []
-        self._last_log = (0.0, set())
+        self._seen_logs.clear()
         for plot in self.plots:
             plot.clear_series()
         self.redraw()
@@ -373,18 +376,18 @@ class HealthPage(QWidget):
     def drain_logs(self) -> None:
         """Move records the log follower received into the table (or hold them while paused)."""
         batch = []
-        last_time, keys = self._last_log
+        seen = self._seen_logs
         while self._pending_logs:
             line = self._pending_logs.popleft()
-            key = (line.logger, line.message)
-            # After a reconnect the device replays recent records: skip those already shown.
-            if line.time < last_time or (line.time == last_time and key in keys):
-                continue
-            if line.time > last_time:
-                last_time, keys = line.time, set()
-            keys.add(key)
+            # By identity, not by "older than the last one shown": records of different device
+            # threads can arrive a little out of time order, and each of them must be shown.
+            key = (line.time, line.logger, line.message)
+            if key in seen:
+                continue  # replayed after a reconnect
+            seen[key] = None
+            if len(seen) > SEEN_LOGS:
+                seen.popitem(last=False)
             batch.append(line)
-        self._last_log = (last_time, keys)
         if not batch:
             return
         if self.pause_button.isChecked():

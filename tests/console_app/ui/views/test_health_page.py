@@ -209,3 +209,18 @@ def test_health_page_is_in_the_navigation_and_streams_only_while_current(qtbot, 
     window.show_page(window.page_row("Devices"))
     qtbot.waitUntil(lambda: not any(f.running for f in followers), timeout=WAIT_MS)
     assert not page.streaming
+
+
+def test_every_log_record_is_shown_once_even_out_of_time_order_and_replayed(qtbot, page):
+    """Records of different device threads can arrive slightly out of time order: all are shown.
+    The records are put where the log follower puts what it receives (the order cannot be forced
+    on a real device); a reconnect's replay of the same records adds nothing."""
+    lines = [LogLine(100.002, "INFO", "device_runtime.sources", "stream live"),
+             LogLine(100.001, "INFO", "device_runtime.supervisor", "deployed app"),  # a hair older
+             LogLine(100.003, "WARNING", "device_runtime.rpc", "refused package")]
+    page._pending_logs.extend(lines)
+    page.drain_logs()
+    assert page.log_model.lines() == lines
+    page._pending_logs.extend(lines)  # replayed after a reconnect
+    page.drain_logs()
+    assert page.log_model.rowCount() == 3
