@@ -407,8 +407,12 @@ class SmokeTest:
         if video.width() * video.height() < panel.width() * panel.height() or video.height() < 240:
             raise SmokeStepFailed(f"the enlarged video is {video.width():.0f}x{video.height():.0f}, smaller than "
                                   f"the tuning panel ({panel.width()}x{panel.height()})")
+        counts = [text for kind, text in tile.chips_painted if kind == "line"]
+        if not counts or " in " not in counts[0]:
+            raise SmokeStepFailed(f"the enlarged tile shows no line count (it drew {tile.chips_painted})")
         path = self.page_screenshot("enlarged")
-        detail = f"video {video.width():.0f}x{video.height():.0f}, panel {panel.width()}x{panel.height()}; {path.name}"
+        detail = (f"video {video.width():.0f}x{video.height():.0f}, panel {panel.width()}x{panel.height()}, "
+                  f"{counts[0]!r}; {path.name}")
         self.check_fits()
         wall.restore()
         return detail

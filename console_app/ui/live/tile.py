@@ -73,6 +73,8 @@ class LiveTile(QWidget):
         self.frames_received = 0
         self.frames_painted = 0
         self.overlays_painted = 0
+        #: (kind, text) of the chips the last paint drew: captions, then the zone and line counts.
+        self.chips_painted: list[tuple[str, str]] = []
         self.paint_latencies_ms: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._painted: LiveFrame | None = None
 
@@ -144,8 +146,10 @@ class LiveTile(QWidget):
             painter.drawImage(target, frame.image)
             bar = self._bar_height()
             clear = QRectF(self.rect()).adjusted(0, bar, 0, -bar)  # chips stay off the title and status bars
+            chips: list[tuple[str, QRectF, str]] = []
             self.overlays_painted = paint_overlays(painter, target, frame.detections, self.app,
-                                                   self.camera_id, frame.counts, self.toggles, clear)
+                                                   self.camera_id, frame.counts, self.toggles, clear, chips)
+            self.chips_painted = [(kind, text) for kind, _, text in chips]
             if frame is not self._painted:
                 self._painted = frame
                 self.frames_painted += 1

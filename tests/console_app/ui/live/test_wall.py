@@ -218,6 +218,9 @@ def test_the_enlarged_video_is_the_largest_thing_with_the_panel_beside_or_below(
     assert wall.tuning.orientation == Qt.Orientation.Horizontal  # below
     assert video > panel and tile.video_rect().width() >= 460
     assert wall.tuning.save_button.isVisible()
+    qtbot.waitUntil(lambda: any(kind == "line" for kind, _ in tile.chips_painted), timeout=WAIT_MS)
+    [line_count] = [text for kind, text in tile.chips_painted if kind == "line"]
+    assert line_count.startswith("belt-exit: in ")  # the count stays on the enlarged video
 
     wall.resize(1300, 700)
     qtbot.waitUntil(lambda: wall.tuning.orientation == Qt.Orientation.Vertical, timeout=WAIT_MS)  # beside
