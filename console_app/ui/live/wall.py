@@ -53,7 +53,7 @@ WALL_FPS = 15.0
 #: The wall's layouts: (label, columns); 0 fits the tiles to the area automatically.
 LAYOUTS = (("Fit automatically", 0), ("1×1", 1), ("2×2", 2), ("3×3", 3))
 #: The tuning panel's width beside an enlarged video, and its height below one.
-PANEL_WIDTH, PANEL_HEIGHT = 300, 240
+PANEL_WIDTH, PANEL_HEIGHT = 300, 260
 
 
 def decode_jpeg(data: bytes, fit: tuple[int, int] | None = None) -> QImage:

@@ -155,6 +155,9 @@ class DevicesPage(QWidget):
         self.notice.setText(text)
         self.notice.setStyleSheet(f"color: {theme.ok_color().name()}; font-weight: bold;" if success else "")
         self.notice.setVisible(bool(text))
+        window = self.window()
+        if text and not self.isVisible() and hasattr(window, "show_page"):
+            window.show_page(window.page_row(self.title))  # Ctrl+P pressed on another page: say it here
 
     def pair_selected(self) -> PairDialog | None:
         """The Pair dialog for the selected device; with none selected, the only unpaired device,

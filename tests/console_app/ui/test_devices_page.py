@@ -165,3 +165,15 @@ def test_appliance_advertised_by_avahi_appears_in_the_devices_view_and_goes_when
         assert page.model.entry_at(row).version == "9.9.9" and not page.model.entry_at(row).paired
         publisher.process.terminate()
         qtbot.waitUntil(lambda: page.model.row_of(device_id) < 0, timeout=WAIT_MS)
+
+
+def test_ctrl_p_on_another_page_brings_the_devices_page_to_say_what_to_select(qtbot, window, start_device):
+    page = devices_page(window)
+    for device in (start_device(), start_device()):
+        wait_for_row(qtbot, page, device.identity.device_id)
+    page.table.clearSelection()
+    window.show_page(window.page_row("Settings"))
+    [pair] = [a for a in window.menuBar().actions()[2].menu().actions() if a.text() == "&Pair…"]
+    pair.trigger()  # what Devices › Pair… (Ctrl+P) does from any page
+    assert window.current_page() is page and page.notice.isVisible()
+    assert "Select a device in the list first" in page.notice.text()

@@ -212,7 +212,7 @@ def test_the_enlarged_video_is_the_largest_thing_with_the_panel_beside_or_below(
     """At panel-PC widths the panel goes below the video; on a wide screen beside it. Either way the
     video gets the room (it used to shrink to a 240 px strip)."""
     tile = annotated_tile(qtbot, wall, live_device.device_id)
-    wall.resize(560, 640)  # the Live page's share of a 1024x768 screen with the demo guide open
+    wall.resize(560, 690)  # the Live page's share of a 1024x768 screen with the demo guide open
     wall.enlarge(tile)
     video, panel = enlarged_sizes(qtbot, wall, tile)
     assert wall.tuning.orientation == Qt.Orientation.Horizontal  # below
