@@ -315,18 +315,18 @@ class LiveWall(QWidget):
 
     def _arrange_enlarged(self) -> None:
         """Panel beside the video on wide areas, below it on narrow ones (the video stays the largest)."""
-        area = self.stack.size()
-        beside = panel_beside(area.width(), area.height())
+        room = self.stack.size()
+        beside = panel_beside(room.width(), room.height())
         self._enlarged_layout.setDirection(QBoxLayout.Direction.LeftToRight if beside
                                            else QBoxLayout.Direction.TopToBottom)
         self.tuning.set_orientation(Qt.Orientation.Vertical if beside else Qt.Orientation.Horizontal)
+        area = self.tuning_area
         if beside:
-            self.tuning_area.setFixedSize(PANEL_WIDTH, QWIDGETSIZE_MAX)
-            self.tuning_area.setMinimumHeight(0)
+            area.setMinimumSize(PANEL_WIDTH, 0)
+            area.setMaximumSize(PANEL_WIDTH, QWIDGETSIZE_MAX)
         else:
-            self.tuning_area.setFixedHeight(PANEL_HEIGHT)
-            self.tuning_area.setMinimumWidth(0)
-            self.tuning_area.setMaximumWidth(QWIDGETSIZE_MAX)
+            area.setMinimumSize(0, PANEL_HEIGHT)
+            area.setMaximumSize(QWIDGETSIZE_MAX, PANEL_HEIGHT)
 
     def _on_enlarge_requested(self, tile: LiveTile) -> None:
         if self.enlarged_tile is tile:
