@@ -356,6 +356,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1180, 760)
+        self.fit_screen()
         state = self.settings.value(STATE_KEY)
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
@@ -364,6 +365,16 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             row = 0
         self.show_page(row if 0 <= row < len(PAGES) else 0)
+
+    def fit_screen(self) -> None:
+        """Shrink (and move) the window onto its screen when it is larger: the default size, or one
+        saved on a bigger monitor, must not open partly off a 1024x768 panel PC's screen."""
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is None or screen.isEmpty() or self.isMaximized() or self.isFullScreen():
+            return
+        if self.width() > screen.width() or self.height() > screen.height():
+            self.resize(min(self.width(), screen.width()), min(self.height(), screen.height()))
+            self.move(screen.topLeft())
 
     def save_settings(self) -> None:
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())

@@ -193,3 +193,12 @@ def test_a_page_fills_the_window_without_scrolling_when_it_fits(qtbot, window):
         window.show_page(window.page_row(title))
         qtbot.waitUntil(lambda: window.stack.size() == window.page_area.viewport().size())
         assert window.page_area.verticalScrollBar().maximum() == 0, title
+
+
+def test_the_window_opens_no_larger_than_its_screen(qtbot, console_context, settings_path):
+    from console_app.ui.main_window import MainWindow
+
+    window = MainWindow(console_context, make_settings(settings_path))
+    qtbot.addWidget(window)
+    screen = window.screen().availableGeometry()
+    assert window.width() <= screen.width() and window.height() <= screen.height()
