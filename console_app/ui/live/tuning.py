@@ -155,6 +155,7 @@ class TuningPanel(QWidget):
         self.orientation = orientation
         vertical = orientation == Qt.Orientation.Vertical
         self._layout.setDirection(QBoxLayout.Direction.TopToBottom if vertical else QBoxLayout.Direction.LeftToRight)
+        self._layout.setStretch(0, 0 if vertical else 1)  # in a column, the lists take the height
 
     # ------------------------------------------------------------------ binding
 

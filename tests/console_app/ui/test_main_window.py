@@ -202,3 +202,17 @@ def test_the_window_opens_no_larger_than_its_screen(qtbot, console_context, sett
     qtbot.addWidget(window)
     screen = window.screen().availableGeometry()
     assert window.width() <= screen.width() and window.height() <= screen.height()
+
+
+def test_a_long_database_path_on_settings_is_elided_not_a_reason_to_scroll(qtbot, window):
+    from console_app.ui.widgets.elided_label import ElidedLabel
+
+    long_url = "sqlite:////tmp/sightline-demo-h3ys3mg3/console/" + "deeper/" * 20 + "inventory.sqlite (demo site)"
+    window.context.extras["database_display"] = long_url
+    window.resize(1000, 700)
+    window.show_page(window.page_row("Settings"))
+    page = window.page("Settings")
+    [label] = [w for w in page.findChildren(ElidedLabel) if w.text() == long_url]
+    qtbot.waitUntil(lambda: window.stack.size() == window.page_area.viewport().size())
+    assert window.page_area.horizontalScrollBar().maximum() == 0
+    assert label.elided and label.toolTip() == long_url
