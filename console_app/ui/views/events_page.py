@@ -17,8 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QRectF, QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QImage, QKeySequence, QPainter, QPixmap, QShowEvent
+from PySide6.QtCore import QModelIndex, QRectF, QSettings, QSize, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QPainter,
+    QPixmap,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -87,7 +95,13 @@ class SnapshotDialog(QDialog):
                 record.camera_id, counts or {}, OverlayToggles())
             painter.end()
         picture = QLabel()
-        picture.setPixmap(QPixmap.fromImage(self.annotated))
+        shown = self.annotated
+        screen = (parent.screen() if parent is not None else QGuiApplication.primaryScreen()).availableGeometry()
+        room = QSize(max(200, screen.width() - 80), max(150, screen.height() - 160))  # caption, buttons, frame
+        if not shown.isNull() and (shown.width() > room.width() or shown.height() > room.height()):
+            # A 960 px snapshot must not make the dialog taller than a 1024x768 screen.
+            shown = shown.scaled(room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        picture.setPixmap(QPixmap.fromImage(shown))
         picture.setAccessibleName("Snapshot")
         caption = QLabel(record.detail)
         caption.setWordWrap(True)

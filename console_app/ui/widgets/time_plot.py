@@ -95,6 +95,8 @@ class TimePlot(pg.PlotWidget):
             curve = self.plot([], [], name=name)
             curve.setClipToView(True)
             self._curves[name], self._styles[name] = curve, style
+            # Six series (two cameras' fps) in one column hid the plot: two columns past three.
+            self.legend.setColumnCount(2 if len(self._curves) > 3 else 1)
             self._restyle()
         x = np.asarray(times, dtype=float) - now
         curve.setData(x, np.asarray(values, dtype=float))

@@ -184,6 +184,8 @@ def test_the_snapshot_shows_the_boxes_zone_and_line_of_that_moment(qtbot, page):
     changed = sum(picture.pixel(x, y) != dialog.annotated.pixel(x, y)
                   for x in range(0, picture.width(), 4) for y in range(0, picture.height(), 4))
     assert changed > 200
+    screen = page.screen().availableGeometry()
+    assert dialog.sizeHint().height() <= screen.height() and dialog.sizeHint().width() <= screen.width()
     dialog.close()
 
 
