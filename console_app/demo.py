@@ -121,8 +121,30 @@ def _open_libraries(demo: DemoConsole) -> None:
         library.import_file(demo_model_path(), name=MODEL_NAME, labels=demo_labels(), decoder=MODEL_DECODER)
 
 
+def guide_progress(window, site: DemoSite) -> list[bool]:
+    """Which of the guide's steps (``site.guide_lines()``) the newcomer has done, from what the
+    console holds in memory (never a database or network call: this runs on the GUI thread)."""
+    context = window.context
+    device_id = site.device_id
+    paired = any(e.device_id == device_id and e.paired for e in context.appliances.entries())
+    pages = {getattr(page, "title", ""): page for page in window.built_pages()}
+    cameras = pages.get("Cameras")
+    wanted = {c.endpoint_reference for c in site.cameras}
+    registered = cameras is not None and hasattr(cameras, "registered_model") and wanted <= {
+        c.endpoint_reference for c in cameras.registered_model.cameras()}
+    history = context.health_history
+    deployed = history is not None and any(a.state == "running" for a in history.apps(device_id))
+    live = pages.get("Live")
+    watching = live is not None and device_id in live.wall.devices() and any(
+        t.frames_painted for t in live.wall.tiles() if t.device_id == device_id)
+    return [paired, registered, True, deployed, watching]  # the model is in the library from the start
+
+
 def show_demo_guide(window, site: DemoSite):
-    """Dock a "what to click" guide on the right of ``window``; the pairing code in it stays current."""
+    """Dock a "what to click" guide on the right of ``window``, ticking off the steps done.
+
+    Help › Demo guide shows it again once closed.
+    """
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QDockWidget, QLabel
 
@@ -136,26 +158,49 @@ def show_demo_guide(window, site: DemoSite):
     label.setTextFormat(Qt.TextFormat.RichText)
     label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
     label.setMargin(10)
-    label.setMinimumWidth(260)
+    label.setMinimumWidth(240)
     dock.setWidget(label)
 
     def render() -> None:
         if not site.running:
             return
-        steps = "".join(f"<li style='margin-bottom:6px'>{_html(line)}</li>" for line in site.guide_lines())
+        done = guide_progress(window, site)
+        lines = site.guide_lines()
+        # Once paired, the device's next code is for another console: showing it reads as a failure.
+        if done[0]:
+            lines[0] = f"Devices: '{site.device_name}' is paired with this console (its certificate is pinned)."
+        steps = "".join(_guide_step(line, finished) for line, finished in zip(lines, done, strict=False))
+        finished = sum(done)
         label.setText(
             "<p>A device and two cameras are running on this computer (127.0.0.1 only), "
-            "showing a simulated production line. Nothing is set up yet:</p>"
-            f"<ol>{steps}</ol><p>Everything you do here stays in the demo's own folder.</p>")
+            "showing a simulated production line. "
+            + ("Nothing is set up yet:</p>" if finished <= 1 else f"{finished} of {len(done)} steps done:</p>")
+            + f"<ol>{steps}</ol><p>Everything you do here stays in the demo's own folder. "
+            "Help › Demo guide shows this again once closed.</p>")
+        label.setProperty("steps_done", done)
 
     render()
     timer = QTimer(dock)
-    timer.setInterval(1000)  # the device replaces its code after each pairing
+    timer.setInterval(1000)
     timer.timeout.connect(render)
     timer.start()
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    toggle = dock.toggleViewAction()
+    toggle.setText("Demo &guide")
+    toggle.setToolTip("Show or hide the demo site's step-by-step guide")
+    help_menu = getattr(window, "help_menu", None)
+    if help_menu is not None:
+        actions = help_menu.actions()
+        help_menu.insertAction(actions[0] if actions else None, toggle)
     dock.show()
     return dock
+
+
+def _guide_step(line: str, finished: bool) -> str:
+    text = _html(line)
+    if finished:
+        text = f"<span style='color:gray'>✓ {text}</span>"
+    return f"<li style='margin-bottom:6px'>{text}</li>"
 
 
 def _html(text: str) -> str:

@@ -29,7 +29,7 @@ class DetectorAppRunner:
         model: Any,
         sources: Any,
         make_logic: Callable[[Any, str], Any],
-        on_events: Callable[[str, Frame, list[Any]], None],
+        on_events: Callable[[str, Frame, list[Any], PreviewItem], None],
         on_preview: Callable[[str, PreviewItem], None],
     ):
         self.manifest = manifest
@@ -55,7 +55,7 @@ class DetectorAppRunner:
                     session=self.model,
                     logic=logic,
                     params=lambda: self.params,
-                    on_events=lambda frame, events: self._on_events(self.app_id, frame, events),
+                    on_events=lambda frame, events, item: self._on_events(self.app_id, frame, events, item),
                     on_preview=self._on_preview,
                 )
                 self.workers[camera.id] = worker

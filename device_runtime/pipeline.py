@@ -36,6 +36,29 @@ class PreviewItem:
     provider: str
 
 
+def snapshot_meta(item: PreviewItem) -> dict[str, Any]:
+    """What an event snapshot keeps beside its JPEG: the frame's boxes (normalised to 0..1) and counts."""
+    frame = item.frame
+    w, h = float(frame.width or 1), float(frame.height or 1)
+    return {
+        "camera_id": frame.stream_id,
+        "capture_time": frame.capture_time,
+        "width": frame.width,
+        "height": frame.height,
+        "app_id": item.app_id,
+        "counts": {str(k): int(v) for k, v in item.counts.items()},
+        "detections": [
+            {"x1": d.x1 / w, "y1": d.y1 / h, "x2": d.x2 / w, "y2": d.y2 / h, "score": float(d.score),
+             "class_id": int(d.class_id), "label": d.label, "track_id": int(d.track_id or 0)}
+            for d in item.detections
+        ],
+    }
+
+
+#: Below this span of frames no rate is given (two frames a few microseconds apart are no rate).
+MIN_RATE_SPAN_S = 0.2
+
+
 @dataclass
 class StreamStats:
     """Rates and costs of one camera worker, for health."""
@@ -55,10 +78,12 @@ class StreamStats:
 
     def fps(self, now: float) -> float:
         """Frames inferred per second over the last window (0 when idle)."""
-        recent = [t for t in list(self._times) if t >= now - self.window_s]
-        if len(recent) < 2:
+        # A frame recorded by the worker after ``now`` was read (a race with the health
+        # sampler) is left out: with it, the span could be ~0 and the rate millions.
+        recent = [t for t in list(self._times) if now - self.window_s <= t <= now]
+        if len(recent) < 2 or now - recent[0] < MIN_RATE_SPAN_S:
             return 0.0
-        return (len(recent) - 1) / max(now - recent[0], 1e-6)
+        return (len(recent) - 1) / (now - recent[0])
 
 
 def encode_jpeg(image: np.ndarray, max_width: int = 0, quality: int = 80) -> bytes:
@@ -83,7 +108,7 @@ class CameraWorker:
         session: Any,
         logic: Any,
         params: Callable[[], Any],
-        on_events: Callable[[Frame, list[Any]], None],
+        on_events: Callable[[Frame, list[Any], PreviewItem], None],
         on_preview: Callable[[str, PreviewItem], None],
     ):
         self.app_id = app_id
@@ -141,16 +166,15 @@ class CameraWorker:
         timings["app"] = (time.perf_counter() - logic_started) * 1000.0
         timings["pipeline"] = (time.perf_counter() - started) * 1000.0
         self.stats.record(timings.get("inference", timings["pipeline"]), time.monotonic())
-        if out.events:
-            self._on_events(frame, out.events)
-        self._on_preview(
-            self.camera_id,
-            PreviewItem(
-                frame=frame,
-                detections=out.detections,
-                counts=dict(out.counts),
-                timings_ms=timings,
-                app_id=self.app_id,
-                provider=getattr(self.session, "active_provider", ""),
-            ),
+        item = PreviewItem(
+            frame=frame,
+            detections=out.detections,
+            counts=dict(out.counts),
+            timings_ms=timings,
+            app_id=self.app_id,
+            provider=getattr(self.session, "active_provider", ""),
         )
+        if out.events:
+            # The item goes with the events: their snapshot keeps the boxes and counts of that frame.
+            self._on_events(frame, out.events, item)
+        self._on_preview(self.camera_id, item)

@@ -39,7 +39,7 @@ from device_runtime.config import DeviceConfig
 from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.session import ModelSession
-from device_runtime.pipeline import PreviewItem, encode_jpeg
+from device_runtime.pipeline import PreviewItem, encode_jpeg, snapshot_meta
 from device_runtime.protocol.apps.manifest import parse_manifest
 from device_runtime.protocol.apps.specs import camera_password_secret
 from device_runtime.protocol.package_signature import key_fingerprint
@@ -374,13 +374,18 @@ class Supervisor:
             raise NotFound(f"no frames from camera {camera_id!r} (cameras with frames: {known})")
         return encode_jpeg(item.frame.image, max_width), item
 
+    def snapshot_meta(self, snapshot_id: str) -> dict[str, Any] | None:
+        """The boxes and counts stored with an event's snapshot (None for a snapshot stored without)."""
+        return self.snapshots.load_meta(snapshot_id)
+
     def camera_ids(self) -> list[str]:
         return [cid for cid, _ in self.sources.items()]
 
     # ------------------------------------------------------------------ internals
 
-    def _on_events(self, app_id: str, frame: Frame, events: list[Any]) -> None:
-        snapshot_id = self.snapshots.save(encode_jpeg(frame.image, 960))
+    def _on_events(self, app_id: str, frame: Frame, events: list[Any], item: PreviewItem | None = None) -> None:
+        meta = snapshot_meta(item) if item is not None else None
+        snapshot_id = self.snapshots.save(encode_jpeg(frame.image, 960), meta)
         for event in events:
             event.snapshot_id = snapshot_id
             self.events.publish(event)

@@ -228,7 +228,9 @@ class WsDiscoveryResponder:
             sock.bind((self.interface, WS_DISCOVERY_PORT))
         except OSError as exc:
             sock.close()
-            log.warning(
+            # Expected whenever two simulated cameras share an address (the demo's two on
+            # 127.0.0.1): the first answers unicast probes, the others multicast only.
+            log.debug(
                 "WS-Discovery responder %s: %s:%d is taken (%s); answering multicast only",
                 self.endpoint_reference,
                 self.interface,

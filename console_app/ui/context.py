@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported lazily at run time: pages are built on first visit
     from console_app.core.persistence import InventoryStore
     from console_app.core.services.app_library import AppLibrary
     from console_app.core.services.camera_discovery import CameraDiscovery
+    from console_app.core.services.health_history import HealthHistory, HealthWatch
     from console_app.core.services.model_library import ModelLibrary
 
 
@@ -47,6 +48,10 @@ class ConsoleContext:
     credentials: CredentialStore | None = None
     model_library: ModelLibrary | None = None
     app_library: AppLibrary | None = None
+    #: Ten minutes of health of every connected device.
+    health_history: HealthHistory | None = None
+    #: Follows the paired devices' health into ``health_history`` from the moment they connect.
+    health_watch: HealthWatch | None = None
 
     @classmethod
     def create(cls, data_dir: Path, interfaces: list[str] | None = None, database_url: str | None = None,
@@ -59,6 +64,7 @@ class ConsoleContext:
         inventory's.
         """
         from console_app.core.services.camera_discovery import CameraDiscovery
+        from console_app.core.services.health_history import HealthHistory, HealthWatch
 
         workers = WorkerPool().start()
         bridge = Bridge()
@@ -70,11 +76,13 @@ class ConsoleContext:
         else:
             store = FilePairingStore(Path(data_dir) / "devices")
         appliances = ApplianceService(store, workers, interfaces=interfaces, on_change=bridge.on_devices_changed)
+        health_history = HealthHistory()
         context = cls(
             workers, bridge, appliances, interfaces, database_url, Path(data_dir),
             inventory=inventory, database_display=database_display, settings_path=settings_path,
             camera_discovery=CameraDiscovery(default_interfaces=interfaces),
             credentials=credentials if credentials is not None else (inventory.credentials if inventory else None),
+            health_history=health_history, health_watch=HealthWatch(health_history, appliances.connect),
         )
         if start:
             appliances.start()
@@ -99,7 +107,9 @@ class ConsoleContext:
         self.model_library.set_usage_lookup(lambda model: [*in_apps(model), *on_devices(model)])
 
     def close(self) -> None:
-        """Stop browsing and discovery, then the worker pool. Idempotent."""
+        """Stop following health, browsing and discovery, then the worker pool. Idempotent."""
+        if self.health_watch is not None:
+            self.health_watch.close()
         if self.camera_discovery is not None:
             self.camera_discovery.cancel_all()
         self.appliances.stop()

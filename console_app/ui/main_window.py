@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -35,6 +37,63 @@ GEOMETRY_KEY, STATE_KEY, PAGE_KEY = "window/geometry", "window/state", "window/p
 def default_settings() -> QSettings:
     """The user's console settings (organisation "Sightline")."""
     return QSettings(SETTINGS_ORG, SETTINGS_APP)
+
+
+class PageStack(QStackedWidget):
+    """The pages, one at a time, asking only for the room the page on screen needs.
+
+    A plain QStackedWidget's minimum is the largest minimum of all its pages,
+    so one wide page would widen the window for every page.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.currentChanged.connect(lambda _row: self.updateGeometry())
+
+    def minimumSizeHint(self) -> QSize:
+        page = self.currentWidget()
+        return page.minimumSizeHint().expandedTo(page.minimumSize()) if page is not None else QSize()
+
+    def sizeHint(self) -> QSize:
+        page = self.currentWidget()
+        return page.sizeHint() if page is not None else QSize()
+
+
+class PageArea(QScrollArea):
+    """Holds the :class:`PageStack`: the page fills the room there is, and scrolls only when its
+    minimum size does not fit (instead of widening the window past the screen).
+
+    Not ``widgetResizable``: with it, a page holding a word-wrapped label
+    (height-for-width) is made as tall as it would *like* to be, not as the
+    room there is, and scrolls for no reason.
+    """
+
+    def __init__(self, stack: PageStack, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("pageArea")
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setWidget(stack)
+        stack.installEventFilter(self)
+        stack.currentChanged.connect(lambda _row: self.fit_page())
+
+    def fit_page(self) -> None:
+        """Size the page to the viewport, never below the page's own minimum."""
+        page = self.widget()
+        if page is not None:
+            minimum = page.minimumSizeHint().expandedTo(page.minimumSize())
+            page.resize(self.viewport().size().expandedTo(minimum))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_page()
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.fit_page()  # the page's minimum may have changed (a page built, a label grown)
+        return super().eventFilter(watched, event)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(160, 120)
 
 
 class MainWindow(QMainWindow):
@@ -60,7 +119,7 @@ class MainWindow(QMainWindow):
         self.nav.setIconSize(QSize(20, 20))
         self.nav.setFixedWidth(190)
         self.nav.setSpacing(2)
-        self.stack = QStackedWidget()
+        self.stack = PageStack()
         self._built: list[QWidget | None] = [None] * len(PAGES)
         for spec in PAGES:
             item = QListWidgetItem(icon(spec.icon_name), spec.title)
@@ -76,7 +135,10 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.nav)
-        layout.addWidget(self.stack, 1)
+        # No page can widen the window past the screen: a page larger than the room left
+        # scrolls inside the window instead (the pages are built to fit 1024x768 anyway).
+        self.page_area = PageArea(self.stack)
+        layout.addWidget(self.page_area, 1)
         self.setCentralWidget(central)
         self.setTabOrder(self.nav, self.stack)
 
@@ -117,6 +179,7 @@ class MainWindow(QMainWindow):
             devices_menu.addAction(action)
 
         help_menu = bar.addMenu("&Help")
+        self.help_menu = help_menu  # the demo adds its guide here
         shortcuts = QAction(icon("keyboard"), "&Keyboard shortcuts", self)
         shortcuts.setShortcut(QKeySequence("F1"))
         shortcuts.triggered.connect(self.show_shortcuts)
@@ -136,8 +199,12 @@ class MainWindow(QMainWindow):
         self.connection_label = QLabel()
         self.connection_label.setObjectName("connectionState")
         self.task_status = TaskStatusWidget(self.tasks)
-        status.addWidget(self.discovery_label)
-        status.addWidget(self.connection_label)
+        for label in (self.discovery_label, self.connection_label):
+            # Long texts are cut, never a reason for a wider window (the tooltip has them whole).
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(80)
+        status.addWidget(self.discovery_label, 3)
+        status.addWidget(self.connection_label, 2)
         status.addPermanentWidget(self.task_status)
 
     # ---------------------------------------------------------------- pages
@@ -200,7 +267,13 @@ class MainWindow(QMainWindow):
             self.discovery_label.setText(f"Discovery: browsing on {where} · {found} device(s) found")
         else:
             self.discovery_label.setText("Discovery: stopped")
+        self.discovery_label.setToolTip(self.discovery_label.text())
         paired = [e for e in entries if e.paired]
+        if self.context.health_watch is not None:
+            # Health history from the moment a device is paired, not from the Health page's first visit.
+            # The service's current list, not this snapshot: a stale one would stop a follower.
+            self.context.health_watch.set_devices(
+                e.device_id for e in self.context.appliances.entries() if e.paired and not e.fingerprint_changed)
         reachable = [e for e in paired if e.reachable and not e.fingerprint_changed]
         refused = [e for e in entries if e.fingerprint_changed]
         text = f"Connections: {len(reachable)} of {len(paired)} paired reachable"
@@ -210,6 +283,7 @@ class MainWindow(QMainWindow):
         else:
             self.connection_label.setStyleSheet("")
         self.connection_label.setText(text)
+        self.connection_label.setToolTip(text)
 
     # ---------------------------------------------------------------- help
 
@@ -282,6 +356,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1180, 760)
+        self.fit_screen()
         state = self.settings.value(STATE_KEY)
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
@@ -290,6 +365,16 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             row = 0
         self.show_page(row if 0 <= row < len(PAGES) else 0)
+
+    def fit_screen(self) -> None:
+        """Shrink (and move) the window onto its screen when it is larger: the default size, or one
+        saved on a bigger monitor, must not open partly off a 1024x768 panel PC's screen."""
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is None or screen.isEmpty() or self.isMaximized() or self.isFullScreen():
+            return
+        if self.width() > screen.width() or self.height() > screen.height():
+            self.resize(min(self.width(), screen.width()), min(self.height(), screen.height()))
+            self.move(screen.topLeft())
 
     def save_settings(self) -> None:
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())

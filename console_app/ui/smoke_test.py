@@ -14,9 +14,17 @@ register            each is registered through the Add camera dialog (ONVIF, str
 deploy              the line-safety sample, on both registered cameras, is deployed and runs
 live-wall           the Live page shows frames from both cameras with detections on them
 screenshot          the window is grabbed and saved to OUT.png
+enlarge-tile        a tile is enlarged with its tuning panel; the video is the largest thing
+health              the Health page plots from before it was opened (the console follows a
+                    paired device from the start) and shows the device log
+events              the Events page lists the demo's events, one row per crossing
+pages               every page is shown once more and grabbed to OUT-<page>.png
 ==================  ==============================================================
 
-Prints one line per step; returns 0, or prints ``smoke test failed at step
+After every step that shows something the main window must fit the screen:
+neither its width nor its minimum width (nor height) may exceed the
+screen's available area (run it offscreen with a 1024x768 screen to check a
+small panel PC). Prints one line per step; returns 0, or prints ``smoke test failed at step
 <name>: <reason>`` and returns 1. Waiting never blocks the event loop: a
 nested :class:`QEventLoop` runs until the step's condition holds or its
 time is up, so background tasks and bridge signals keep flowing.
@@ -43,7 +51,7 @@ from console_app.demo_site import MODEL_NAME, DemoSite, demo_app_folder
 STEP_TIMEOUT_S = 90.0
 POLL_MS = 50
 #: Frames each live tile must have painted (with detections) before the screenshot: enough for its fps to show.
-FRAMES_BEFORE_SCREENSHOT = 8
+FRAMES_BEFORE_SCREENSHOT = 12
 
 
 class SmokeStepFailed(Exception):
@@ -74,6 +82,8 @@ class SmokeTest:
             ("start-site", self.start_site), ("open-console", self.open_console), ("discover", self.discover),
             ("pair", self.pair), ("discover-cameras", self.discover_cameras), ("register", self.register),
             ("deploy", self.deploy), ("live-wall", self.live_wall), ("screenshot", self.screenshot),
+            ("enlarge-tile", self.enlarge_tile), ("health", self.health), ("events", self.events),
+            ("pages", self.pages),
         ]
         previous_handler = qInstallMessageHandler(_drop_offscreen_noise)
         try:
@@ -86,6 +96,8 @@ class SmokeTest:
                 started = time.monotonic()
                 self._deadline = started + self.step_timeout_s
                 detail = action()
+                if self.demo is not None:
+                    self.check_fits()
                 suffix = f": {detail}" if detail else ""
                 self.echo(f"smoke test: {name} ok ({time.monotonic() - started:.1f} s){suffix}")
             self.echo(f"smoke test passed: screenshot of the live wall in {self.out}")
@@ -180,7 +192,8 @@ class SmokeTest:
 
     def open_console(self) -> str:
         self.demo = start_demo_console(self.site, show_guide=True)
-        self.window.resize(1280, 800)
+        screen = self.window.screen().availableGeometry()
+        self.window.resize(screen.width(), screen.height())  # as a panel PC shows it: the whole screen
         if not any(m.name == MODEL_NAME for m in self.context.model_library.list()):
             raise SmokeStepFailed(f"the demo model {MODEL_NAME} is not in the model library")
         names = [m.name for m in self.context.model_library.list()]
@@ -356,15 +369,117 @@ class SmokeTest:
         self.wait_until(annotated, "annotated frames from every camera on the live wall", progress)
         return progress()
 
-    def screenshot(self) -> str:
+    def screenshot(self, out: Path | None = None) -> str:
+        out = out or self.out
         QApplication.processEvents()
         image = self.window.grab().toImage()
         if image.isNull() or image.width() < 200:
             raise SmokeStepFailed("the window could not be grabbed")
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        if not image.save(str(self.out)):
-            raise SmokeStepFailed(f"could not write {self.out}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not image.save(str(out)):
+            raise SmokeStepFailed(f"could not write {out}")
         return f"{image.width()}x{image.height()}"
+
+    def page_screenshot(self, name: str) -> Path:
+        """Grab the window into ``OUT-<name>.png`` beside OUT; the file."""
+        path = self.out.with_name(f"{self.out.stem}-{name}{self.out.suffix or '.png'}")
+        self.screenshot(path)
+        return path
+
+    def check_fits(self) -> None:
+        """Fail the step when the main window, or its minimum size, is larger than the screen."""
+        problem = window_overflow(self.window)
+        if problem:
+            page = self.window.current_page()
+            raise SmokeStepFailed(f"on the {getattr(page, 'title', '?')} page {problem}")
+
+    def enlarge_tile(self) -> str:
+        """Enlarge the first tile: its video must be the largest thing in the window, counts shown."""
+        wall = self.window.page("Live").wall
+        tile = wall.tiles()[0]
+        wall.enlarge(tile)
+        painted = tile.frames_painted
+        self.wait_until(lambda: tile.frames_painted >= painted + 3 and tile.isVisible(),
+                        "the enlarged tile to keep playing")
+        QApplication.processEvents()
+        video = tile.video_rect()
+        panel = wall.tuning
+        if video.width() * video.height() < panel.width() * panel.height() or video.height() < 240:
+            raise SmokeStepFailed(f"the enlarged video is {video.width():.0f}x{video.height():.0f}, smaller than "
+                                  f"the tuning panel ({panel.width()}x{panel.height()})")
+        counts = [text for kind, text in tile.chips_painted if kind == "line"]
+        if not counts or " in " not in counts[0]:
+            raise SmokeStepFailed(f"the enlarged tile shows no line count (it drew {tile.chips_painted})")
+        path = self.page_screenshot("enlarged")
+        detail = (f"video {video.width():.0f}x{video.height():.0f}, panel {panel.width()}x{panel.height()}, "
+                  f"{counts[0]!r}; {path.name}")
+        self.check_fits()
+        wall.restore()
+        return detail
+
+    def health(self) -> str:
+        """Health shows samples taken before the page was first opened, and more than one log row."""
+        opened = time.time()
+        page = self.window.page("Health")
+        self.window.show_page(self.window.page_row(page.title))
+        device_id = self.site.device_id
+
+        def plotted() -> bool:
+            times, _ = page.history.series(device_id, "", "cpu_percent")
+            return bool(times) and page.log_model.rowCount() > 1
+
+        self.wait_until(plotted, "CPU samples and device log rows on the Health page",
+                        lambda: f"{page.log_model.rowCount()} log rows; status {page.status.text()!r}")
+        first = page.history.series(device_id, "", "cpu_percent")[0][0]
+        if first > opened - 1.0:
+            raise SmokeStepFailed(f"the CPU plot starts when the page opened ({opened - first:.1f} s before), "
+                                  "not when the device was connected")
+        page.redraw()
+        path = self.page_screenshot("health")
+        return f"plots from {opened - first:.0f} s before the page opened, {page.log_model.rowCount()} log rows; " \
+               f"{path.name}"
+
+    def events(self) -> str:
+        """Events lists the demo's events; no crossing takes two rows."""
+        page = self.window.page("Events")
+        self.window.show_page(self.window.page_row(page.title))
+        self.wait_until(lambda: page.model.rowCount() > 0, "events on the Events page",
+                        lambda: page.status.text())
+        types = sorted({r.type for r in page.model.records()})
+        if "count_changed" in types:
+            raise SmokeStepFailed("the Events page lists a count_changed row beside each crossing")
+        path = self.page_screenshot("events")
+        return f"{page.model.rowCount()} rows ({', '.join(types)}); {path.name}"
+
+    def pages(self) -> str:
+        """Every page once more, checked against the screen and grabbed."""
+        from console_app.ui.pages import PAGE_TITLES
+
+        shots = []
+        for row, title in enumerate(PAGE_TITLES):
+            self.window.show_page(row)
+            QApplication.processEvents()
+            self.check_fits()
+            shots.append(self.page_screenshot(title.lower()).name)
+        return ", ".join(shots)
+
+
+def window_overflow(window) -> str:
+    """Why ``window`` does not fit its screen's available area ("" when it does).
+
+    Its size and its minimum size both count: a minimum larger than the
+    screen lets the window grow off screen and refuses any smaller size.
+    """
+    QApplication.processEvents()
+    screen = window.screen().availableGeometry()
+    minimum = window.minimumSizeHint().expandedTo(window.minimumSize())
+    problems = []
+    for what, size in (("the main window", window.size()), ("its minimum size", minimum)):
+        if size.width() > screen.width() or size.height() > screen.height():
+            problems.append(f"{what} is {size.width()}x{size.height()}")
+    if problems:
+        return f"{' and '.join(problems)}, larger than the {screen.width()}x{screen.height()} screen"
+    return ""
 
 
 def _drop_offscreen_noise(mode, context, message: str) -> None:

@@ -127,3 +127,23 @@ def update_status(state: Any, running_version: str) -> pb.UpdateStatus:
     """An :class:`~device_runtime.update.staging.UpdateState` as its protobuf."""
     return pb.UpdateStatus(state=state.state, version=state.version, previous_version=state.previous_version,
                            running_version=running_version, detail=state.detail, time=state.time)
+
+
+def stored_snapshot_frame(jpeg: bytes, meta: dict | None) -> pb.PreviewFrame:
+    """An event's stored snapshot with the boxes and counts kept with it (just the JPEG when none were)."""
+    if not meta:
+        return pb.PreviewFrame(jpeg=jpeg)
+    return pb.PreviewFrame(
+        camera_id=str(meta.get("camera_id", "")),
+        capture_time=float(meta.get("capture_time", 0.0)),
+        jpeg=jpeg,
+        width=int(meta.get("width", 0)),
+        height=int(meta.get("height", 0)),
+        detections=[
+            pb.BoxDetection(x1=d["x1"], y1=d["y1"], x2=d["x2"], y2=d["y2"], score=d["score"],
+                            class_id=d["class_id"], label=d["label"], track_id=d["track_id"])
+            for d in meta.get("detections", [])
+        ],
+        app_id=str(meta.get("app_id", "")),
+        counts={str(k): int(v) for k, v in meta.get("counts", {}).items()},
+    )

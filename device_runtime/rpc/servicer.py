@@ -175,7 +175,7 @@ class DeviceServicer(pb_grpc.DeviceServicer):
     def GetSnapshot(self, request: pb.SnapshotRequest, context: grpc.ServicerContext) -> pb.PreviewFrame:
         jpeg, item = self.supervisor.snapshot(request.camera_id, request.snapshot_id, request.max_width)
         if item is None:
-            return pb.PreviewFrame(jpeg=jpeg)
+            return mappers.stored_snapshot_frame(jpeg, self.supervisor.snapshot_meta(request.snapshot_id))
         return mappers.preview_frame(item, jpeg, status.stream_state(self.supervisor, request.camera_id))
 
     def WatchCamera(self, request: pb.WatchCameraRequest, context: grpc.ServicerContext) -> Iterator[pb.PreviewFrame]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -17,7 +18,16 @@ from console_app.ui.smoke_test import run_smoke_test
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = ("start-site", "open-console", "discover", "pair", "discover-cameras", "register", "deploy",
-         "live-wall", "screenshot")
+         "live-wall", "screenshot", "enlarge-tile", "health", "events", "pages")
+PAGE_SHOTS = ("enlarged", "health", "events", "devices", "cameras", "models", "applications", "live", "settings")
+
+
+def small_screen(folder: Path, width: int = 1024, height: int = 768) -> str:
+    """``QT_QPA_PLATFORM`` for Qt's offscreen platform with one ``width`` x ``height`` screen."""
+    config = folder / f"screen-{width}x{height}.json"
+    config.write_text(json.dumps({"screens": [{"name": "small", "x": 0, "y": 0, "width": width, "height": height,
+                                               "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    return f"offscreen:configfile={config}"
 
 
 def without_network(argv: list[str]) -> list[str]:
@@ -33,10 +43,12 @@ def without_network(argv: list[str]) -> list[str]:
 def test_demo_smoke_test_walks_the_whole_path_offline_and_saves_a_live_wall_screenshot(tmp_path: Path):
     """As a user runs it: a separate process, offscreen, with its own home so nothing real is touched,
     on a workstation with no network at all (only loopback): discovery, pairing, registration,
-    deploy and the live wall need nothing from outside."""
+    deploy and the live wall need nothing from outside. The screen is a 1024x768 panel PC's: the
+    smoke test fails if any page (Health, Events and an enlarged tile included) widens the window
+    past it."""
     out = tmp_path / "shots" / "wall.png"
     home = tmp_path / "home"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(home),
+    env = dict(os.environ, QT_QPA_PLATFORM=small_screen(tmp_path), HOME=str(home),
                XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
                XDG_CACHE_HOME=str(home / "cache"), PYTHONPATH=str(REPO))
     probe = subprocess.run(without_network(["true"]), capture_output=True, text=True, timeout=30)
@@ -53,10 +65,15 @@ def test_demo_smoke_test_walks_the_whole_path_offline_and_saves_a_live_wall_scre
 
     image = cv2.imread(str(out))
     assert image is not None, f"{out} is not a readable image"
-    assert image.shape[1] >= 1000 and image.shape[0] >= 600
+    assert image.shape[1] == 1024 and image.shape[0] <= 768
     assert float(image.std()) > 20, "the screenshot is blank"
     # The wall's two tiles show the production line: plenty of distinct colours, not a flat page.
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 2000
+
+    for name in PAGE_SHOTS:
+        shot = cv2.imread(str(out.with_name(f"wall-{name}.png")))
+        assert shot is not None and shot.shape[1] <= 1024 and shot.shape[0] <= 768, name
+    assert "smoke test: events ok" in done.stdout and "count_changed" not in done.stdout.split("events ok")[1]
 
     # The demo kept everything in its own temporary folder: the user's folders stay empty.
     touched = [str(p.relative_to(home)) for p in home.rglob("*") if "sightline" in p.name.lower()]

@@ -202,6 +202,10 @@ def test_events_report_line_crossings_with_a_snapshot_of_the_frame(client, make_
     assert event.line == "exit" and event.label in {"part", "defective_part"} and event.track_id > 0
     snapshot = client.snapshot(snapshot_id=event.snapshot_id)
     assert snapshot.jpeg[:2] == b"\xff\xd8"
+    # The frame's boxes and counts come with it, so the console can draw them on the snapshot.
+    assert snapshot.app_id == "line" and snapshot.counts["exit"] >= 1
+    assert any(d.track_id == event.track_id and d.label == event.label for d in snapshot.detections)
+    assert all(0 <= d.x1 < d.x2 <= 1 and 0 <= d.y1 < d.y2 <= 1 for d in snapshot.detections)
 
 
 def test_health_reports_each_stream_and_the_device(client, make_package):

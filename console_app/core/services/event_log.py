@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 10_000
 THUMBNAIL_WIDTH = 160
+#: The event type a device sends beside each crossing, entry and exit with the new total.
+COUNT_CHANGED = "count_changed"
 CSV_COLUMNS = ("time", "device", "app", "camera", "type", "detail", "snapshot id")
 #: Leading characters a spreadsheet reads as a formula (OWASP CSV injection); tab and CR as well.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -89,7 +91,11 @@ class EventFilter:
     ``app_id``, ``camera_id``, ``type`` and ``device_id`` match exactly;
     ``text`` is a case-insensitive substring of the detail, label, zone,
     line, type, app or camera; ``since``/``until`` bound the event time
-    (unix seconds, inclusive).
+    (unix seconds, inclusive). ``count_updates=False`` leaves out the
+    ``count_changed`` events (unless ``type`` asks for them): a device sends
+    one beside every crossing, entry and exit, whose own event already
+    carries the new count, so a list of what happened reads one row per
+    crossing without them.
     """
 
     device_id: str = ""
@@ -99,9 +105,12 @@ class EventFilter:
     text: str = ""
     since: float | None = None
     until: float | None = None
+    count_updates: bool = True
 
     def matches(self, record: EventRecord) -> bool:
         if self.device_id and record.device_id != self.device_id:
+            return False
+        if not self.count_updates and record.type == COUNT_CHANGED and self.type != COUNT_CHANGED:
             return False
         if self.app_id and record.app_id != self.app_id:
             return False
@@ -308,6 +317,11 @@ class ThumbnailCache:
         """The snapshot at full size; blocking (run it off the GUI thread)."""
         return self._snapshot(device_id, snapshot_id, 0)
 
+    def fetch_full_frame(self, device_id: str, snapshot_id: str) -> Any:
+        """The snapshot at full size with the boxes and counts the device kept with it
+        (a ``PreviewFrame``); blocking (run it off the GUI thread)."""
+        return self._snapshot(device_id, snapshot_id, 0, whole=True)
+
     def _fetch(self, key: tuple[str, str]) -> None:
         device_id, snapshot_id = key
         try:
@@ -332,7 +346,7 @@ class ThumbnailCache:
         if self.on_ready is not None:
             self.on_ready(device_id, snapshot_id, jpeg, decoded)
 
-    def _snapshot(self, device_id: str, snapshot_id: str, max_width: int) -> bytes:
+    def _snapshot(self, device_id: str, snapshot_id: str, max_width: int, whole: bool = False) -> Any:
         for attempt in (1, 2):
             with self._lock:
                 client = self._clients.get(device_id)
@@ -341,8 +355,10 @@ class ThumbnailCache:
                 with self._lock:
                     self._clients[device_id] = client
             try:
-                jpeg = client.snapshot(snapshot_id=snapshot_id, max_width=max_width).jpeg
-                return fit_width(jpeg, max_width) if max_width else jpeg
+                frame = client.snapshot(snapshot_id=snapshot_id, max_width=max_width)
+                if whole:
+                    return frame
+                return fit_width(frame.jpeg, max_width) if max_width else frame.jpeg
             except Exception as exc:
                 if getattr(exc, "code", "") == "NOT_FOUND" or attempt == 2:
                     raise

@@ -20,7 +20,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -271,6 +271,67 @@ class HealthHistory:
             lambda message: self.add(device_id, message), on_state=on_state,
             name=f"health-{device_id}",
         ).start()
+
+
+class HealthWatch:
+    """Keeps a :class:`HealthHistory` filled for every connected device, whatever page is on screen.
+
+    The console calls :meth:`set_devices` with the paired devices whenever
+    its device list changes, so each device's ten-minute history starts when
+    it is connected, not when someone first looks at it. ``connect(device_id)``
+    returns a fresh ``DeviceClient``; ``on_state(device_id, state, detail)``
+    reports each follower's state from its thread.
+    """
+
+    def __init__(self, history: HealthHistory, connect: Callable[[str], Any], interval_s: float = 1.0,
+                 on_state: Callable[[str, str, str], None] | None = None):
+        self.history, self.interval_s = history, interval_s
+        self._connect, self._on_state = connect, on_state
+        self._followers: dict[str, StreamFollower] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def follow(self, device_id: str) -> StreamFollower | None:
+        """Follow ``device_id`` (no-op when already followed); its follower (None once closed)."""
+        with self._lock:
+            if self._closed:
+                return None
+            follower = self._followers.get(device_id)
+            if follower is None or not follower.running:
+                on_state = None
+                if self._on_state is not None:
+                    report = self._on_state
+                    on_state = lambda state, detail: report(device_id, state, detail)  # noqa: E731
+                follower = self.history.follow(device_id, lambda: self._connect(device_id),
+                                               interval_s=self.interval_s, on_state=on_state)
+                self._followers[device_id] = follower
+            return follower
+
+    def set_devices(self, device_ids: Iterable[str]) -> None:
+        """Follow exactly ``device_ids``: new ones start, ones no longer listed stop (their history stays)."""
+        wanted = set(device_ids)
+        with self._lock:
+            gone = [self._followers.pop(d) for d in list(self._followers) if d not in wanted]
+        for follower in gone:
+            follower.stop()
+        for device_id in sorted(wanted):
+            self.follow(device_id)
+
+    def follower(self, device_id: str) -> StreamFollower | None:
+        with self._lock:
+            return self._followers.get(device_id)
+
+    def devices(self) -> list[str]:
+        with self._lock:
+            return sorted(self._followers)
+
+    def close(self) -> None:
+        """Stop every follower (never waits on the network). Idempotent."""
+        with self._lock:
+            self._closed = True
+            followers, self._followers = list(self._followers.values()), {}
+        for follower in followers:
+            follower.stop()
 
 
 def _has(message: Any, field: str) -> bool:

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QVBoxLayout,
     QWidget,
@@ -71,6 +72,9 @@ class PairDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
+        # The dialog grows to show a whole error message (it used to clip it mid-sentence).
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        self.setMinimumWidth(440)
         self.code_edit.setFocus()
 
     def start_pairing(self) -> None:
@@ -106,5 +110,6 @@ class PairDialog(QDialog):
             text = str(error)
         self.error_label.setText(text)
         self.error_label.setVisible(True)
+        self.adjustSize()  # room for the whole message
         self.code_edit.setFocus()
         self.code_edit.selectAll()

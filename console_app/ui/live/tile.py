@@ -11,6 +11,7 @@ from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
     QFont,
+    QFontMetrics,
     QImage,
     QKeyEvent,
     QKeySequence,
@@ -72,6 +73,8 @@ class LiveTile(QWidget):
         self.frames_received = 0
         self.frames_painted = 0
         self.overlays_painted = 0
+        #: (kind, text) of the chips the last paint drew: captions, then the zone and line counts.
+        self.chips_painted: list[tuple[str, str]] = []
         self.paint_latencies_ms: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._painted: LiveFrame | None = None
 
@@ -115,13 +118,21 @@ class LiveTile(QWidget):
             state = f"camera {frame.stream_state}"  # the device is up, the camera is not
         parts = [state.upper()]
         if self.state == FeedState.LIVE and frame is not None:
-            parts.append(f"{frame.fps:.1f} fps")
+            # No rate until one is measured (the first half second of a stream): "—", never a false 0.0.
+            parts.append(f"{frame.fps:.1f} fps" if frame.fps > 0 else "— fps")
             parts.append(f"{'≈' if frame.clock_offset_s else ''}{frame.latency_ms:.0f} ms")
         elif self.state_reason:
             parts.append(self.state_reason)
         if self.provider:
             parts.append(self.provider.removesuffix("ExecutionProvider") or self.provider)
         return " · ".join(parts)
+
+    def video_rect(self) -> QRectF:
+        """Where the current frame is drawn in the tile (the whole tile before the first frame)."""
+        frame = self.last_frame
+        if frame is None or frame.image is None or frame.image.isNull():
+            return QRectF(self.rect())
+        return image_rect(frame.image.width(), frame.image.height(), QRectF(self.rect()))
 
     # ------------------------------------------------------------------ painting
 
@@ -133,8 +144,12 @@ class LiveTile(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             target = image_rect(frame.image.width(), frame.image.height(), QRectF(self.rect()))
             painter.drawImage(target, frame.image)
+            bar = self._bar_height()
+            clear = QRectF(self.rect()).adjusted(0, bar, 0, -bar)  # chips stay off the title and status bars
+            chips: list[tuple[str, QRectF, str]] = []
             self.overlays_painted = paint_overlays(painter, target, frame.detections, self.app,
-                                                   self.camera_id, frame.counts, self.toggles)
+                                                   self.camera_id, frame.counts, self.toggles, clear, chips)
+            self.chips_painted = [(kind, text) for kind, _, text in chips]
             if frame is not self._painted:
                 self._painted = frame
                 self.frames_painted += 1
@@ -149,6 +164,11 @@ class LiveTile(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         painter.end()
+
+    def _bar_height(self) -> int:
+        font = QFont(self.font())
+        font.setBold(True)
+        return QFontMetrics(font).height() + 8
 
     def _paint_bars(self, painter: QPainter) -> None:
         font = QFont(self.font())

@@ -27,6 +27,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -71,7 +72,7 @@ class TuningPanel(QWidget):
         self._dirty = False
         self.sends = 0
         self.last_error = ""
-        self.setMinimumWidth(260)
+        self._saved_versions: dict[str, str] = {}  # app id -> the version "Save as new version" made last
 
         self.title = QLabel("No app on this camera")
         self.title.setWordWrap(True)
@@ -113,16 +114,35 @@ class TuningPanel(QWidget):
         classes_label.setBuddy(self.classes)
         rules_label = QLabel("&Zones and lines:")
         rules_label.setBuddy(self.rules)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addLayout(form)
-        layout.addWidget(classes_label)
-        layout.addWidget(self.classes, 1)
-        layout.addWidget(rules_label)
-        layout.addWidget(self.rules, 1)
-        layout.addWidget(self.edit_button)
-        layout.addWidget(self.status)
-        layout.addWidget(self.save_button)
+        self.classes.setMinimumHeight(60)
+        self.rules.setMinimumHeight(60)
+        # Three blocks, stacked beside the video or side by side below it (set_orientation).
+        controls = QWidget()
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.setContentsMargins(0, 0, 0, 0)
+        controls_layout.addLayout(form)
+        controls_layout.addWidget(self.edit_button)
+        controls_layout.addWidget(self.status)
+        controls_layout.addStretch(1)
+        controls_layout.addWidget(self.save_button)
+        classes_box = QWidget()
+        classes_layout = QVBoxLayout(classes_box)
+        classes_layout.setContentsMargins(0, 0, 0, 0)
+        classes_layout.addWidget(classes_label)
+        classes_layout.addWidget(self.classes, 1)
+        rules_box = QWidget()
+        rules_layout = QVBoxLayout(rules_box)
+        rules_layout.setContentsMargins(0, 0, 0, 0)
+        rules_layout.addWidget(rules_label)
+        rules_layout.addWidget(self.rules, 1)
+        self._blocks = (controls, classes_box, rules_box)
+        self._layout = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        for block in self._blocks:
+            self._layout.addWidget(block, 1)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.title)
+        outer.addLayout(self._layout, 1)
+        self.orientation = Qt.Orientation.Vertical
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -132,6 +152,13 @@ class TuningPanel(QWidget):
         self.classes.itemChanged.connect(lambda item: self._changed())
         self.rules.itemChanged.connect(lambda item: self._changed())
         self._set_enabled(False)
+
+    def set_orientation(self, orientation: Qt.Orientation) -> None:
+        """``Vertical``: one column (the panel beside the video); ``Horizontal``: three columns (below it)."""
+        self.orientation = orientation
+        vertical = orientation == Qt.Orientation.Vertical
+        self._layout.setDirection(QBoxLayout.Direction.TopToBottom if vertical else QBoxLayout.Direction.LeftToRight)
+        self._layout.setStretch(0, 0 if vertical else 1)  # in a column, the lists take the height
 
     # ------------------------------------------------------------------ binding
 
@@ -163,8 +190,7 @@ class TuningPanel(QWidget):
             self._all_zones, self._all_lines = [], []
         else:
             params = app.params
-            on = f" on <b>{camera_id}</b>" if camera_id else ""
-            self.title.setText(f"<b>{app.name or app.app_id}</b> {app.version} ({app.app_id}){on}")
+            self._show_title()
             self.confidence.setValue(round(float(params.get("confidence", 0.5)) * 100))
             chosen = set(params.get("classes", []))
             for label in app.labels or sorted(chosen):
@@ -179,6 +205,23 @@ class TuningPanel(QWidget):
             widget.blockSignals(False)
         self._show_confidence()
         self._set_enabled(app is not None)
+
+    @property
+    def saved_version(self) -> str:
+        """The version last saved from this panel for the app shown ("" when none)."""
+        return self._saved_versions.get(self._app.app_id, "") if self._app is not None else ""
+
+    def _show_title(self) -> None:
+        app = self._app
+        if app is None:
+            return
+        name = f"<b>{app.name or app.app_id}</b>"
+        on = f" on <b>{self._camera_id}</b>" if self._camera_id else ""
+        if self.saved_version and self.saved_version != app.version:
+            self.title.setText(f"{name} {self.saved_version} ({app.app_id}; saved, the device runs "
+                               f"{app.version} until you deploy it){on}")
+        else:
+            self.title.setText(f"{name} {app.version} ({app.app_id}){on}")
 
     def _fill_rules(self, switched_off: set[tuple[str, str]]) -> None:
         """List every zone and line, ticked unless its ``(kind, name)`` is in ``switched_off``."""
@@ -295,6 +338,7 @@ class TuningPanel(QWidget):
         self.last_error = ""
         if self._app is not None and info.app_id == self._app.app_id:
             self._app = info
+            self._show_title()
         self.status.setText(f"Applied on the device (confidence {info.params.get('confidence', '?')}).")
         self.params_sent.emit(info)
         if self._dirty:
@@ -325,6 +369,9 @@ class TuningPanel(QWidget):
             self.save_button.setEnabled(True)
             number = getattr(version, "version", version)
             self.status.setText(f"Saved {app_id} as version {number}; deploy it from Applications.")
+            if self._app is not None and self._app.app_id == app_id:
+                self._saved_versions[app_id] = str(number)
+                self._show_title()
             self.saved.emit(version)
 
         def failed(error: BaseException) -> None:

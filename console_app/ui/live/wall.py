@@ -25,11 +25,13 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QImage, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
+    QBoxLayout,
+    QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMenu,
-    QSplitter,
+    QScrollArea,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
@@ -44,9 +46,14 @@ from console_app.ui.live.tuning import TuningPanel
 from console_app.ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
+QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum"
 
 TILE_ASPECT = 4 / 3
 WALL_FPS = 15.0
+#: The wall's layouts: (label, columns); 0 fits the tiles to the area automatically.
+LAYOUTS = (("Fit automatically", 0), ("1×1", 1), ("2×2", 2), ("3×3", 3))
+#: The tuning panel's width beside an enlarged video, and its height below one.
+PANEL_WIDTH, PANEL_HEIGHT = 300, 260
 
 
 def decode_jpeg(data: bytes, fit: tuple[int, int] | None = None) -> QImage:
@@ -68,6 +75,15 @@ def decode_jpeg(data: bytes, fit: tuple[int, int] | None = None) -> QImage:
             width, height = max(1, round(width * scale)), max(1, round(height * scale))
             pixels = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
     return QImage(pixels.data, width, height, pixels.strides[0], QImage.Format.Format_BGR888).copy()
+
+
+def panel_beside(width: float, height: float, aspect: float = TILE_ASPECT) -> bool:
+    """Whether the tuning panel beside the enlarged video (not below it) leaves the video larger."""
+    def video_area(w: float, h: float) -> float:
+        w, h = max(0.0, w), max(0.0, h)
+        fitted = min(w, h * aspect)
+        return fitted * fitted / aspect
+    return video_area(width - PANEL_WIDTH, height) >= video_area(width, height - PANEL_HEIGHT)
 
 
 def grid_columns(count: int, width: float, height: float, aspect: float = TILE_ASPECT) -> int:
@@ -100,6 +116,7 @@ class LiveWall(QWidget):
 
     snapshot_saved = Signal(str)
     tiles_changed = Signal()
+    enlarged_changed = Signal(bool)  # True when a tile is enlarged, False back on the grid
 
     def __init__(self, tasks: TaskRunner, connect: Callable[[str], Any], *,
                  device_name: Callable[[str], str] | None = None, app_library: Any = None,
@@ -139,8 +156,15 @@ class LiveWall(QWidget):
         self.overlay_button.setMenu(menu)
         self.message = QLabel("Double-click a tile (or press Enter) to enlarge and tune it; Ctrl+S saves a snapshot.")
         self.message.setWordWrap(True)
+        self.layout_combo = QComboBox()
+        self.layout_combo.setAccessibleName("Wall layout")
+        self.layout_combo.setToolTip("How many tiles side by side: fit automatically, or a fixed grid")
+        for label, columns in LAYOUTS:
+            self.layout_combo.addItem(label, columns)
+        self.layout_combo.currentIndexChanged.connect(lambda _i: self._relayout())
         bar = QHBoxLayout()
         bar.addWidget(self.overlay_button)
+        bar.addWidget(self.layout_combo)
         bar.addWidget(self.message, 1)
 
         self._grid_page = QWidget()
@@ -148,13 +172,19 @@ class LiveWall(QWidget):
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(4)
         self.tuning = TuningPanel(tasks, app_library)
-        self._enlarged_page = QSplitter(Qt.Orientation.Horizontal)
+        # The enlarged video gets the room; the panel goes beside it or below it, whichever
+        # leaves the video larger (see _arrange_enlarged), and scrolls rather than squeezing it.
+        self._enlarged_page = QWidget()
         self._enlarged_holder = QWidget()
         QVBoxLayout(self._enlarged_holder).setContentsMargins(0, 0, 0, 0)
-        self._enlarged_page.addWidget(self._enlarged_holder)
-        self._enlarged_page.addWidget(self.tuning)
-        self._enlarged_page.setStretchFactor(0, 3)
-        self._enlarged_page.setStretchFactor(1, 1)
+        self.tuning_area = QScrollArea()
+        self.tuning_area.setWidget(self.tuning)
+        self.tuning_area.setWidgetResizable(True)
+        self.tuning_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self._enlarged_layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, self._enlarged_page)
+        self._enlarged_layout.setContentsMargins(0, 0, 0, 0)
+        self._enlarged_layout.addWidget(self._enlarged_holder, 1)
+        self._enlarged_layout.addWidget(self.tuning_area)
         # The panel's "Edit zones and lines" shortcut works while the enlarged tile has the focus too.
         self._enlarged_page.addAction(self.tuning.edit_action)
         self.stack = QStackedWidget()
@@ -262,11 +292,13 @@ class LiveWall(QWidget):
         self._grid.removeWidget(tile)
         self._enlarged_holder.layout().addWidget(tile)
         self.enlarged_tile = tile
+        self._arrange_enlarged()
         feed = self._feeds.get(tile.device_id)
         self.tuning.bind(feed, feed.app_for_camera(tile.camera_id) if feed else None, tile.camera_id,
                          lambda: tile.last_frame.image if tile.last_frame is not None else None)
         self.stack.setCurrentWidget(self._enlarged_page)
         tile.setFocus()
+        self.enlarged_changed.emit(True)
 
     def restore(self) -> None:
         """Back to the grid (Escape)."""
@@ -279,6 +311,22 @@ class LiveWall(QWidget):
         self._columns = 0
         self._reflow()
         tile.setFocus()
+        self.enlarged_changed.emit(False)
+
+    def _arrange_enlarged(self) -> None:
+        """Panel beside the video on wide areas, below it on narrow ones (the video stays the largest)."""
+        room = self.stack.size()
+        beside = panel_beside(room.width(), room.height())
+        self._enlarged_layout.setDirection(QBoxLayout.Direction.LeftToRight if beside
+                                           else QBoxLayout.Direction.TopToBottom)
+        self.tuning.set_orientation(Qt.Orientation.Vertical if beside else Qt.Orientation.Horizontal)
+        area = self.tuning_area
+        if beside:
+            area.setMinimumSize(PANEL_WIDTH, 0)
+            area.setMaximumSize(PANEL_WIDTH, QWIDGETSIZE_MAX)
+        else:
+            area.setMinimumSize(0, PANEL_HEIGHT)
+            area.setMaximumSize(QWIDGETSIZE_MAX, PANEL_HEIGHT)
 
     def _on_enlarge_requested(self, tile: LiveTile) -> None:
         if self.enlarged_tile is tile:
@@ -328,10 +376,28 @@ class LiveWall(QWidget):
         self._columns = 0
         self.tiles_changed.emit()
 
+    def set_layout(self, columns: int) -> None:
+        """Show the tiles ``columns`` across (1, 2 or 3: a 1×1, 2×2 or 3×3 grid), or 0 to fit them."""
+        index = self.layout_combo.findData(columns)
+        if index < 0:
+            raise ValueError(f"no wall layout with {columns} columns; choose one of "
+                             f"{', '.join(str(c) for _, c in LAYOUTS)}")
+        self.layout_combo.setCurrentIndex(index)
+
+    @property
+    def columns(self) -> int:
+        """The columns the tiles are laid out in now."""
+        return self._columns
+
+    def _relayout(self) -> None:
+        self._columns = 0
+        self._reflow()
+
     def _reflow(self) -> None:
         tiles = [t for t in self.tiles() if t is not self.enlarged_tile]
         area = self.stack.size()
-        columns = grid_columns(len(tiles), area.width(), area.height())
+        fixed = self.layout_combo.currentData() or 0
+        columns = fixed or grid_columns(len(tiles), area.width(), area.height())
         if columns == self._columns and all(self._grid.indexOf(t) >= 0 for t in tiles):
             return
         self._columns = columns
@@ -340,9 +406,17 @@ class LiveWall(QWidget):
         for index, tile in enumerate(tiles):
             self._grid.addWidget(tile, index // columns, index % columns)
             tile.show()
+        # A fixed N×N grid keeps its cells the same size however few tiles there are.
+        rows = max(fixed, math.ceil(len(tiles) / columns)) if tiles else 0
+        for n in range(max(self._grid.rowCount(), rows)):
+            self._grid.setRowStretch(n, 1 if n < rows else 0)
+        for n in range(max(self._grid.columnCount(), columns)):
+            self._grid.setColumnStretch(n, 1 if n < columns else 0)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self.enlarged_tile is not None:
+            self._arrange_enlarged()
         self._reflow()
 
     # ------------------------------------------------------------------ feed events (GUI thread)

@@ -116,15 +116,15 @@ class EventTableModel(ItemTableModel):
         self._keys = set()
         self.reset_items([])
 
-    def add_records(self, records: list[EventRecord]) -> None:
-        """New events (oldest first, as they came): those the filter takes go on top.
+    def add_records(self, records: list[EventRecord]) -> int:
+        """New events (oldest first, as they came): those the filter takes go on top; how many.
 
         Events already shown (a filter change read them from the log first) are skipped.
         """
         taken = [r for r in reversed(records)
                  if r.key not in self._keys and self.event_filter.matches(r)][: self.capacity]
         if not taken:
-            return
+            return 0
         overflow = len(self._items) + len(taken) - self.capacity
         if overflow > 0:
             first = len(self._items) - overflow
@@ -133,6 +133,7 @@ class EventTableModel(ItemTableModel):
             self.remove_rows(first, len(self._items) - 1)
         self._keys.update(r.key for r in taken)
         self.insert_items(0, taken)
+        return len(taken)
 
     def records(self) -> list[EventRecord]:
         """The rows shown, top to bottom."""

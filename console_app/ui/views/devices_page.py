@@ -61,6 +61,12 @@ class DevicesPage(QWidget):
         self.warning.setWordWrap(True)
         self.warning.setVisible(False)
 
+        # What just happened (paired, or why Pair did nothing): a line under the toolbar.
+        self.notice = QLabel()
+        self.notice.setObjectName("devicesNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+
         self.empty_hint = QLabel(
             "No devices yet. Devices on this subnet appear here by themselves as soon as they "
             "start; use <b>Add by address…</b> for devices on other subnets.")
@@ -117,6 +123,7 @@ class DevicesPage(QWidget):
         layout.addWidget(heading)
         layout.addLayout(toolbar)
         layout.addWidget(self.warning)
+        layout.addWidget(self.notice)
         self.provision_status = QLabel()
         self.provision_status.setWordWrap(True)
         self.provision_status.setVisible(False)
@@ -181,21 +188,58 @@ class DevicesPage(QWidget):
 
     def _update_actions(self) -> None:
         entry = self.selected_entry()
-        self.pair_action.setEnabled(entry is not None and not entry.fingerprint_changed)
+        # Enabled with nothing selected too: Ctrl+P then says what to do instead of nothing.
+        self.pair_action.setEnabled(entry is None or not entry.fingerprint_changed)
         self.forget_action.setEnabled(entry is not None and entry.paired)
         self.audit_action.setEnabled(entry is not None and entry.paired and not entry.fingerprint_changed)
 
     # ---------------------------------------------------------------- actions
 
+    def show_notice(self, text: str, success: bool = False) -> None:
+        """A line under the toolbar saying what just happened; empty hides it."""
+        self.notice.setText(text)
+        self.notice.setStyleSheet(f"color: {theme.ok_color().name()}; font-weight: bold;" if success else "")
+        self.notice.setVisible(bool(text))
+        window = self.window()
+        if text and not self.isVisible() and hasattr(window, "show_page"):
+            window.show_page(window.page_row(self.title))  # Ctrl+P pressed on another page: say it here
+
     def pair_selected(self) -> PairDialog | None:
+        """The Pair dialog for the selected device; with none selected, the only unpaired device,
+        else a notice saying what to select (Ctrl+P never does nothing silently)."""
         entry = self.selected_entry()
-        if entry is None or entry.fingerprint_changed:
+        if entry is None:
+            unpaired = [e for e in self.model.entries() if not e.paired and not e.fingerprint_changed]
+            if len(unpaired) == 1:
+                entry = unpaired[0]
+                self.select_device(entry.device_id)
+            elif not self.model.entries():
+                self.show_notice("No device to pair yet: devices on this subnet appear here by themselves; "
+                                 "use Add by address… for others.")
+                return None
+            else:
+                self.show_notice("Select a device in the list first, then press Pair (Ctrl+P).")
+                self.table.setFocus()
+                return None
+        if entry.fingerprint_changed:
+            self.show_notice(f"{entry.name} presents a changed certificate: forget it, check the device, then pair again.")
             return None
+        self.show_notice("")
         dialog = PairDialog(self._context.appliances, self._tasks, entry, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._on_paired(dialog.paired_entry or entry))
         dialog.open()
         self.dialog_opened.emit(dialog)
         return dialog
+
+    def _on_paired(self, entry: DeviceEntry) -> None:
+        fingerprint = entry.pinned_fingerprint or entry.fingerprint
+        self.show_notice(f"✓ Paired with {entry.name}. Its certificate ({fingerprint[:16]}…) is pinned; its "
+                         "cameras, health and events are now available. The device shows a new code for "
+                         "the next console: this one needs no other.", success=True)
+        window = self.window()
+        if hasattr(window, "statusBar"):
+            window.statusBar().showMessage(f"Paired with {entry.name}", 10_000)
 
     def add_by_address(self) -> AddDeviceDialog:
         dialog = AddDeviceDialog(self._context.appliances, self._tasks, self)

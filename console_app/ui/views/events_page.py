@@ -13,19 +13,33 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer
-from PySide6.QtGui import QAction, QImage, QKeySequence, QPixmap, QShowEvent
+from PySide6.QtCore import QModelIndex, QRectF, QSettings, QSize, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QPainter,
+    QPixmap,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -37,8 +51,10 @@ from console_app.core.services.event_log import (
     ThumbnailCache,
     write_csv,
 )
+from console_app.core.services.live_frame import AppInfo, Box, app_info_from_status
 from console_app.core.services.reconnect import LIVE, StreamFollower
 from console_app.ui.context import ConsoleContext
+from console_app.ui.live.overlay import OverlayToggles, paint_overlays
 from console_app.ui.models.event_table_model import (
     RECORD_ROLE,
     THUMBNAIL_SIZE,
@@ -49,22 +65,43 @@ from console_app.ui.tasks import BackgroundTask, TaskRunner
 from console_app.ui.views.device_pages import DevicePicker
 from console_app.ui.widgets.tables import record_table
 
+EXPORT_FOLDER_KEY = "events/export_folder"
 SINCE_CHOICES = (("Any time", None), ("Last 5 minutes", 300), ("Last hour", 3600), ("Last 24 hours", 86400))
 DRAIN_MS = 250
 
 
 class SnapshotDialog(QDialog):
-    """One event's snapshot at full size."""
+    """One event's snapshot at full size, with the boxes, zones and lines of that moment drawn on it.
 
-    def __init__(self, record: EventRecord, jpeg: bytes, parent: QWidget | None = None):
+    ``detections`` and ``counts`` are what the device kept with the snapshot;
+    ``app`` (an :class:`AppInfo`, or None) gives the zones and lines.
+    """
+
+    def __init__(self, record: EventRecord, jpeg: bytes, parent: QWidget | None = None, *,
+                 detections: tuple[Box, ...] = (), counts: dict[str, int] | None = None,
+                 app: AppInfo | None = None):
         super().__init__(parent)
         self.record = record
         self.setWindowTitle(f"{record.type} · {record.camera_id} · "
                             f"{time.strftime('%H:%M:%S', time.localtime(record.time))}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.image = QImage.fromData(jpeg)
+        self.overlays_painted = 0
+        self.annotated = self.image.convertToFormat(QImage.Format.Format_RGB32) if not self.image.isNull() else QImage()
+        if not self.annotated.isNull() and (detections or app is not None):
+            painter = QPainter(self.annotated)
+            self.overlays_painted = paint_overlays(
+                painter, QRectF(0, 0, self.annotated.width(), self.annotated.height()), detections, app,
+                record.camera_id, counts or {}, OverlayToggles())
+            painter.end()
         picture = QLabel()
-        picture.setPixmap(QPixmap.fromImage(self.image))
+        shown = self.annotated
+        screen = (parent.screen() if parent is not None else QGuiApplication.primaryScreen()).availableGeometry()
+        room = QSize(max(200, screen.width() - 80), max(150, screen.height() - 160))  # caption, buttons, frame
+        if not shown.isNull() and (shown.width() > room.width() or shown.height() > room.height()):
+            # A 960 px snapshot must not make the dialog taller than a 1024x768 screen.
+            shown = shown.scaled(room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        picture.setPixmap(QPixmap.fromImage(shown))
         picture.setAccessibleName("Snapshot")
         caption = QLabel(record.detail)
         caption.setWordWrap(True)
@@ -93,6 +130,8 @@ class EventsPage(QWidget):
         self.snapshot_dialog: SnapshotDialog | None = None
         self.export_dialog: QFileDialog | None = None
         self.last_export: tuple[Path, int] | None = None
+        #: Where the last export folder is remembered (default: the main window's settings).
+        self.settings: QSettings | None = None
         self.events.add_listener(self._arrived.append)
 
         self.picker = DevicePicker(context)
@@ -105,6 +144,10 @@ class EventsPage(QWidget):
         self.since_combo.setAccessibleName("Time range")
         for label, seconds in SINCE_CHOICES:
             self.since_combo.addItem(label, seconds)
+        self.counts_check = QCheckBox("Count &updates")
+        self.counts_check.setToolTip(
+            "Also list the device's separate \"count changed\" events. Each crossing, entry and exit "
+            "already shows the new count, so they are hidden unless ticked.")
         self.text_filter = QLineEdit()
         self.text_filter.setPlaceholderText("Filter by text…")
         self.text_filter.setClearButtonEnabled(True)
@@ -124,6 +167,15 @@ class EventsPage(QWidget):
         self.table.setIconSize(THUMBNAIL_SIZE)
         self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE.height() + 6)
         self.table.setColumnWidth(0, THUMBNAIL_SIZE.width() + 12)
+        # The detail (what happened) takes the room left; the other columns wrap in the tall rows,
+        # so the table fits a 1024 px screen without scrolling sideways.
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(40)
+        header.setDefaultSectionSize(60)  # what the stretched detail column may shrink to
+        for column, width in ((1, 84), (2, 84), (3, 96), (4, 92)):
+            self.table.setColumnWidth(column, width)
+        header.setSectionResizeMode(len(self.model.columns) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)
         self.table.doubleClicked.connect(self.open_snapshot)
         self.table.activated.connect(self.open_snapshot)  # Enter, for keyboard users
 
@@ -131,10 +183,13 @@ class EventsPage(QWidget):
         top.addWidget(self.picker)
         top.addStretch(1)
         top.addWidget(self.export_button)
-        filters = QHBoxLayout()
-        for combo in (self.app_combo, self.camera_combo, self.type_combo, self.since_combo):
-            filters.addWidget(combo)
-        filters.addWidget(self.text_filter, 1)
+        # Two rows: one row of four combos and a text field is wider than a 1024 px screen leaves.
+        filters = QGridLayout()
+        for column, combo in enumerate((self.app_combo, self.camera_combo, self.type_combo)):
+            filters.addWidget(combo, 0, column)
+        filters.addWidget(self.since_combo, 1, 0)
+        filters.addWidget(self.text_filter, 1, 1)
+        filters.addWidget(self.counts_check, 1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"<h2>{self.title}</h2>"))
         layout.addLayout(top)
@@ -147,6 +202,7 @@ class EventsPage(QWidget):
         for combo in (self.app_combo, self.camera_combo, self.type_combo, self.since_combo):
             combo.currentIndexChanged.connect(self.apply_filter)
         self.text_filter.textChanged.connect(self.apply_filter)
+        self.counts_check.toggled.connect(self.apply_filter)
         self._show_status()
 
     @staticmethod
@@ -221,7 +277,15 @@ class EventsPage(QWidget):
         while self._arrived:
             batch.extend(self._arrived.popleft())
         if batch:
-            self.model.add_records(batch)
+            bar = self.table.verticalScrollBar()
+            # Reading (scrolled down) or holding a row selected: new rows must not move what is on screen.
+            hold = bar.value() > 0 or self.table.selectionModel().hasSelection()
+            position = bar.value()
+            added = self.model.add_records(batch)
+            if hold and added:
+                step = 1 if self.table.verticalScrollMode() == QTableView.ScrollMode.ScrollPerItem \
+                    else self.table.verticalHeader().defaultSectionSize()
+                bar.setValue(position + added * step)
             self._refresh_choices()
 
     # ------------------------------------------------------------------ filtering
@@ -235,6 +299,7 @@ class EventsPage(QWidget):
             type=self.type_combo.currentData() or "",
             text=self.text_filter.text().strip(),
             since=time.time() - seconds if seconds else None,
+            count_updates=self.counts_check.isChecked(),
         )
 
     def apply_filter(self, *_: object) -> None:
@@ -274,18 +339,21 @@ class EventsPage(QWidget):
         record = self.model.data(index, RECORD_ROLE)
         if record is None or not record.snapshot_id:
             return None
-        cache = self.thumbnails
+        cache, connect = self.thumbnails, self._context.appliances.connect
 
-        def fetch(_ctx) -> bytes:
-            return cache.fetch_full(record.device_id, record.snapshot_id)
+        def fetch(_ctx) -> tuple[Any, AppInfo | None]:
+            frame = cache.fetch_full_frame(record.device_id, record.snapshot_id)
+            return frame, _app_info(connect, record.device_id, record.app_id)
 
         return self._tasks.run_in_background(
-            fetch, on_success=lambda jpeg: self._show_snapshot(record, jpeg), progress="Fetching snapshot…")
+            fetch, on_success=lambda got: self._show_snapshot(record, *got), progress="Fetching snapshot…")
 
-    def _show_snapshot(self, record: EventRecord, jpeg: bytes) -> None:
+    def _show_snapshot(self, record: EventRecord, frame: Any, app: AppInfo | None = None) -> None:
         if self.snapshot_dialog is not None:
             self.snapshot_dialog.close()
-        self.snapshot_dialog = SnapshotDialog(record, jpeg, self)
+        boxes = tuple(Box(d.x1, d.y1, d.x2, d.y2, d.score, d.class_id, d.label, d.track_id) for d in frame.detections)
+        self.snapshot_dialog = SnapshotDialog(record, frame.jpeg, self, detections=boxes,
+                                              counts=dict(frame.counts), app=app)
         self.snapshot_dialog.finished.connect(lambda _r: setattr(self, "snapshot_dialog", None))
         self.snapshot_dialog.open()
 
@@ -297,12 +365,28 @@ class EventsPage(QWidget):
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setNameFilter("CSV files (*.csv)")
         dialog.setDefaultSuffix("csv")
+        dialog.setDirectory(str(self.export_folder()))
         dialog.selectFile(f"events-{time.strftime('%Y%m%d-%H%M%S')}.csv")
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.fileSelected.connect(lambda path: self.export_csv(Path(path)))
         dialog.open()
         self.export_dialog = dialog
         return dialog
+
+    def _settings(self) -> QSettings:
+        if self.settings is not None:
+            return self.settings
+        window = self.window()
+        settings = getattr(window, "settings", None)
+        return settings if isinstance(settings, QSettings) else QSettings("Sightline", "Console")
+
+    def export_folder(self) -> Path:
+        """Where the export dialog opens: the last folder exported to, else the user's documents."""
+        last = self._settings().value(EXPORT_FOLDER_KEY)
+        if last and Path(str(last)).is_dir():
+            return Path(str(last))
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return Path(documents) if documents and Path(documents).is_dir() else Path.home()
 
     def export_csv(self, path: Path) -> BackgroundTask:
         """Write the rows shown to ``path`` in the background; the status line says how it went."""
@@ -314,6 +398,7 @@ class EventsPage(QWidget):
 
         def done(count: int) -> None:
             self.last_export = (path, count)
+            self._settings().setValue(EXPORT_FOLDER_KEY, str(path.parent))
             self._show_status(f"Exported {count} event(s) to {path}")
 
         def failed(error: BaseException) -> None:
@@ -321,3 +406,18 @@ class EventsPage(QWidget):
             self._tasks.show_error("Export CSV", error)
 
         return self._tasks.run_in_background(write, on_success=done, on_failure=failed, progress="Exporting events…")
+
+
+def _app_info(connect: Callable[[str], Any], device_id: str, app_id: str) -> AppInfo | None:
+    """The app's zones and lines as the device has them now (None when it is gone or unreachable)."""
+    try:
+        client = connect(device_id)
+    except Exception:
+        return None
+    try:
+        status = next((a for a in client.list_apps() if a.app_id == app_id), None)
+        return app_info_from_status(status) if status is not None else None
+    except Exception:
+        return None
+    finally:
+        client.close()

@@ -1,8 +1,11 @@
 """The Health page: per device and per stream, live plots of the last ten minutes, app states, the device log.
 
-While the page is on screen it follows two streams of the picked device
-(``WatchHealth`` into a :class:`HealthHistory`, ``WatchLogs`` into the log
-table), both reconnecting on their own; when the page is hidden both stop.
+The console follows every paired device's health (``WatchHealth``) into the
+context's :class:`HealthHistory` from the moment it is connected (the main
+window keeps :class:`HealthWatch` told of the paired devices), so the plots
+already hold the minutes before the page was first opened. While the page is
+on screen it also follows the picked device's log (``WatchLogs`` into the log
+table), reconnecting on its own; when the page is hidden the log stops.
 Plots redraw from the history once a second; log records arrive in batches
 on a short timer, so a burst of records never floods the GUI thread. The
 level and text filters act on the records already received.
@@ -10,7 +13,7 @@ level and text filters act on the records already received.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
@@ -27,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.services.health_history import DEVICE_SCOPE, HealthHistory
+from console_app.core.services.health_history import DEVICE_SCOPE, HealthHistory, HealthWatch
 from console_app.core.services.reconnect import LIVE, StreamFollower
 from console_app.ui import theme
 from console_app.ui.context import ConsoleContext
@@ -41,6 +44,16 @@ from console_app.ui.widgets.time_plot import TimePlot
 
 ALL_STREAMS = "All streams"
 REDRAW_MS, LOG_DRAIN_MS = 1000, 200
+#: Log records remembered to recognise the device's replay after a reconnect (it replays 200).
+SEEN_LOGS = 5000
+
+
+def warning_summary(warning: str, limit: int = 90) -> str:
+    """The first clause of a provider warning, without its parenthesised details, at most ``limit`` characters."""
+    head = warning.split(": ", 1)[0].split(" (", 1)[0].strip()
+    if len(head) > limit:
+        head = head[: limit - 1].rstrip() + "…"
+    return head + (" (details in the tooltip)" if head != warning.strip() else "")
 
 
 class HealthPage(QWidget):
@@ -51,12 +64,17 @@ class HealthPage(QWidget):
     def __init__(self, context: ConsoleContext, tasks: TaskRunner, parent: QWidget | None = None):
         super().__init__(parent)
         self._context, self._tasks = context, tasks
-        self.history = HealthHistory()
+        if context.health_watch is None:  # a context without one (tests of parts): the page's own
+            context.health_history = HealthHistory()
+            context.health_watch = HealthWatch(context.health_history, context.appliances.connect)
+        self.history: HealthHistory = context.health_history
+        self.watch: HealthWatch = context.health_watch
         self._followers: list[StreamFollower] = []
         self._device_id: str | None = None
         self._pending_logs: deque[LogLine] = deque(maxlen=5000)  # appended by the log follower's thread
         self._held_logs: list[LogLine] = []  # received while paused
-        self._last_log: tuple[float, set[tuple[str, str]]] = (0.0, set())
+        # Records shown lately, to skip the ones the device replays after a reconnect.
+        self._seen_logs: OrderedDict[tuple[float, str, str], None] = OrderedDict()
         self._stream_states: dict[str, str] = {}
 
         self.picker = DevicePicker(context)
@@ -67,13 +85,16 @@ class HealthPage(QWidget):
         stream_label.setBuddy(self.stream_combo)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        # Its own row, wrapped: a long warning (no CUDA driver…) must never widen the window.
         self.provider_label = QLabel()
+        self.provider_label.setObjectName("providerLabel")
+        self.provider_label.setWordWrap(True)
+        self.provider_label.setVisible(False)
         top = QHBoxLayout()
         top.addWidget(self.picker)
         top.addWidget(stream_label)
         top.addWidget(self.stream_combo)
         top.addStretch(1)
-        top.addWidget(self.provider_label)
 
         self.cpu_plot = TimePlot("CPU", "%", y_range=(0, 100))
         self.memory_plot = TimePlot("Memory", "%", y_range=(0, 100))
@@ -135,9 +156,12 @@ class HealthPage(QWidget):
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 2)
+        self.splitter = splitter
+        self._split_once = False
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"<h2>{self.title}</h2>"))
         layout.addLayout(top)
+        layout.addWidget(self.provider_label)
         layout.addWidget(self.status)
         layout.addWidget(splitter, 1)
 
@@ -165,11 +189,22 @@ class HealthPage(QWidget):
 
     @property
     def followers(self) -> list[StreamFollower]:
-        """The health and log followers while the page is shown (empty while hidden)."""
+        """The log follower while the page is shown (empty while hidden); health is the watch's."""
         return list(self._followers)
+
+    @property
+    def health_follower(self) -> StreamFollower | None:
+        """The console-wide follower of the picked device's health (runs whether the page is shown or not)."""
+        return self.watch.follower(self._device_id) if self._device_id else None
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if not self._split_once:
+            # The plots would take all the height they hint at, leaving the log one row:
+            # share it out once (the engineer's own splitter moves are kept after that).
+            self._split_once = True
+            total = max(self.splitter.height(), 300)
+            self.splitter.setSizes([total * 50 // 100, total * 16 // 100, total * 34 // 100])
         self.start_streams()
 
     def hideEvent(self, event: QHideEvent) -> None:
@@ -196,7 +231,7 @@ class HealthPage(QWidget):
         self.log_model.clear()
         self._pending_logs.clear()
         self._held_logs = []
-        self._last_log = (0.0, set())
+        self._seen_logs.clear()
         for plot in self.plots:
             plot.clear_series()
         self.redraw()
@@ -220,8 +255,10 @@ class HealthPage(QWidget):
             return lambda state, detail: bridge.call_in_gui(self._on_stream_state, device_id, kind, state, detail)
 
         self._stream_states = {}
+        health = self.watch.follow(device_id)  # usually already followed since the device connected
+        if health is not None:
+            self._stream_states["health"] = health.state
         self._followers = [
-            self.history.follow(device_id, connect, interval_s=1.0, on_state=on_state("health")),
             StreamFollower(connect, lambda client: client.logs(min_level="DEBUG", replay=200),
                            lambda record: self._pending_logs.append(
                                LogLine(record.time, record.level, record.logger, record.message)),
@@ -262,8 +299,12 @@ class HealthPage(QWidget):
         if device_id is None:
             return
         history, now = self.history, self.history.clock()
+        health = self.health_follower
+        if health is not None and self._followers and self._stream_states.get("health") != health.state:
+            self._on_stream_state(device_id, "health", health.state, health.detail)
 
-        def device_series(plot: TimePlot, pairs: list[tuple[str, str]]) -> None:
+        def device_series(plot: TimePlot, pairs: list[tuple[str, str]],
+                          missing: str = "not readable on this device") -> None:
             names = []
             for name, metric in pairs:
                 times, values = history.series(device_id, DEVICE_SCOPE, metric)
@@ -271,12 +312,12 @@ class HealthPage(QWidget):
                     plot.set_series(name, times, values, now)
                     names.append(name)
             plot.keep_only(names)
-            plot.set_note("" if names or not history.sample_count(device_id) else "not readable on this device")
+            plot.set_note("" if names or not history.sample_count(device_id) else missing)
 
         device_series(self.cpu_plot, [("CPU", "cpu_percent")])
         device_series(self.memory_plot, [("Memory", "memory_percent")])
         device_series(self.gpu_plot, [("GPU", "gpu_percent"), ("GPU memory", "gpu_memory_percent")])
-        device_series(self.temperature_plot, [("Temperature", "temperature_c")])
+        device_series(self.temperature_plot, [("Temperature", "temperature_c")], "no sensor")
         self._redraw_streams(device_id, now)
         self._update_states(device_id)
 
@@ -317,8 +358,11 @@ class HealthPage(QWidget):
         provider, warning = self.history.provider(device_id)
         text = f"Inference on {provider}" if provider else ""
         if warning:
-            text += f" — ⚠ {warning}"
+            # The first clause says what is wrong ("no NVIDIA driver found"); the whole story
+            # (every provider tried and why it failed) is in the tooltip and the device log.
+            text += f" — ⚠ {warning_summary(warning)}"
         self.provider_label.setText(text)
+        self.provider_label.setToolTip(warning)
         self.provider_label.setStyleSheet(f"color: {theme.danger_color().name()};" if warning else "")
         self.provider_label.setVisible(bool(text))
 
@@ -327,18 +371,18 @@ class HealthPage(QWidget):
     def drain_logs(self) -> None:
         """Move records the log follower received into the table (or hold them while paused)."""
         batch = []
-        last_time, keys = self._last_log
+        seen = self._seen_logs
         while self._pending_logs:
             line = self._pending_logs.popleft()
-            key = (line.logger, line.message)
-            # After a reconnect the device replays recent records: skip those already shown.
-            if line.time < last_time or (line.time == last_time and key in keys):
-                continue
-            if line.time > last_time:
-                last_time, keys = line.time, set()
-            keys.add(key)
+            # By identity, not by "older than the last one shown": records of different device
+            # threads can arrive a little out of time order, and each of them must be shown.
+            key = (line.time, line.logger, line.message)
+            if key in seen:
+                continue  # replayed after a reconnect
+            seen[key] = None
+            if len(seen) > SEEN_LOGS:
+                seen.popitem(last=False)
             batch.append(line)
-        self._last_log = (last_time, keys)
         if not batch:
             return
         if self.pause_button.isChecked():

@@ -63,6 +63,9 @@ class LivePage(QWidget):
         buttons.addWidget(self.none_button)
         side_layout.addLayout(buttons)
         side_layout.addWidget(self.hint)
+        self.side = side
+        # An enlarged tile needs every pixel: the device list steps aside until it is back on the grid.
+        self.wall.enlarged_changed.connect(lambda enlarged: side.setVisible(not enlarged))
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(side)
         splitter.addWidget(self.wall)

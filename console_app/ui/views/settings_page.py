@@ -32,6 +32,7 @@ from console_app.core.settings import (
 )
 from console_app.ui import theme
 from console_app.ui.context import ConsoleContext
+from console_app.ui.widgets.elided_label import ElidedLabel
 
 
 class SettingsPage(QWidget):
@@ -110,9 +111,9 @@ class SettingsPage(QWidget):
             "Appearance:": "dark (follows the system)" if theme.is_dark() else "light (follows the system)",
         }
         for label, value in rows.items():
-            text = QLabel(value)
-            text.setTextInteractionFlags(text.textInteractionFlags() | text.textInteractionFlags().TextSelectableByMouse)
-            self.form.addRow(label, text)
+            # Elided, never wider than the window leaves (a demo's database URL is a long path);
+            # the whole value is in the tooltip.
+            self.form.addRow(label, ElidedLabel(value))
         self.load_cloud()
 
     # ------------------------------------------------------------------ cloud

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette, QResizeEvent
+from PySide6.QtWidgets import QLabel, QWidget
 
 from console_app.ui import theme
 
@@ -70,6 +71,13 @@ class TimePlot(pg.PlotWidget):
         else:
             item.enableAutoRange(axis="y", enable=True)
         self.legend = item.addLegend(offset=(4, 4), labelTextSize="8pt")
+        # Over an empty plot, the note says why it is empty ("no sensor"), large and centred.
+        self.empty_label = QLabel(self)
+        self.empty_label.setObjectName("emptyPlotNote")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.empty_label.hide()
         self.apply_theme()
 
     # ------------------------------------------------------------------ data
@@ -87,9 +95,12 @@ class TimePlot(pg.PlotWidget):
             curve = self.plot([], [], name=name)
             curve.setClipToView(True)
             self._curves[name], self._styles[name] = curve, style
+            # Six series (two cameras' fps) in one column hid the plot: two columns past three.
+            self.legend.setColumnCount(2 if len(self._curves) > 3 else 1)
             self._restyle()
         x = np.asarray(times, dtype=float) - now
         curve.setData(x, np.asarray(values, dtype=float))
+        self._show_empty_note()
         if self.y_range is None:
             self.getPlotItem().setLimits(yMin=0)
 
@@ -106,6 +117,7 @@ class TimePlot(pg.PlotWidget):
         self._styles.pop(name, None)
         self.legend.removeItem(curve)
         self.removeItem(curve)
+        self._show_empty_note()
 
     def series_names(self) -> list[str]:
         return list(self._curves)
@@ -133,15 +145,40 @@ class TimePlot(pg.PlotWidget):
             axis.setPen(pg.mkPen(foreground))
             axis.setTextPen(pg.mkPen(foreground))
         self._set_title(foreground)
+        muted = QColor(foreground)
+        muted.setAlpha(170)
+        self.empty_label.setStyleSheet(f"color: {muted.name(QColor.NameFormat.HexArgb)}; font-size: 14pt;")
         self.legend.setLabelTextColor(foreground)
         self.legend.setBrush(pg.mkBrush(QColor(background.red(), background.green(), background.blue(), 200)))
         self._restyle()
 
     def set_note(self, note: str) -> None:
-        """A short remark after the title (e.g. "not readable on this device"); empty removes it."""
+        """A short remark after the title (e.g. "no sensor"), also written across the plot
+        while it has no series; empty removes it."""
         if note != self.note:
             self.note = note
             self._set_title(QGuiApplication.palette().color(QPalette.ColorRole.Text))
+            self.empty_label.setText(note[:1].upper() + note[1:])
+        self._show_empty_note()
+
+    @property
+    def empty_note_shown(self) -> bool:
+        """Whether the plot shows its note instead of data."""
+        return not self.empty_label.isHidden()
+
+    def _show_empty_note(self) -> None:
+        self.empty_label.setVisible(bool(self.note) and not self._curves)
+        self._place_empty_note()
+
+    def _place_empty_note(self) -> None:
+        if "empty_label" not in self.__dict__:
+            return  # pyqtgraph resizes during its own __init__, before the label exists
+        self.empty_label.setGeometry(self.rect().adjusted(12, 24, -12, -12))
+        self.empty_label.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_empty_note()
 
     def _set_title(self, color: QColor) -> None:
         label = f"{self.title} ({self.unit})" if self.unit else self.title

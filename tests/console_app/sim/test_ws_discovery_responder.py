@@ -227,3 +227,21 @@ def test_responder_survives_a_malformed_probe(prober) -> None:
         prober.sendto(b"<not-xml", (MULTICAST_GROUP, 3702))
         prober.sendto(raw_probe(), (MULTICAST_GROUP, 3702))
         assert len(replies_for(prober, ref, 1)) == 1
+
+
+def test_a_second_responder_on_a_taken_address_says_so_only_at_debug_level(caplog) -> None:
+    """The demo's two cameras share 127.0.0.1: expected, so no warning on every demo start."""
+    import logging
+
+    first = WsDiscoveryResponder(new_endpoint_reference(), ["http://127.0.0.1:1/"], interface="127.0.0.1")
+    second = WsDiscoveryResponder(new_endpoint_reference(), ["http://127.0.0.1:2/"], interface="127.0.0.1")
+    with caplog.at_level(logging.DEBUG, logger="console_app.sim.ws_discovery_responder"):
+        first.start()
+        second.start()
+    try:
+        assert not (first.answers_unicast and second.answers_unicast)
+        taken = [r for r in caplog.records if "is taken" in r.getMessage()]
+        assert taken and all(r.levelno == logging.DEBUG for r in taken)
+    finally:
+        second.stop()
+        first.stop()

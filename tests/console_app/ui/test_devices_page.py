@@ -65,6 +65,41 @@ def test_pair_dialog_keeps_the_typed_code_on_a_wrong_code_then_pairs(qtbot, wind
     assert finished.args == [QDialog.DialogCode.Accepted]
     qtbot.waitUntil(lambda: page.model.entry_at(page.model.row_of(device_id)).paired, timeout=WAIT_MS)
     assert "1 of 1 paired reachable" in window.connection_label.text()
+    # Success is said, not left to be guessed from a table cell.
+    assert page.notice.isVisible() and f"Paired with {device.config.name}" in page.notice.text()
+
+
+def test_a_wrong_code_message_is_shown_whole_as_the_dialog_grows(qtbot, window, start_device):
+    device = start_device()
+    page = devices_page(window)
+    wait_for_row(qtbot, page, device.identity.device_id)
+    page.select_device(device.identity.device_id)
+    dialog = page.pair_selected()
+    height = dialog.height()
+    qtbot.keyClicks(dialog.code_edit, "1111-2222")
+    dialog.start_pairing()
+    qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=WAIT_MS)
+    label = dialog.error_label
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()), timeout=WAIT_MS)
+    assert dialog.height() > height
+    assert label.geometry().bottom() <= dialog.buttons.geometry().top()
+    dialog.reject()
+
+
+def test_ctrl_p_with_nothing_selected_says_what_to_select(qtbot, window, start_device):
+    """Two unpaired devices and no selection: Ctrl+P used to do nothing and say nothing."""
+    page = devices_page(window)
+    window.show_page(window.page_row("Devices"))
+    for device in (start_device(), start_device()):
+        wait_for_row(qtbot, page, device.identity.device_id)
+    page.table.clearSelection()
+    assert page.pair_action.isEnabled()
+    page.pair_action.trigger()
+    assert page.notice.isVisible() and "Select a device in the list first" in page.notice.text()
+    page.select_device(device.identity.device_id)
+    dialog = page.pair_selected()
+    assert dialog is not None and not page.notice.isVisible()
+    dialog.reject()
 
 
 def test_device_with_a_changed_certificate_is_shown_red_and_refused(qtbot, window, start_device, tmp_path, console_context):
@@ -304,3 +339,15 @@ def test_a_report_read_before_the_device_is_up_pairs_it_when_it_appears_on_the_l
     wait_for_row(qtbot, page, device_id, lambda e: e.paired)
     qtbot.waitUntil(lambda: "appeared on the LAN and is paired" in page.provision_status.text(), timeout=WAIT_MS)
     assert page.model.entry_at(page.model.row_of(device_id)).pinned_fingerprint == device.identity.fingerprint
+
+
+def test_ctrl_p_on_another_page_brings_the_devices_page_to_say_what_to_select(qtbot, window, start_device):
+    page = devices_page(window)
+    for device in (start_device(), start_device()):
+        wait_for_row(qtbot, page, device.identity.device_id)
+    page.table.clearSelection()
+    window.show_page(window.page_row("Settings"))
+    [pair] = [a for a in window.menuBar().actions()[2].menu().actions() if a.text() == "&Pair…"]
+    pair.trigger()  # what Devices › Pair… (Ctrl+P) does from any page
+    assert window.current_page() is page and page.notice.isVisible()
+    assert "Select a device in the list first" in page.notice.text()

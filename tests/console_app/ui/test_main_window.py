@@ -155,3 +155,64 @@ def test_self_test_names_what_failed_and_exits_non_zero(tmp_path):
     assert result.returncode == 1
     assert "self-test FAILED while preparing the inventory: 'nonsense://x' is not a database URL" in result.stderr
     assert not (tmp_path / "self-test.png").exists()
+
+
+def test_no_page_can_widen_the_window_past_a_small_screen(qtbot, window):
+    """A page that needs more room than there is scrolls inside the window; the window keeps its size."""
+    from PySide6.QtWidgets import QLabel
+
+    window.resize(1000, 700)
+    health = window.page("Health")
+    window.show_page(window.page_row("Health"))
+    wide = QLabel("Inference on CPUExecutionProvider — ⚠ " + "no NVIDIA driver found; " * 40)  # never wraps
+    health.layout().addWidget(wide)
+    qtbot.waitUntil(lambda: window.page_area.horizontalScrollBar().maximum() > 0)
+    assert window.width() == 1000
+    assert window.minimumSizeHint().width() <= 800
+    assert window.page_area.horizontalScrollBar().isVisible()
+    # Other pages do not inherit the wide page's minimum.
+    window.show_page(window.page_row("Devices"))
+    qtbot.waitUntil(lambda: window.page_area.horizontalScrollBar().maximum() == 0)
+    assert window.minimumSizeHint().width() <= 800
+
+
+def test_window_overflow_names_a_window_wider_than_its_screen(qtbot, window):
+    from console_app.ui.smoke_test import window_overflow
+
+    screen = window.screen().availableGeometry()
+    window.resize(min(screen.width(), 700), min(screen.height(), 500))
+    assert window_overflow(window) == ""
+    window.setMinimumWidth(screen.width() + 100)
+    assert window_overflow(window).startswith(f"the main window is {screen.width() + 100}x")
+    assert f"its minimum size is {screen.width() + 100}x" in window_overflow(window)
+
+
+def test_a_page_fills_the_window_without_scrolling_when_it_fits(qtbot, window):
+    window.resize(1024, 740)
+    for title in ("Health", "Events", "Live", "Devices"):
+        window.show_page(window.page_row(title))
+        qtbot.waitUntil(lambda: window.stack.size() == window.page_area.viewport().size())
+        assert window.page_area.verticalScrollBar().maximum() == 0, title
+
+
+def test_the_window_opens_no_larger_than_its_screen(qtbot, console_context, settings_path):
+    from console_app.ui.main_window import MainWindow
+
+    window = MainWindow(console_context, make_settings(settings_path))
+    qtbot.addWidget(window)
+    screen = window.screen().availableGeometry()
+    assert window.width() <= screen.width() and window.height() <= screen.height()
+
+
+def test_a_long_database_path_on_settings_is_elided_not_a_reason_to_scroll(qtbot, window):
+    from console_app.ui.widgets.elided_label import ElidedLabel
+
+    long_url = "sqlite:////tmp/sightline-demo-h3ys3mg3/console/" + "deeper/" * 20 + "inventory.sqlite (demo site)"
+    window.context.extras["database_display"] = long_url
+    window.resize(1000, 700)
+    window.show_page(window.page_row("Settings"))
+    page = window.page("Settings")
+    [label] = [w for w in page.findChildren(ElidedLabel) if w.text() == long_url]
+    qtbot.waitUntil(lambda: window.stack.size() == window.page_area.viewport().size())
+    assert window.page_area.horizontalScrollBar().maximum() == 0
+    assert label.elided and label.toolTip() == long_url

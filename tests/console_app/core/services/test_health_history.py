@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from console_app.core.services.health_history import DEVICE_SCOPE, HealthHistory, SampleSeries
+from console_app.core.services.health_history import (
+    DEVICE_SCOPE,
+    HealthHistory,
+    HealthWatch,
+    SampleSeries,
+)
 from console_app.core.services.reconnect import LIVE, RECONNECTING, STOPPED, StreamFollower
 from device_runtime.protocol.v1 import device_pb2 as pb
 from tests.peers.line_safety_device import APP_ID, CAMERA_ID, LineSafetyDevice
@@ -143,6 +148,27 @@ def test_history_follows_a_real_device_and_plots_its_stream(line_device):
     assert history.series(device_id, CAMERA_ID, "camera_fps")[1][-1] > 0
     assert history.series(device_id, CAMERA_ID, "inference_ms")[1][-1] > 0
     assert [a.app_id for a in history.apps(device_id)] == [APP_ID]
+
+
+def test_health_watch_follows_exactly_the_devices_it_is_given_and_keeps_their_history(line_device):
+    history = HealthHistory()
+    states: list[tuple[str, str]] = []
+    watch = HealthWatch(history, lambda device_id: line_device.client(), interval_s=0.5,
+                        on_state=lambda device_id, state, detail: states.append((device_id, state)))
+    device_id = line_device.device_id
+    try:
+        watch.set_devices([device_id])
+        first = watch.follower(device_id)
+        watch.set_devices([device_id])  # told again (every device-list change): the same follower
+        assert watch.follower(device_id) is first and watch.devices() == [device_id]
+        wait_until(lambda: history.sample_count(device_id) >= 2, "two samples from the watched device")
+        assert (device_id, LIVE) in states
+        watch.set_devices([])  # unpaired: following stops, the minutes already recorded stay
+        wait_until(lambda: not first.running, "the follower to stop")
+        assert watch.devices() == [] and history.sample_count(device_id) >= 2
+    finally:
+        watch.close()
+    assert watch.follow(device_id) is None, "a closed watch starts nothing"
 
 
 def test_follower_reconnects_after_the_device_restarts(tmp_path: Path):

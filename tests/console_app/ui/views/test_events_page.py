@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QSettings, QStandardPaths, Qt
 from PySide6.QtWidgets import QApplication
 
 from console_app.core.services.event_log import CSV_COLUMNS, EventFilter, EventLog, EventRecord
@@ -20,8 +20,9 @@ WAIT_MS = 20_000
 
 
 @pytest.fixture
-def page(qtbot, console_context, tasks, line_device):
+def page(qtbot, console_context, tasks, line_device, tmp_path):
     page = EventsPage(console_context, tasks)
+    page.settings = QSettings(str(tmp_path / "console.ini"), QSettings.Format.IniFormat)  # not the user's
     qtbot.addWidget(page)
     page.resize(1200, 800)
     yield page
@@ -77,10 +78,26 @@ def test_filters_select_by_application_camera_type_and_text(qtbot, page, line_de
     assert page.model.rowCount() == 0
     page.text_filter.clear()
     page.since_combo.setCurrentIndex(1)  # last 5 minutes: everything so far
-    assert page.model.rowCount() == len(page.events.records(EventFilter(device_id=line_device.device_id)))
+    shown = EventFilter(device_id=line_device.device_id, count_updates=False)
+    assert page.model.rowCount() == len(page.events.records(shown))
     # New events keep arriving into the filtered view.
     before = page.model.rowCount()
     qtbot.waitUntil(lambda: page.model.rowCount() > before, timeout=WAIT_MS)
+
+
+def test_a_line_crossing_is_one_row_and_count_updates_show_only_when_asked(qtbot, page, line_device):
+    """The device sends a count_changed event beside every crossing (its count is already in the
+    crossing's row): by default the list reads one row per crossing."""
+    page.show()
+    qtbot.waitUntil(lambda: any(r.type == "line_crossed" for r in page.events.records()), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(r.type == "count_changed" for r in page.events.records()), timeout=WAIT_MS)
+    page.drain()
+    shown = shown_records(page)
+    assert shown and not any(r.type == "count_changed" for r in shown)
+    crossings = [r for r in shown if r.type == "line_crossed"]
+    assert len({(r.camera_id, r.line, r.direction, r.count) for r in crossings}) == len(crossings)
+    page.counts_check.setChecked(True)
+    assert any(r.type == "count_changed" for r in shown_records(page))
 
 
 def test_export_writes_what_the_filter_shows_with_formulas_guarded(qtbot, page, line_device, tmp_path: Path):
@@ -151,6 +168,76 @@ def test_double_click_opens_the_full_snapshot(qtbot, page):
     assert dialog.record == page.model.data(index, RECORD_ROLE)
     assert dialog.image.width() > 160  # full size, not the thumbnail
     dialog.close()
+
+
+def test_the_snapshot_shows_the_boxes_zone_and_line_of_that_moment(qtbot, page):
+    page.show()
+    qtbot.waitUntil(lambda: any(r.type == "line_crossed" for r in page.model.records()), timeout=WAIT_MS)
+    page.drain_timer.stop()
+    row = next(n for n, r in enumerate(page.model.records()) if r.type == "line_crossed")
+    page.open_snapshot(page.model.index(row, 1))
+    qtbot.waitUntil(lambda: page.snapshot_dialog is not None, timeout=WAIT_MS)
+    dialog = page.snapshot_dialog
+    # The crossing object's box (kept by the device with the snapshot), the safety zone and the counting line.
+    assert dialog.overlays_painted >= 3
+    picture = dialog.image.convertToFormat(dialog.annotated.format())
+    changed = sum(picture.pixel(x, y) != dialog.annotated.pixel(x, y)
+                  for x in range(0, picture.width(), 4) for y in range(0, picture.height(), 4))
+    assert changed > 200
+    screen = page.screen().availableGeometry()
+    assert dialog.sizeHint().height() <= screen.height() and dialog.sizeHint().width() <= screen.width()
+    dialog.close()
+
+
+def test_new_events_do_not_move_the_rows_being_read(qtbot, page, line_device):
+    """Scrolled down or with a row selected, the view stays still as events arrive; at the top with
+    nothing selected, the newest rows show at the top."""
+    page.drain_timer.stop()  # drained by hand below
+    page.follow(line_device.device_id)
+    follower = page.following
+    page.stop_following()  # only crafted events from here on: the test decides when rows arrive
+    follower.stop(wait=5.0)
+    page.show()
+    page.drain()
+    base = time.time()
+
+    def crafted(n: int) -> EventRecord:
+        return EventRecord(line_device.device_id, base + n, APP_ID, CAMERA_ID, "line_crossed", detail=f"event {n}")
+
+    page.events.add([crafted(n) for n in range(60)])
+    page.drain()
+    bar = page.table.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 10, timeout=WAIT_MS)
+    bar.setValue(10)
+    reading = page.table.indexAt(QPoint(5, 5)).data(RECORD_ROLE)
+    page.table.selectRow(12)
+    selected = page.model.records()[12]
+    page.events.add([crafted(n) for n in range(60, 65)])
+    page.drain()
+    assert page.model.records()[0] == crafted(64)  # they are in the list...
+    assert page.table.indexAt(QPoint(5, 5)).data(RECORD_ROLE) == reading  # ...but what is read stays put
+    assert page.model.records()[page.table.selectionModel().selectedRows()[0].row()] == selected
+
+    page.table.clearSelection()
+    bar.setValue(0)
+    page.events.add([crafted(65)])
+    page.drain()
+    assert bar.value() == 0 and page.table.indexAt(QPoint(5, 5)).data(RECORD_ROLE) == crafted(65)
+
+
+def test_the_export_dialog_opens_in_documents_then_where_the_last_export_went(qtbot, page, tmp_path: Path):
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    expected = Path(documents) if documents and Path(documents).is_dir() else Path.home()
+    dialog = page.ask_export_path()
+    assert Path(dialog.directory().absolutePath()) == expected  # not the process's working directory
+    dialog.reject()
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    page.export_csv(folder / "events.csv")
+    qtbot.waitUntil(lambda: page.last_export is not None, timeout=WAIT_MS)
+    dialog = page.ask_export_path()
+    assert Path(dialog.directory().absolutePath()) == folder
+    dialog.reject()
 
 
 def test_event_stream_reconnects_after_the_device_restarts(qtbot, page, line_device):

@@ -8,7 +8,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from console_app.core.gateways.device_client import DeviceCallError, DeviceClient
 from console_app.core.packaging import build_package
 from console_app.ui.models.log_model import LogFilterProxy, LogLine, LogTableModel
-from console_app.ui.views.health_page import HealthPage
+from console_app.ui.views.health_page import HealthPage, warning_summary
 from tests.peers.line_safety_device import APP, APP_ID, CAMERA_ID
 
 WAIT_MS = 20_000
@@ -62,7 +62,7 @@ def test_plots_show_real_health_of_the_device_and_its_stream(qtbot, page, line_d
     assert set(page.fps_plot.series_names()) == {"camera", "inferred", "dropped"}
 
 
-def test_streams_stop_when_the_page_is_hidden_and_resume_when_shown(qtbot, page, line_device):
+def test_the_log_stops_when_the_page_is_hidden_and_health_keeps_being_recorded(qtbot, page, line_device):
     page.show()
     qtbot.waitUntil(lambda: page.history.sample_count(line_device.device_id) >= 1, timeout=WAIT_MS)
     first = page.followers
@@ -70,10 +70,62 @@ def test_streams_stop_when_the_page_is_hidden_and_resume_when_shown(qtbot, page,
     assert page.followers == []
     qtbot.waitUntil(lambda: not any(f.running for f in first), timeout=WAIT_MS)
     assert not page.redraw_timer.isActive()
-    page.show()
-    assert page.streaming and page.followers != first
+    # Hidden, the page draws nothing, but the console still records the device's health.
     before = page.history.sample_count(line_device.device_id)
     qtbot.waitUntil(lambda: page.history.sample_count(line_device.device_id) > before, timeout=WAIT_MS)
+    page.show()
+    assert page.streaming and page.followers != first
+
+
+def test_plots_hold_the_health_from_before_the_page_was_first_opened(qtbot, console_context, tasks, line_device):
+    """The console follows a paired device's health from the start; the page shows that history."""
+    import time
+
+    from console_app.core.services.health_history import HealthWatch
+
+    watch = HealthWatch(console_context.health_history, console_context.appliances.connect)
+    console_context.health_watch = watch  # what the main window keeps told of the paired devices
+    watch.set_devices([line_device.device_id])
+    qtbot.waitUntil(lambda: console_context.health_history.sample_count(line_device.device_id) >= 3,
+                    timeout=WAIT_MS)
+    opened = time.time()
+    page = HealthPage(console_context, tasks)
+    qtbot.addWidget(page)
+    page.resize(1024, 700)
+    page.show()
+    page.redraw()
+    x, _ = page.cpu_plot.series_data("CPU")
+    assert len(x) >= 3 and min(x) + page.history.clock() < opened - 1.5, "the plot starts before the page opened"
+    page.shutdown()
+    watch.close()
+
+
+def test_temperature_plot_says_no_sensor_when_the_device_has_none(qtbot, page, line_device):
+    page.show()
+    qtbot.waitUntil(lambda: page.history.sample_count(line_device.device_id) >= 1, timeout=WAIT_MS)
+    page.redraw()
+    # The test machine (like most PCs and VMs) reports no temperature: said across the plot, not left blank.
+    assert page.temperature_plot.series_names() == []
+    assert page.temperature_plot.empty_note_shown
+    assert page.temperature_plot.empty_label.text() == "No sensor"
+
+
+def test_the_provider_warning_wraps_and_never_widens_the_page(qtbot, page):
+    long_warning = ("no NVIDIA driver found (libcuda.so.1 cannot be loaded): TensorrtExecutionProvider could not "
+                    "start (libonnxruntime_providers_tensorrt.so needs libcublas.so.13, which is missing); "
+                    "CUDAExecutionProvider could not start; running on CPUExecutionProvider")
+    page.provider_label.setText(f"Inference on CPUExecutionProvider — ⚠ {warning_summary(long_warning)}")
+    page.provider_label.setVisible(True)
+    assert page.provider_label.wordWrap()
+    assert page.minimumSizeHint().width() <= 560
+    assert warning_summary(long_warning) == "no NVIDIA driver found (details in the tooltip)"
+
+
+def test_the_device_log_gets_most_of_the_room_below_the_plots(qtbot, page, line_device):
+    page.show()
+    qtbot.waitUntil(lambda: page.log_model.rowCount() > 3, timeout=WAIT_MS)
+    rows_visible = page.log_table.viewport().height() // page.log_table.verticalHeader().defaultSectionSize()
+    assert rows_visible >= 4
 
 
 def test_log_level_and_text_filters_act_in_the_view_without_asking_the_device_again(qtbot, page, line_device):
@@ -98,7 +150,7 @@ def test_log_level_and_text_filters_act_in_the_view_without_asking_the_device_ag
     page.log_filter.clear()
     assert page.log_proxy.rowCount() > len(shown)
 
-    log_follower = page.followers[1]
+    log_follower = page.followers[0]
     assert log_follower.connections == 1, "filtering must not re-request the log"
     assert page.log_model.rowCount() >= received
 
@@ -157,3 +209,18 @@ def test_health_page_is_in_the_navigation_and_streams_only_while_current(qtbot, 
     window.show_page(window.page_row("Devices"))
     qtbot.waitUntil(lambda: not any(f.running for f in followers), timeout=WAIT_MS)
     assert not page.streaming
+
+
+def test_every_log_record_is_shown_once_even_out_of_time_order_and_replayed(qtbot, page):
+    """Records of different device threads can arrive slightly out of time order: all are shown.
+    The records are put where the log follower puts what it receives (the order cannot be forced
+    on a real device); a reconnect's replay of the same records adds nothing."""
+    lines = [LogLine(100.002, "INFO", "device_runtime.sources", "stream live"),
+             LogLine(100.001, "INFO", "device_runtime.supervisor", "deployed app"),  # a hair older
+             LogLine(100.003, "WARNING", "device_runtime.rpc", "refused package")]
+    page._pending_logs.extend(lines)
+    page.drain_logs()
+    assert page.log_model.lines() == lines
+    page._pending_logs.extend(lines)  # replayed after a reconnect
+    page.drain_logs()
+    assert page.log_model.rowCount() == 3
