@@ -208,7 +208,7 @@ def test_a_long_database_path_on_settings_is_elided_not_a_reason_to_scroll(qtbot
     from console_app.ui.widgets.elided_label import ElidedLabel
 
     long_url = "sqlite:////tmp/sightline-demo-h3ys3mg3/console/" + "deeper/" * 20 + "inventory.sqlite (demo site)"
-    window.context.extras["database_display"] = long_url
+    window.context.database_display = long_url
     window.resize(1000, 700)
     window.show_page(window.page_row("Settings"))
     page = window.page("Settings")
