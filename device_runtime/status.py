@@ -58,25 +58,22 @@ def stream_state(supervisor: Any, camera_id: str) -> str:
 def health(device: Any) -> pb.Health:
     supervisor = device.supervisor
     sample = read_device_health()
-    now = time.monotonic()
-    streams = []
-    for runner in supervisor.runners():
-        for camera_id, worker in list(runner.workers.items()):
-            source = worker.source
-            streams.append(
-                pb.StreamHealth(
-                    camera_id=camera_id,
-                    url=source.url,
-                    state=source.state.value,
-                    state_reason=source.state_reason or worker.error,
-                    camera_fps=source.camera_fps,
-                    inferred_fps=worker.stats.fps(now),
-                    dropped_frames=worker.dropped,
-                    inference_ms=worker.stats.inference_ms,
-                    width=source.width or 0,
-                    height=source.height or 0,
-                )
-            )
+    streams = [
+        pb.StreamHealth(
+            camera_id=stream.camera_id,
+            url=stream.url,
+            state=stream.state,
+            state_reason=stream.state_reason,
+            camera_fps=stream.camera_fps,
+            inferred_fps=stream.inferred_fps,
+            dropped_frames=stream.dropped_frames,
+            inference_ms=stream.inference_ms,
+            width=stream.width,
+            height=stream.height,
+        )
+        for runner in supervisor.runners()
+        for stream in runner.streams()
+    ]
     device_health = pb.DeviceHealth(
         cpu_percent=sample.cpu_percent,
         memory_percent=sample.memory_percent,

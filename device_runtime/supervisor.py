@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device_runtime.app_runner import DetectorAppRunner
-from device_runtime.apps.registry import make_logic
+from device_runtime.app_runner import MANIFEST_FILE, AppRunner, RunnerContext
+from device_runtime.apps.registry import app_kind, make_runner, validate_package
 from device_runtime.broadcast import Broadcast, Latest, LogEntry
 from device_runtime.config import DeviceConfig
 from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -46,8 +46,6 @@ from device_runtime.store.uploads import check_sha256, receive_upload
 from device_runtime.types import Frame
 
 log = logging.getLogger(__name__)
-
-MANIFEST_FILE = "app.json"
 
 
 @dataclass
@@ -93,7 +91,7 @@ class Supervisor:
         self.events: Broadcast[Any] = Broadcast(history=500)
         self.logs: Broadcast[LogEntry] = Broadcast(history=1000, queue_size=2000)
         self.previews: Latest[PreviewItem] = Latest()
-        self._runners: dict[str, DetectorAppRunner] = {}
+        self._runners: dict[str, AppRunner] = {}
         self._errors: dict[str, str] = {}
         self._model_meta: dict[str, Any] = {}
         self._manifests: dict[tuple[str, str], Any] = {}
@@ -278,7 +276,7 @@ class Supervisor:
             manifest_json=manifest.redacted_json(),
         )
 
-    def runners(self) -> list[DetectorAppRunner]:
+    def runners(self) -> list[AppRunner]:
         with self._lock:
             return list(self._runners.values())
 
@@ -313,7 +311,7 @@ class Supervisor:
         for app_id in self.packages.list_apps():
             for version in self.packages.versions(app_id):
                 manifest = self._manifest(app_id, version)
-                if manifest.model.file is None and name in manifest.model_names():
+                if name in app_kind(manifest.kind).stored_models(manifest):
                     users.append(app_id)
                     break
         return users
@@ -361,15 +359,7 @@ class Supervisor:
 
     def _validate(self, folder: Path) -> None:
         manifest = self._parse(folder)
-        for camera in manifest.cameras:
-            self.sources.check(camera.id, camera.url, manifest.id)
-        if manifest.model.file is not None:
-            model_path = folder / manifest.model.file
-            if not model_path.is_file():
-                raise InvalidArgument(f"{MANIFEST_FILE}: model.file {manifest.model.file!r} is not in the package")
-            ModelSession.inspect(model_path, decoder=manifest.model.decoder)
-        else:
-            self.models.get(manifest.model.name)  # NotFound names the model
+        validate_package(manifest, self._context(manifest.id, folder))
 
     def _parse(self, folder: Path) -> Any:
         path = folder / MANIFEST_FILE
@@ -401,34 +391,22 @@ class Supervisor:
             known = ", ".join(self.packages.list_apps()) or "none installed"
             raise NotFound(f"no app {app_id!r} on this device (apps: {known})")
 
-    def _open_model(self, app_id: str, manifest: Any) -> Any:
-        spec = manifest.model
-        if spec.file is not None:
-            path = self.packages.path(app_id, manifest.version) / spec.file
-            return self.registry.acquire(
-                spec.name or f"{app_id}/{spec.file}", path, decoder=spec.decoder, labels=spec.labels or None
-            )
-        stored = self.models.get(spec.name)
-        return self.registry.acquire(
-            spec.name, stored.path, decoder=spec.decoder or stored.decoder, labels=spec.labels or stored.labels or None
+    def _context(self, app_id: str, package_dir: Path) -> RunnerContext:
+        return RunnerContext(
+            app_id=app_id,
+            package_dir=package_dir,
+            data_dir=Path(self.config.data_dir) / "app-data" / app_id,
+            sources=self.sources,
+            registry=self.registry,
+            models=self.models,
+            on_events=self._on_events,
+            on_preview=self._on_preview,
         )
 
     def _start(self, app_id: str) -> None:
         manifest = self._current_manifest(app_id)
-        session = self._open_model(app_id, manifest)
-        runner = DetectorAppRunner(
-            manifest,
-            session,
-            self.sources,
-            make_logic=lambda m, camera_id: make_logic(m, camera_id, labels=list(session.labels)),
-            on_events=self._on_events,
-            on_preview=self._on_preview,
-        )
-        try:
-            runner.start()
-        except Exception:
-            self.registry.release(session)
-            raise
+        runner = make_runner(manifest, self._context(app_id, self.packages.path(app_id, manifest.version)))
+        runner.start()
         self._runners[app_id] = runner
         self._errors.pop(app_id, None)
 
@@ -437,12 +415,11 @@ class Supervisor:
         if runner is not None:
             self._release_runner(runner)
 
-    def _release_runner(self, runner: DetectorAppRunner) -> None:
+    def _release_runner(self, runner: AppRunner) -> None:
         runner.stop()
         for camera_id in runner.manifest.camera_ids():
             if self.sources.get(camera_id) is None:
                 self.previews.discard(camera_id)
-        self.registry.release(runner.model)
 
     def _restart(self, app_id: str) -> None:
         self._stop(app_id)

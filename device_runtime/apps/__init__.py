@@ -17,7 +17,9 @@ from device_runtime.apps.registry import (
     app_kinds,
     make_app_logic,
     make_logic,
+    make_runner,
     register_app_kind,
+    validate_package,
 )
 from device_runtime.apps.tracker import Track, Tracker
 from device_runtime.protocol.apps.errors import ManifestError, UnknownCamera, UnsupportedAppKind
@@ -59,9 +61,11 @@ __all__ = [
     "app_kinds",
     "make_app_logic",
     "make_logic",
+    "make_runner",
     "manifest_json_schema",
     "merge_params",
     "parse_manifest",
     "redact_url",
     "register_app_kind",
+    "validate_package",
 ]

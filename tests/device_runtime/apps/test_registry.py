@@ -15,10 +15,10 @@ from device_runtime.apps import (
     app_kinds,
     make_app_logic,
     make_logic,
+    make_runner,
     parse_manifest,
     register_app_kind,
 )
-from device_runtime.apps import registry as registry_module
 from device_runtime.errors import FailedPrecondition, NotFound
 from device_runtime.protocol.apps import manifest as manifest_module
 from device_runtime.protocol.apps.manifest import AppManifestBase
@@ -90,9 +90,9 @@ class _CodeAppManifest(AppManifestBase):
 
 def test_a_new_kind_plugs_in_without_touching_the_detector(monkeypatch, manifest_data):
     # Registries are module-level; give this test private copies.
-    monkeypatch.setattr(registry_module, "_KINDS", dict(registry_module._KINDS))
+    monkeypatch.setattr(manifest_module, "_RUNTIMES", dict(manifest_module._RUNTIMES))
     monkeypatch.setattr(manifest_module, "_MANIFEST_KINDS", dict(manifest_module._MANIFEST_KINDS))
-    register_app_kind(AppKind("panorama", _CodeAppManifest, make_logic=None, runs_in_process=False))
+    register_app_kind(AppKind("panorama", _CodeAppManifest, make_runner=None))
     data = {k: manifest_data[k] for k in ("schema", "id", "name", "version", "cameras")}
 
     code_app = parse_manifest({**data, "kind": "panorama", "graph": "graphs/app/graph.json"})
@@ -103,6 +103,8 @@ def test_a_new_kind_plugs_in_without_touching_the_detector(monkeypatch, manifest
     with pytest.raises(UnsupportedAppKind, match="does not run in the frame pipeline") as caught:
         make_app_logic(code_app)
     assert isinstance(caught.value, FailedPrecondition)
+    with pytest.raises(UnsupportedAppKind, match="which this device cannot run"):
+        make_runner(code_app, None)
     with pytest.raises(Exception, match="have no live parameters"):
         code_app.with_params({"confidence": 0.5})
     assert isinstance(
