@@ -3,6 +3,7 @@
     sightline-device serve --data-dir DIR --listen HOST:PORT [--name NAME]
                            [--interfaces 10.0.0.5,...] [--config FILE] [--no-advertise]
     sightline-device config-schema      # every setting, with its description
+    sightline-device run-panorama PROJECT_DIR --camera NODE=URL [...]   # run a Panorama app here
     sightline-device --version
 """
 
@@ -35,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--providers", help="comma-separated execution providers, e.g. cpu or tensorrt,cuda,cpu")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     sub.add_parser("config-schema", help="print the configuration's JSON Schema")
+    from device_runtime.panorama.run_local import add_arguments
+
+    panorama = sub.add_parser(
+        "run-panorama",
+        help="run an AWS Panorama project folder on this machine",
+        description="Run an AWS Panorama application folder unchanged on this machine: real RTSP, files, "
+        "sim:// and test:// cameras, overrides, parameters, annotated output and per-node timing.",
+    )
+    add_arguments(panorama)
     return parser
 
 
@@ -72,6 +82,10 @@ def serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "run-panorama":
+            from device_runtime.panorama.run_local import main as run_panorama
+
+            return run_panorama(args)
         if args.command == "config-schema":
             print(json.dumps(DeviceConfig.model_json_schema(), indent=2))
             return 0

@@ -120,7 +120,7 @@ class CodeNodeHost:
         self._models = models
         self._params = params
         self._on_output = on_output
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()
         self.limits = limits
         self._python = python
         self._environment = dict(environment or {})

@@ -280,10 +280,11 @@ def load_project(
     graph: Path | str | None = None,
 ) -> PanoramaProject:
     """Read and check a Panorama project; :class:`PanoramaFormatError` lists every problem."""
-    root = Path(root)
-    graph_path = Path(graph) if graph is not None else find_graph(root)
-    if not graph_path.is_absolute():
-        graph_path = root / graph_path
+    root = Path(root).resolve()
+    if graph is None:
+        graph_path = find_graph(root)
+    else:
+        graph_path = Path(graph) if Path(graph).is_absolute() else root / graph
     r = _Resolver(root, graph_path)
     parsed = read_panorama_file(graph_path, GraphFile, r.graph_src).nodeGraph
     nodes: dict[str, tuple[GraphNode, str, str]] = {}  # name → (node, source file, location)
