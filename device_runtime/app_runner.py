@@ -66,6 +66,18 @@ class StreamStatus:
     height: int = 0
 
 
+@dataclass(frozen=True)
+class NodeStatus:
+    """One process of an app that runs code in processes of its own (Panorama code nodes)."""
+
+    name: str
+    state: str
+    pid: int = 0
+    crashes: int = 0
+    last_traceback: str = ""
+    results_per_s: float = 0.0
+
+
 class AppRunner(Protocol):
     """A running app of any kind. The supervisor and health use nothing else."""
 
@@ -90,6 +102,12 @@ class AppRunner(Protocol):
 
     def sessions(self) -> list[ModelSession]:
         """The shared model sessions this runner holds."""
+
+    def nodes(self) -> list[NodeStatus]:
+        """The app's own processes (empty for kinds that run inside the runtime)."""
+
+    def preview_ids(self) -> list[str]:
+        """Preview streams the app publishes under ids of its own (not camera ids), e.g. a display output."""
 
 
 def open_model(context: RunnerContext, spec: Any) -> ModelSession:
@@ -204,3 +222,9 @@ class DetectorAppRunner:
     def sessions(self) -> list[ModelSession]:
         model = self.model
         return [model] if model is not None else []
+
+    def nodes(self) -> list[NodeStatus]:
+        return []
+
+    def preview_ids(self) -> list[str]:
+        return []

@@ -51,7 +51,8 @@ def device_info(device: Any) -> pb.DeviceInfo:
 
 
 def stream_state(supervisor: Any, camera_id: str) -> str:
-    source = supervisor.sources.get(camera_id)
+    # An app's own preview stream is named "<app id>/<camera id>": its state is its camera's.
+    source = supervisor.sources.get(camera_id) or supervisor.sources.get(camera_id.rpartition("/")[2])
     return source.state.value if source is not None else "stopped"
 
 

@@ -21,11 +21,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device_runtime.app_runner import MANIFEST_FILE, AppRunner, RunnerContext
+from device_runtime.app_runner import MANIFEST_FILE, AppRunner, NodeStatus, RunnerContext
 from device_runtime.apps.registry import app_kind, make_runner, validate_package
 from device_runtime.broadcast import Broadcast, Latest, LogEntry
 from device_runtime.config import DeviceConfig
@@ -63,6 +63,7 @@ class AppView:
     camera_ids: list[str]
     model: str
     manifest_json: str
+    nodes: list[NodeStatus] = field(default_factory=list)
 
 
 @dataclass
@@ -274,6 +275,7 @@ class Supervisor:
             camera_ids=manifest.camera_ids(),
             model=", ".join(manifest.model_names()),
             manifest_json=manifest.redacted_json(),
+            nodes=runner.nodes() if runner is not None else [],
         )
 
     def runners(self) -> list[AppRunner]:
@@ -341,6 +343,10 @@ class Supervisor:
 
     def camera_ids(self) -> list[str]:
         return [cid for cid, _ in self.sources.items()]
+
+    def preview_ids(self) -> list[str]:
+        """Everything a preview can watch: running cameras and the apps' own preview streams."""
+        return self.camera_ids() + [pid for runner in self.runners() for pid in runner.preview_ids()]
 
     # ------------------------------------------------------------------ internals
 

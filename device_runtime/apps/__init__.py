@@ -69,3 +69,6 @@ __all__ = [
     "register_app_kind",
     "validate_package",
 ]
+
+# Kinds that live outside this package register themselves on import.
+import device_runtime.panorama.kind  # noqa: E402, F401  (the "panorama" code-app kind)

@@ -140,6 +140,7 @@ class CodeNodeHost:
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._monitor: threading.Thread | None = None
         self._started = threading.Event()
+        self.used_sdk = threading.Event()  # the app made its first SDK request: its code is running
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -331,6 +332,7 @@ class CodeNodeHost:
                 if message[0] == "crash":
                     self._crash_report = message[2]
                     continue
+                self.used_sdk.set()
                 self._pool.submit(self._handle, conn, message)
         except (EOFError, OSError, RuntimeError):
             pass

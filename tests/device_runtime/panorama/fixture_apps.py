@@ -40,7 +40,7 @@ class Application(panoramasdk.node):
         self.frames = 0
 
     def infer(self, image):
-        small = cv2.resize(image, (64, 64)).astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+        small = cv2.resize(image, ({SIZE}, {SIZE})).astype(np.float32).transpose(2, 0, 1)[None] / 255.0
         return {CALL}
 
     def run(self):
@@ -177,7 +177,9 @@ import module_that_does_not_exist  # noqa: F401
 '''
 
 
-def app_source(kind: str = "subclass", *, call_order: str = "inputs_first", n: int = 3, port: int = 8080) -> str:
+def app_source(
+    kind: str = "subclass", *, call_order: str = "inputs_first", n: int = 3, port: int = 8080, size: int = 64
+) -> str:
     """The source of one fixture app."""
     if kind == "subclass":
         call = (
@@ -185,7 +187,7 @@ def app_source(kind: str = "subclass", *, call_order: str = "inputs_first", n: i
             if call_order == "inputs_first"
             else 'self.call("model_node", {"images": small})'
         )
-        return SUBCLASS_APP.replace("{CALL}", call)
+        return SUBCLASS_APP.replace("{CALL}", call).replace("{SIZE}", str(size))
     return {
         "composition_thread": COMPOSITION_THREAD_APP,
         "crash": CRASH_APP.replace("{N}", str(n)),

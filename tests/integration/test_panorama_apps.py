@@ -1,0 +1,188 @@
+"""Panorama code apps on a real device runtime: signed packages over TLS gRPC, a real RTSP camera."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from console_app.core.gateways.device_client import DeviceCallError
+from console_app.core.packaging import build_package
+from tests.device_runtime.panorama.fixture_apps import (
+    ACCOUNT,
+    app_source,
+    write_override,
+    write_project,
+)
+from tests.integration.conftest import CONSTANT_LABELS, detector_manifest, next_preview, wait_for
+from tests.peers.onnx_models import make_constant_detector
+from tests.peers.rtsp_server import RtspServer
+
+pytestmark = pytest.mark.integration
+
+PATTERN = "test://pattern?width=320&height=240&fps=15"
+
+
+def panorama_manifest(version: str = "1.0.0", cameras: dict[str, str] | None = None, **fields: object) -> dict:
+    cameras = cameras or {"cam-1": PATTERN}
+    return {
+        "schema": "sightline.app/v1",
+        "id": "counter",
+        "name": "Dock counter",
+        "version": version,
+        "kind": "panorama",
+        "cameras": [{"id": cid, "url": url} for cid, url in cameras.items()],
+        **fields,
+    }
+
+
+@pytest.fixture
+def make_panorama_package(tmp_path: Path) -> Callable[..., bytes]:
+    """A signed-ready package: app.json plus an unchanged Panorama project under project/."""
+    counter = iter(range(1000))
+
+    def make(manifest: dict, app: str | None = None, edit: Callable[[Path], None] | None = None, **project_options: object) -> bytes:
+        folder = tmp_path / f"pkg-{next(counter)}"
+        write_project(folder / "project", app or app_source(), **project_options)
+        if edit is not None:
+            edit(folder / "project")
+        (folder / "app.json").write_text(json.dumps(manifest))
+        return build_package(folder)
+
+    return make
+
+
+def report(device, name: str = "report.json") -> dict | None:  # noqa: ANN001
+    path = Path(device.config.data_dir) / "app-data" / "counter" / "storage" / name
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def test_a_panorama_app_deploys_from_a_signed_package_and_its_display_is_the_preview_stream(device, client, make_panorama_package):
+    with RtspServer() as camera:
+        status = client.deploy(make_panorama_package(panorama_manifest(cameras={"dock-cam": camera.url})))
+
+        assert (status.kind, status.state, status.version) == ("panorama", "running", "1.0.0")
+        [node] = status.nodes
+        assert node.name == "counter_code" and node.pid > 0
+        frame = next_preview(client, "counter/dock-cam", timeout=20, after=time.time())
+    assert (frame.width, frame.height, frame.app_id) == (320, 240, "counter")
+    [box] = frame.detections
+    assert (round(box.x1, 3), round(box.y1, 3), round(box.x2, 3), round(box.y2, 3)) == (0.1, 0.2, 0.5, 0.6)
+    assert frame.labels[0].text.startswith("dock-1 ") and round(frame.labels[0].x, 3) == 0.1
+    stored = wait_for(lambda: report(device), 10, "the app's report in its storage folder")
+    assert stored["streams"][0]["stream_id"] == "dock-cam"
+
+
+def test_parameters_are_live_tunable_and_checked_against_the_graph(device, client, make_panorama_package):
+    client.deploy(make_panorama_package(panorama_manifest(params={"zone_name": "dock-2"})))
+    wait_for(lambda: (r := report(device)) and r["zone_name"] == "dock-2", 20, "the deployed parameter")
+
+    status = client.set_params("counter", json.dumps({"zone_name": "dock-3", "min_score": 0.9}))
+
+    assert json.loads(status.params_json) == {"zone_name": "dock-3", "min_score": 0.9}
+    wait_for(lambda: (r := report(device)) and r["zone_name"] == "dock-3" and r["min_score"] == 0.9, 20, "the new values")
+    with pytest.raises(DeviceCallError) as err:
+        client.set_params("counter", json.dumps({"zone_name": "yard"}))
+    assert err.value.code == "INVALID_ARGUMENT" and "does not match the constraint 'dock-[0-9]+'" in err.value.message
+    [app] = client.list_apps()
+    assert json.loads(app.params_json)["zone_name"] == "dock-3"
+
+
+def test_two_registered_cameras_feed_one_abstract_node_through_an_override(device, client, make_panorama_package):
+    manifest = panorama_manifest(
+        cameras={"dock-cam": PATTERN + "&seed=1", "gate-cam": PATTERN + "&seed=2"},
+        overrides=["graphs/counter_app/override.json"],
+        bindings={"dock_cam": ["dock-cam"], "gate_cam": ["gate-cam"]},
+    )
+    client.deploy(make_panorama_package(manifest, edit=lambda root: write_override(root, ["dock_cam", "gate_cam"])))
+
+    seen = wait_for(lambda: (r := report(device)) and len(r["streams"]) == 2 and r, 20, "both cameras in one get()")
+    assert sorted(s["stream_id"] for s in seen["streams"]) == ["dock-cam", "gate-cam"]
+
+
+def _remove_model_package(root: Path) -> None:
+    shutil.rmtree(root / "packages" / f"{ACCOUNT}-mean_model-1.0")
+
+
+def _bad_edge(root: Path) -> None:
+    path = root / "graphs" / "counter_app" / "graph.json"
+    data = json.loads(path.read_text())
+    data["nodeGraph"]["edges"].append({"producer": "min_score", "consumer": "counter_code.threshold"})
+    path.write_text(json.dumps(data))
+
+
+def _malformed_override(root: Path) -> None:
+    (root / "graphs" / "counter_app" / "override.json").write_text('{"nodeGraphOverrides": {"nodes": 3}}')
+
+
+@pytest.mark.parametrize(
+    "options, code, message",
+    [
+        ({"edit": _remove_model_package}, "INVALID_ARGUMENT", f"has no folder packages/{ACCOUNT}-mean_model-1.0"),
+        ({"model_shape": [1, 3, 128, 128]}, "INVALID_ARGUMENT", "input 'images' has shape [1, 3, 128, 128] in descriptor.json but [-1, 3, 64, 64] in model.onnx"),
+        ({"edit": _bad_edge}, "INVALID_ARGUMENT", "node 'counter_code' (interface) has no input port 'threshold'"),
+        ({"edit": _malformed_override, "overrides": True}, "INVALID_ARGUMENT", "override.json: nodeGraphOverrides.nodes: expected a list, got the number 3"),
+        ({"app": app_source("import_error")}, "FAILED_PRECONDITION", "ModuleNotFoundError: No module named 'module_that_does_not_exist'"),
+    ],
+    ids=["missing-package", "onnx-mismatch", "unknown-port", "malformed-override", "missing-import"],
+)
+def test_a_broken_new_version_is_refused_naming_the_problem_and_the_running_version_keeps_running(
+    device, client, make_panorama_package, options, code, message
+):
+    client.deploy(make_panorama_package(panorama_manifest("1.0.0")))
+    wait_for(lambda: report(device), 20, "version 1.0.0 running")
+    options = dict(options)
+    manifest = panorama_manifest("2.0.0", **({"overrides": ["graphs/counter_app/override.json"]} if options.pop("overrides", False) else {}))
+
+    with pytest.raises(DeviceCallError) as err:
+        client.deploy(make_panorama_package(manifest, **options))
+
+    assert err.value.code == code
+    assert message in err.value.message
+    [app] = client.list_apps()
+    assert (app.version, app.state) == ("1.0.0", "running")
+    frames = report(device)["frames"]
+    wait_for(lambda: report(device)["frames"] > frames, 20, "version 1.0.0 still processing frames")
+
+
+def test_health_shows_a_crashing_code_node_with_its_crash_count_and_traceback(device, client, make_panorama_package):
+    client.deploy(make_panorama_package(panorama_manifest(), app=app_source("crash", n=5)))
+
+    def crashed_twice():
+        [app] = client.list_apps()
+        return app.nodes and app.nodes[0].crashes >= 2 and app
+
+    app = wait_for(crashed_twice, 30, "two crashes")
+    assert "RuntimeError: boom after 5 frames" in app.nodes[0].last_traceback
+    assert app.state == "running"  # supervised: it keeps being restarted, with backoff
+    with client.health(interval_s=0.2) as stream:
+        sample = next(iter(stream))
+    [health_app] = [a for a in sample.apps if a.app_id == "counter"]
+    assert health_app.nodes[0].crashes >= 2
+
+
+def test_a_code_app_and_a_detector_app_share_one_session_of_a_stored_model(device, client, make_panorama_package, tmp_path):
+    model = make_constant_detector(tmp_path / "shared.onnx", "yolov8", detections=[(140, 140, 180, 180, 0.8, 0)], num_classes=3)
+    client.upload_model(model, "shared", CONSTANT_LABELS)
+    client.deploy(build_package_with_manifest(tmp_path, detector_manifest(app_id="widgets", model={"name": "shared"})))
+    manifest = panorama_manifest(models={"model_node": {"name": "shared"}})
+
+    client.deploy(make_panorama_package(manifest, app=app_source(size=320), model_shape=[1, 3, 320, 320]))
+
+    wait_for(lambda: (r := report(device)) and r["frames"] >= 2, 20, "the code app calling the shared model")
+    [use] = device.supervisor.registry.models()
+    assert (use.name, use.users) == ("shared", 2)
+
+
+def build_package_with_manifest(tmp_path: Path, manifest: dict) -> bytes:
+    folder = tmp_path / f"detector-{manifest['id']}"
+    folder.mkdir()
+    (folder / "app.json").write_text(json.dumps(manifest))
+    return build_package(folder)
