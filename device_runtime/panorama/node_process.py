@@ -333,6 +333,9 @@ class CodeNodeHost:
                     self._crash_report = message[2]
                     continue
                 self.used_sdk.set()
+                if message[0] == "put":  # one-way: nothing waits for it, and it keeps frame order
+                    self._put_quietly(*message[2:])
+                    continue
                 self._pool.submit(self._handle, conn, message)
         except (EOFError, OSError, RuntimeError):
             pass
@@ -351,6 +354,12 @@ class CodeNodeHost:
                 conn.send(reply)
         except (OSError, ValueError):
             pass
+
+    def _put_quietly(self, port: str, items: list[dict[str, Any]]) -> None:
+        try:
+            self._op_put(port, items)
+        except Exception:  # a consumer's bug must not cut the channel
+            self._log.exception("[%s/%s] output of port %s failed", self.app_id, self.node.name, port)
 
     def _op_get(self, port: str, timeout: float | None) -> list[dict[str, Any]]:
         group = self._groups.get(port)

@@ -161,7 +161,8 @@ class port:  # noqa: N801 - the SDK's name
             if not isinstance(item, media):
                 raise TypeError(f"put() on port '{self.name}' takes media objects, got {type(item).__name__}")
         runtime = _require_runtime()
-        runtime.channel.request("put", self.name, [item._describe() for item in items])
+        # No reply to wait for: put() returns as soon as the runtime has the message.
+        runtime.channel.send(("put", 0, self.name, [item._describe() for item in items]))
 
     def __repr__(self) -> str:
         return f"port({self.name!r}, {self.type})"
