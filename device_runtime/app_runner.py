@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from device_runtime.errors import InvalidArgument
+from device_runtime.errors import FailedPrecondition, InvalidArgument
 from device_runtime.inference.session import ModelSession
 from device_runtime.pipeline import CameraWorker, PreviewItem
 from device_runtime.types import Frame
@@ -108,6 +108,9 @@ class AppRunner(Protocol):
 
     def preview_ids(self) -> list[str]:
         """Preview streams the app publishes under ids of its own (not camera ids), e.g. a display output."""
+
+    def set_paused(self, camera_id: str, paused: bool) -> None:
+        """Stop or restart feeding one camera to the app; FailedPrecondition for kinds that cannot."""
 
 
 def open_model(context: RunnerContext, spec: Any) -> ModelSession:
@@ -228,3 +231,6 @@ class DetectorAppRunner:
 
     def preview_ids(self) -> list[str]:
         return []
+
+    def set_paused(self, camera_id: str, paused: bool) -> None:
+        raise FailedPrecondition(f"app {self.app_id} is a detector app: its cameras cannot be paused, only the app stopped")

@@ -247,6 +247,18 @@ class Supervisor:
             log.info("app %s parameters changed", app_id)
             return self.app_view(app_id)
 
+    def set_camera_paused(self, app_id: str, camera_id: str, paused: bool) -> AppView:
+        """Pause or resume one camera of a running app (only kinds that support it)."""
+        with self._lock:
+            self._require(app_id)
+            self._current_manifest(app_id).camera(camera_id)  # UnknownCamera names the app's cameras
+            runner = self._runners.get(app_id)
+            if runner is None:
+                raise FailedPrecondition(f"app {app_id} is not running; start it before pausing a camera")
+            runner.set_paused(camera_id, paused)
+            log.info("app %s camera %s %s", app_id, camera_id, "paused" if paused else "resumed")
+            return self.app_view(app_id)
+
     def list_apps(self) -> list[AppView]:
         with self._lock:
             return [self.app_view(app_id) for app_id in self.packages.list_apps()]

@@ -103,6 +103,10 @@ class DeviceServicer(pb_grpc.DeviceServicer):
     def SetParams(self, request: pb.SetParamsRequest, context: grpc.ServicerContext) -> pb.AppStatus:
         return mappers.app_status(self.supervisor.set_params(request.app_id, request.params_json))
 
+    def SetCameraPaused(self, request: pb.SetCameraPausedRequest, context: grpc.ServicerContext) -> pb.AppStatus:
+        view = self.supervisor.set_camera_paused(request.app_id, request.camera_id, request.paused)
+        return mappers.app_status(view)
+
     # ---------------------------------------------------------------- models
 
     def UploadModel(self, request_iterator: Iterator[pb.UploadChunk], context: grpc.ServicerContext) -> pb.ModelInfo:

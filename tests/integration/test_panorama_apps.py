@@ -186,3 +186,71 @@ def build_package_with_manifest(tmp_path: Path, manifest: dict) -> bytes:
     folder.mkdir()
     (folder / "app.json").write_text(json.dumps(manifest))
     return build_package(folder)
+
+
+def _free_port_in_routing_range() -> int:
+    import socket
+
+    for port in range(8000, 9001):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 8000-9000")
+
+
+def test_an_app_serves_http_on_its_routed_port_and_a_port_outside_8000_9000_is_refused(device, client, make_panorama_package):
+    import urllib.request
+
+    port = _free_port_in_routing_range()
+    client.deploy(make_panorama_package(panorama_manifest(), app=app_source("http", port=port), route_port=port))
+
+    def fetch() -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+                return json.loads(response.read())
+        except OSError:
+            return None
+
+    assert wait_for(fetch, 20, "the app's HTTP server on its routed port") == {"zone": "dock-1"}
+    with pytest.raises(DeviceCallError) as err:
+        client.deploy(make_panorama_package(panorama_manifest("2.0.0"), app=app_source("http", port=443), route_port=443))
+    assert err.value.code == "INVALID_ARGUMENT"
+    assert "networkRoutingRules[0].hostPort: must be greater than or equal to 8000, got 443" in err.value.message
+
+
+def test_an_app_stuck_in_get_on_a_silent_camera_stops_promptly(device, client, make_panorama_package):
+    client.deploy(make_panorama_package(panorama_manifest(cameras={"cam-1": "rtsp://127.0.0.1:9/silent"}), app=app_source("stuck")))
+    [app] = client.list_apps()
+    pid = app.nodes[0].pid
+    assert pid > 0
+
+    started = time.monotonic()
+    status = client.stop_app("counter")
+
+    assert status.state == "stopped" and time.monotonic() - started < 10
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_an_on_signal_camera_starts_paused_and_the_console_resumes_and_pauses_it(device, client, make_panorama_package):
+    manifest = panorama_manifest(
+        cameras={"dock-cam": PATTERN + "&seed=1", "gate-cam": PATTERN + "&seed=2"},
+        overrides=["graphs/counter_app/override.json"],
+        bindings={"dock_cam": ["dock-cam"], "gate_cam": ["gate-cam"]},
+    )
+    client.deploy(make_panorama_package(manifest, edit=lambda root: write_override(root, ["dock_cam", "gate_cam"], on_signal=("gate_cam",))))
+
+    def streams_seen() -> list[str]:
+        r = report(device)
+        return sorted(s["stream_id"] for s in r["streams"]) if r else []
+
+    wait_for(lambda: streams_seen() == ["dock-cam"], 20, "only the onAppStart camera")
+    client.set_camera_paused("counter", "gate-cam", False)
+    wait_for(lambda: streams_seen() == ["dock-cam", "gate-cam"], 20, "the resumed camera")
+    client.set_camera_paused("counter", "dock-cam", True)
+    wait_for(lambda: streams_seen() == ["gate-cam"], 20, "only the camera left running")
+    with pytest.raises(DeviceCallError) as err:
+        client.set_camera_paused("counter", "lobby", True)
+    assert err.value.code == "NOT_FOUND" and "no camera 'lobby'" in err.value.message

@@ -223,6 +223,16 @@ class SetParamsRequest(_message.Message):
     params_json: str
     def __init__(self, app_id: _Optional[str] = ..., params_json: _Optional[str] = ...) -> None: ...
 
+class SetCameraPausedRequest(_message.Message):
+    __slots__ = ("app_id", "camera_id", "paused")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    camera_id: str
+    paused: bool
+    def __init__(self, app_id: _Optional[str] = ..., camera_id: _Optional[str] = ..., paused: _Optional[bool] = ...) -> None: ...
+
 class UploadHeader(_message.Message):
     __slots__ = ("filename", "size", "sha256", "name", "labels", "decoder", "signature", "secrets")
     class SecretsEntry(_message.Message):
