@@ -235,6 +235,10 @@ class CodeNodeHost:
         self._crash_report = ""
         self._stderr_tail.clear()
         self.state = "starting"
+        with self._blocks_lock:  # model-input blocks of a previous process: nobody maps them now
+            old_blocks, self._blocks = list(self._blocks.values()), {}
+        for block in old_blocks:
+            _free(block)
         try:
             process = subprocess.Popen(
                 [self._python, str(BOOT_SCRIPT)],
@@ -396,7 +400,7 @@ class CodeNodeHost:
         self.stats.puts += 1
         self.stats.put_times.append(time.monotonic())
 
-    def _op_call(self, name: str, packed: dict[str, tuple], time_out: float | None) -> list[np.ndarray]:
+    def _op_call(self, name: str, packed: dict[str, tuple]) -> list[np.ndarray]:
         session = self._models.get(name)
         if session is None:
             raise KeyError(f"no model node {name!r} in this app (models: {', '.join(self._models) or 'none'})")

@@ -210,7 +210,10 @@ class node:  # noqa: N801 - the SDK's name
         held: list[tuple[str, int]] = []
         try:
             packed = {key: runtime.channel.pack(np.asarray(value), held) for key, value in inputs.items()}
-            outputs = runtime.channel.request("call", name, packed, time_out)
+            outputs = runtime.channel.request("call", name, packed, timeout=time_out)
+        except TimeoutError:
+            held = []  # the runtime may still be reading those blocks: never reuse them
+            raise
         finally:
             runtime.channel.give_back(held)
         return tuple(outputs)

@@ -14,6 +14,7 @@ import itertools
 import mmap
 import os
 import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -81,17 +82,24 @@ class Channel:
         with self._send_lock:
             self._conn.send(message)
 
-    def request(self, op: str, *args: Any) -> Any:
-        """Send ``(op, id, *args)`` and wait for the reply; a remote error is re-raised here."""
+    def request(self, op: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send ``(op, id, *args)`` and wait for the reply; a remote error is re-raised here.
+
+        ``timeout``: seconds to wait for the reply before ``TimeoutError`` (the
+        runtime finishes the request anyway; its reply is then dropped).
+        """
         pending = _Pending()
         request_id = next(self._ids)
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
         with self._pending_lock:
             self._pending[request_id] = pending
         try:
             self.send((op, request_id) + args)
-            while not pending.event.wait(0.5):
+            while not pending.event.wait(0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))):
                 if self.closed.is_set():
                     raise ConnectionError("the Sightline runtime closed the connection")
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"{op} did not answer within {timeout} s")
         finally:
             with self._pending_lock:
                 self._pending.pop(request_id, None)
