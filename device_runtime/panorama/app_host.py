@@ -57,6 +57,7 @@ class PanoramaAppHost:
         on_output: Callable[[OutputMedia], None],
         limits: NodeLimits = DEFAULT_LIMITS,
         python: str | None = None,
+        python_paths: dict[str, list[Path]] | None = None,
     ):
         self.app_id = app_id
         self.project = project
@@ -68,6 +69,7 @@ class PanoramaAppHost:
         self._on_output = on_output
         self.limits = limits
         self._python = python
+        self._python_paths = python_paths or {}
         self.nodes: list[CodeNodeHost] = []
         self.feeds: list[StreamFeed] = []
         self._groups: list[FeedGroup] = []
@@ -114,6 +116,7 @@ class PanoramaAppHost:
                     on_output=self._on_output,
                     data_dir=self.data_dir,
                     limits=self.limits,
+                    python_paths=self._python_paths.get(node.name),
                     **({"python": self._python} if self._python else {}),
                 )
                 self.nodes.append(host)

@@ -22,6 +22,7 @@ from device_runtime.apps.registry import AppKind, register_app_kind
 from device_runtime.errors import FailedPrecondition, InvalidArgument
 from device_runtime.inference.session import ModelSession
 from device_runtime.panorama.app_host import PanoramaAppHost, StreamBinding, validate_params
+from device_runtime.panorama.dependencies import MissingWheels, install_requirements
 from device_runtime.panorama.models import acquire_model, check_model_file
 from device_runtime.panorama.node_process import NodeLimits, OutputMedia
 from device_runtime.pipeline import PreviewItem
@@ -33,6 +34,7 @@ from device_runtime.types import Detection, Frame
 
 log = logging.getLogger(__name__)
 
+WHEELS_DIR = "wheels"  # bundled wheels for the code nodes' pip requirements, next to app.json
 START_GRACE_S = 5.0  # a code node that dies within this time (before using the SDK) fails the deploy
 
 
@@ -121,9 +123,29 @@ def validate_panorama_package(manifest: AppManifestBase, context: RunnerContext)
                     f"container port {rule.containerPort}; Sightline runs code on the device's own network, so "
                     "the app must listen on the host port (make containerPort equal hostPort)"
                 )
-        info = read_dockerfile(node.folder / "Dockerfile", node.folder, source=f"packages/{node.folder.name}/Dockerfile")
-        for warning in info.warnings:
-            log.warning("app %s: %s", manifest.id, warning)
+    node_python_paths(manifest, project, context, warn=True)
+
+
+def node_python_paths(
+    manifest: PanoramaManifest, project: PanoramaProject, context: RunnerContext, warn: bool = False
+) -> dict[str, list[Path]]:
+    """Each code node's extra package folder: its Dockerfile's pip requirements, installed offline."""
+    paths: dict[str, list[Path]] = {}
+    for node in project.code_nodes:
+        source = f"packages/{node.folder.name}/Dockerfile"
+        info = read_dockerfile(node.folder / "Dockerfile", node.folder, source=source)
+        if warn:
+            for warning in info.warnings:
+                log.warning("app %s: %s", manifest.id, warning)
+        try:
+            site = install_requirements(info.requirements, context.package_dir / WHEELS_DIR, context.data_dir / "python", source)
+        except MissingWheels as exc:
+            if warn:
+                log.warning("app %s: %s", manifest.id, exc)
+            continue
+        if site is not None:
+            paths[node.name] = [site]
+    return paths
 
 
 class PanoramaAppRunner:
@@ -164,6 +186,7 @@ class PanoramaAppRunner:
             self.host = PanoramaAppHost(
                 self.app_id, project, streams=streams, sources=context.sources, models=dict(self._sessions),
                 params=params, data_dir=context.data_dir, on_output=self._on_output, limits=limits,
+                python_paths=node_python_paths(self.manifest, project, context),
             )
             self.host.start()
             self._wait_started()

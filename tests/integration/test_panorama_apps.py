@@ -14,9 +14,11 @@ from console_app.core.gateways.device_client import DeviceCallError
 from console_app.core.packaging import build_package
 from tests.device_runtime.panorama.fixture_apps import (
     ACCOUNT,
+    WHEEL_APP,
     app_source,
     write_override,
     write_project,
+    write_wheel,
 )
 from tests.integration.conftest import CONSTANT_LABELS, detector_manifest, next_preview, wait_for
 from tests.peers.onnx_models import make_constant_detector
@@ -45,9 +47,14 @@ def make_panorama_package(tmp_path: Path) -> Callable[..., bytes]:
     """A signed-ready package: app.json plus an unchanged Panorama project under project/."""
     counter = iter(range(1000))
 
-    def make(manifest: dict, app: str | None = None, edit: Callable[[Path], None] | None = None, **project_options: object) -> bytes:
+    def make(
+        manifest: dict, app: str | None = None, edit: Callable[[Path], None] | None = None,
+        wheels: bool = False, **project_options: object,
+    ) -> bytes:
         folder = tmp_path / f"pkg-{next(counter)}"
         write_project(folder / "project", app or app_source(), **project_options)
+        if wheels:
+            write_wheel(folder / "wheels")
         if edit is not None:
             edit(folder / "project")
         (folder / "app.json").write_text(json.dumps(manifest))
@@ -254,3 +261,13 @@ def test_an_on_signal_camera_starts_paused_and_the_console_resumes_and_pauses_it
     with pytest.raises(DeviceCallError) as err:
         client.set_camera_paused("counter", "lobby", True)
     assert err.value.code == "NOT_FOUND" and "no camera 'lobby'" in err.value.message
+
+
+def test_a_dockerfile_pip_requirement_is_installed_offline_from_wheels_the_package_bundles(device, client, make_panorama_package):
+    dockerfile = "FROM public.ecr.aws/panorama/panorama-application\nCOPY src /panorama\nRUN pip3 install tinylib==1.0\n"
+
+    client.deploy(make_panorama_package(panorama_manifest(), app=WHEEL_APP, wheels=True, dockerfile=dockerfile))
+
+    seen = wait_for(lambda: report(device, "wheel.json"), 30, "the app importing its bundled package")
+    assert seen["value"] == 42
+    assert "/app-data/counter/python/site-" in seen["file"]

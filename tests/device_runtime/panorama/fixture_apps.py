@@ -355,3 +355,41 @@ def write_override(root: Path, cameras: list[str], *, params: dict[str, Any] | N
         root / "graphs" / "counter_app" / name,
         {"nodeGraphOverrides": {"envelopeVersion": "2021-01-01", "packages": packages, "nodes": nodes, "nodeOverrides": overrides}},
     )
+
+
+def write_wheel(folder: Path, name: str = "tinylib", version: str = "1.0", source: str = "VALUE = 42\n") -> Path:
+    """A pure-Python wheel written by hand (no build tools, no network): module ``name``."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        f"{name}/__init__.py": source.encode(),
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: sightline-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{name}-{version}.dist-info/RECORD,,")
+    files[f"{name}-{version}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+WHEEL_APP = '''
+import json
+import panoramasdk
+import tinylib  # installed from the package's bundled wheel
+
+node = panoramasdk.node()
+with open("/opt/aws/panorama/storage/wheel.json", "w") as f:
+    json.dump({"value": tinylib.VALUE, "file": tinylib.__file__}, f)
+while True:
+    node.outputs.video_out.put(node.inputs.video_in.get())
+'''
