@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console_app.core.gateways.device_client import DeviceCallError
+from console_app.core.gateways.device_client import DeviceCallError, DeviceClient, pair
 from console_app.core.packaging import build_package
 from tests.device_runtime.panorama.fixture_apps import (
     ACCOUNT,
@@ -20,7 +20,13 @@ from tests.device_runtime.panorama.fixture_apps import (
     write_project,
     write_wheel,
 )
-from tests.integration.conftest import CONSTANT_LABELS, detector_manifest, next_preview, wait_for
+from tests.integration.conftest import (
+    CONSTANT_LABELS,
+    detector_manifest,
+    next_preview,
+    start_device,
+    wait_for,
+)
 from tests.peers.onnx_models import make_constant_detector
 from tests.peers.rtsp_server import RtspServer
 
@@ -271,3 +277,27 @@ def test_a_dockerfile_pip_requirement_is_installed_offline_from_wheels_the_packa
     seen = wait_for(lambda: report(device, "wheel.json"), 30, "the app importing its bundled package")
     assert seen["value"] == 42
     assert "/app-data/counter/python/site-" in seen["file"]
+
+
+def test_storage_survives_an_upgrade_and_a_device_restart_which_resumes_the_app(tmp_path, make_panorama_package, signer):
+    data_dir = tmp_path / "device"
+    starts = data_dir / "app-data" / "counter" / "storage" / "starts.txt"
+    first = start_device(data_dir)
+    try:
+        creds = pair("127.0.0.1", first.port, first.pairing.current_code(), "pytest", signer=signer)
+        with DeviceClient("127.0.0.1", first.port, creds, signer=signer) as c:
+            c.deploy(make_panorama_package(panorama_manifest("1.0.0"), app=app_source("paths")))
+            wait_for(lambda: starts.exists() and starts.read_text() == "1", 20, "version 1.0.0 writing its storage")
+            c.deploy(make_panorama_package(panorama_manifest("1.1.0", params={"zone_name": "dock-5"}), app=app_source("paths")))
+            wait_for(lambda: starts.read_text() == "2", 20, "version 1.1.0 reading the same storage")
+    finally:
+        first.stop()
+    second = start_device(data_dir)
+    try:
+        with DeviceClient("127.0.0.1", second.port, creds) as c:
+            [app] = c.list_apps()
+            assert (app.version, app.state) == ("1.1.0", "running")
+            assert json.loads(app.params_json) == {"zone_name": "dock-5"}
+            wait_for(lambda: starts.read_text() == "3", 20, "the resumed app")
+    finally:
+        second.stop()

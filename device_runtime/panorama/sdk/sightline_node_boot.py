@@ -94,7 +94,9 @@ def install_path_mapping(mapping: dict[str, str]) -> None:
         accessor = getattr(sys.modules["pathlib"], "_NormalAccessor", None)
         if accessor is not None:
             for name in _PATH_ARGS:
-                if hasattr(accessor, name) and hasattr(os, name):
+                if name == "open":  # the accessor's open is io.open, not os.open
+                    setattr(accessor, name, staticmethod(io.open))
+                elif hasattr(accessor, name) and hasattr(os, name):
                     setattr(accessor, name, staticmethod(getattr(os, name)))
 
 

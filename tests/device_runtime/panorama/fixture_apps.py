@@ -171,6 +171,26 @@ class App(panoramasdk.node):
 App().run()
 '''
 
+# Panorama's absolute paths, used the ways apps use them.
+PATHS_APP = '''
+import logging, os, pathlib, shutil
+import panoramasdk
+
+logging.basicConfig(filename="/opt/aws/panorama/logs/app.log", level=logging.INFO)
+logging.info("started")
+labels = open("/panorama/labels.txt").read().split()
+os.makedirs("/opt/aws/panorama/storage/runs", exist_ok=True)
+pathlib.Path("/opt/aws/panorama/storage/runs/labels.txt").write_text(",".join(labels))
+shutil.copy("/panorama/labels.txt", "/opt/aws/panorama/storage/copied.txt")
+assert os.path.exists("/opt/aws/panorama/storage/copied.txt")
+count_file = pathlib.Path("/opt/aws/panorama/storage/starts.txt")
+starts = int(count_file.read_text()) + 1 if count_file.exists() else 1
+count_file.write_text(str(starts))
+node = panoramasdk.node()
+while True:
+    node.outputs.video_out.put(node.inputs.video_in.get())
+'''
+
 IMPORT_ERROR_APP = '''
 import panoramasdk
 import module_that_does_not_exist  # noqa: F401
@@ -195,6 +215,7 @@ def app_source(
         "http": HTTP_APP.replace("{PORT}", str(port)),
         "stuck": STUCK_APP,
         "import_error": IMPORT_ERROR_APP,
+        "paths": PATHS_APP,
     }[kind]
 
 
@@ -314,6 +335,7 @@ def write_project(
     (code_dir / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     (code_dir / "src").mkdir(exist_ok=True)
     (code_dir / "src" / "app.py").write_text(textwrap.dedent(app or app_source()), encoding="utf-8")
+    (code_dir / "src" / "labels.txt").write_text("part\nperson\n", encoding="utf-8")
     if with_model_package:
         _dump(
             model_dir / "package.json",

@@ -199,3 +199,16 @@ def test_an_app_serves_http_from_its_code_node(tmp_path):
                 return None
 
         assert wait_for(fetch, what="the app's HTTP server") == {"zone": "dock-1"}
+
+
+@pytest.mark.integration
+def test_panorama_paths_in_python_file_functions_reach_the_apps_own_folders(tmp_path):
+    with running(tmp_path, app_source("paths")) as (host, outputs):
+        storage = tmp_path / "data" / "storage"
+        wait_for(lambda: (storage / "starts.txt").exists() and len(outputs) >= 1, what="the app's files")
+        host.nodes[0]._terminate()  # an unexpected exit: the node restarts, its storage stays
+        wait_for(lambda: (storage / "starts.txt").read_text() == "2", timeout=30, what="the restarted node")
+
+    assert (storage / "runs" / "labels.txt").read_text() == "part,person"  # pathlib + os.makedirs
+    assert (storage / "copied.txt").read_text() == "part\nperson\n"  # shutil, /panorama → src/
+    assert "INFO:root:started" in (tmp_path / "data" / "logs" / "counter_code" / "app.log").read_text()
