@@ -17,42 +17,11 @@ from typing import Any
 from device_runtime.errors import InvalidArgument
 from device_runtime.inference.errors import ModelLoadError
 from device_runtime.inference.session import ModelSession
-from device_runtime.inference.tensors import TensorSpec, describe_all
-from device_runtime.protocol.panorama.project import ModelNode
+from device_runtime.protocol.panorama.project import ModelNode, descriptor_problems
 
 
 class ModelMismatch(InvalidArgument):
     """An ONNX file does not fit its model node's descriptor."""
-
-
-def descriptor_problems(node: ModelNode, inputs: list[TensorSpec], source: str) -> list[str]:
-    """Where the ONNX ``inputs`` disagree with the node's descriptor, one sentence each."""
-    problems = []
-    by_name = {spec.name: spec for spec in inputs}
-    for declared in node.descriptor.inputs:
-        spec = by_name.get(declared.name)
-        if spec is None:
-            problems.append(
-                f"model node '{node.name}': descriptor input '{declared.name}' is not an input of "
-                f"{source} (its inputs: {describe_all(inputs)})"
-            )
-            continue
-        fixed_match = len(spec.shape) == len(declared.shape) and all(
-            have < 0 or have == want for have, want in zip(spec.shape, declared.shape, strict=True)
-        )
-        if not fixed_match:
-            problems.append(
-                f"model node '{node.name}': input '{declared.name}' has shape {list(declared.shape)} in "
-                f"descriptor.json but {list(spec.shape)} in {source}"
-            )
-    declared_names = {d.name for d in node.descriptor.inputs}
-    for spec in inputs:
-        if spec.name not in declared_names:
-            problems.append(
-                f"model node '{node.name}': {source} also needs input {spec.describe()}, which "
-                "descriptor.json does not declare"
-            )
-    return problems
 
 
 def check_model_file(node: ModelNode, path: Path, source: str | None = None) -> None:
@@ -62,7 +31,7 @@ def check_model_file(node: ModelNode, path: Path, source: str | None = None) -> 
         description = ModelSession.inspect(path, name=node.name, decoder="raw")
     except ModelLoadError as exc:
         raise ModelMismatch(f"model node '{node.name}': {exc}") from None
-    problems = descriptor_problems(node, description.inputs, label)
+    problems = descriptor_problems(node, [(t.name, t.shape, t.describe()) for t in description.inputs], label)
     if problems:
         raise ModelMismatch("\n".join(problems))
 

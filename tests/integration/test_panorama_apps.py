@@ -301,3 +301,37 @@ def test_storage_survives_an_upgrade_and_a_device_restart_which_resumes_the_app(
             wait_for(lambda: starts.read_text() == "3", 20, "the resumed app")
     finally:
         second.stop()
+
+
+def test_a_project_the_console_imported_from_a_zip_deploys_to_two_devices(tmp_path, device, client, signer):
+    import zipfile
+
+    from console_app.core.services.panorama_import import (
+        build_panorama_package,
+        open_panorama_project,
+    )
+
+    root = write_project(tmp_path / "people_counter", app_source())
+    archive = tmp_path / "people_counter.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                zf.write(path, "people_counter/" + path.relative_to(root).as_posix())
+    imported = open_panorama_project(archive)
+    try:
+        package = build_panorama_package(
+            imported, app_id="counter", name="People counter", version="1.0.0", cameras={"cam-1": PATTERN},
+            params={"zone_name": "dock-8"},
+        )
+    finally:
+        imported.close()
+    second = start_device(tmp_path / "second-device")
+    try:
+        creds = pair("127.0.0.1", second.port, second.pairing.current_code(), "pytest", signer=signer)
+        with DeviceClient("127.0.0.1", second.port, creds, signer=signer) as other:
+            for target, runtime in ((client, device), (other, second)):
+                status = target.deploy(package)
+                assert (status.kind, status.state) == ("panorama", "running")
+                wait_for(lambda runtime=runtime: (r := report(runtime)) and r["zone_name"] == "dock-8", 20, "the app on each device")
+    finally:
+        second.stop()

@@ -164,6 +164,40 @@ def map_app_path(name: str, src_dir: Path) -> Path:
     return src_dir.joinpath(*path.parts)
 
 
+def descriptor_problems(
+    node: ModelNode, inputs: list[tuple[str, tuple[int, ...], str]], source: str
+) -> list[str]:
+    """Where a model file's ``inputs`` (name, shape with -1 where dynamic, description) disagree
+    with the node's descriptor, one sentence each. A dynamic dimension accepts any size."""
+    problems = []
+    by_name = {name: (shape, text) for name, shape, text in inputs}
+    described = ", ".join(text for _, _, text in inputs) or "(none)"
+    for declared in node.descriptor.inputs:
+        found = by_name.get(declared.name)
+        if found is None:
+            problems.append(
+                f"model node '{node.name}': descriptor input '{declared.name}' is not an input of "
+                f"{source} (its inputs: {described})"
+            )
+            continue
+        shape = list(found[0])
+        fits = len(shape) == len(declared.shape) and all(
+            have < 0 or have == want for have, want in zip(shape, declared.shape)
+        )
+        if not fits:
+            problems.append(
+                f"model node '{node.name}': input '{declared.name}' has shape {list(declared.shape)} in "
+                f"descriptor.json but {shape} in {source}"
+            )
+    declared_names = {d.name for d in node.descriptor.inputs}
+    for name, _, text in inputs:
+        if name not in declared_names:
+            problems.append(
+                f"model node '{node.name}': {source} also needs input {text}, which descriptor.json does not declare"
+            )
+    return problems
+
+
 def find_graph(root: Path) -> Path:
     """The graph.json the Panorama CLI would use: the first folder under ``graphs/``."""
     graphs = root / "graphs"
