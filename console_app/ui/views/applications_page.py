@@ -23,6 +23,7 @@ from console_app.core.services.deployer import Deployer
 from console_app.core.services.snapshot_source import SnapshotSource
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.deploy_dialog import DeployDialog
+from console_app.ui.dialogs.panorama_import_dialog import PanoramaImportDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskRunner
@@ -55,6 +56,9 @@ class ApplicationsPage(QWidget):
         self._note = ""  # the outcome of the last roll back / start / stop, shown after the reload
         self.new_button = QPushButton(icon("add"), "&New app…")
         self.edit_button = QPushButton("&Edit (new version)…")
+        self.panorama_button = QPushButton("Import &Panorama app…")
+        self.panorama_button.setToolTip("Run an AWS Panorama application folder (or zip) unchanged on your devices")
+        self.panorama_dialog: PanoramaImportDialog | None = None
         self.deploy_button = QPushButton(icon("play"), "&Deploy…")
         self.rollback_button = QPushButton("Roll &back")
         self.start_button = QPushButton(icon("play"), "S&tart")
@@ -63,6 +67,7 @@ class ApplicationsPage(QWidget):
         self.rollback_button.setToolTip("Go back to the version installed before the active one")
         self.new_button.clicked.connect(self.new_app)
         self.edit_button.clicked.connect(self.edit_app)
+        self.panorama_button.clicked.connect(self.import_panorama_app)
         self.deploy_button.clicked.connect(self.deploy_app)
         self.rollback_button.clicked.connect(lambda: self._device_action("rollback"))
         self.start_button.clicked.connect(lambda: self._device_action("start"))
@@ -77,7 +82,7 @@ class ApplicationsPage(QWidget):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         row = QHBoxLayout()
-        for button in (self.new_button, self.edit_button, self.deploy_button):
+        for button in (self.new_button, self.edit_button, self.deploy_button, self.panorama_button):
             row.addWidget(button)
         row.addStretch(1)
         row.addWidget(self.reload_button)
@@ -273,6 +278,24 @@ class ApplicationsPage(QWidget):
         devices = self._context.appliances.paired_entries()
         dialog = DeployDialog(f"{app.name} {version}", lambda: library.package(app.app_id, version), self.deployer,
                               devices, self._tasks, self,
+                              preselected=[d.device_id for d in devices] if len(devices) == 1 else ())
+        dialog.finished_deploy.connect(lambda _results: self.reload_devices())
+        self._show_dialog(dialog)
+
+    def import_panorama_app(self) -> None:
+        """Open the Panorama import dialog once the registered cameras are loaded."""
+        self._tasks.run_in_background(lambda _ctx: self._options()[0], on_success=self._show_panorama_import,
+                                      progress="Loading the registered cameras")
+
+    def _show_panorama_import(self, cameras: list[CameraOption]) -> None:
+        dialog = PanoramaImportDialog(cameras, self._tasks, self._deploy_package, self._camera_credentials(), self)
+        self.panorama_dialog = dialog
+        dialog.destroyed.connect(lambda *_: setattr(self, "panorama_dialog", None))
+        self._show_dialog(dialog)
+
+    def _deploy_package(self, title: str, package: bytes) -> None:
+        devices = self._context.appliances.paired_entries()
+        dialog = DeployDialog(title, lambda: package, self.deployer, devices, self._tasks, self,
                               preselected=[d.device_id for d in devices] if len(devices) == 1 else ())
         dialog.finished_deploy.connect(lambda _results: self.reload_devices())
         self._show_dialog(dialog)
