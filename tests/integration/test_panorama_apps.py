@@ -335,3 +335,24 @@ def test_a_project_the_console_imported_from_a_zip_deploys_to_two_devices(tmp_pa
                 wait_for(lambda runtime=runtime: (r := report(runtime)) and r["zone_name"] == "dock-8", 20, "the app on each device")
     finally:
         second.stop()
+
+
+def test_the_consoles_live_feed_shows_the_code_apps_display_with_its_boxes_and_labels(device, client, credentials, signer, make_panorama_package):
+    from console_app.core.services.live_feed import LiveFeed
+
+    client.deploy(make_panorama_package(panorama_manifest()))
+    frames = []
+    feed = LiveFeed(
+        "dev-1", lambda: DeviceClient("127.0.0.1", device.port, credentials, signer=signer),
+        on_frame=lambda camera_id: frames.append(camera_id) if camera_id == "counter/cam-1" else None,
+    ).start()
+    try:
+        wait_for(lambda: frames, 20, "a frame of the app's display stream")
+        frame = wait_for(lambda: feed.take("counter/cam-1"), 10, "the frame")
+    finally:
+        feed.stop()
+    assert "counter/cam-1" in feed.camera_ids() and frame.app_id == "counter"
+    [box] = frame.detections
+    assert (round(box.x1, 3), round(box.y2, 3), box.class_id) == (0.1, 0.6, -1)
+    [(text, x, y)] = frame.labels
+    assert text.startswith("dock-1 ") and (round(x, 3), round(y, 3)) == (0.1, 0.1)

@@ -84,13 +84,14 @@ def box_caption(box: Box, toggles: OverlayToggles) -> str:
     parts = []
     if toggles.track_ids and box.track_id:
         parts.append(f"#{box.track_id}")
-    if toggles.labels:
+    if toggles.labels and (box.label or box.class_id >= 0):  # a code app's add_rect has no class
         parts.append(f"{box.label or box.class_id} {box.score:.2f}")
     return " ".join(parts)
 
 
 def paint_overlays(painter: QPainter, target: QRectF, detections: Iterable[Box], app: AppInfo | None,
-                   camera_id: str, counts: dict[str, int], toggles: OverlayToggles) -> int:
+                   camera_id: str, counts: dict[str, int], toggles: OverlayToggles,
+                   labels: Iterable[tuple[str, float, float]] = ()) -> int:
     """Paint every enabled overlay over the image drawn in ``target``; the number of shapes painted."""
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -115,6 +116,10 @@ def paint_overlays(painter: QPainter, target: QRectF, detections: Iterable[Box],
         caption = box_caption(box, toggles)
         if caption:
             _text_box(painter, rect.topLeft(), caption, color)
+            painted += 1
+    if toggles.labels:
+        for text, x, y in labels:  # texts a Panorama code app placed with media.add_label
+            _text_box(painter, _point(target, (x, y)), text, QColor("#202124"), above=False)
             painted += 1
     painter.restore()
     return painted

@@ -134,7 +134,7 @@ class LiveTile(QWidget):
             target = image_rect(frame.image.width(), frame.image.height(), QRectF(self.rect()))
             painter.drawImage(target, frame.image)
             self.overlays_painted = paint_overlays(painter, target, frame.detections, self.app,
-                                                   self.camera_id, frame.counts, self.toggles)
+                                                   self.camera_id, frame.counts, self.toggles, frame.labels)
             if frame is not self._painted:
                 self._painted = frame
                 self.frames_painted += 1
@@ -179,7 +179,7 @@ class LiveTile(QWidget):
         image = frame.image.convertToFormat(QImage.Format.Format_RGB32)
         painter = QPainter(image)
         paint_overlays(painter, QRectF(0, 0, image.width(), image.height()), frame.detections, self.app,
-                       self.camera_id, frame.counts, self.toggles)
+                       self.camera_id, frame.counts, self.toggles, frame.labels)
         painter.end()
         return image
 

@@ -31,7 +31,19 @@ from console_app.ui.widgets.tables import record_table
 from console_app.ui.wizards.app_builder_wizard import AppBuilderWizard
 
 LIBRARY_COLUMNS = ("Application", "Id", "Latest version", "Versions", "Model")
-DEVICE_COLUMNS = ("Device", "Application", "Active version", "State", "Installed versions", "Error")
+DEVICE_COLUMNS = ("Device", "Application", "Active version", "State", "Installed versions", "Error", "Code nodes")
+
+
+def code_nodes_text(app: Any) -> str:
+    """A Panorama code app's processes, e.g. ``counter_code running, 2 crashes: RuntimeError: boom``."""
+    parts = []
+    for node in app.nodes:
+        text = f"{node.name} {node.state}"
+        if node.crashes:
+            last = node.last_traceback.strip().splitlines()
+            text += f", {node.crashes} crash{'es' if node.crashes != 1 else ''}" + (f": {last[-1]}" if last else "")
+        parts.append(text)
+    return "; ".join(parts)
 
 
 class ApplicationsPage(QWidget):
@@ -200,7 +212,7 @@ class ApplicationsPage(QWidget):
         rows, problems = result
         self._device_rows = [(device_id, app) for device_id, _, app in rows]
         self.device_model.set_rows([[name, app.name or app.app_id, app.version, app.state, ", ".join(app.versions),
-                                     app.error] for _, name, app in rows])
+                                     app.error, code_nodes_text(app)] for _, name, app in rows])
         text = self._note if rows else "No applications installed on the paired devices yet."
         self._note = ""
         if problems:

@@ -58,3 +58,6 @@ def test_import_a_zipped_panorama_app_bind_a_camera_set_a_parameter_and_deploy(q
     with service.connect(device.identity.device_id) as client:
         [app] = client.list_apps()
     assert (app.app_id, app.kind, app.state) == ("counter_app", "panorama", "running")
+    page.reload_devices()
+    qtbot.waitUntil(lambda: page.device_model.rowCount() == 1, timeout=WAIT_MS)
+    assert page.device_model.rows()[0][6] == "counter_code running"
