@@ -404,16 +404,18 @@ class CodeNodeHost:
         self.stats.puts += 1
         self.stats.put_times.append(time.monotonic())
 
-    def _op_call(self, name: str, packed: dict[str, tuple]) -> list[np.ndarray]:
+    def _op_call(self, name: str, packed: dict[str, tuple]) -> tuple[list[np.ndarray], float]:
         session = self._models.get(name)
         if session is None:
             raise KeyError(f"no model node {name!r} in this app (models: {', '.join(self._models) or 'none'})")
         feeds = {key: self._unpack(value) for key, value in packed.items()}
         started = time.perf_counter()
         outputs = session.run_raw(feeds)
+        model_ms = (time.perf_counter() - started) * 1000.0
         self.stats.calls += 1
-        self.stats.call_ms += (time.perf_counter() - started) * 1000.0
-        return [np.ascontiguousarray(out) for out in outputs]
+        self.stats.call_ms += model_ms
+        # The model's own time goes back too, so the app side can tell run time from round trip.
+        return [np.ascontiguousarray(out) for out in outputs], model_ms
 
     def _op_alloc(self, nbytes: int) -> tuple[str, int]:
         size = max(_MIN_BLOCK, 1 << max(0, int(nbytes) - 1).bit_length())

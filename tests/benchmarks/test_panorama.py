@@ -23,7 +23,8 @@ def test_the_code_app_measurement_splits_each_frame_into_handoff_model_and_outpu
 
     start, end = extra["window"]
     assert any(start <= t < end for t in puts)
-    assert set(extra["app_times"]) == {"get", "preprocess", "call", "put"}
+    assert set(extra["app_times"]) == {"get", "preprocess", "call", "model", "put"}
+    assert all(m > 0 for m in extra["app_times"]["model"])
     assert extra["runtime_call_ms"] > 0
     assert idle["memory"]["rss_mib"] > 0 and idle["memory"]["pss_mib"] > 0
 

@@ -23,6 +23,7 @@ runs the app's models on the device's shared sessions.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,6 +35,8 @@ __version__ = "1.2"
 __all__ = ["media", "node", "port"]
 
 _runtime: _Runtime | None = None
+# Per thread: how long the runtime spent in the model during this thread's last call() (for timing tools).
+_call_stats = threading.local()
 
 
 class _Runtime:
@@ -210,7 +213,8 @@ class node:  # noqa: N801 - the SDK's name
         held: list[tuple[str, int]] = []
         try:
             packed = {key: runtime.channel.pack(np.asarray(value), held) for key, value in inputs.items()}
-            outputs = runtime.channel.request("call", name, packed, timeout=time_out)
+            outputs, model_ms = runtime.channel.request("call", name, packed, timeout=time_out)
+            _call_stats.model_ms = model_ms
         except TimeoutError:
             held = []  # the runtime may still be reading those blocks: never reuse them
             raise
