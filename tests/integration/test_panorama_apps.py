@@ -356,3 +356,38 @@ def test_the_consoles_live_feed_shows_the_code_apps_display_with_its_boxes_and_l
     assert (round(box.x1, 3), round(box.y2, 3), box.class_id) == (0.1, 0.6, -1)
     [(text, x, y)] = frame.labels
     assert text.startswith("dock-1 ") and (round(x, 3), round(y, 3)) == (0.1, 0.1)
+
+
+def test_sightline_ctl_deploys_a_panorama_folder_and_pauses_and_resumes_its_camera(device, tmp_path, make_package):
+    from tests.integration.test_sightline_ctl import ctl
+
+    state = tmp_path / "ctl"
+    assert ctl(device, state, "pair", device.pairing.current_code()).returncode == 0
+    folder = tmp_path / "dock-counter"
+    write_project(folder / "project", app_source())
+    (folder / "app.json").write_text(json.dumps(panorama_manifest()))
+
+    deployed = ctl(device, state, "deploy", str(folder))
+    assert deployed.returncode == 0, deployed.stderr
+    assert "deployed counter version 1.0.0: running" in deployed.stdout
+    wait_for(lambda: report(device), 20, "the app's first frames")
+
+    paused = ctl(device, state, "pause-camera", "counter", "cam-1")
+    assert paused.returncode == 0 and "camera cam-1 paused" in paused.stdout
+    frames = report(device)["frames"]
+    time.sleep(0.5)  # no event says "no frame came": give a paused camera a chance to deliver one
+    assert report(device)["frames"] <= frames + 1  # at most the get() that was already answered
+    resumed = ctl(device, state, "resume-camera", "counter", "cam-1")
+    assert resumed.returncode == 0
+    wait_for(lambda: report(device)["frames"] > frames + 1, 20, "frames after resuming")
+    ctl(device, state, "deploy", str(_detector_folder(tmp_path)))
+    refused = ctl(device, state, "pause-camera", "widgets", "cam-2")
+    assert refused.returncode == 1 and "is a detector app: its cameras cannot be paused" in refused.stderr
+
+
+def _detector_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "widgets"
+    (folder / "models").mkdir(parents=True)
+    make_constant_detector(folder / "models" / "constant.onnx", "yolov8", detections=[(140, 140, 180, 180, 0.8, 0)], num_classes=3)
+    (folder / "app.json").write_text(json.dumps(detector_manifest(camera_id="cam-2")))
+    return folder
