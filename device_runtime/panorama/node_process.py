@@ -130,7 +130,8 @@ class CodeNodeHost:
         self.crashes = 0
         self.last_traceback = ""
         self.state = "stopped"  # starting | running | backoff | stopped
-        self._log = logging.getLogger(f"sightline.app.{app_id}.{node.name}")
+        # Under "device_runtime" so the device log stream (WatchLogs) carries what the app prints.
+        self._log = logging.getLogger(f"device_runtime.code_app.{app_id}.{node.name}")
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None

@@ -391,3 +391,13 @@ def _detector_folder(tmp_path: Path) -> Path:
     make_constant_detector(folder / "models" / "constant.onnx", "yolov8", detections=[(140, 140, 180, 180, 0.8, 0)], num_classes=3)
     (folder / "app.json").write_text(json.dumps(detector_manifest(camera_id="cam-2")))
     return folder
+
+
+def test_a_code_nodes_prints_reach_the_device_log_tagged_with_app_and_node(device, client, make_panorama_package):
+    from tests.integration.conftest import first_message
+
+    client.deploy(make_panorama_package(panorama_manifest()))
+
+    with client.logs(min_level="INFO", replay=500, contains="[counter/counter_code] frame") as stream:
+        record = first_message(stream, 20, "the app's print() in the device log")
+    assert record.logger == "device_runtime.code_app.counter.counter_code" and record.level == "INFO"

@@ -212,3 +212,17 @@ def test_panorama_paths_in_python_file_functions_reach_the_apps_own_folders(tmp_
     assert (storage / "runs" / "labels.txt").read_text() == "part,person"  # pathlib + os.makedirs
     assert (storage / "copied.txt").read_text() == "part\nperson\n"  # shutil, /panorama → src/
     assert "INFO:root:started" in (tmp_path / "data" / "logs" / "counter_code" / "app.log").read_text()
+
+
+@pytest.mark.integration
+def test_a_code_node_runs_within_its_cpu_and_priority_limits(tmp_path):
+    import os
+
+    with running(tmp_path, app_source(), limits=NodeLimits(memory_mb=1024, cpu_cores=1, nice=7)) as (host, outputs):
+        pid = wait_for(lambda: host.nodes[0].pid, what="the process")
+        wait_for(lambda: outputs, what="the app running")
+        assert len(os.sched_getaffinity(pid)) == 1
+        assert os.getpriority(os.PRIO_PROCESS, pid) >= 7
+        limits = (Path(f"/proc/{pid}/limits").read_text()).splitlines()
+        [address_space] = [line for line in limits if line.startswith("Max address space")]
+        assert address_space.split()[3] == str(1024 * 1024 * 1024)
