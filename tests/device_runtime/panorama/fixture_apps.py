@@ -174,6 +174,7 @@ App().run()
 # Panorama's absolute paths, used the ways apps use them.
 PATHS_APP = '''
 import logging, os, pathlib, shutil
+import boto3  # AWS's base image had it; so does the device  # noqa: F401
 import panoramasdk
 
 logging.basicConfig(filename="/opt/aws/panorama/logs/app.log", level=logging.INFO)
