@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -22,6 +23,7 @@ from console_app.core.services.app_library import AppLibrary, InventoryCameraCre
 from console_app.core.services.deployer import Deployer
 from console_app.core.services.snapshot_source import SnapshotSource
 from console_app.ui.context import ConsoleContext
+from console_app.ui.dialogs.code_app_params_dialog import CodeAppParamsDialog
 from console_app.ui.dialogs.deploy_dialog import DeployDialog
 from console_app.ui.dialogs.panorama_import_dialog import PanoramaImportDialog
 from console_app.ui.icons import icon
@@ -75,6 +77,8 @@ class ApplicationsPage(QWidget):
         self.rollback_button = QPushButton("Roll &back")
         self.start_button = QPushButton(icon("play"), "S&tart")
         self.stop_button = QPushButton(icon("stop"), "St&op")
+        self.params_button = QPushButton("&Parameters…")
+        self.params_button.setToolTip("Tune a running code (Panorama) app's parameters live")
         self.reload_button = QPushButton(icon("refresh"), "&Reload")
         self.rollback_button.setToolTip("Go back to the version installed before the active one")
         self.new_button.clicked.connect(self.new_app)
@@ -84,6 +88,7 @@ class ApplicationsPage(QWidget):
         self.rollback_button.clicked.connect(lambda: self._device_action("rollback"))
         self.start_button.clicked.connect(lambda: self._device_action("start"))
         self.stop_button.clicked.connect(lambda: self._device_action("stop"))
+        self.params_button.clicked.connect(self.tune_code_app)
         self.reload_button.clicked.connect(self.reload)
         self.library_view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.device_view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
@@ -105,7 +110,7 @@ class ApplicationsPage(QWidget):
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         row = QHBoxLayout()
-        for button in (self.rollback_button, self.start_button, self.stop_button):
+        for button in (self.rollback_button, self.start_button, self.stop_button, self.params_button):
             row.addWidget(button)
         row.addStretch(1)
         bottom_layout.addWidget(QLabel("<b>On the paired devices</b>"))
@@ -247,6 +252,7 @@ class ApplicationsPage(QWidget):
         self.rollback_button.setEnabled(device_app is not None and len(device_app[1].versions) > 1)
         self.start_button.setEnabled(device_app is not None and device_app[1].state != "running")
         self.stop_button.setEnabled(device_app is not None and device_app[1].state == "running")
+        self.params_button.setEnabled(device_app is not None and device_app[1].kind == "panorama")
 
     # ------------------------------------------------------------ actions
 
@@ -317,6 +323,21 @@ class ApplicationsPage(QWidget):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.destroyed.connect(lambda *_: setattr(self, "dialog", None))
         dialog.open()  # window-modal, non-blocking: the GUI thread keeps running
+
+    def tune_code_app(self) -> None:
+        """Open the parameter form of the selected code app on its device."""
+        selected = self.selected_device_app()
+        if selected is None:
+            return
+        device_id, app = selected
+        service = self._context.appliances
+
+        def send(params: dict) -> Any:
+            with service.connect(device_id) as client:
+                return client.set_params(app.app_id, json.dumps(params))
+
+        params = json.loads(app.params_json) if app.params_json else {}
+        self._show_dialog(CodeAppParamsDialog(app.name or app.app_id, params, send, self._tasks, self))
 
     def _device_action(self, action: str) -> None:
         """Roll back, start or stop the selected app on its device (one click; no confirmation)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 
 from PySide6.QtCore import Qt
@@ -61,3 +62,20 @@ def test_import_a_zipped_panorama_app_bind_a_camera_set_a_parameter_and_deploy(q
     page.reload_devices()
     qtbot.waitUntil(lambda: page.device_model.rowCount() == 1, timeout=WAIT_MS)
     assert page.device_model.rows()[0][6] == "counter_code running"
+
+    page.device_view.selectRow(0)
+    assert page.params_button.isEnabled()
+    qtbot.mouseClick(page.params_button, Qt.MouseButton.LeftButton)
+    tuning = page.dialog
+    assert tuning.edits["zone_name"].text() == "dock-6" and tuning.edits["min_score"].text() == "0.5"
+    tuning.edits["zone_name"].setText("yard")
+    tuning.apply()
+    qtbot.waitUntil(lambda: tuning.status.text().startswith("Not applied"), timeout=WAIT_MS)
+    assert "does not match the constraint" in tuning.status.text() and tuning.edits["zone_name"].text() == "yard"
+    tuning.edits["zone_name"].setText("dock-9")
+    tuning.edits["min_score"].setText("0.75")
+    tuning.apply()
+    qtbot.waitUntil(lambda: tuning.status.text().startswith("Applied"), timeout=WAIT_MS)
+    with service.connect(device.identity.device_id) as client:
+        [app] = client.list_apps()
+    assert json.loads(app.params_json) == {"min_score": 0.75, "zone_name": "dock-9"}
