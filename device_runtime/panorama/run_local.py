@@ -157,6 +157,7 @@ class OutputWriter:
         self.count = 0
         self._writers: dict[str, Any] = {}
         self._frames: dict[str, int] = defaultdict(int)
+        self._to_show: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self.changed = threading.Event()
 
@@ -183,9 +184,18 @@ class OutputWriter:
                     folder.mkdir(parents=True, exist_ok=True)
                     cv2.imwrite(str(folder / f"{number:06d}.jpg"), image)
             if self.window:
-                cv2.imshow(f"run-panorama: {item.stream_id}", image)
-                cv2.waitKey(1)
+                self._to_show[item.stream_id] = image  # shown by show() on the main thread (HighGUI wants it)
         self.changed.set()
+
+    def show(self) -> None:
+        """Show the newest output of each camera in its window (call from the main thread)."""
+        if not self.window:
+            return
+        with self._lock:
+            images, self._to_show = self._to_show, {}
+        for stream_id, image in images.items():
+            cv2.imshow(f"run-panorama: {stream_id}", image)
+        cv2.waitKey(1)
 
     def close(self) -> None:
         with self._lock:
@@ -279,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
                     next_table = now + args.stats_every
                 writer.changed.wait(0.2)
                 writer.changed.clear()
+                writer.show()
         except KeyboardInterrupt:
             pass
         finally:

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def run_panorama(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
         [sys.executable, "-m", "device_runtime", "run-panorama", *args],
         capture_output=True,
@@ -57,13 +58,14 @@ def test_run_panorama_runs_a_project_on_a_real_rtsp_camera_and_a_test_pattern_wi
 
 
 @pytest.mark.integration
-def test_run_panorama_writes_video_from_a_sim_camera(tmp_path):
+def test_run_panorama_writes_video_from_a_sim_camera_and_explains_a_window_without_display(tmp_path):
     root = write_project(tmp_path / "project", app_source(call_order="name_first"))
     out = tmp_path / "out"
 
-    result = run_panorama(str(root), "--camera", "camera_node=sim://production-line?width=640&height=480", "--output", str(out), "--video", "--frames", "10", "--seconds", "60")
+    result = run_panorama(str(root), "--camera", "camera_node=sim://production-line?width=640&height=480", "--output", str(out), "--video", "--window", "--frames", "10", "--seconds", "60")
 
     assert result.returncode == 0, result.stderr
+    assert "no display; --window ignored (the output is still written)" in result.stderr
     capture = cv2.VideoCapture(str(out / "camera_node.mp4"))
     ok, frame = capture.read()
     capture.release()
