@@ -1,14 +1,15 @@
-"""Tune a running code (Panorama) app's parameters: one field per parameter node, sent live.
+"""Tune a running code (Panorama) app: its parameters (one field per parameter node) and its cameras.
 
 The values are sent in the background with ``SetParams``; the device checks
 them against the graph (type, constraint) and the dialog shows its answer.
-A refused value leaves the dialog open with what was typed.
+A refused value leaves the dialog open with what was typed. Each camera can
+be paused and resumed (Panorama's ``onSignal`` cameras start paused).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -44,7 +45,8 @@ class CodeAppParamsDialog(QDialog):
     """``send(params) -> AppStatus`` runs in the background (it calls the device)."""
 
     def __init__(self, app_name: str, params: dict[str, Any], send: Callable[[dict[str, Any]], Any],
-                 tasks: TaskRunner, parent: QWidget | None = None):
+                 tasks: TaskRunner, parent: QWidget | None = None, cameras: Sequence[str] = (),
+                 pause: Callable[[str, bool], Any] | None = None):
         super().__init__(parent)
         self.setWindowTitle(f"Parameters of {app_name}")
         self._params, self._send, self._tasks = dict(params), send, tasks
@@ -54,6 +56,18 @@ class CodeAppParamsDialog(QDialog):
             edit = QLineEdit(str(value).lower() if isinstance(value, bool) else str(value))
             self.edits[name] = edit
             form.addRow(name, edit)
+        self._pause = pause
+        self.camera_buttons: dict[str, tuple[QPushButton, QPushButton]] = {}
+        for camera in cameras if pause is not None else ():
+            pause_button, resume_button = QPushButton("Pause"), QPushButton("Resume")
+            pause_button.clicked.connect(lambda _=False, c=camera: self.set_paused(c, True))
+            resume_button.clicked.connect(lambda _=False, c=camera: self.set_paused(c, False))
+            row = QHBoxLayout()
+            row.addWidget(pause_button)
+            row.addWidget(resume_button)
+            row.addStretch(1)
+            form.addRow(f"camera {camera}", row)
+            self.camera_buttons[camera] = (pause_button, resume_button)
         self.status = QLabel("" if params else "This app has no parameters.")
         self.status.setWordWrap(True)
         self.apply_button = QPushButton("&Apply")
@@ -89,3 +103,15 @@ class CodeAppParamsDialog(QDialog):
             self.status.setText(f"Not applied: {exc}")
 
         self._tasks.run_in_background(lambda _ctx: self._send(values), on_success=done, on_failure=failed)
+
+    def set_paused(self, camera: str, paused: bool) -> None:
+        """Pause or resume one camera of the app on its device."""
+        pause = self._pause
+        if pause is None:
+            return
+        verb = "paused" if paused else "resumed"
+        self._tasks.run_in_background(
+            lambda _ctx: pause(camera, paused),
+            on_success=lambda _status: self.status.setText(f"Camera {camera} {verb}."),
+            on_failure=lambda exc: self.status.setText(f"Camera {camera} not {verb}: {exc}"),
+        )

@@ -336,8 +336,13 @@ class ApplicationsPage(QWidget):
             with service.connect(device_id) as client:
                 return client.set_params(app.app_id, json.dumps(params))
 
+        def pause(camera: str, paused: bool) -> Any:
+            with service.connect(device_id) as client:
+                return client.set_camera_paused(app.app_id, camera, paused)
+
         params = json.loads(app.params_json) if app.params_json else {}
-        self._show_dialog(CodeAppParamsDialog(app.name or app.app_id, params, send, self._tasks, self))
+        self._show_dialog(CodeAppParamsDialog(app.name or app.app_id, params, send, self._tasks, self,
+                                              cameras=list(app.camera_ids), pause=pause))
 
     def _device_action(self, action: str) -> None:
         """Roll back, start or stop the selected app on its device (one click; no confirmation)."""

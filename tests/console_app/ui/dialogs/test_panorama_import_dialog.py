@@ -79,3 +79,8 @@ def test_import_a_zipped_panorama_app_bind_a_camera_set_a_parameter_and_deploy(q
     with service.connect(device.identity.device_id) as client:
         [app] = client.list_apps()
     assert json.loads(app.params_json) == {"min_score": 0.75, "zone_name": "dock-9"}
+    camera_id = app.camera_ids[0]
+    qtbot.mouseClick(tuning.camera_buttons[camera_id][0], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tuning.status.text() == f"Camera {camera_id} paused.", timeout=WAIT_MS)
+    qtbot.mouseClick(tuning.camera_buttons[camera_id][1], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tuning.status.text() == f"Camera {camera_id} resumed.", timeout=WAIT_MS)
