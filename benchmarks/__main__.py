@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, tuple[str, bool]] = {
     "discovery": ("benchmarks.discovery", False),
     "console": ("benchmarks.console", True),
     "package": ("benchmarks.package", False),  # needs `make package` first
+    "panorama": ("benchmarks.panorama", True),
 }
 
 

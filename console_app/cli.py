@@ -6,6 +6,7 @@
     sightline-ctl --target HOST:PORT start|stop|remove APP
     sightline-ctl --target HOST:PORT rollback APP [--version V]
     sightline-ctl --target HOST:PORT params APP ['{"confidence": 0.6}']
+    sightline-ctl --target HOST:PORT pause-camera|resume-camera APP CAMERA   # code apps
     sightline-ctl --target HOST:PORT model-upload FILE.onnx --name NAME [--labels FILE]
     sightline-ctl --target HOST:PORT model-remove NAME
     sightline-ctl --target HOST:PORT events [--app APP] [--count N]
@@ -79,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("params", help="show an app's live parameters, or change them")
     s.add_argument("app")
     s.add_argument("json", nargs="?", help="a partial parameter object, merged into the current one")
+    for name, verb in (("pause-camera", "pause"), ("resume-camera", "resume")):
+        s = sub.add_parser(name, help=f"{verb} one camera of a running code (Panorama) app")
+        s.add_argument("app")
+        s.add_argument("camera")
     sub.add_parser("models", help="models stored on the device")
     s = sub.add_parser("model-upload", help="store an ONNX model on the device")
     s.add_argument("file", type=Path)
@@ -226,6 +231,9 @@ def _dispatch(args: argparse.Namespace, client: DeviceClient) -> int:
             if app is None:
                 raise DeviceCallError("ListApps", "NOT_FOUND", f"no app {args.app!r} on this device")
         print(json.dumps(json.loads(app.params_json), indent=2))
+    elif cmd in ("pause-camera", "resume-camera"):
+        app = client.set_camera_paused(args.app, args.camera, cmd == "pause-camera")
+        print(f"{app.app_id}: camera {args.camera} {'paused' if cmd == 'pause-camera' else 'resumed'}")
     elif cmd == "models":
         for m in client.list_models():
             used = f"\tused by {', '.join(m.used_by)}" if m.used_by else ""

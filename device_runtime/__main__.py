@@ -8,6 +8,7 @@
     sightline-device provision-stick /dev/sdX1 # mount, stop the service, apply, restart (udev runs this)
     sightline-device apply-update [--config FILE]  # install the staged update (root; sightline-update.service)
     sightline-device config-schema      # every setting, with its description
+    sightline-device run-panorama PROJECT_DIR --camera NODE=URL [...]   # run a Panorama app here
     sightline-device --version
 """
 
@@ -62,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="data folder (default /var/lib/sightline)")
     p.add_argument("--health-timeout", type=float, default=120.0, help="seconds the new version has (default 120)")
     p.add_argument("--dpkg-root", type=Path, help="install into this scratch root instead of / (images, tests)")
+    from device_runtime.panorama.run_local import add_arguments
+
+    panorama = sub.add_parser(
+        "run-panorama",
+        help="run an AWS Panorama project folder on this machine",
+        description="Run an AWS Panorama application folder unchanged on this machine: real RTSP, files, "
+        "sim:// and test:// cameras, overrides, parameters, annotated output and per-node timing.",
+    )
+    add_arguments(panorama)
     return parser
 
 
@@ -147,6 +157,10 @@ def provision(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "run-panorama":
+            from device_runtime.panorama.run_local import main as run_panorama
+
+            return run_panorama(args)
         if args.command == "config-schema":
             print(json.dumps(DeviceConfig.model_json_schema(), indent=2))
             return 0

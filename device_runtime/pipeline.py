@@ -34,6 +34,8 @@ class PreviewItem:
     timings_ms: dict[str, float]
     app_id: str
     provider: str
+    # Text overlays (text, x, y in [0, 1]) a code app placed with media.add_label.
+    labels: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 def snapshot_meta(item: PreviewItem) -> dict[str, Any]:

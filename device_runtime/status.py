@@ -72,33 +72,31 @@ def camera_availability(state: str, reason: str) -> str:
 
 
 def stream_state(supervisor: Any, camera_id: str) -> str:
-    source = supervisor.sources.get(camera_id)
+    # An app's own preview stream is named "<app id>/<camera id>": its state is its camera's.
+    source = supervisor.sources.get(camera_id) or supervisor.sources.get(camera_id.rpartition("/")[2])
     return source.state.value if source is not None else "stopped"
 
 
 def health(device: Any) -> pb.Health:
     supervisor = device.supervisor
     sample = read_device_health()
-    now = time.monotonic()
-    streams = []
-    for runner in supervisor.runners():
-        for camera_id, worker in list(runner.workers.items()):
-            source = worker.source
-            streams.append(
-                pb.StreamHealth(
-                    camera_id=camera_id,
-                    url=source.url,
-                    state=source.state.value,
-                    state_reason=source.state_reason or worker.error,
-                    camera_fps=source.camera_fps,
-                    inferred_fps=worker.stats.fps(now),
-                    dropped_frames=worker.dropped,
-                    inference_ms=worker.stats.inference_ms,
-                    width=source.width or 0,
-                    height=source.height or 0,
-                    availability=camera_availability(source.state.value, source.state_reason or ""),
-                )
-            )
+    streams = [
+        pb.StreamHealth(
+            camera_id=stream.camera_id,
+            url=stream.url,
+            state=stream.state,
+            state_reason=stream.state_reason,
+            camera_fps=stream.camera_fps,
+            inferred_fps=stream.inferred_fps,
+            dropped_frames=stream.dropped_frames,
+            inference_ms=stream.inference_ms,
+            width=stream.width,
+            height=stream.height,
+            availability=camera_availability(stream.state, stream.state_reason),
+        )
+        for runner in supervisor.runners()
+        for stream in runner.streams()
+    ]
     device_health = pb.DeviceHealth(
         cpu_percent=sample.cpu_percent,
         memory_percent=sample.memory_percent,

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device_runtime.app_runner import DetectorAppRunner
-from device_runtime.apps.registry import make_logic
+from device_runtime.app_runner import MANIFEST_FILE, AppRunner, NodeStatus, RunnerContext
+from device_runtime.apps.registry import app_kind, make_runner, validate_package
 from device_runtime.broadcast import Broadcast, Latest, LogEntry
 from device_runtime.config import DeviceConfig
 from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -58,8 +58,6 @@ from device_runtime.types import Frame
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FILE = "app.json"
-
 
 @dataclass
 class AppView:
@@ -76,6 +74,7 @@ class AppView:
     camera_ids: list[str]
     model: str
     manifest_json: str
+    nodes: list[NodeStatus] = field(default_factory=list)
 
 
 @dataclass
@@ -110,7 +109,7 @@ class Supervisor:
         self.events: Broadcast[Any] = Broadcast(history=500)
         self.logs: Broadcast[LogEntry] = Broadcast(history=1000, queue_size=2000)
         self.previews: Latest[PreviewItem] = Latest()
-        self._runners: dict[str, DetectorAppRunner] = {}
+        self._runners: dict[str, AppRunner] = {}
         self._errors: dict[str, str] = {}
         self._model_meta: dict[str, Any] = {}
         self._manifests: dict[tuple[str, str], Any] = {}
@@ -281,6 +280,18 @@ class Supervisor:
             log.info("app %s parameters changed", app_id)
             return self.app_view(app_id)
 
+    def set_camera_paused(self, app_id: str, camera_id: str, paused: bool) -> AppView:
+        """Pause or resume one camera of a running app (only kinds that support it)."""
+        with self._lock:
+            self._require(app_id)
+            self._current_manifest(app_id).camera(camera_id)  # UnknownCamera names the app's cameras
+            runner = self._runners.get(app_id)
+            if runner is None:
+                raise FailedPrecondition(f"app {app_id} is not running; start it before pausing a camera")
+            runner.set_paused(camera_id, paused)
+            log.info("app %s camera %s %s", app_id, camera_id, "paused" if paused else "resumed")
+            return self.app_view(app_id)
+
     def list_apps(self) -> list[AppView]:
         with self._lock:
             return [self.app_view(app_id) for app_id in self.packages.list_apps()]
@@ -309,9 +320,10 @@ class Supervisor:
             camera_ids=manifest.camera_ids(),
             model=", ".join(manifest.model_names()),
             manifest_json=manifest.redacted_json(),
+            nodes=runner.nodes() if runner is not None else [],
         )
 
-    def runners(self) -> list[DetectorAppRunner]:
+    def runners(self) -> list[AppRunner]:
         with self._lock:
             return list(self._runners.values())
 
@@ -346,7 +358,7 @@ class Supervisor:
         for app_id in self.packages.list_apps():
             for version in self.packages.versions(app_id):
                 manifest = self._manifest(app_id, version)
-                if manifest.model.file is None and name in manifest.model_names():
+                if name in app_kind(manifest.kind).stored_models(manifest):
                     users.append(app_id)
                     break
         return users
@@ -381,6 +393,10 @@ class Supervisor:
     def camera_ids(self) -> list[str]:
         return [cid for cid, _ in self.sources.items()]
 
+    def preview_ids(self) -> list[str]:
+        """Everything a preview can watch: running cameras and the apps' own preview streams."""
+        return self.camera_ids() + [pid for runner in self.runners() for pid in runner.preview_ids()]
+
     # ------------------------------------------------------------------ internals
 
     def _on_events(self, app_id: str, frame: Frame, events: list[Any], item: PreviewItem | None = None) -> None:
@@ -399,15 +415,7 @@ class Supervisor:
 
     def _validate(self, folder: Path) -> None:
         manifest = self._parse(folder)
-        for camera in manifest.cameras:
-            self.sources.check(camera.id, camera.url, manifest.id)
-        if manifest.model.file is not None:
-            model_path = folder / manifest.model.file
-            if not model_path.is_file():
-                raise InvalidArgument(f"{MANIFEST_FILE}: model.file {manifest.model.file!r} is not in the package")
-            ModelSession.inspect(model_path, decoder=manifest.model.decoder)
-        else:
-            self.models.get(manifest.model.name)  # NotFound names the model
+        validate_package(manifest, self._context(manifest.id, folder))
 
     def _parse(self, folder: Path) -> Any:
         path = folder / MANIFEST_FILE
@@ -439,16 +447,16 @@ class Supervisor:
             known = ", ".join(self.packages.list_apps()) or "none installed"
             raise NotFound(f"no app {app_id!r} on this device (apps: {known})")
 
-    def _open_model(self, app_id: str, manifest: Any) -> Any:
-        spec = manifest.model
-        if spec.file is not None:
-            path = self.packages.path(app_id, manifest.version) / spec.file
-            return self.registry.acquire(
-                spec.name or f"{app_id}/{spec.file}", path, decoder=spec.decoder, labels=spec.labels or None
-            )
-        stored = self.models.get(spec.name)
-        return self.registry.acquire(
-            spec.name, stored.path, decoder=spec.decoder or stored.decoder, labels=spec.labels or stored.labels or None
+    def _context(self, app_id: str, package_dir: Path) -> RunnerContext:
+        return RunnerContext(
+            app_id=app_id,
+            package_dir=package_dir,
+            data_dir=Path(self.config.data_dir) / "app-data" / app_id,
+            sources=self.sources,
+            registry=self.registry,
+            models=self.models,
+            on_events=self._on_events,
+            on_preview=self._on_preview,
         )
 
     def _camera_ids_of(self, app_id: str) -> set[str]:
@@ -482,21 +490,10 @@ class Supervisor:
                 )
 
     def _start(self, app_id: str) -> None:
+        # Camera passwords live in the secret store; they join the URLs in memory only.
         manifest = with_camera_passwords(self._current_manifest(app_id), self.secrets)
-        session = self._open_model(app_id, manifest)
-        runner = DetectorAppRunner(
-            manifest,
-            session,
-            self.sources,
-            make_logic=lambda m, camera_id: make_logic(m, camera_id, labels=list(session.labels)),
-            on_events=self._on_events,
-            on_preview=self._on_preview,
-        )
-        try:
-            runner.start()
-        except Exception:
-            self.registry.release(session)
-            raise
+        runner = make_runner(manifest, self._context(app_id, self.packages.path(app_id, manifest.version)))
+        runner.start()
         self._runners[app_id] = runner
         self._errors.pop(app_id, None)
 
@@ -505,12 +502,11 @@ class Supervisor:
         if runner is not None:
             self._release_runner(runner)
 
-    def _release_runner(self, runner: DetectorAppRunner) -> None:
+    def _release_runner(self, runner: AppRunner) -> None:
         runner.stop()
         for camera_id in runner.manifest.camera_ids():
             if self.sources.get(camera_id) is None:
                 self.previews.discard(camera_id)
-        self.registry.release(runner.model)
 
     def _restart(self, app_id: str) -> None:
         self._stop(app_id)

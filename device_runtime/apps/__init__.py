@@ -17,7 +17,9 @@ from device_runtime.apps.registry import (
     app_kinds,
     make_app_logic,
     make_logic,
+    make_runner,
     register_app_kind,
+    validate_package,
 )
 from device_runtime.apps.tracker import Track, Tracker
 from device_runtime.media.redact import redact_url
@@ -72,10 +74,15 @@ __all__ = [
     "app_kinds",
     "make_app_logic",
     "make_logic",
+    "make_runner",
     "manifest_json_schema",
     "merge_params",
     "migrate_manifest",
     "parse_manifest",
     "redact_url",
     "register_app_kind",
+    "validate_package",
 ]
+
+# Kinds that live outside this package register themselves on import.
+import device_runtime.panorama.kind  # noqa: E402, F401  (the "panorama" code-app kind)

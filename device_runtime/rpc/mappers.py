@@ -23,6 +23,17 @@ def app_status(view: AppView) -> pb.AppStatus:
         camera_ids=view.camera_ids,
         model=view.model,
         manifest_json=view.manifest_json,
+        nodes=[
+            pb.CodeNodeStatus(
+                name=n.name,
+                state=n.state,
+                pid=n.pid,
+                crashes=n.crashes,
+                last_traceback=n.last_traceback,
+                results_per_s=n.results_per_s,
+            )
+            for n in view.nodes
+        ],
     )
 
 
@@ -100,6 +111,7 @@ def preview_frame(item: PreviewItem, jpeg: bytes, state: str = "") -> pb.Preview
         provider=item.provider,
         sent_time=time.time(),
         state=state,
+        labels=[pb.OverlayLabel(text=text, x=x, y=y) for text, x, y in item.labels],
     )
 
 

@@ -103,6 +103,10 @@ class DeviceServicer(pb_grpc.DeviceServicer):
     def SetParams(self, request: pb.SetParamsRequest, context: grpc.ServicerContext) -> pb.AppStatus:
         return mappers.app_status(self.supervisor.set_params(request.app_id, request.params_json))
 
+    def SetCameraPaused(self, request: pb.SetCameraPausedRequest, context: grpc.ServicerContext) -> pb.AppStatus:
+        view = self.supervisor.set_camera_paused(request.app_id, request.camera_id, request.paused)
+        return mappers.app_status(view)
+
     # ---------------------------------------------------------------- models
 
     def UploadModel(self, request_iterator: Iterator[pb.UploadChunk], context: grpc.ServicerContext) -> pb.ModelInfo:
@@ -153,8 +157,8 @@ class DeviceServicer(pb_grpc.DeviceServicer):
         max_width = request.max_width if request.max_width > 0 else 640
         quality = request.jpeg_quality if 0 < request.jpeg_quality <= 100 else 75
         camera = request.camera_id or None
-        if camera is not None and camera not in self.supervisor.camera_ids():
-            known = ", ".join(self.supervisor.camera_ids()) or "none running"
+        if camera is not None and camera not in self.supervisor.preview_ids():
+            known = ", ".join(self.supervisor.preview_ids()) or "none running"
             raise InvalidArgument(f"no running camera {camera!r} (running: {known})")
         seen = 0
         while context.is_active():

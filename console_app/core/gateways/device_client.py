@@ -231,6 +231,11 @@ class DeviceClient:
         request = pb.SetParamsRequest(app_id=app_id, params_json=params_json)
         return _call("SetParams", self._stub.SetParams, request, self.timeout)
 
+    def set_camera_paused(self, app_id: str, camera_id: str, paused: bool) -> pb.AppStatus:
+        """Pause or resume one camera of a code app (Panorama ``onSignal`` cameras start paused)."""
+        request = pb.SetCameraPausedRequest(app_id=app_id, camera_id=camera_id, paused=paused)
+        return _call("SetCameraPaused", self._stub.SetCameraPaused, request, self.timeout)
+
     def upload_model(self, model: bytes | Path, name: str, labels: list[str] | None = None,
                      decoder: str = "") -> pb.ModelInfo:
         size, sha = _digest(model)

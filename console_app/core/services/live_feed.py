@@ -300,6 +300,7 @@ class LiveFeed:
             detections=boxes, counts=dict(message.counts), timings_ms=dict(message.timings_ms),
             app_id=message.app_id, provider=message.provider or self.provider,
             stream_state=message.state, fps=fps,
+            labels=tuple((label.text, label.x, label.y) for label in message.labels),
         )
 
     def _publish(self, frame: LiveFrame) -> None:

@@ -65,6 +65,7 @@ class LiveFrame:
     provider: str
     stream_state: str
     fps: float
+    labels: tuple[tuple[str, float, float], ...] = ()  # a code app's texts (add_label): text, x, y in [0, 1]
 
     @property
     def latency_ms(self) -> float:

@@ -125,7 +125,7 @@ def box_caption(box: Box, toggles: OverlayToggles) -> str:
     parts = []
     if toggles.track_ids and box.track_id:
         parts.append(f"#{box.track_id}")
-    if toggles.labels:
+    if toggles.labels and (box.label or box.class_id >= 0):  # a code app's add_rect has no class
         parts.append(f"{box.label or box.class_id} {box.score:.2f}")
     return " ".join(parts)
 
@@ -139,13 +139,16 @@ def short_caption(box: Box, toggles: OverlayToggles) -> str:
 
 def paint_overlays(painter: QPainter, target: QRectF, detections: Iterable[Box], app: AppInfo | None,
                    camera_id: str, counts: dict[str, int], toggles: OverlayToggles,
-                   chip_bounds: QRectF | None = None, drawn: list[tuple[str, QRectF, str]] | None = None) -> int:
+                   chip_bounds: QRectF | None = None, drawn: list[tuple[str, QRectF, str]] | None = None,
+                   labels: Iterable[tuple[str, float, float]] = ()) -> int:
     """Paint every enabled overlay over the image drawn in ``target``; the number of shapes painted.
 
     Order: zones and lines, boxes, box captions, then the zone and line
     chips with their counts on top of everything. Every chip stays inside
     ``target`` (and ``chip_bounds``, e.g. clear of the tile's title and
     status bars); captions never cover a count chip or another caption.
+    ``labels`` are texts a Panorama code app placed with ``media.add_label``
+    (normalised top-left corners); they are placed like captions.
     ``drawn``, when given, receives ``(kind, rect, text)`` for every chip
     painted, in painting order (kind: ``caption``, ``zone`` or ``line``).
     """
@@ -200,6 +203,16 @@ def paint_overlays(painter: QPainter, target: QRectF, detections: Iterable[Box],
                     drawn.append(("caption", chip, text))
                 painted += 1
                 break
+    if toggles.labels:
+        for text, x, y in labels:  # texts a Panorama code app placed with media.add_label
+            width, height = _chip_size(painter, text)
+            anchor = _point(target, (x, y))
+            chip = placer.place((QRectF(anchor.x(), anchor.y(), width, height),))
+            if chip is not None:
+                _paint_chip(painter, chip, text, QColor("#202124"))
+                if drawn is not None:
+                    drawn.append(("label", chip, text))
+                painted += 1
     for kind, chip, text, color in chips:
         _paint_chip(painter, chip, text, color)
         if drawn is not None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -24,7 +25,9 @@ from console_app.core.services.app_library import AppLibrary, InventoryCameraCre
 from console_app.core.services.deployer import Deployer
 from console_app.core.services.snapshot_source import SnapshotSource
 from console_app.ui.context import ConsoleContext
+from console_app.ui.dialogs.code_app_params_dialog import CodeAppParamsDialog
 from console_app.ui.dialogs.deploy_dialog import DeployDialog
+from console_app.ui.dialogs.panorama_import_dialog import PanoramaImportDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskRunner
@@ -34,7 +37,19 @@ from console_app.ui.wizards.app_builder_wizard import AppBuilderWizard
 log = logging.getLogger(__name__)
 
 LIBRARY_COLUMNS = ("Application", "Id", "Latest version", "Versions", "Model")
-DEVICE_COLUMNS = ("Device", "Application", "Active version", "State", "Installed versions", "Error")
+DEVICE_COLUMNS = ("Device", "Application", "Active version", "State", "Installed versions", "Error", "Code nodes")
+
+
+def code_nodes_text(app: Any) -> str:
+    """A Panorama code app's processes, e.g. ``counter_code running, 2 crashes: RuntimeError: boom``."""
+    parts = []
+    for node in app.nodes:
+        text = f"{node.name} {node.state}"
+        if node.crashes:
+            last = node.last_traceback.strip().splitlines()
+            text += f", {node.crashes} crash{'es' if node.crashes != 1 else ''}" + (f": {last[-1]}" if last else "")
+        parts.append(text)
+    return "; ".join(parts)
 
 
 class ApplicationsPage(QWidget):
@@ -59,18 +74,25 @@ class ApplicationsPage(QWidget):
         self._note = ""  # the outcome of the last roll back / start / stop, shown after the reload
         self.new_button = QPushButton(icon("add"), "&New app…")
         self.edit_button = QPushButton("&Edit (new version)…")
+        self.panorama_button = QPushButton("Import &Panorama app…")
+        self.panorama_button.setToolTip("Run an AWS Panorama application folder (or zip) unchanged on your devices")
+        self.panorama_dialog: PanoramaImportDialog | None = None
         self.deploy_button = QPushButton(icon("play"), "&Deploy…")
         self.rollback_button = QPushButton("Roll &back")
         self.start_button = QPushButton(icon("play"), "S&tart")
         self.stop_button = QPushButton(icon("stop"), "St&op")
+        self.params_button = QPushButton("&Parameters…")
+        self.params_button.setToolTip("Tune a running code (Panorama) app's parameters live")
         self.reload_button = QPushButton(icon("refresh"), "&Reload")
         self.rollback_button.setToolTip("Go back to the version installed before the active one")
         self.new_button.clicked.connect(self.new_app)
         self.edit_button.clicked.connect(self.edit_app)
+        self.panorama_button.clicked.connect(self.import_panorama_app)
         self.deploy_button.clicked.connect(self.deploy_app)
         self.rollback_button.clicked.connect(lambda: self._device_action("rollback"))
         self.start_button.clicked.connect(lambda: self._device_action("start"))
         self.stop_button.clicked.connect(lambda: self._device_action("stop"))
+        self.params_button.clicked.connect(self.tune_code_app)
         self.reload_button.clicked.connect(self.reload)
         self.library_view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.device_view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
@@ -81,7 +103,7 @@ class ApplicationsPage(QWidget):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         row = QHBoxLayout()
-        for button in (self.new_button, self.edit_button, self.deploy_button):
+        for button in (self.new_button, self.edit_button, self.deploy_button, self.panorama_button):
             row.addWidget(button)
         row.addStretch(1)
         row.addWidget(self.reload_button)
@@ -92,7 +114,7 @@ class ApplicationsPage(QWidget):
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         row = QHBoxLayout()
-        for button in (self.rollback_button, self.start_button, self.stop_button):
+        for button in (self.rollback_button, self.start_button, self.stop_button, self.params_button):
             row.addWidget(button)
         row.addStretch(1)
         bottom_layout.addWidget(QLabel("<b>On the paired devices</b>"))
@@ -199,7 +221,7 @@ class ApplicationsPage(QWidget):
         rows, problems = result
         self._device_rows = [(device_id, app) for device_id, _, app in rows]
         self.device_model.set_rows([[name, app.name or app.app_id, app.version, app.state, ", ".join(app.versions),
-                                     app.error] for _, name, app in rows])
+                                     app.error, code_nodes_text(app)] for _, name, app in rows])
         text = self._note if rows else "No applications installed on the paired devices yet."
         self._note = ""
         if problems:
@@ -234,6 +256,7 @@ class ApplicationsPage(QWidget):
         self.rollback_button.setEnabled(device_app is not None and len(device_app[1].versions) > 1)
         self.start_button.setEnabled(device_app is not None and device_app[1].state != "running")
         self.stop_button.setEnabled(device_app is not None and device_app[1].state == "running")
+        self.params_button.setEnabled(device_app is not None and device_app[1].kind == "panorama")
 
     # ------------------------------------------------------------ actions
 
@@ -295,11 +318,49 @@ class ApplicationsPage(QWidget):
         dialog.finished_deploy.connect(lambda _results: self.reload_devices())
         self._show_dialog(dialog)
 
+    def import_panorama_app(self) -> None:
+        """Open the Panorama import dialog once the registered cameras are loaded."""
+        self._tasks.run_in_background(lambda _ctx: self._options()[0], on_success=self._show_panorama_import,
+                                      progress="Loading the registered cameras")
+
+    def _show_panorama_import(self, cameras: list[CameraOption]) -> None:
+        dialog = PanoramaImportDialog(cameras, self._tasks, self._deploy_package, self._camera_credentials(), self)
+        self.panorama_dialog = dialog
+        dialog.destroyed.connect(lambda *_: setattr(self, "panorama_dialog", None))
+        self._show_dialog(dialog)
+
+    def _deploy_package(self, title: str, package: bytes) -> None:
+        devices = self._context.appliances.paired_entries()
+        dialog = DeployDialog(title, lambda: package, self.deployer, devices, self._tasks, self,
+                              preselected=[d.device_id for d in devices] if len(devices) == 1 else ())
+        dialog.finished_deploy.connect(lambda _results: self.reload_devices())
+        self._show_dialog(dialog)
+
     def _show_dialog(self, dialog: QDialog) -> None:
         self.dialog = dialog
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.destroyed.connect(lambda *_: setattr(self, "dialog", None))
         dialog.open()  # window-modal, non-blocking: the GUI thread keeps running
+
+    def tune_code_app(self) -> None:
+        """Open the parameter form of the selected code app on its device."""
+        selected = self.selected_device_app()
+        if selected is None:
+            return
+        device_id, app = selected
+        service = self._context.appliances
+
+        def send(params: dict) -> Any:
+            with service.connect(device_id) as client:
+                return client.set_params(app.app_id, json.dumps(params))
+
+        def pause(camera: str, paused: bool) -> Any:
+            with service.connect(device_id) as client:
+                return client.set_camera_paused(app.app_id, camera, paused)
+
+        params = json.loads(app.params_json) if app.params_json else {}
+        self._show_dialog(CodeAppParamsDialog(app.name or app.app_id, params, send, self._tasks, self,
+                                              cameras=list(app.camera_ids), pause=pause))
 
     def _device_action(self, action: str) -> None:
         """Roll back, start or stop the selected app on its device (one click; no confirmation)."""

@@ -240,11 +240,27 @@ AppManifest = AppManifestBase
 """The type to annotate "any kind of manifest" with."""
 
 _MANIFEST_KINDS: dict[str, type[AppManifestBase]] = {}
+_RUNTIMES: dict[str, Any] = {}
 
 
-def register_manifest_kind(kind: str, manifest_type: type[AppManifestBase]) -> None:
-    """Make :func:`parse_manifest` accept ``"kind": kind`` and validate it with ``manifest_type``."""
+def register_manifest_kind(
+    kind: str, manifest_type: type[AppManifestBase], runtime: Any = None
+) -> None:
+    """Make :func:`parse_manifest` accept ``"kind": kind`` and validate it with ``manifest_type``.
+
+    This is the one registry of app kinds. The device attaches what runs a
+    kind as ``runtime`` (an ``device_runtime.apps.registry.AppKind``); the
+    console registers and reads only manifest types. Registering again
+    replaces the earlier entry; ``runtime=None`` keeps an attached runtime.
+    """
     _MANIFEST_KINDS[kind] = manifest_type
+    if runtime is not None:
+        _RUNTIMES[kind] = runtime
+
+
+def kind_runtime(kind: str) -> Any:
+    """What the device attached to ``kind`` with :func:`register_manifest_kind`; ``None`` if nothing."""
+    return _RUNTIMES.get(kind)
 
 
 def manifest_kinds() -> list[str]:

@@ -152,7 +152,7 @@ class AppRef(_message.Message):
     def __init__(self, app_id: _Optional[str] = ...) -> None: ...
 
 class AppStatus(_message.Message):
-    __slots__ = ("app_id", "name", "kind", "version", "state", "error", "versions", "params_json", "camera_ids", "model", "manifest_json")
+    __slots__ = ("app_id", "name", "kind", "version", "state", "error", "versions", "params_json", "camera_ids", "model", "manifest_json", "nodes")
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +164,7 @@ class AppStatus(_message.Message):
     CAMERA_IDS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MANIFEST_JSON_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
     app_id: str
     name: str
     kind: str
@@ -175,7 +176,24 @@ class AppStatus(_message.Message):
     camera_ids: _containers.RepeatedScalarFieldContainer[str]
     model: str
     manifest_json: str
-    def __init__(self, app_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[str] = ..., error: _Optional[str] = ..., versions: _Optional[_Iterable[str]] = ..., params_json: _Optional[str] = ..., camera_ids: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., manifest_json: _Optional[str] = ...) -> None: ...
+    nodes: _containers.RepeatedCompositeFieldContainer[CodeNodeStatus]
+    def __init__(self, app_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[str] = ..., error: _Optional[str] = ..., versions: _Optional[_Iterable[str]] = ..., params_json: _Optional[str] = ..., camera_ids: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., manifest_json: _Optional[str] = ..., nodes: _Optional[_Iterable[_Union[CodeNodeStatus, _Mapping]]] = ...) -> None: ...
+
+class CodeNodeStatus(_message.Message):
+    __slots__ = ("name", "state", "pid", "crashes", "last_traceback", "results_per_s")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    CRASHES_FIELD_NUMBER: _ClassVar[int]
+    LAST_TRACEBACK_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    state: str
+    pid: int
+    crashes: int
+    last_traceback: str
+    results_per_s: float
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., pid: _Optional[int] = ..., crashes: _Optional[int] = ..., last_traceback: _Optional[str] = ..., results_per_s: _Optional[float] = ...) -> None: ...
 
 class ListAppsRequest(_message.Message):
     __slots__ = ()
@@ -206,6 +224,16 @@ class SetParamsRequest(_message.Message):
     app_id: str
     params_json: str
     def __init__(self, app_id: _Optional[str] = ..., params_json: _Optional[str] = ...) -> None: ...
+
+class SetCameraPausedRequest(_message.Message):
+    __slots__ = ("app_id", "camera_id", "paused")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    camera_id: str
+    paused: bool
+    def __init__(self, app_id: _Optional[str] = ..., camera_id: _Optional[str] = ..., paused: _Optional[bool] = ...) -> None: ...
 
 class UploadHeader(_message.Message):
     __slots__ = ("filename", "size", "sha256", "name", "labels", "decoder", "signature", "secrets")
@@ -385,7 +413,7 @@ class BoxDetection(_message.Message):
     def __init__(self, x1: _Optional[float] = ..., y1: _Optional[float] = ..., x2: _Optional[float] = ..., y2: _Optional[float] = ..., score: _Optional[float] = ..., class_id: _Optional[int] = ..., label: _Optional[str] = ..., track_id: _Optional[int] = ...) -> None: ...
 
 class PreviewFrame(_message.Message):
-    __slots__ = ("camera_id", "seq", "capture_time", "jpeg", "width", "height", "detections", "timings_ms", "app_id", "counts", "provider", "sent_time", "state", "state_reason")
+    __slots__ = ("camera_id", "seq", "capture_time", "jpeg", "width", "height", "detections", "timings_ms", "app_id", "counts", "provider", "sent_time", "state", "state_reason", "labels")
     class TimingsMsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -414,6 +442,7 @@ class PreviewFrame(_message.Message):
     SENT_TIME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     seq: int
     capture_time: float
@@ -428,7 +457,18 @@ class PreviewFrame(_message.Message):
     sent_time: float
     state: str
     state_reason: str
-    def __init__(self, camera_id: _Optional[str] = ..., seq: _Optional[int] = ..., capture_time: _Optional[float] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[BoxDetection, _Mapping]]] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., app_id: _Optional[str] = ..., counts: _Optional[_Mapping[str, int]] = ..., provider: _Optional[str] = ..., sent_time: _Optional[float] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ...) -> None: ...
+    labels: _containers.RepeatedCompositeFieldContainer[OverlayLabel]
+    def __init__(self, camera_id: _Optional[str] = ..., seq: _Optional[int] = ..., capture_time: _Optional[float] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[BoxDetection, _Mapping]]] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., app_id: _Optional[str] = ..., counts: _Optional[_Mapping[str, int]] = ..., provider: _Optional[str] = ..., sent_time: _Optional[float] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[OverlayLabel, _Mapping]]] = ...) -> None: ...
+
+class OverlayLabel(_message.Message):
+    __slots__ = ("text", "x", "y")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    x: float
+    y: float
+    def __init__(self, text: _Optional[str] = ..., x: _Optional[float] = ..., y: _Optional[float] = ...) -> None: ...
 
 class SnapshotRequest(_message.Message):
     __slots__ = ("camera_id", "snapshot_id", "max_width")

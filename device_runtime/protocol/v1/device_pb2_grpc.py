@@ -154,6 +154,11 @@ class DeviceStub:
                 request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.GetUpdateStatusRequest.SerializeToString,
                 response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
                 _registered_method=True)
+        self.SetCameraPaused = channel.unary_unary(
+                '/sightline.device.v1.Device/SetCameraPaused',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.SetCameraPausedRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AppStatus.FromString,
+                _registered_method=True)
 
 
 class DeviceServicer:
@@ -327,6 +332,13 @@ class DeviceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetCameraPaused(self, request, context):
+        """Pause or resume one camera of a code app (Panorama "onSignal" cameras start paused).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeviceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -449,6 +461,11 @@ def add_DeviceServicer_to_server(servicer, server):
                     servicer.GetUpdateStatus,
                     request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.GetUpdateStatusRequest.FromString,
                     response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.SerializeToString,
+            ),
+            'SetCameraPaused': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCameraPaused,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.SetCameraPausedRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AppStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1099,6 +1116,33 @@ class Device:
             '/sightline.device.v1.Device/GetUpdateStatus',
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.GetUpdateStatusRequest.SerializeToString,
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.UpdateStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCameraPaused(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sightline.device.v1.Device/SetCameraPaused',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.SetCameraPausedRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.AppStatus.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,18 +15,18 @@ from device_runtime.apps import (
     app_kinds,
     make_app_logic,
     make_logic,
+    make_runner,
     parse_manifest,
     register_app_kind,
 )
-from device_runtime.apps import registry as registry_module
 from device_runtime.errors import FailedPrecondition, NotFound
 from device_runtime.protocol.apps import manifest as manifest_module
 from device_runtime.protocol.apps.manifest import AppManifestBase
 from device_runtime.types import Detection
 
 
-def test_the_detector_kind_is_registered():
-    assert app_kinds() == ["detector"]
+def test_the_detector_and_panorama_kinds_are_registered():
+    assert app_kinds() == ["detector", "panorama"]
 
 
 def test_make_app_logic_builds_one_detector_logic_per_camera(manifest_data):
@@ -82,27 +82,29 @@ def test_set_params_flow_reaches_the_running_logic(manifest_data):
 
 
 class _CodeAppManifest(AppManifestBase):
-    """A stand-in for the planned Panorama kind: its own fields, no per-frame logic."""
+    """A stand-in for another code-app kind: its own fields, no per-frame logic, no runner."""
 
-    kind: Literal["panorama"] = Field(title="App kind", description="A code app.")
+    kind: Literal["script"] = Field(title="App kind", description="A code app.")
     graph: str = Field(title="Graph", description="Path of graph.json inside the package.")
 
 
 def test_a_new_kind_plugs_in_without_touching_the_detector(monkeypatch, manifest_data):
     # Registries are module-level; give this test private copies.
-    monkeypatch.setattr(registry_module, "_KINDS", dict(registry_module._KINDS))
+    monkeypatch.setattr(manifest_module, "_RUNTIMES", dict(manifest_module._RUNTIMES))
     monkeypatch.setattr(manifest_module, "_MANIFEST_KINDS", dict(manifest_module._MANIFEST_KINDS))
-    register_app_kind(AppKind("panorama", _CodeAppManifest, make_logic=None, runs_in_process=False))
+    register_app_kind(AppKind("script", _CodeAppManifest, make_runner=None))
     data = {k: manifest_data[k] for k in ("schema", "id", "name", "version", "cameras")}
 
-    code_app = parse_manifest({**data, "kind": "panorama", "graph": "graphs/app/graph.json"})
+    code_app = parse_manifest({**data, "kind": "script", "graph": "graphs/app/graph.json"})
 
-    assert app_kinds() == ["detector", "panorama"]
+    assert app_kinds() == ["detector", "panorama", "script"]
     assert isinstance(code_app, _CodeAppManifest) and code_app.model_names() == []
     assert code_app.redacted()["cameras"][0]["url"] == "rtsp://user:***@10.0.0.5/stream1"
     with pytest.raises(UnsupportedAppKind, match="does not run in the frame pipeline") as caught:
         make_app_logic(code_app)
     assert isinstance(caught.value, FailedPrecondition)
+    with pytest.raises(UnsupportedAppKind, match="which this device cannot run"):
+        make_runner(code_app, None)
     with pytest.raises(Exception, match="have no live parameters"):
         code_app.with_params({"confidence": 0.5})
     assert isinstance(

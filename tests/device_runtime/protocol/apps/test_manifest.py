@@ -92,8 +92,8 @@ BAD_MANIFESTS = [
         "it is missing",
     ),
     (
-        lambda d: d.update(kind="panorama"),
-        "kind: must be one of the app kinds this runtime knows (detector), got 'panorama'",
+        lambda d: d.update(kind="lua"),
+        "kind: must be one of the app kinds this runtime knows (detector, panorama), got 'lua'",
     ),
     (lambda d: d.update(cameras=[]), "app.json: cameras: needs at least 1 item(s), got 0"),
     (
