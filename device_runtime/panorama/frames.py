@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from device_runtime.sources.redact import redact_url
+from device_runtime.media.redact import redact_url
 from device_runtime.types import Frame
 
 RING_SLOTS = 4  # frames a node may hold on to before a slot is reused

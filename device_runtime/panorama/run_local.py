@@ -35,13 +35,13 @@ import numpy as np
 
 from device_runtime.errors import InvalidArgument, SightlineError
 from device_runtime.inference.registry import ModelRegistry
+from device_runtime.media.redact import redact_url
 from device_runtime.panorama.app_host import PanoramaAppHost, StreamBinding, validate_params
 from device_runtime.panorama.models import acquire_model, check_model_file
 from device_runtime.panorama.node_process import NodeLimits, OutputMedia
 from device_runtime.protocol.panorama.dockerfile import read_dockerfile
 from device_runtime.protocol.panorama.project import PanoramaProject, load_project
 from device_runtime.sources.factory import open_source
-from device_runtime.sources.redact import redact_url
 from device_runtime.sources_pool import SourcePool
 
 log = logging.getLogger(__name__)
