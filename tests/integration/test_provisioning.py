@@ -94,7 +94,8 @@ def line_app_package(tmp_path: Path, make_package) -> Path:
     manifest = detector_manifest(
         app_id="line", camera_url="sim://production-line?seed=7&width=640&height=480&fps=15",
         model={"name": "sightline-demo"},
-        params={"confidence": 0.4, "lines": [{"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]},
+        params={"confidence": 0.4, "geometry": {"cam-1": {"lines": [
+            {"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]}}},
     )
     path = tmp_path / "line-1.0.0.tar.gz"
     path.write_bytes(make_package(manifest, bundle_model=False))

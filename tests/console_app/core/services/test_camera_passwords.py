@@ -115,11 +115,11 @@ def wait_live(service: ApplianceService, device_id: str, version: str) -> None:
 
 
 def test_no_password_in_any_file_or_log_after_deploy_rollback_and_restart(
-        tmp_path, camera, console, all_logs, start_device, loop):
+        tmp_path, camera, console, all_logs, start_device, workers):
     folder, library = console
     device_dir = tmp_path / "device"
     runtime = start_device(data_dir=device_dir)
-    service = ApplianceService(FilePairingStore(folder / "pairings"), loop, ["127.0.0.1"], client_name="secrets test")
+    service = ApplianceService(FilePairingStore(folder / "pairings"), workers, ["127.0.0.1"], client_name="secrets test")
     try:
         service.add_by_address("127.0.0.1", runtime.port)
         device_id = runtime.identity.device_id
@@ -155,13 +155,13 @@ def test_no_password_in_any_file_or_log_after_deploy_rollback_and_restart(
 
 
 def test_an_app_installed_with_a_password_in_its_manifest_is_migrated_on_start(
-        tmp_path, camera, all_logs, start_device, loop):
+        tmp_path, camera, all_logs, start_device, workers):
     """What an older runtime left on disk: the password inside an installed app.json, no secret store entry."""
     from console_app.core.packaging import build_package_from_members
 
     device_dir = tmp_path / "device"
     runtime = start_device(data_dir=device_dir)
-    service = ApplianceService(FilePairingStore(tmp_path / "pairings"), loop, ["127.0.0.1"], client_name="old")
+    service = ApplianceService(FilePairingStore(tmp_path / "pairings"), workers, ["127.0.0.1"], client_name="old")
     model = make_constant_detector(tmp_path / "det.onnx", "yolov8", [(10, 10, 60, 60, 0.9, 0)])
     manifest = {
         "schema": "sightline.app/v1", "id": "gate", "name": "Gate", "version": "1.0.0", "kind": "detector",
@@ -231,10 +231,10 @@ def test_a_hand_written_app_folder_is_packaged_without_its_camera_passwords(tmp_
     assert build_package_without_passwords(folder) == (build_package(folder), {})
 
 
-def test_removing_the_last_app_that_reads_a_camera_removes_its_password(tmp_path, console, start_device, loop):
+def test_removing_the_last_app_that_reads_a_camera_removes_its_password(tmp_path, console, start_device, workers):
     folder, library = console
     runtime = start_device(data_dir=tmp_path / "device")
-    service = ApplianceService(FilePairingStore(folder / "pairings"), loop, ["127.0.0.1"], client_name="remove")
+    service = ApplianceService(FilePairingStore(folder / "pairings"), workers, ["127.0.0.1"], client_name="remove")
     try:
         service.add_by_address("127.0.0.1", runtime.port)
         device_id = runtime.identity.device_id
