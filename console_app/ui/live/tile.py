@@ -149,7 +149,7 @@ class LiveTile(QWidget):
             chips: list[tuple[str, QRectF, str]] = []
             self.overlays_painted = paint_overlays(painter, target, frame.detections, self.app,
                                                    self.camera_id, frame.counts, self.toggles, clear, chips,
-                                                   frame.labels)
+                                                   labels=frame.labels)
             self.chips_painted = [(kind, text) for kind, _, text in chips]
             if frame is not self._painted:
                 self._painted = frame
@@ -200,7 +200,7 @@ class LiveTile(QWidget):
         image = frame.image.convertToFormat(QImage.Format.Format_RGB32)
         painter = QPainter(image)
         paint_overlays(painter, QRectF(0, 0, image.width(), image.height()), frame.detections, self.app,
-                       self.camera_id, frame.counts, self.toggles, frame.labels)
+                       self.camera_id, frame.counts, self.toggles, labels=frame.labels)
         painter.end()
         return image
 

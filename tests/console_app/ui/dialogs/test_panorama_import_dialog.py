@@ -26,7 +26,7 @@ def test_import_a_zipped_panorama_app_bind_a_camera_set_a_parameter_and_deploy(q
         for path in sorted(root.rglob("*")):
             if path.is_file():
                 zf.write(path, "people_counter/" + path.relative_to(root).as_posix())
-    page = ApplicationsPage(console_context, TaskRunner(console_context.loop))
+    page = ApplicationsPage(console_context, TaskRunner(console_context.workers))
     qtbot.addWidget(page)
     page.show()
 
