@@ -92,6 +92,21 @@ class DeviceConfig(BaseModel):
         title="Log level",
         description="DEBUG, INFO, WARNING or ERROR.",
     )
+    outbox_max_mb: int = Field(
+        default=256,
+        ge=1,
+        le=1024 * 1024,
+        title="Outbox size limit (MiB)",
+        description="Largest size of the queue of undelivered output messages (MQTT, PLC, webhook, ...) in "
+        "the data folder; past it the oldest messages are dropped and counted per output.",
+    )
+    outbox_max_age_h: float = Field(
+        default=168.0,
+        gt=0,
+        title="Outbox age limit (hours)",
+        description="Undelivered output messages older than this are dropped and counted per output "
+        "(default a week: survives a long weekend without the network).",
+    )
 
     @field_validator("listen")
     @classmethod

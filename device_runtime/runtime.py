@@ -42,6 +42,7 @@ class DeviceRuntime:
         # Named secrets (camera passwords, output tokens) filled over the paired connection.
         self.secrets = SecretStore(config.data_dir)
         self.supervisor = Supervisor(config, **supervisor_options)
+        self.supervisor.outputs.use_secrets(self.secrets.get)
         self.hardware = hardware_info()
         self._log_handler = LogBroadcastHandler(self.supervisor.logs)
         self._server: grpc.Server | None = None

@@ -32,6 +32,7 @@ from device_runtime.config import DeviceConfig
 from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.session import ModelSession
+from device_runtime.outputs.dispatcher import OutputDispatcher
 from device_runtime.pipeline import PreviewItem, encode_jpeg
 from device_runtime.protocol.apps.manifest import parse_manifest
 from device_runtime.protocol.package_signature import key_fingerprint
@@ -93,6 +94,14 @@ class Supervisor:
         self.events: Broadcast[Any] = Broadcast(history=500)
         self.logs: Broadcast[LogEntry] = Broadcast(history=1000, queue_size=2000)
         self.previews: Latest[PreviewItem] = Latest()
+        # App outputs (MQTT, PLCs, webhooks, ...) through the durable outbox; secrets come
+        # from the runtime's SecretStore (DeviceRuntime calls outputs.use_secrets).
+        self.outputs = OutputDispatcher(
+            data,
+            device=config.name,
+            max_bytes=config.outbox_max_mb * 1024 * 1024,
+            max_age_s=config.outbox_max_age_h * 3600.0,
+        )
         self._runners: dict[str, DetectorAppRunner] = {}
         self._errors: dict[str, str] = {}
         self._model_meta: dict[str, Any] = {}
@@ -121,6 +130,7 @@ class Supervisor:
             runners, self._runners = list(self._runners.values()), {}
         for runner in runners:
             self._release_runner(runner)
+        self.outputs.close()
         self.sources.close()
         self.registry.close()
 
@@ -347,10 +357,12 @@ class Supervisor:
     # ------------------------------------------------------------------ internals
 
     def _on_events(self, app_id: str, frame: Frame, events: list[Any]) -> None:
-        snapshot_id = self.snapshots.save(encode_jpeg(frame.image, 960))
+        jpeg = encode_jpeg(frame.image, 960)
+        snapshot_id = self.snapshots.save(jpeg)
         for event in events:
             event.snapshot_id = snapshot_id
             self.events.publish(event)
+        self.outputs.submit(app_id, events, jpeg)
 
     def _on_preview(self, camera_id: str, item: PreviewItem) -> None:
         self.previews.put(camera_id, item)
@@ -431,8 +443,10 @@ class Supervisor:
             raise
         self._runners[app_id] = runner
         self._errors.pop(app_id, None)
+        self.outputs.attach(manifest)
 
     def _stop(self, app_id: str) -> None:
+        self.outputs.detach(app_id)
         runner = self._runners.pop(app_id, None)
         if runner is not None:
             self._release_runner(runner)
