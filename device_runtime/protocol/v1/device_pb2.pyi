@@ -128,20 +128,54 @@ class StreamHealth(_message.Message):
     def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class Health(_message.Message):
-    __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning")
+    __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning", "outputs")
     TIME_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     STREAMS_FIELD_NUMBER: _ClassVar[int]
     APPS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_WARNING_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     time: float
     device: DeviceHealth
     streams: _containers.RepeatedCompositeFieldContainer[StreamHealth]
     apps: _containers.RepeatedCompositeFieldContainer[AppStatus]
     active_provider: str
     provider_warning: str
-    def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ...) -> None: ...
+    outputs: _containers.RepeatedCompositeFieldContainer[OutputHealth]
+    def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[OutputHealth, _Mapping]]] = ...) -> None: ...
+
+class OutputHealth(_message.Message):
+    __slots__ = ("app_id", "name", "kind", "state", "delivered", "queued", "failed", "dropped", "suppressed", "last_error", "last_error_time", "last_delivered_time", "oldest_queued_time", "queued_bytes")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_DELIVERED_TIME_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_QUEUED_TIME_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    name: str
+    kind: str
+    state: str
+    delivered: int
+    queued: int
+    failed: int
+    dropped: int
+    suppressed: int
+    last_error: str
+    last_error_time: float
+    last_delivered_time: float
+    oldest_queued_time: float
+    queued_bytes: int
+    def __init__(self, app_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., state: _Optional[str] = ..., delivered: _Optional[int] = ..., queued: _Optional[int] = ..., failed: _Optional[int] = ..., dropped: _Optional[int] = ..., suppressed: _Optional[int] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ..., last_delivered_time: _Optional[float] = ..., oldest_queued_time: _Optional[float] = ..., queued_bytes: _Optional[int] = ...) -> None: ...
 
 class AppRef(_message.Message):
     __slots__ = ("app_id",)
