@@ -407,6 +407,13 @@ class ModbusOutput(_OutputBase):
     )
     value: int = Field(default=1, ge=0, le=65535, title="Value", description="Value written when set (coils: any non-zero is ON).")
     pulse_ms: int = Field(default=500, ge=1, le=60000, title="Pulse length", description="Milliseconds the pulse lasts.")
+    stale_after_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        title="Stale after",
+        description="Events older than this many seconds when the PLC is reachable again are not written "
+        "(counted as dropped): a reject pulse for a part long gone must not fire. 0: always write.",
+    )
     timeout_s: float = Field(default=3.0, gt=0, le=60, title="Timeout", description="Seconds to wait for the PLC.")
 
     @model_validator(mode="after")

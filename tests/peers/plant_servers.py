@@ -1,0 +1,172 @@
+"""Real plant-side servers on 127.0.0.1 for output tests: Modbus TCP (pymodbus), OPC UA (asyncua), HTTP.
+
+- :class:`ModbusServer`: pymodbus's TCP server with 32 coils and 32 holding
+  registers (unit 1); every write request it receives is recorded with its
+  arrival time (through pymodbus's ``trace_pdu`` hook), and a write past
+  address 31 is answered with "illegal data address", as a PLC does.
+- :class:`OpcUaServer`: asyncua's server with ``ns=2;s=Line3.Count`` (Int32),
+  ``Line3.Alarm`` (Boolean), ``Line3.LastDefect`` (String), all writable, and
+  ``Line3.ReadOnly`` (Int32) that refuses writes (BadNotWritable).
+- :class:`HttpReceiver`: a stdlib HTTP server that records each request and
+  answers with the status the test sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.peers.mosquitto import free_port
+
+
+class ModbusServer:
+    """pymodbus ModbusTcpServer in a thread with its own event loop."""
+
+    SIZE = 32
+
+    def __init__(self) -> None:
+        from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
+
+        # pymodbus 3.x's sequential blocks start one above the first address they serve.
+        device = ModbusDeviceContext(
+            co=ModbusSequentialDataBlock(1, [0] * self.SIZE), hr=ModbusSequentialDataBlock(1, [0] * self.SIZE)
+        )
+        self.context = ModbusServerContext(devices=device, single=True)
+        self.port = free_port()
+        self.writes: list[tuple[float, str, int, Any]] = []
+        self._loop = asyncio.new_event_loop()
+        self._server: Any = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._ready = threading.Event()
+
+    def _trace(self, sending: bool, pdu: Any) -> Any:
+        name = type(pdu).__name__
+        if not sending and name.startswith("Write"):
+            value = pdu.bits[0] if "Coil" in name else pdu.registers[0]
+            self.writes.append((time.monotonic(), "coil" if "Coil" in name else "register", pdu.address, value))
+        return pdu
+
+    def _run(self) -> None:
+        from pymodbus.server import ModbusTcpServer
+
+        async def main() -> None:
+            self._server = ModbusTcpServer(self.context, address=("127.0.0.1", self.port), trace_pdu=self._trace)
+            self._loop.call_soon(self._ready.set)
+            await self._server.serve_forever()
+
+        self._loop.run_until_complete(main())
+
+    def start(self) -> ModbusServer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the Modbus server did not start")
+        from pymodbus.client import ModbusTcpClient
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            client = ModbusTcpClient("127.0.0.1", port=self.port, timeout=1, retries=0)
+            if client.connect():
+                client.close()
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("the Modbus server is not listening")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(10)
+        self._thread.join(10)
+
+    def __enter__(self) -> ModbusServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class OpcUaServer:
+    """asyncua's (synchronous wrapper) server on a free port, no security, anonymous access."""
+
+    def __init__(self) -> None:
+        from asyncua import ua
+        from asyncua.sync import Server
+
+        self.port = free_port()
+        self.url = f"opc.tcp://127.0.0.1:{self.port}/sightline/"
+        self.server = Server()
+        self.server.set_endpoint(self.url)
+        self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        idx = self.server.register_namespace("urn:sightline:test-plant")
+        line = self.server.nodes.objects.add_object(idx, "Line3")
+        self.nodes = {}
+        for name, value, kind in (
+            ("Count", 0, ua.VariantType.Int32),
+            ("Alarm", False, ua.VariantType.Boolean),
+            ("LastDefect", "", ua.VariantType.String),
+            ("ReadOnly", 0, ua.VariantType.Int32),
+        ):
+            node = line.add_variable(f"ns={idx};s=Line3.{name}", name, ua.Variant(value, kind))
+            if name != "ReadOnly":
+                node.set_writable()
+            self.nodes[name] = node
+        self.namespace = idx
+
+    def value(self, name: str) -> Any:
+        return self.nodes[name].read_value()
+
+    def __enter__(self) -> OpcUaServer:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class HttpReceiver:
+    """Records POSTs; answers ``status`` (200 unless the test changes it)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append(Request(self.path, dict(self.headers.items()), body))
+                answer = b'{"ok": true}' if receiver.status < 300 else b'{"error": "nope"}'
+                self.send_response(receiver.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HttpReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
