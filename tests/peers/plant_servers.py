@@ -30,7 +30,11 @@ class ModbusServer:
     SIZE = 32
 
     def __init__(self) -> None:
-        from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
+        from pymodbus.datastore import (
+            ModbusDeviceContext,
+            ModbusSequentialDataBlock,
+            ModbusServerContext,
+        )
 
         # pymodbus 3.x's sequential blocks start one above the first address they serve.
         device = ModbusDeviceContext(
