@@ -13,6 +13,7 @@ from device_runtime.broadcast import LogBroadcastHandler
 from device_runtime.config import DeviceConfig
 from device_runtime.discovery.advertiser import Advertiser
 from device_runtime.health import hardware_info
+from device_runtime.metrics import MetricsServer
 from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
 from device_runtime.rpc.interceptor import DeviceInterceptor
 from device_runtime.rpc.servicer import DeviceServicer
@@ -47,6 +48,7 @@ class DeviceRuntime:
         self._log_handler = LogBroadcastHandler(self.supervisor.logs)
         self._server: grpc.Server | None = None
         self._advertiser: Advertiser | None = None
+        self.metrics: MetricsServer | None = None
         self.port = 0
 
     @property
@@ -89,6 +91,8 @@ class DeviceRuntime:
                 interfaces=self.config.interfaces,
             )
             self._advertiser.start()
+        if self.config.metrics_listen:
+            self.metrics = MetricsServer(self, self.config.metrics_listen).start()
         providers = self.supervisor.registry.providers
         log.info("device %s (%s) serving on %s; inference on %s", self.config.name,
                  self.identity.device_id, self.address, providers.active)
@@ -102,6 +106,9 @@ class DeviceRuntime:
             self._server.wait_for_termination()
 
     def stop(self, grace: float = 1.0) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
         if self._advertiser is not None:
             self._advertiser.stop()
             self._advertiser = None
