@@ -1,0 +1,184 @@
+"""Outputs: outbox throughput to a real Mosquitto, and what three outputs cost the pipeline.
+
+    python -m benchmarks.outputs            # 20 000 events; 3 rounds of 10 s per pipeline configuration
+    python -m benchmarks.outputs --quick    # 5 000 events; 1 round of 4 s
+
+* **outbox**: a dispatcher with one MQTT output (QoS 1, so every message waits
+  for the broker's PUBACK) to a Mosquitto started here on 127.0.0.1. N events
+  are submitted as fast as one thread can; ``persisted/s`` is N over the time
+  until the outbox reports all of them on disk (SQLite WAL, synchronous=FULL),
+  ``delivered/s`` N over the time until the broker acknowledged the last one
+  and a subscriber received it.
+* **pipeline**: the product pipeline of :mod:`benchmarks.pipeline` (one
+  stream, the line-safety app, the demo model) with its events fed to an
+  :class:`OutputDispatcher` that has three outputs attached (MQTT to
+  Mosquitto, a webhook to a local HTTP server, Modbus TCP to a pymodbus
+  server) against the same dispatcher with none. Rounds alternate; each
+  configuration's best round counts. Target: with / without >= 0.98.
+
+Writes ``benchmarks/results/outputs.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+from benchmarks.common import RESULTS_DIR, BenchmarkError, machine, wait_for_quiet, write_results
+from benchmarks.media import make_clip
+from benchmarks.pipeline import LABELS, MODEL, measure_pipeline
+from device_runtime.apps.events import AppEvent
+from device_runtime.inference.registry import ModelRegistry
+from device_runtime.inference.settings import SessionSettings
+from device_runtime.outputs.dispatcher import OutputDispatcher, output_key
+from device_runtime.protocol.apps.manifest import parse_manifest
+from tests.peers.mosquitto import PASSWORD, USER, MosquittoBroker, Subscriber
+from tests.peers.plant_servers import HttpReceiver, ModbusServer
+
+RESULTS = RESULTS_DIR / "outputs.json"
+TARGET_RATIO = 0.98
+SECRET = "output/mqtt/password"
+
+
+@dataclass(frozen=True)
+class Mode:
+    events: int
+    pipeline_s: float
+    warmup_s: float
+    rounds: int
+    quiet_wait_s: float
+
+
+QUICK = Mode(events=5000, pipeline_s=4.0, warmup_s=1.0, rounds=1, quiet_wait_s=3.0)
+FULL = Mode(events=20000, pipeline_s=10.0, warmup_s=2.0, rounds=3, quiet_wait_s=15.0)
+
+
+def _manifest(app_id: str, outputs: list[dict]) -> object:
+    return parse_manifest(
+        {
+            "schema": "sightline.app/v1", "id": app_id, "name": app_id, "version": "1.0.0", "kind": "detector",
+            "cameras": [{"id": "bench-0", "url": "test://pattern"}], "model": {"name": "demo"}, "outputs": outputs,
+        }
+    )
+
+
+def measure_outbox(folder: Path, broker: MosquittoBroker, events: int) -> dict:
+    """Events/s persisted and delivered (PUBACK + received) through one QoS 1 MQTT output."""
+    subscriber = Subscriber(broker, "bench/#")
+    dispatcher = OutputDispatcher(folder / "outbox-bench", device="bench", secrets={SECRET: PASSWORD}.get)
+    try:
+        dispatcher.attach(_manifest("bench", [{"kind": "mqtt", "name": "mqtt", "url": f"mqtt://127.0.0.1:{broker.port}",
+                                               "username": USER, "password_secret": SECRET, "topic": "bench/{event}"}]))
+        now = time.time()
+        started = time.perf_counter()
+        for n in range(events):
+            event = AppEvent(type="line_crossed", time=now + n * 1e-3, app_id="bench", camera_id="bench-0",
+                             label="part", track_id=n, line="exit", direction="in", count=n)
+            dispatcher.submit("bench", [event])
+        submitted = time.perf_counter() - started
+        if not dispatcher.outbox.flush(120):
+            raise BenchmarkError("the outbox did not persist the events within 120 s")
+        persisted = time.perf_counter() - started
+        key = output_key("bench", "mqtt")
+        deadline = time.monotonic() + 300
+        while dispatcher.outbox.counters(key).delivered < events or len(subscriber.snapshot()) < events:
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"only {dispatcher.outbox.counters(key).delivered} of {events} delivered in 300 s")
+            time.sleep(0.01)
+        delivered = time.perf_counter() - started
+    finally:
+        dispatcher.close()
+        subscriber.close()
+    return {
+        "events": events,
+        "submit_us_per_event": round(submitted / events * 1e6, 1),
+        "persisted_per_s": round(events / persisted, 0),
+        "delivered_per_s": round(events / delivered, 0),
+        "qos": 1,
+    }
+
+
+def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> dict:
+    """Pipeline results/s with three outputs attached against none, alternating rounds."""
+    clip = make_clip()
+    registry = ModelRegistry(SessionSettings())
+    session = registry.acquire("sightline-demo", MODEL, labels=LABELS.read_text().split())
+    with HttpReceiver() as http, ModbusServer() as plc:
+        outputs = [
+            {"kind": "mqtt", "name": "mqtt", "url": f"mqtt://127.0.0.1:{broker.port}", "username": USER,
+             "password_secret": SECRET, "topic": "bench/{camera}/{event}"},
+            {"kind": "webhook", "name": "hook", "url": f"{http.url}/events"},
+            {"kind": "modbus", "name": "plc", "host": "127.0.0.1", "port": plc.port, "address": 1, "mode": "occupied"},
+        ]
+        with_outputs = OutputDispatcher(folder / "with", device="bench", secrets={SECRET: PASSWORD}.get)
+        without = OutputDispatcher(folder / "without", device="bench")
+        with_outputs.attach(_manifest("line-safety", outputs))
+        without.attach(_manifest("line-safety", []))
+        rates: dict[str, list[float]] = {"none": [], "three": []}
+        events = {"none": 0, "three": 0}
+        try:
+            for _ in range(mode.rounds):
+                for name, dispatcher in (("none", without), ("three", with_outputs)):
+                    counted = [0]
+
+                    def on_events(app_id, frame, items, dispatcher=dispatcher, counted=counted):
+                        counted[0] += len(items)
+                        dispatcher.submit(app_id, items)
+
+                    wait_for_quiet(mode.quiet_wait_s)
+                    sample = measure_pipeline(clip, session, 1, mode.pipeline_s, mode.warmup_s, on_events=on_events)
+                    rates[name].append(sample.fps)
+                    events[name] += counted[0]
+            statuses = {s.name: s.counters for s in with_outputs.statuses()}
+        finally:
+            with_outputs.close()
+            without.close()
+            registry.release(session)
+    none, three = max(rates["none"]), max(rates["three"])
+    return {
+        "results_per_s_no_outputs": round(none, 1),
+        "results_per_s_three_outputs": round(three, 1),
+        "ratio": round(three / none, 3),
+        "target": TARGET_RATIO,
+        "events_per_round": round(events["three"] / mode.rounds, 1),
+        "delivered": {name: c.delivered for name, c in statuses.items()},
+        "rounds": mode.rounds,
+        "seconds_per_round": mode.pipeline_s,
+        "provider": session.active_provider,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.outputs", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer events, one short round")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
+    args = parser.parse_args(argv)
+    mode = QUICK if args.quick else FULL
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    print(f"outputs benchmark ({'quick' if args.quick else 'full'})", flush=True)
+    print(f"machine: {machine()}; onnxruntime {ort.__version__}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="sightline-bench-outputs-") as tmp:
+        folder = Path(tmp)
+        with MosquittoBroker(folder / "mosquitto") as broker:
+            outbox = measure_outbox(folder, broker, mode.events)
+            pipeline = measure_pipeline_cost(folder, broker, mode)
+    verdict = "ok" if pipeline["ratio"] >= TARGET_RATIO else "MISS"
+    print(f"outbox: {outbox['events']} events, submit {outbox['submit_us_per_event']} us/event, "
+          f"persisted {outbox['persisted_per_s']:.0f}/s, delivered to Mosquitto (QoS 1) {outbox['delivered_per_s']:.0f}/s")
+    print(f"pipeline: {pipeline['results_per_s_no_outputs']} results/s without outputs, "
+          f"{pipeline['results_per_s_three_outputs']} with three; ratio {pipeline['ratio']:.3f} "
+          f"(target {TARGET_RATIO}) {verdict}; {pipeline['events_per_round']} events per round")
+    results = {"machine": machine(), "outbox": outbox, "pipeline": pipeline}
+    write_results(args.output, results)
+    print(f"wrote {args.output}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
