@@ -33,8 +33,10 @@ from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound,
 from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.session import ModelSession
 from device_runtime.outputs.dispatcher import OutputDispatcher
+from device_runtime.outputs.sinks.base import DeliveryError
 from device_runtime.pipeline import PreviewItem, encode_jpeg
 from device_runtime.protocol.apps.manifest import parse_manifest
+from device_runtime.protocol.apps.outputs import parse_output
 from device_runtime.protocol.package_signature import key_fingerprint
 from device_runtime.security.package_signing import verify_package_signature
 from device_runtime.snapshots import SnapshotStore
@@ -350,6 +352,20 @@ class Supervisor:
             known = ", ".join(sorted(self.previews.keys())) or "none running"
             raise NotFound(f"no frames from camera {camera_id!r} (cameras with frames: {known})")
         return encode_jpeg(item.frame.image, max_width), item
+
+    # ------------------------------------------------------------------ outputs
+
+    def test_output(self, output_json: str, secrets: dict[str, str], app_id: str = "test") -> tuple[bool, str]:
+        """Send one sample event to the output described by ``output_json``: (delivered?, the answer).
+
+        ``secrets`` are used for this call only, before the device's own store.
+        A malformed output is InvalidArgument naming the field.
+        """
+        spec = parse_output(output_json)
+        try:
+            return True, self.outputs.send_test(spec, app_id, extra_secrets=secrets)
+        except DeliveryError as exc:
+            return False, str(exc)
 
     def camera_ids(self) -> list[str]:
         return [cid for cid, _ in self.sources.items()]

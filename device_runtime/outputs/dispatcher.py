@@ -132,9 +132,10 @@ class Delivery:
             try:
                 delivered = self.sink.deliver(messages)
                 self._outbox.ack(self.key, [m.id for m in messages[:delivered]])
-                if self.retrying or self._backoff.attempts:
+                if self.retrying:
                     log.info("output %s: delivering again", self.key)
-                    self._outbox.clear_error(self.key)
+                # Also after a restart: the error stored before it no longer holds.
+                self._outbox.clear_error(self.key)
                 self.retrying = False
                 self._backoff.reset()
             except Exception as exc:

@@ -178,6 +178,10 @@ class DeviceServicer(pb_grpc.DeviceServicer):
             return pb.PreviewFrame(jpeg=jpeg)
         return mappers.preview_frame(item, jpeg, status.stream_state(self.supervisor, request.camera_id))
 
+    def TestOutput(self, request: pb.TestOutputRequest, context: grpc.ServicerContext) -> pb.TestOutputResponse:
+        ok, answer = self.supervisor.test_output(request.output_json, dict(request.secrets), request.app_id or "test")
+        return pb.TestOutputResponse(ok=ok, answer=answer)
+
     def ProbeCamera(self, request: pb.ProbeCameraRequest, context: grpc.ServicerContext) -> pb.ProbeCameraResponse:
         if not request.url:
             raise InvalidArgument("probe needs a camera URL")

@@ -103,12 +103,40 @@ def test_a_killed_device_loses_no_queued_event_while_the_broker_is_down(tmp_path
         order = [received.index(k) for k in expected]
         assert order == sorted(order), "first arrivals are in the order the events happened"
         with DeviceClient("127.0.0.1", restarted.port, creds) as client:
-            with client.health(interval_s=0.2) as stream:
-                health = next(iter(stream))
-            [output] = [o for o in health.outputs if o.name == "plant-mqtt"]
-            assert output.kind == "mqtt" and output.dropped == 0
-            assert output.delivered >= len(expected)
+
+            def caught_up():
+                with client.health(interval_s=0.2) as stream:
+                    health = next(iter(stream))
+                found = [o for o in health.outputs if o.name == "plant-mqtt"]
+                return found[0] if found and found[0].delivered >= len(expected) and found[0].last_error == "" else None
+
+            output = wait_for(caught_up, 30, "health to show the queue delivered")
+            assert output.kind == "mqtt" and output.dropped == 0 and output.state == "ok"
+            assert output.failed > 0, "the outage shows in the failed attempts"
     finally:
         assert restarted.stop() == 0
         subscriber.close()
         broker.close()
+
+
+def test_test_output_reports_what_the_server_answered_and_refuses_a_bad_output(client) -> None:
+    from console_app.core.gateways.device_client import DeviceCallError
+    from tests.peers.plant_servers import HttpReceiver
+
+    with HttpReceiver() as receiver:
+        output = {"kind": "webhook", "name": "chat", "url": f"{receiver.url}/hook", "header_secrets": {"Authorization": "output/chat/token"}}
+        reply = client.test_output(output, {"output/chat/token": "Bearer typed-in-the-form"})
+        assert (reply.ok, reply.answer) == (True, 'HTTP 200 OK: {"ok": true}')
+        assert receiver.requests[0].headers["Authorization"] == "Bearer typed-in-the-form"
+        assert receiver.requests[0].json()["event"] == "zone_entered"
+        receiver.status = 500
+        reply = client.test_output(output, {"output/chat/token": "Bearer typed-in-the-form"})
+    assert reply.ok is False
+    assert reply.answer.startswith(f"{receiver.url}/hook answered HTTP 500")
+    missing = client.test_output(output, {})
+    assert (missing.ok, missing.answer) == (
+        False, "header Authorization: secret 'output/chat/token' is not on this device; deploy the app again from a console that has it"
+    )
+    with pytest.raises(DeviceCallError) as error:
+        client.test_output({"kind": "webhook", "name": "chat", "url": "ftp://nowhere"})
+    assert error.value.code == "INVALID_ARGUMENT" and "url" in str(error.value)

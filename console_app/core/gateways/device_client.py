@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -270,6 +271,15 @@ class DeviceClient:
     def snapshot(self, camera_id: str = "", snapshot_id: str = "", max_width: int = 0) -> pb.PreviewFrame:
         request = pb.SnapshotRequest(camera_id=camera_id, snapshot_id=snapshot_id, max_width=max_width)
         return _call("GetSnapshot", self._stub.GetSnapshot, request, self.timeout)
+
+    def test_output(self, output: dict, secrets: dict[str, str] | None = None, app_id: str = "test",
+                    timeout_s: float = 60.0) -> pb.TestOutputResponse:
+        """Have the device send one sample event to ``output`` (a manifest ``outputs`` entry); its answer.
+
+        ``secrets`` (name -> value) travel over the paired TLS channel for this test only.
+        """
+        request = pb.TestOutputRequest(output_json=json.dumps(output), secrets=dict(secrets or {}), app_id=app_id)
+        return _call("TestOutput", self._stub.TestOutput, request, timeout_s)
 
     def probe_camera(self, url: str, timeout_ms: int = 5000) -> pb.ProbeCameraResponse:
         request = pb.ProbeCameraRequest(url=url, timeout_ms=timeout_ms)

@@ -18,15 +18,24 @@ payload is every field (:func:`default_payload`).
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import re
 import string
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from device_runtime.protocol.apps.validation import FieldProblems, StrictModel, show_value
+from device_runtime.protocol.apps.errors import ManifestError
+from device_runtime.protocol.apps.validation import (
+    FieldProblems,
+    StrictModel,
+    describe_error,
+    describe_validation_error,
+    format_loc,
+    show_value,
+)
 
 EVENT_KINDS = ("zone_entered", "zone_left", "line_crossed", "count_changed", "dwell_exceeded")
 
@@ -557,3 +566,41 @@ def output_problems(
                         )
                     )
     return problems
+
+
+_OUTPUT_ADAPTER: TypeAdapter[Any] = TypeAdapter(OutputSpec)
+
+
+def parse_output(data: str | bytes | Mapping[str, Any], source: str = "output") -> Any:
+    """One output (JSON text or data) validated into its kind's model; ManifestError naming each problem."""
+    raw = load_output_json(data, source)
+    try:
+        return _OUTPUT_ADAPTER.validate_python(raw)
+    except ValidationError as error:
+        raise ManifestError(describe_validation_error(error, source)) from None
+
+
+def output_field_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(field path, problem)`` for one output's data; empty when it is valid (for forms)."""
+    try:
+        _OUTPUT_ADAPTER.validate_python(dict(data))
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            for loc, message in describe_error(item):
+                # The first element is the union's tag (the kind); forms name fields without it.
+                path = format_loc(loc[1:] if loc and loc[0] == data.get("kind") else loc)
+                problems.append((path, message))
+        return problems
+    return []
+
+
+def load_output_json(data: str | bytes | Mapping[str, Any], source: str) -> dict[str, Any]:
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            raise ManifestError([f"{source}: not valid JSON: {exc}"]) from None
+    if not isinstance(data, Mapping):
+        raise ManifestError([f"{source}: expected a JSON object"])
+    return dict(data)

@@ -478,6 +478,31 @@ class ProbeCameraRequest(_message.Message):
     timeout_ms: int
     def __init__(self, url: _Optional[str] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
+class TestOutputRequest(_message.Message):
+    __slots__ = ("output_json", "secrets", "app_id")
+    class SecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    OUTPUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    output_json: str
+    secrets: _containers.ScalarMap[str, str]
+    app_id: str
+    def __init__(self, output_json: _Optional[str] = ..., secrets: _Optional[_Mapping[str, str]] = ..., app_id: _Optional[str] = ...) -> None: ...
+
+class TestOutputResponse(_message.Message):
+    __slots__ = ("ok", "answer")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    answer: str
+    def __init__(self, ok: _Optional[bool] = ..., answer: _Optional[str] = ...) -> None: ...
+
 class ProbeCameraResponse(_message.Message):
     __slots__ = ("ok", "error", "width", "height", "fps", "codec", "jpeg", "open_ms")
     OK_FIELD_NUMBER: _ClassVar[int]
