@@ -20,6 +20,7 @@ from console_app.core.services.app_builder import AppBuilder
 from console_app.core.services.app_builder_types import CameraOption, ModelOption
 from console_app.core.services.app_library import AppLibrary, InventoryCameraCredentials
 from console_app.core.services.deployer import Deployer
+from console_app.core.services.output_drafts import send_test_event
 from console_app.core.services.snapshot_source import SnapshotSource
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.deploy_dialog import DeployDialog
@@ -259,8 +260,10 @@ class ApplicationsPage(QWidget):
             builder = AppBuilder.from_version(version.manifest, version.model_id, cameras, models)
         library = self.app_library()
         snapshot = SnapshotSource(self._context.appliances, self._camera_credentials())
+        appliances = self._context.appliances
         wizard = AppBuilderWizard(builder, self._tasks, lambda manifest, model_id: library.save_version(manifest, model_id),
-                                  snapshot, self)
+                                  snapshot, self, credentials=self._context.credentials,
+                                  test_output=lambda entry, secrets: send_test_event(appliances, entry, secrets))
         wizard.accepted.connect(self.reload)
         self._show_dialog(wizard)
 
