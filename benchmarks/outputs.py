@@ -1,6 +1,6 @@
 """Outputs: outbox throughput to a real Mosquitto, and what three outputs cost the pipeline.
 
-    python -m benchmarks.outputs            # 20 000 events; 3 rounds of 10 s per pipeline configuration
+    python -m benchmarks.outputs            # 20 000 events; 5 rounds of 10 s per pipeline configuration
     python -m benchmarks.outputs --quick    # 5 000 events; 1 round of 4 s
 
 * **outbox**: a dispatcher with one MQTT output (QoS 1, so every message waits
@@ -22,7 +22,10 @@ Writes ``benchmarks/results/outputs.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,7 +33,14 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from benchmarks.common import RESULTS_DIR, BenchmarkError, machine, wait_for_quiet, write_results
+from benchmarks.common import (
+    RESULTS_DIR,
+    ROOT,
+    BenchmarkError,
+    machine,
+    wait_for_quiet,
+    write_results,
+)
 from benchmarks.media import make_clip
 from benchmarks.pipeline import LABELS, MODEL, measure_pipeline
 from device_runtime.apps.events import AppEvent
@@ -39,7 +49,6 @@ from device_runtime.inference.settings import SessionSettings
 from device_runtime.outputs.dispatcher import OutputDispatcher, output_key
 from device_runtime.protocol.apps.manifest import parse_manifest
 from tests.peers.mosquitto import PASSWORD, USER, MosquittoBroker, Subscriber
-from tests.peers.plant_servers import HttpReceiver, ModbusServer
 
 RESULTS = RESULTS_DIR / "outputs.json"
 TARGET_RATIO = 0.98
@@ -56,7 +65,7 @@ class Mode:
 
 
 QUICK = Mode(events=5000, pipeline_s=4.0, warmup_s=1.0, rounds=1, quiet_wait_s=3.0)
-FULL = Mode(events=20000, pipeline_s=10.0, warmup_s=2.0, rounds=3, quiet_wait_s=15.0)
+FULL = Mode(events=20000, pipeline_s=10.0, warmup_s=2.0, rounds=5, quiet_wait_s=15.0)
 
 
 def _manifest(app_id: str, outputs: list[dict]) -> object:
@@ -109,12 +118,19 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
     clip = make_clip()
     registry = ModelRegistry(SessionSettings())
     session = registry.acquire("sightline-demo", MODEL, labels=LABELS.read_text().split())
-    with HttpReceiver() as http, ModbusServer() as plc:
+    # The plant side (HTTP receiver, PLC) runs in its own process, as on its own machine.
+    plant = subprocess.Popen([sys.executable, "-m", "tests.peers.plant_servers"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = plant.stdout.readline() if plant.stdout else ""
+        if not line:
+            raise BenchmarkError("the plant servers process did not start")
+        ports = json.loads(line)
         outputs = [
             {"kind": "mqtt", "name": "mqtt", "url": f"mqtt://127.0.0.1:{broker.port}", "username": USER,
              "password_secret": SECRET, "topic": "bench/{camera}/{event}"},
-            {"kind": "webhook", "name": "hook", "url": f"{http.url}/events"},
-            {"kind": "modbus", "name": "plc", "host": "127.0.0.1", "port": plc.port, "address": 1, "mode": "occupied"},
+            {"kind": "webhook", "name": "hook", "url": f"{ports['http']}/events"},
+            {"kind": "modbus", "name": "plc", "host": "127.0.0.1", "port": ports["modbus"], "address": 1, "mode": "occupied"},
         ]
         with_outputs = OutputDispatcher(folder / "with", device="bench", secrets={SECRET: PASSWORD}.get)
         without = OutputDispatcher(folder / "without", device="bench")
@@ -140,6 +156,10 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
             with_outputs.close()
             without.close()
             registry.release(session)
+    finally:
+        if plant.stdin:
+            plant.stdin.close()
+        plant.wait(30)
     none, three = max(rates["none"]), max(rates["three"])
     return {
         "results_per_s_no_outputs": round(none, 1),

@@ -174,3 +174,21 @@ class HttpReceiver:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def serve_in_this_process() -> None:
+    """``python -m tests.peers.plant_servers``: an HTTP receiver and a Modbus server until stdin closes.
+
+    Prints ``{"http": URL, "modbus": PORT}`` as one JSON line first. Benchmarks
+    run the plant side in its own process, as it would be on its own machine,
+    so its CPU is not charged to the device being measured.
+    """
+    import sys
+
+    with HttpReceiver() as http, ModbusServer() as plc:
+        print(json.dumps({"http": http.url, "modbus": plc.port}), flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    serve_in_this_process()
