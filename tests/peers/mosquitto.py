@@ -2,8 +2,9 @@
 
 Each broker gets a folder with ``mosquitto.conf``, a password file made by
 ``mosquitto_passwd``, and a throwaway CA plus a server certificate for
-127.0.0.1. Two listeners: plain (``port``) and TLS (``tls_port``), both
-requiring a user name and password. :meth:`stop` and :meth:`start` keep the
+127.0.0.1. Three listeners: plain (``port``) and TLS (``tls_port``), both
+requiring a user name and password, and TLS with a client certificate
+(``x509_port``, as AWS IoT Core on 8883; :func:`make_client_cert`). :meth:`stop` and :meth:`start` keep the
 ports, so a test can take the broker away and bring it back.
 
 :class:`Subscriber` is a paho-mqtt client that records every message on a
@@ -41,10 +42,34 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def make_client_cert(folder: Path, common_name: str) -> tuple[str, str]:
+    """A client certificate signed by the broker's CA (as AWS IoT issues a thing's); (cert PEM, key PEM)."""
+    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+    now = dt.datetime.now(dt.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key).decode()
+
+
 def make_ca_and_server_cert(folder: Path) -> tuple[Path, Path, Path]:
     """A CA and a server certificate for 127.0.0.1 signed by it; returns (ca.pem, server.pem, server.key)."""
     now = dt.datetime.now(dt.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
+    (folder / "ca.key").write_bytes(_pem_key(ca_key))
     ca = (
         x509.CertificateBuilder()
         .subject_name(_name("sightline test CA"))
@@ -85,6 +110,7 @@ class MosquittoBroker:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.tls_port = free_port()
+        self.x509_port = free_port()
         self.ca_path, cert, key = make_ca_and_server_cert(self.folder)
         passwords = self.folder / "passwords"
         subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), USER, PASSWORD], check=True, capture_output=True)
@@ -110,6 +136,13 @@ class MosquittoBroker:
                     f"cafile {self.ca_path}",
                     f"certfile {cert}",
                     f"keyfile {key}",
+                    # As AWS IoT Core: TLS with a client certificate instead of a password.
+                    f"listener {self.x509_port} 127.0.0.1",
+                    f"cafile {self.ca_path}",
+                    f"certfile {cert}",
+                    f"keyfile {key}",
+                    "require_certificate true",
+                    "use_identity_as_username true",
                     "",
                 ]
             )

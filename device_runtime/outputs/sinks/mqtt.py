@@ -112,6 +112,15 @@ class MqttSink(Sink):
             result = self._connect_result
             self._drop_client()
             raise DeliveryError(f"the MQTT broker at {where} refused the connection: {result}")
+        if self._lost:
+            self._drop_client()
+            if self.tls and not spec.client_cert:
+                hint = "; does it require a client certificate, as AWS IoT Core does?"
+            elif spec.client_cert:
+                hint = f"; is the client certificate registered and allowed to connect as {client_id!r}?"
+            else:
+                hint = ""
+            raise DeliveryError(f"the MQTT broker at {where} closed the connection before accepting it{hint}")
         if spec.online_topic:
             client.publish(render_text(spec.online_topic, self._template_fields()), "online", qos=1, retain=True)
         return client

@@ -186,3 +186,27 @@ def test_events_during_a_broker_outage_all_arrive_in_order_after_it_returns(brok
     assert counters.delivered == sent and counters.dropped == 0 and counters.failed > 0
     assert counters.last_error == "", "a recovered output shows no error"
     subscriber.close()
+
+
+def test_an_x509_client_certificate_authenticates_as_aws_iot_core_does(broker, make_dispatcher) -> None:
+    from tests.peers.mosquitto import make_client_cert
+
+    cert, key = make_client_cert(broker.folder, "line3-thing")
+    subscriber = Subscriber(broker, "plant/#")
+    dispatcher = make_dispatcher({"output/iot/key": key})
+    spec = {"kind": "mqtt", "name": "iot", "url": f"mqtts://127.0.0.1:{broker.x509_port}", "ca_cert": broker.ca_pem,
+            "client_cert": cert, "client_key_secret": "output/iot/key", "client_id": "line3-thing",
+            "topic": "plant/{app}/{event}"}
+    dispatcher.attach(manifest_with([spec]))
+    dispatcher.submit("line3", [zone_event(1)])
+    [(topic, _, _)] = subscriber.wait_for(lambda ms: len(ms) == 1)
+    assert topic == "plant/line3/zone_entered"
+
+    without_cert = {k: v for k, v in spec.items() if k not in ("client_cert", "client_key_secret")}
+    with pytest.raises(DeliveryError) as refused:
+        dispatcher.send_test(manifest_with([without_cert]).outputs[0], "line3")
+    assert str(refused.value) == (
+        f"the MQTT broker at 127.0.0.1:{broker.x509_port} closed the connection before accepting it; "
+        "does it require a client certificate, as AWS IoT Core does?"
+    )
+    subscriber.close()
