@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tests.peers.mosquitto import free_port
@@ -92,10 +93,45 @@ class ModbusServer:
         self.stop()
 
 
-class OpcUaServer:
-    """asyncua's (synchronous wrapper) server on a free port, no security, anonymous access."""
+def make_opcua_certificate(application_uri: str, server: bool = False) -> tuple[str, str]:
+    """A self-signed RSA application certificate as OPC UA wants it (URI in the SAN); (cert PEM, key PEM)."""
+    import datetime as dt
 
-    def __init__(self) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, application_uri.rsplit(":", 1)[-1])])
+    usage = x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=True,
+                          data_encipherment=True, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                          encipher_only=False, decipher_only=False)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(application_uri)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.ExtendedKeyUsage(
+            [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+class OpcUaServer:
+    """asyncua's (synchronous wrapper) server on a free port, anonymous access.
+
+    ``secured_in``: a folder for the server's certificate; then the only
+    endpoint is Basic256Sha256 with SignAndEncrypt (no plain endpoint).
+    """
+
+    def __init__(self, secured_in: Path | None = None) -> None:
         from asyncua import ua
         from asyncua.sync import Server
 
@@ -103,7 +139,16 @@ class OpcUaServer:
         self.url = f"opc.tcp://127.0.0.1:{self.port}/sightline/"
         self.server = Server()
         self.server.set_endpoint(self.url)
-        self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if secured_in is None:
+            self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        else:
+            secured_in.mkdir(parents=True, exist_ok=True)
+            cert, key = make_opcua_certificate("urn:sightline:test-plant", server=True)
+            (secured_in / "server.pem").write_text(cert)
+            (secured_in / "server-key.pem").write_text(key)
+            self.server.load_certificate(str(secured_in / "server.pem"))
+            self.server.load_private_key(str(secured_in / "server-key.pem"))
+            self.server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
         idx = self.server.register_namespace("urn:sightline:test-plant")
         line = self.server.nodes.objects.add_object(idx, "Line3")
         self.nodes = {}

@@ -83,6 +83,9 @@ class OpcUaSink(Sink):
                 if password is not None:
                     client.set_password(password)
             if spec.security_policy != "None":
+                uri = _application_uri(spec.certificate)
+                if uri:  # servers check that the session's application URI is the certificate's
+                    client.application_uri = uri
                 client.set_security_string(self._security_string())
             client.connect()
         except DeliveryError:
@@ -99,6 +102,12 @@ class OpcUaSink(Sink):
             raise DeliveryError(f"cannot reach the OPC UA server at {spec.url}: {exc or type(exc).__name__}") from None
         except Exception as exc:  # asyncua raises plain Exceptions for handshake problems
             self._close_client(client)
+            if "No matching endpoints" in str(exc):
+                mode = "" if spec.security_policy == "None" else f" and mode {spec.security_mode}"
+                raise DeliveryError(
+                    f"the OPC UA server at {spec.url} offers no endpoint with security policy "
+                    f"{spec.security_policy}{mode}"
+                ) from None
             raise DeliveryError(f"cannot open a session with {spec.url}: {type(exc).__name__}: {exc}") from None
         self._client = client
         return client
@@ -141,6 +150,19 @@ class OpcUaSink(Sink):
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
+
+
+def _application_uri(certificate_pem: str) -> str:
+    """The URI in the certificate's subject alternative names ('' if none or unreadable)."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(certificate_pem.encode())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        uris = names.get_values_for_type(x509.UniformResourceIdentifier)
+    except (ValueError, x509.ExtensionNotFound):
+        return ""
+    return uris[0] if uris else ""
 
 
 def _status(exc: ua.UaStatusCodeError) -> str:

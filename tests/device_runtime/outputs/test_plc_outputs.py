@@ -7,6 +7,7 @@ import time
 import pytest
 
 from device_runtime.outputs.dispatcher import output_key
+from device_runtime.outputs.sinks.base import DeliveryError
 from tests.device_runtime.outputs.conftest import manifest_with, wait_until, zone_event
 from tests.peers.plant_servers import ModbusServer, OpcUaServer
 
@@ -122,3 +123,24 @@ def test_opcua_a_refused_write_names_the_node_and_the_status(make_dispatcher) ->
     assert counters.last_error.endswith(
         "User does not have permission to perform the requested operation.(BadUserAccessDenied)"
     )
+
+
+def test_opcua_signs_and_encrypts_with_the_outputs_certificate(make_dispatcher, tmp_path) -> None:
+    from tests.peers.plant_servers import make_opcua_certificate
+
+    cert, key = make_opcua_certificate("urn:sightline:line3-device")
+    with OpcUaServer(secured_in=tmp_path / "opcua") as server:
+        node = f"ns={server.namespace};s=Line3.Count"
+        write = {"node_id": node, "value": "{count}", "type": "int32"}
+        dispatcher = make_dispatcher({"output/scada/key": key})
+        secured = {"kind": "opcua", "name": "scada", "url": server.url, "security_policy": "Basic256Sha256",
+                   "certificate": cert, "private_key_secret": "output/scada/key", "writes": [write]}
+        dispatcher.attach(manifest_with([secured]))
+        dispatcher.submit("line3", [zone_event(9)])
+        wait_until(lambda: server.value("Count") == 9, what="the secured write")
+
+        plain = manifest_with([{"kind": "opcua", "name": "scada", "url": server.url, "writes": [write]}]).outputs[0]
+        with pytest.raises(DeliveryError) as refused:
+            dispatcher.send_test(plain, "line3")
+    assert str(refused.value) == f"the OPC UA server at {server.url} offers no endpoint with security policy None"
+    assert "PRIVATE KEY" not in str(refused.value)
