@@ -13,8 +13,10 @@
   stream, the line-safety app, the demo model) with its events fed to an
   :class:`OutputDispatcher` that has three outputs attached (MQTT to
   Mosquitto, a webhook to a local HTTP server, Modbus TCP to a pymodbus
-  server) against the same dispatcher with none. Rounds alternate; each
-  configuration's best round counts. Target: with / without >= 0.98.
+  server; the last two in a process of their own), the same three failing
+  (wrong password, refused connection, refused write), and none. Rounds
+  alternate; each configuration's best round counts. Target: with / without
+  >= 0.98.
 
 Writes ``benchmarks/results/outputs.json`` and prints a table.
 """
@@ -48,7 +50,7 @@ from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.settings import SessionSettings
 from device_runtime.outputs.dispatcher import OutputDispatcher, output_key
 from device_runtime.protocol.apps.manifest import parse_manifest
-from tests.peers.mosquitto import PASSWORD, USER, MosquittoBroker, Subscriber
+from tests.peers.mosquitto import PASSWORD, USER, MosquittoBroker, Subscriber, free_port
 
 RESULTS = RESULTS_DIR / "outputs.json"
 TARGET_RATIO = 0.98
@@ -132,15 +134,25 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
             {"kind": "webhook", "name": "hook", "url": f"{ports['http']}/events"},
             {"kind": "modbus", "name": "plc", "host": "127.0.0.1", "port": ports["modbus"], "address": 1, "mode": "occupied"},
         ]
-        with_outputs = OutputDispatcher(folder / "with", device="bench", secrets={SECRET: PASSWORD}.get)
+        # The same three, failing: a wrong password, a host that refuses, a PLC that refuses the write.
+        failing = [
+            dict(outputs[0], password_secret="output/wrong/password"),
+            dict(outputs[1], url=f"http://127.0.0.1:{free_port()}/events"),
+            dict(outputs[2], address=500),
+        ]
+        secrets = {SECRET: PASSWORD, "output/wrong/password": "not-the-password"}
+        with_outputs = OutputDispatcher(folder / "with", device="bench", secrets=secrets.get)
+        with_failing = OutputDispatcher(folder / "failing", device="bench", secrets=secrets.get)
         without = OutputDispatcher(folder / "without", device="bench")
         with_outputs.attach(_manifest("line-safety", outputs))
+        with_failing.attach(_manifest("line-safety", failing))
         without.attach(_manifest("line-safety", []))
-        rates: dict[str, list[float]] = {"none": [], "three": []}
-        events = {"none": 0, "three": 0}
+        configurations = (("none", without), ("three", with_outputs), ("three_failing", with_failing))
+        rates: dict[str, list[float]] = {name: [] for name, _ in configurations}
+        events = {name: 0 for name, _ in configurations}
         try:
             for _ in range(mode.rounds):
-                for name, dispatcher in (("none", without), ("three", with_outputs)):
+                for name, dispatcher in configurations:
                     counted = [0]
 
                     def on_events(app_id, frame, items, dispatcher=dispatcher, counted=counted):
@@ -152,19 +164,24 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
                     rates[name].append(sample.fps)
                     events[name] += counted[0]
             statuses = {s.name: s.counters for s in with_outputs.statuses()}
+            errors = {s.name: s.counters.last_error for s in with_failing.statuses()}
         finally:
             with_outputs.close()
+            with_failing.close()
             without.close()
             registry.release(session)
     finally:
         if plant.stdin:
             plant.stdin.close()
         plant.wait(30)
-    none, three = max(rates["none"]), max(rates["three"])
+    none, three, broken = max(rates["none"]), max(rates["three"]), max(rates["three_failing"])
     return {
         "results_per_s_no_outputs": round(none, 1),
         "results_per_s_three_outputs": round(three, 1),
         "ratio": round(three / none, 3),
+        "results_per_s_three_failing_outputs": round(broken, 1),
+        "ratio_failing": round(broken / none, 3),
+        "failing_outputs_errors": errors,
         "target": TARGET_RATIO,
         "events_per_round": round(events["three"] / mode.rounds, 1),
         "delivered": {name: c.delivered for name, c in statuses.items()},
@@ -194,6 +211,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"pipeline: {pipeline['results_per_s_no_outputs']} results/s without outputs, "
           f"{pipeline['results_per_s_three_outputs']} with three; ratio {pipeline['ratio']:.3f} "
           f"(target {TARGET_RATIO}) {verdict}; {pipeline['events_per_round']} events per round")
+    print(f"pipeline with the three outputs failing: {pipeline['results_per_s_three_failing_outputs']} results/s, "
+          f"ratio {pipeline['ratio_failing']:.3f}; their errors: {pipeline['failing_outputs_errors']}")
     results = {"machine": machine(), "outbox": outbox, "pipeline": pipeline}
     write_results(args.output, results)
     print(f"wrote {args.output}")
