@@ -109,6 +109,7 @@ class Delivery:
         self._backoff = backoff
         self._stop = threading.Event()
         self.retrying = False
+        self._last_logged = ""
         self._thread = threading.Thread(target=self._run, name=f"output-{key}", daemon=True)
 
     def start(self) -> None:
@@ -123,36 +124,46 @@ class Delivery:
             log.debug("output %s: close failed", self.key, exc_info=True)
 
     def _run(self) -> None:
-        generation = self._outbox.generation
         while not self._stop.is_set():
+            # Read before peeking: a commit after this point wakes the wait below at once.
+            generation = self._outbox.generation
             messages = self._outbox.peek(self.key, BATCH)
             if not messages:
-                generation = self._outbox.wait_for_messages(generation, 0.5)
+                self._outbox.wait_for_messages(generation, 0.5)
                 continue
             try:
                 delivered = self.sink.deliver(messages)
                 self._outbox.ack(self.key, [m.id for m in messages[:delivered]])
                 if self.retrying:
                     log.info("output %s: delivering again", self.key)
+                    self._last_logged = ""
                 # Also after a restart: the error stored before it no longer holds.
                 self._outbox.clear_error(self.key)
                 self.retrying = False
                 self._backoff.reset()
+                if len(messages) < BATCH:  # drained: no need to ask the database again until a commit
+                    self._outbox.wait_for_messages(generation, 0.5)
             except Exception as exc:
                 if not isinstance(exc, DeliveryError):
                     exc = DeliveryError(describe_exception(exc))
                 self._outbox.ack(self.key, [m.id for m in messages[: exc.delivered]])
                 error = self._secrets.scrub(str(exc))
                 if exc.permanent:
-                    log.warning("output %s: %s", self.key, error)
+                    self._log_once(error)
                     self._outbox.reject(self.key, messages[exc.delivered].id, error)
                     continue
                 delay = self._backoff.next_delay()
                 if not self.retrying:
-                    log.warning("output %s: %s; retrying with backoff (queued messages are kept)", self.key, error)
+                    self._log_once(f"{error}; retrying with backoff (queued messages are kept)")
                 self.retrying = True
                 self._outbox.record_failure(self.key, error)
                 self._stop.wait(delay)
+
+    def _log_once(self, text: str) -> None:
+        """A warning per distinct error, not per message: a refusing PLC must not flood the log."""
+        if text != self._last_logged:
+            log.warning("output %s: %s", self.key, text)
+            self._last_logged = text
 
 
 class OutputDispatcher:
@@ -231,7 +242,7 @@ class OutputDispatcher:
             return
         for event in events:
             data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
-            event_id = uuid.uuid4().hex
+            base: dict[str, Any] | None = None
             for spec, delivery in deliveries:
                 events_filter: EventFilter = spec.events
                 if not events_filter.matches(data):
@@ -243,11 +254,11 @@ class OutputDispatcher:
                         self.outbox.count_suppressed(delivery.key)
                         continue
                     self._last_sent[key] = data["time"]
-                fields = event_fields(
-                    data, device=self.device, app_version=delivery.sink.context.app_version, output=spec.name, event_id=event_id
-                )
+                if base is None:  # once per event, shared by its outputs
+                    base = event_fields(data, device=self.device, app_version=delivery.sink.context.app_version,
+                                        event_id=uuid.uuid4().hex)
                 blob = snapshot if delivery.sink.wants_snapshot else b""
-                self.outbox.put(delivery.key, fields, blob, created=time.time())
+                self.outbox.put(delivery.key, dict(base, output=spec.name), blob)
 
     # ------------------------------------------------------------------ reporting
 

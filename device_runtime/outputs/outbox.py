@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,15 +93,18 @@ class OutputCounters:
     oldest_queued_time: float = 0.0
 
 
-@dataclass
 class _Pending:
-    output: str
-    created: float
-    fields: dict[str, Any]
-    blob: bytes = b""
-    size: int = field(init=False)
+    """A message not yet on disk; encoded by the writer thread, not by the camera's."""
 
-    def __post_init__(self) -> None:
+    __slots__ = ("output", "created", "fields", "blob", "text", "size", "done")
+
+    def __init__(self, output: str, created: float, fields: dict[str, Any], blob: bytes = b"") -> None:
+        self.output, self.created, self.fields, self.blob = output, created, fields, blob
+        self.text = ""
+        self.size = 0
+        self.done: threading.Event | None = None
+
+    def encode(self) -> None:
         self.text = json.dumps(self.fields, ensure_ascii=False, separators=(",", ":"))
         self.size = len(self.text) + len(self.blob)
 
@@ -166,7 +169,7 @@ class Outbox:
         done = threading.Event()
         deadline = time.monotonic() + timeout
         marker = _Pending("", 0.0, {})
-        marker.done = done  # type: ignore[attr-defined]
+        marker.done = done
         try:
             self._incoming.put(marker, timeout=timeout)
         except queue.Full:
@@ -295,8 +298,8 @@ class Outbox:
             if None in batch:
                 stop = True
             items = [p for p in batch if p is not None]
-            markers = [p for p in items if getattr(p, "done", None) is not None]
-            items = [p for p in items if getattr(p, "done", None) is None]
+            markers = [p for p in items if p.done is not None]
+            items = [p for p in items if p.done is None]
             try:
                 if items:
                     self._persist(items)
@@ -306,10 +309,12 @@ class Outbox:
                     for p in items:
                         self._count_drop(p.output, 1, "outbox could not write to disk: message dropped", time.time())
             for marker in markers:
-                marker.done.set()  # type: ignore[attr-defined]
+                marker.done.set()  # type: ignore[union-attr]
             self._maybe_expire()
 
     def _persist(self, items: list[_Pending]) -> None:
+        for item in items:
+            item.encode()
         with self._lock:
             self._fold_tallies()
             self._db.execute("BEGIN IMMEDIATE")
