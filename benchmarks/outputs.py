@@ -149,6 +149,7 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
         without.attach(_manifest("line-safety", []))
         configurations = (("none", without), ("three", with_outputs), ("three_failing", with_failing))
         rates: dict[str, list[float]] = {name: [] for name, _ in configurations}
+        cpu_ms: dict[str, list[float]] = {name: [] for name, _ in configurations}
         events = {name: 0 for name, _ in configurations}
         try:
             for _ in range(mode.rounds):
@@ -162,6 +163,8 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
                     wait_for_quiet(mode.quiet_wait_s)
                     sample = measure_pipeline(clip, session, 1, mode.pipeline_s, mode.warmup_s, on_events=on_events)
                     rates[name].append(sample.fps)
+                    # CPU this process spent per result: far less disturbed by other processes than a rate.
+                    cpu_ms[name].append(sample.own_cores / max(sample.fps, 1e-6) * 1000.0)
                     events[name] += counted[0]
             statuses = {s.name: s.counters for s in with_outputs.statuses()}
             errors = {s.name: s.counters.last_error for s in with_failing.statuses()}
@@ -179,6 +182,9 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
         "results_per_s_no_outputs": round(none, 1),
         "results_per_s_three_outputs": round(three, 1),
         "ratio": round(three / none, 3),
+        "cpu_ms_per_result_no_outputs": round(min(cpu_ms["none"]), 2),
+        "cpu_ms_per_result_three_outputs": round(min(cpu_ms["three"]), 2),
+        "cpu_ratio": round(min(cpu_ms["none"]) / min(cpu_ms["three"]), 3),
         "results_per_s_three_failing_outputs": round(broken, 1),
         "ratio_failing": round(broken / none, 3),
         "failing_outputs_errors": errors,
@@ -211,6 +217,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"pipeline: {pipeline['results_per_s_no_outputs']} results/s without outputs, "
           f"{pipeline['results_per_s_three_outputs']} with three; ratio {pipeline['ratio']:.3f} "
           f"(target {TARGET_RATIO}) {verdict}; {pipeline['events_per_round']} events per round")
+    print(f"CPU per result: {pipeline['cpu_ms_per_result_no_outputs']} ms without outputs, "
+          f"{pipeline['cpu_ms_per_result_three_outputs']} ms with three (ratio {pipeline['cpu_ratio']:.3f})")
     print(f"pipeline with the three outputs failing: {pipeline['results_per_s_three_failing_outputs']} results/s, "
           f"ratio {pipeline['ratio_failing']:.3f}; their errors: {pipeline['failing_outputs_errors']}")
     results = {"machine": machine(), "outbox": outbox, "pipeline": pipeline}
