@@ -8,19 +8,13 @@ are never in the manifest: an output names them (``password_secret:
 store when it delivers, so they appear in no manifest, log, event, health
 report or error text.
 
-Templates are Python format strings over the documented fields, e.g.
-``"plant/{app}/{camera}/{event}"``. In a JSON payload template a string that
-is exactly one field (``"{count}"``) keeps the field's type (a number stays a
-number); any other string is formatted as text. With no payload template the
-payload is every field (:func:`default_payload`).
+Templates and the documented fields live in :mod:`.templates` (re-exported here).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import re
-import string
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -28,6 +22,16 @@ from urllib.parse import urlsplit
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from device_runtime.protocol.apps.errors import ManifestError
+from device_runtime.protocol.apps.templates import (  # noqa: F401 - re-exported: part of this module's API
+    PAYLOAD_FIELDS,
+    check_template,
+    default_payload,
+    event_fields,
+    payload_problems,
+    render_payload,
+    render_text,
+    template_fields,
+)
 from device_runtime.protocol.apps.validation import (
     FieldProblems,
     StrictModel,
@@ -39,29 +43,6 @@ from device_runtime.protocol.apps.validation import (
 
 EVENT_KINDS = ("zone_entered", "zone_left", "line_crossed", "count_changed", "dwell_exceeded")
 
-# Field name -> what it holds. The only names templates may use.
-PAYLOAD_FIELDS: dict[str, str] = {
-    "event_id": "Unique id of this delivery's event (the same on every retry): use it to drop duplicates.",
-    "device": "Name of the device that saw the event.",
-    "app": "App id.",
-    "app_version": "Version of the app that emitted the event.",
-    "output": "Name of this output.",
-    "camera": "Camera id.",
-    "event": "Event kind: zone_entered, zone_left, line_crossed, count_changed or dwell_exceeded.",
-    "class": "Class name of the object ('' for counts).",
-    "confidence": "Detection score of the object, 0..1 (0 when the app reports none).",
-    "track_id": "Tracker id of the object (0 for counts).",
-    "zone": "Zone name ('' when the event is about a line).",
-    "line": "Line name ('' when the event is about a zone).",
-    "direction": "For line_crossed: 'in' or 'out'.",
-    "count": "Objects in the zone afterwards, or the line's count afterwards.",
-    "time": "Capture time of the frame, Unix seconds (float).",
-    "time_iso": "Capture time as ISO 8601 UTC with milliseconds, e.g. 2026-01-31T08:15:02.125Z.",
-    "date": "Capture date (UTC), YYYY-MM-DD: handy in S3 keys.",
-    "snapshot": "Id of the event's JPEG snapshot on the device (GetSnapshot), '' if none.",
-    "detail": "One human-readable sentence.",
-}
-
 OUTPUT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,199}$")
 
@@ -69,101 +50,6 @@ SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,199}$")
 def secret_name(output: str, what: str) -> str:
     """The conventional secret name for an output's ``what`` (``output/<name>/<what>``)."""
     return f"output/{output}/{what}"
-
-
-def template_fields(template: str) -> list[str]:
-    """The field names a format template uses; ValueError naming the problem if it is not one."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValueError(f"template {show_value(template)} is not valid: {exc}") from None
-    names = []
-    for _, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if conversion or (spec and "{" in spec):
-            raise ValueError(f"template {show_value(template)}: use plain {{field}} or {{field:spec}}")
-        if name not in PAYLOAD_FIELDS:
-            raise ValueError(
-                f"template {show_value(template)} uses unknown field {show_value(name)}; "
-                f"fields: {', '.join(PAYLOAD_FIELDS)}"
-            )
-        names.append(name)
-    return names
-
-
-def _check_template(value: str) -> str:
-    template_fields(value)
-    return value
-
-
-def _check_payload(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
-    problems: list[tuple[tuple[Any, ...], str]] = []
-    if isinstance(value, str):
-        try:
-            template_fields(value)
-        except ValueError as exc:
-            problems.append((loc, str(exc)))
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            problems += _check_payload(item, loc + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            problems += _check_payload(item, loc + (index,))
-    return problems
-
-
-def event_fields(
-    event: Mapping[str, Any], *, device: str = "", app_version: str = "", output: str = "", event_id: str = ""
-) -> dict[str, Any]:
-    """The template fields of one event (an ``AppEvent.to_dict()`` or ``pb.Event``-like mapping)."""
-    when = float(event.get("time") or 0.0)
-    stamp = _dt.datetime.fromtimestamp(when, tz=_dt.timezone.utc)
-    return {
-        "event_id": event_id or str(event.get("id") or ""),
-        "device": device,
-        "app": str(event.get("app_id", "")),
-        "app_version": app_version,
-        "output": output,
-        "camera": str(event.get("camera_id", "")),
-        "event": str(event.get("type", "")),
-        "class": str(event.get("label", "")),
-        "confidence": float(event.get("confidence") or 0.0),
-        "track_id": int(event.get("track_id") or 0),
-        "zone": str(event.get("zone", "")),
-        "line": str(event.get("line", "")),
-        "direction": str(event.get("direction", "")),
-        "count": int(event.get("count") or 0),
-        "time": when,
-        "time_iso": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
-        "date": stamp.strftime("%Y-%m-%d"),
-        "snapshot": str(event.get("snapshot_id", "")),
-        "detail": str(event.get("detail", "")),
-    }
-
-
-def render_text(template: str, fields: Mapping[str, Any]) -> str:
-    """``template`` formatted with ``fields``."""
-    return template.format_map(dict(fields))
-
-
-def render_payload(template: Any, fields: Mapping[str, Any]) -> Any:
-    """A JSON payload template filled in; a string that is exactly ``{field}`` keeps the field's type."""
-    if isinstance(template, str):
-        match = re.fullmatch(r"\{([a-z_]+)\}", template)
-        if match and match.group(1) in fields:
-            return fields[match.group(1)]
-        return render_text(template, fields)
-    if isinstance(template, Mapping):
-        return {key: render_payload(value, fields) for key, value in template.items()}
-    if isinstance(template, list):
-        return [render_payload(value, fields) for value in template]
-    return template
-
-
-def default_payload(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The payload sent when an output has no template: every documented field."""
-    return {name: fields[name] for name in PAYLOAD_FIELDS}
 
 
 class EventFilter(StrictModel):
@@ -279,7 +165,7 @@ class _PayloadMixin(StrictModel):
     @classmethod
     def _valid_payload(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None:
-            problems = _check_payload(value)
+            problems = payload_problems(value)
             if problems:
                 raise FieldProblems(problems)
         return value
@@ -351,7 +237,7 @@ class MqttOutput(_PayloadMixin, _OutputBase):
         parts.port  # noqa: B018 - raises ValueError on a bad port
         return value
 
-    _topic = field_validator("topic", "online_topic")(classmethod(lambda cls, v: _check_template(v)))
+    _topic = field_validator("topic", "online_topic")(classmethod(lambda cls, v: check_template(v)))
 
     @model_validator(mode="after")
     def _tls_settings_need_mqtts(self) -> MqttOutput:
@@ -444,7 +330,7 @@ class OpcUaWrite(StrictModel):
         default="string", title="Data type", description="OPC UA type the text is converted to."
     )
 
-    _value = field_validator("value")(classmethod(lambda cls, v: _check_template(v)))
+    _value = field_validator("value")(classmethod(lambda cls, v: check_template(v)))
 
 
 class OpcUaOutput(_OutputBase):
@@ -504,7 +390,7 @@ class S3Output(_AwsMixin, _OutputBase):
         description="Object key per event, a template over the payload fields.",
     )
 
-    _key = field_validator("key")(classmethod(lambda cls, v: _check_template(v)))
+    _key = field_validator("key")(classmethod(lambda cls, v: check_template(v)))
 
 
 class CloudWatchOutput(_AwsMixin, _OutputBase):
@@ -522,7 +408,7 @@ class CloudWatchOutput(_AwsMixin, _OutputBase):
         default="{device}/{app}", title="Log stream template", description="Log stream name (created if missing)."
     )
 
-    _stream = field_validator("log_stream")(classmethod(lambda cls, v: _check_template(v)))
+    _stream = field_validator("log_stream")(classmethod(lambda cls, v: check_template(v)))
 
 
 OutputSpec = Annotated[
