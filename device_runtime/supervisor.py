@@ -452,14 +452,15 @@ class Supervisor:
             on_events=self._on_events,
             on_preview=self._on_preview,
         )
+        self.outputs.attach(manifest)  # before the first frame, so no event misses its outputs
         try:
             runner.start()
         except Exception:
+            self.outputs.detach(app_id)
             self.registry.release(session)
             raise
         self._runners[app_id] = runner
         self._errors.pop(app_id, None)
-        self.outputs.attach(manifest)
 
     def _stop(self, app_id: str) -> None:
         self.outputs.detach(app_id)
