@@ -55,6 +55,7 @@ from tests.peers.mosquitto import PASSWORD, USER, MosquittoBroker, Subscriber, f
 RESULTS = RESULTS_DIR / "outputs.json"
 TARGET_RATIO = 0.98
 SECRET = "output/mqtt/password"
+CHUNK = 5000  # events submitted between waits for the outbox writer (its memory queue holds 10 000)
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,17 @@ def measure_outbox(folder: Path, broker: MosquittoBroker, events: int) -> dict:
                                                "username": USER, "password_secret": SECRET, "topic": "bench/{event}"}]))
         now = time.time()
         started = time.perf_counter()
+        submitting = 0.0
         for n in range(events):
             event = AppEvent(type="line_crossed", time=now + n * 1e-3, app_id="bench", camera_id="bench-0",
                              label="part", track_id=n, line="exit", direction="in", count=n)
+            before = time.perf_counter()
             dispatcher.submit("bench", [event])
-        submitted = time.perf_counter() - started
+            submitting += time.perf_counter() - before
+            if n % CHUNK == CHUNK - 1:
+                # Bursts beyond the in-memory queue are dropped (counted) by design, never waited
+                # for; the benchmark measures the disk, so it lets the writer catch up.
+                dispatcher.outbox.flush(120)
         if not dispatcher.outbox.flush(120):
             raise BenchmarkError("the outbox did not persist the events within 120 s")
         persisted = time.perf_counter() - started
@@ -103,12 +110,14 @@ def measure_outbox(folder: Path, broker: MosquittoBroker, events: int) -> dict:
                 raise BenchmarkError(f"only {dispatcher.outbox.counters(key).delivered} of {events} delivered in 300 s")
             time.sleep(0.01)
         delivered = time.perf_counter() - started
+        dropped = dispatcher.outbox.counters(key).dropped
     finally:
         dispatcher.close()
         subscriber.close()
     return {
         "events": events,
-        "submit_us_per_event": round(submitted / events * 1e6, 1),
+        "submit_us_per_event": round(submitting / events * 1e6, 1),
+        "dropped": dropped,
         "persisted_per_s": round(events / persisted, 0),
         "delivered_per_s": round(events / delivered, 0),
         "qos": 1,
