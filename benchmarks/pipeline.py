@@ -41,8 +41,10 @@ import logging
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -185,9 +187,18 @@ class PipelineSample:
 
 
 def measure_pipeline(
-    clip: Path, session: ModelSession, streams: int, seconds: float, warmup_s: float
+    clip: Path,
+    session: ModelSession,
+    streams: int,
+    seconds: float,
+    warmup_s: float,
+    on_events: Callable[[str, Any, list[Any]], None] | None = None,
 ) -> PipelineSample:
-    """Run ``streams`` file cameras through the product pipeline; count results after warm-up."""
+    """Run ``streams`` file cameras through the product pipeline; count results after warm-up.
+
+    ``on_events(app_id, frame, events)`` receives the app's events (as the
+    supervisor's does); unset, events are dropped.
+    """
     raw = json.loads(APP.read_text())
     camera_ids = [f"bench-{index}" for index in range(streams)]
     raw["cameras"] = [{"id": c, "name": c, "url": clip.as_uri()} for c in camera_ids]
@@ -210,7 +221,7 @@ def measure_pipeline(
                     session=session,
                     logic=make_logic(manifest, camera_id, labels=session.labels),
                     params=lambda: manifest.live_params,
-                    on_events=lambda frame, events: None,
+                    on_events=lambda frame, events: on_events and on_events(manifest.id, frame, events),
                     on_preview=collector.on_preview,
                 )
             )

@@ -1,7 +1,7 @@
 """``sightline-ctl``: the scriptable face of the console core (no Qt).
 
     sightline-ctl --target HOST:PORT pair CODE
-    sightline-ctl --target HOST:PORT info | health | apps | models
+    sightline-ctl --target HOST:PORT info | health | apps | models | outputs
     sightline-ctl --target HOST:PORT deploy PACKAGE.tar.gz|FOLDER
     sightline-ctl --target HOST:PORT start|stop|remove APP
     sightline-ctl --target HOST:PORT rollback APP [--version V]
@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--count", type=int, default=1, help="samples to print (default 1)")
     s.add_argument("--interval", type=float, default=1.0)
     sub.add_parser("apps", help="installed apps, versions and states")
+    sub.add_parser("outputs", help="each app output's delivery state: delivered, queued, failed, dropped, last error")
     s = sub.add_parser("deploy", help="upload, install and start an app package or folder")
     s.add_argument("package", type=Path)
     for name in ("start", "stop", "remove"):
@@ -202,6 +203,13 @@ def _dispatch(args: argparse.Namespace, client: DeviceClient) -> int:
         with client.health(args.interval) as stream:
             for sample in itertools.islice(stream, args.count):
                 _print(sample)
+    elif cmd == "outputs":
+        with client.health(1.0) as stream:
+            sample = next(iter(stream))
+        print("\t".join(("app/output", "kind", "state", "delivered", "queued", "failed", "dropped", "suppressed", "last error")))
+        for o in sample.outputs:
+            print("\t".join(str(v) for v in (f"{o.app_id}/{o.name}", o.kind, o.state, o.delivered, o.queued,
+                                               o.failed, o.dropped, o.suppressed, o.last_error or "-")))
     elif cmd == "apps":
         for app in client.list_apps():
             print(f"{app.app_id}\t{app.version}\t{app.state}\t{app.name}\t(versions: {', '.join(app.versions)})"

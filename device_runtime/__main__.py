@@ -2,6 +2,7 @@
 
     sightline-device serve --data-dir DIR --listen HOST:PORT [--name NAME]
                            [--interfaces 10.0.0.5,...] [--config FILE] [--no-advertise]
+                           [--metrics-listen 127.0.0.1:9464]
     sightline-device provision PATH [--dry-run] [--passphrase-file F] [--confirm-network-change]
                                [--config FILE] [--data-dir DIR]
     sightline-device provision-scan FOLDER   # every bundle in a folder (a mounted stick)
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-advertise", action="store_true", help="do not announce the device over mDNS")
     serve.add_argument("--providers", help="comma-separated execution providers, e.g. cpu or tensorrt,cuda,cpu")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    serve.add_argument("--metrics-listen", help="HOST:PORT to serve Prometheus /metrics on (default: off)")
     sub.add_parser("config-schema", help="print the configuration's JSON Schema")
     for command, helptext, what in (
             ("provision", "apply a provisioning bundle made by the console", "the bundle (*.sightline-provision.zip)"),
@@ -91,6 +93,7 @@ def serve(args: argparse.Namespace) -> int:
         advertise=False if args.no_advertise else None,
         providers=_split(args.providers),
         log_level=args.log_level,
+        metrics_listen=args.metrics_listen,
     )
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr

@@ -92,10 +92,33 @@ class DeviceConfig(BaseModel):
         title="Log level",
         description="DEBUG, INFO, WARNING or ERROR.",
     )
+    metrics_listen: str | None = Field(
+        default=None,
+        title="Prometheus metrics address",
+        description="HOST:PORT where GET /metrics serves Prometheus metrics (plain HTTP, no authentication: "
+        "bind it to a management interface, e.g. '10.0.0.7:9464'). Unset: off.",
+    )
+    outbox_max_mb: int = Field(
+        default=256,
+        ge=1,
+        le=1024 * 1024,
+        title="Outbox size limit (MiB)",
+        description="Largest size of the queue of undelivered output messages (MQTT, PLC, webhook, ...) in "
+        "the data folder; past it the oldest messages are dropped and counted per output.",
+    )
+    outbox_max_age_h: float = Field(
+        default=168.0,
+        gt=0,
+        title="Outbox age limit (hours)",
+        description="Undelivered output messages older than this are dropped and counted per output "
+        "(default a week: survives a long weekend without the network).",
+    )
 
-    @field_validator("listen")
+    @field_validator("listen", "metrics_listen")
     @classmethod
-    def _check_listen(cls, value: str) -> str:
+    def _check_listen(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"expected HOST:PORT, got {value!r}")

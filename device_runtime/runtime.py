@@ -13,6 +13,7 @@ from device_runtime.broadcast import LogBroadcastHandler
 from device_runtime.config import DeviceConfig
 from device_runtime.discovery.advertiser import Advertiser
 from device_runtime.health import hardware_info
+from device_runtime.metrics import MetricsServer
 from device_runtime.protocol.transport import MAX_MESSAGE_BYTES
 from device_runtime.protocol.v1 import device_pb2_grpc as pb_grpc
 from device_runtime.rpc.interceptor import DeviceInterceptor
@@ -45,6 +46,7 @@ class DeviceRuntime:
         # Named secrets (camera passwords, output tokens) filled over the paired connection.
         self.secrets = SecretStore(config.data_dir)
         self.supervisor = Supervisor(config, secrets=self.secrets, **supervisor_options)
+        self.supervisor.outputs.use_secrets(self.secrets.get)
         # Device software updates: staged here, installed by the root updater (device_runtime/update).
         self.updates = UpdateStore(config.data_dir, __version__,
                                    require_signed=config.require_signed_packages)
@@ -52,6 +54,7 @@ class DeviceRuntime:
         self._log_handler = LogBroadcastHandler(self.supervisor.logs)
         self._server: grpc.Server | None = None
         self._advertiser: Advertiser | None = None
+        self.metrics: MetricsServer | None = None
         self.port = 0
         self._lock_fd: int | None = None
 
@@ -99,6 +102,8 @@ class DeviceRuntime:
             self._advertiser.start()
         # Read by the root updater to judge a new version healthy.
         write_runtime_status(self.config.data_dir, __version__, self.port)
+        if self.config.metrics_listen:
+            self.metrics = MetricsServer(self, self.config.metrics_listen).start()
         providers = self.supervisor.registry.providers
         log.info("device %s (%s) serving on %s; inference on %s", self.config.name,
                  self.identity.device_id, self.address, providers.active)
@@ -112,6 +117,9 @@ class DeviceRuntime:
             self._server.wait_for_termination()
 
     def stop(self, grace: float = 1.0) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
         if self._advertiser is not None:
             self._advertiser.stop()
             self._advertiser = None

@@ -117,4 +117,26 @@ def health(device: Any) -> pb.Health:
         apps=[app_status(v) for v in supervisor.list_apps()],
         active_provider=providers.active,
         provider_warning=providers.warning or "",
+        outputs=[output_health(o) for o in supervisor.outputs.statuses()],
+    )
+
+
+def output_health(status: Any) -> pb.OutputHealth:
+    """One output's delivery state (an ``OutputStatus``) as the API reports it."""
+    c = status.counters
+    return pb.OutputHealth(
+        app_id=status.app_id,
+        name=status.name,
+        kind=status.kind,
+        state=status.state,
+        delivered=c.delivered,
+        queued=c.queued,
+        failed=c.failed,
+        dropped=c.dropped,
+        suppressed=c.suppressed,
+        last_error=c.last_error,
+        last_error_time=c.last_error_time,
+        last_delivered_time=c.last_delivered_time,
+        oldest_queued_time=c.oldest_queued_time,
+        queued_bytes=c.queued_bytes,
     )

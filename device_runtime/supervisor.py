@@ -39,8 +39,11 @@ from device_runtime.config import DeviceConfig
 from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.session import ModelSession
+from device_runtime.outputs.dispatcher import OutputDispatcher
+from device_runtime.outputs.sinks.base import DeliveryError
 from device_runtime.pipeline import PreviewItem, encode_jpeg, snapshot_meta
 from device_runtime.protocol.apps.manifest import parse_manifest
+from device_runtime.protocol.apps.outputs import parse_output
 from device_runtime.protocol.apps.specs import camera_password_secret
 from device_runtime.protocol.package_signature import key_fingerprint
 from device_runtime.raw_view import RawViews
@@ -109,6 +112,14 @@ class Supervisor:
         self.events: Broadcast[Any] = Broadcast(history=500)
         self.logs: Broadcast[LogEntry] = Broadcast(history=1000, queue_size=2000)
         self.previews: Latest[PreviewItem] = Latest()
+        # App outputs (MQTT, PLCs, webhooks, ...) through the durable outbox; secrets come
+        # from the runtime's SecretStore (DeviceRuntime calls outputs.use_secrets).
+        self.outputs = OutputDispatcher(
+            data,
+            device=config.name,
+            max_bytes=config.outbox_max_mb * 1024 * 1024,
+            max_age_s=config.outbox_max_age_h * 3600.0,
+        )
         self._runners: dict[str, AppRunner] = {}
         self._errors: dict[str, str] = {}
         self._model_meta: dict[str, Any] = {}
@@ -138,6 +149,7 @@ class Supervisor:
             runners, self._runners = list(self._runners.values()), {}
         for runner in runners:
             self._release_runner(runner)
+        self.outputs.close()
         self.sources.close()
         self.registry.close()
 
@@ -390,6 +402,20 @@ class Supervisor:
         """The boxes and counts stored with an event's snapshot (None for a snapshot stored without)."""
         return self.snapshots.load_meta(snapshot_id)
 
+    # ------------------------------------------------------------------ outputs
+
+    def test_output(self, output_json: str, secrets: dict[str, str], app_id: str = "test") -> tuple[bool, str]:
+        """Send one sample event to the output described by ``output_json``: (delivered?, the answer).
+
+        ``secrets`` are used for this call only, before the device's own store.
+        A malformed output is InvalidArgument naming the field.
+        """
+        spec = parse_output(output_json)
+        try:
+            return True, self.outputs.send_test(spec, app_id, extra_secrets=secrets)
+        except DeliveryError as exc:
+            return False, str(exc)
+
     def camera_ids(self) -> list[str]:
         return [cid for cid, _ in self.sources.items()]
 
@@ -401,10 +427,12 @@ class Supervisor:
 
     def _on_events(self, app_id: str, frame: Frame, events: list[Any], item: PreviewItem | None = None) -> None:
         meta = snapshot_meta(item) if item is not None else None
-        snapshot_id = self.snapshots.save(encode_jpeg(frame.image, 960), meta)
+        jpeg = encode_jpeg(frame.image, 960)
+        snapshot_id = self.snapshots.save(jpeg, meta)
         for event in events:
             event.snapshot_id = snapshot_id
             self.events.publish(event)
+        self.outputs.submit(app_id, events, jpeg)
 
     def _on_preview(self, camera_id: str, item: PreviewItem) -> None:
         self.previews.put(camera_id, item)
@@ -493,11 +521,17 @@ class Supervisor:
         # Camera passwords live in the secret store; they join the URLs in memory only.
         manifest = with_camera_passwords(self._current_manifest(app_id), self.secrets)
         runner = make_runner(manifest, self._context(app_id, self.packages.path(app_id, manifest.version)))
-        runner.start()
+        self.outputs.attach(manifest)  # before the first frame, so no event misses its outputs
+        try:
+            runner.start()
+        except Exception:
+            self.outputs.detach(app_id)
+            raise
         self._runners[app_id] = runner
         self._errors.pop(app_id, None)
 
     def _stop(self, app_id: str) -> None:
+        self.outputs.detach(app_id)
         runner = self._runners.pop(app_id, None)
         if runner is not None:
             self._release_runner(runner)

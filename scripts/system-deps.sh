@@ -14,10 +14,11 @@ xcb=(libxcb1 libx11-6 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 lib
      libxcb-glx0 libxcb-util1 libxkbcommon-x11-0 libglx0 libglvnd0 libfreetype6)
 # Real peers the tests start: GStreamer's RTSP server (system Python bindings),
 # ffmpeg to make test media, PostgreSQL, Avahi with a private D-Bus; dosfstools and mtools
-# for the FAT32 USB-stick image of the provisioning tests (systemd brings systemd-networkd).
+# for the FAT32 USB-stick image of the provisioning tests (systemd brings systemd-networkd);
+# Mosquitto (MQTT outputs) and Prometheus (scrapes the device's /metrics).
 peers=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
        gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg
-       postgresql avahi-daemon avahi-utils dbus iproute2
+       postgresql avahi-daemon avahi-utils dbus iproute2 mosquitto prometheus
        systemd desktop-file-utils dosfstools mtools)
 
 case "${1:-test}" in
@@ -39,7 +40,7 @@ if [[ $(id -u) -eq 0 ]]; then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   # Debian starts these services on install; the tests start their own copies.
-  for svc in postgresql avahi-daemon; do
+  for svc in postgresql avahi-daemon mosquitto prometheus; do
     (command -v systemctl >/dev/null && systemctl stop "$svc") >/dev/null 2>&1 || true
   done
 else

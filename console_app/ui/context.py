@@ -102,7 +102,8 @@ class ConsoleContext:
         if self.app_library is None:
             cameras = InventoryCameraCredentials(inventory.cameras) if inventory is not None else None
             self.app_library = AppLibrary(self.data_dir, session_factory=sessions, model_library=self.model_library,
-                                          camera_credentials=cameras, editor=editor)
+                                          camera_credentials=cameras, editor=editor,
+                                          output_secret_store=self.credentials)
         in_apps, on_devices = self.app_library.models_in_use, device_usage_lookup(self.appliances)
         self.model_library.set_usage_lookup(lambda model: [*in_apps(model), *on_devices(model)])
 

@@ -190,6 +190,10 @@ class DeviceServicer(pb_grpc.DeviceServicer):
         for step in self.supervisor.raw_views.watch(request.url, context.is_active):
             yield mappers.raw_frame(step, encode_jpeg(step.frame.image, max_width, quality) if step.frame else b"")
 
+    def TestOutput(self, request: pb.TestOutputRequest, context: grpc.ServicerContext) -> pb.TestOutputResponse:
+        ok, answer = self.supervisor.test_output(request.output_json, dict(request.secrets), request.app_id or "test")
+        return pb.TestOutputResponse(ok=ok, answer=answer)
+
     def ProbeCamera(self, request: pb.ProbeCameraRequest, context: grpc.ServicerContext) -> pb.ProbeCameraResponse:
         if not request.url:
             raise InvalidArgument("probe needs a camera URL")

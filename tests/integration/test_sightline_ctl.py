@@ -83,3 +83,30 @@ def test_ctl_paired_before_it_had_a_signing_key_is_told_to_pair_again(device, tm
     assert ctl(device, state, "pair", device.pairing.current_code()).returncode == 0
     deployed = ctl(device, state, "deploy", str(package))
     assert deployed.returncode == 0, deployed.stderr
+
+
+def test_ctl_outputs_and_health_show_each_outputs_delivery_state(device, tmp_path, make_package):
+    from tests.integration.conftest import detector_manifest, wait_for
+    from tests.peers.mosquitto import free_port
+
+    state = tmp_path / "ctl"
+    assert ctl(device, state, "pair", device.pairing.current_code()).returncode == 0
+    port = free_port()
+    manifest = detector_manifest(params={"confidence": 0.5, "zones": [
+        {"name": "centre", "points": [[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8]]}]})
+    manifest["outputs"] = [{"kind": "webhook", "name": "shift-chat", "url": f"http://127.0.0.1:{port}/hook"}]
+    package = tmp_path / "app.tar.gz"
+    package.write_bytes(make_package(manifest))
+    assert ctl(device, state, "deploy", str(package)).returncode == 0
+
+    def failing_line():
+        out = ctl(device, state, "outputs")
+        lines = out.stdout.splitlines()
+        return len(lines) == 2 and "\tretrying\t" in lines[1] and lines
+    header, row = wait_for(failing_line, 30, "the output to report its error")
+    assert header.split("\t")[:3] == ["app/output", "kind", "state"]
+    assert row.startswith("widgets/shift-chat\twebhook\tretrying\t0\t")
+    assert row.endswith(f"cannot reach 127.0.0.1:{port}: connection refused")
+    health = json.loads(ctl(device, state, "health").stdout)
+    [output] = health["outputs"]
+    assert output["name"] == "shift-chat" and output["last_error"].endswith("connection refused")

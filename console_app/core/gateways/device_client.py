@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -275,6 +276,15 @@ class DeviceClient:
         """
         request = pb.WatchCameraRequest(url=url, max_width=max_width, jpeg_quality=jpeg_quality)
         return _stream("WatchCamera", self._stub.WatchCamera(request))
+
+    def test_output(self, output: dict, secrets: dict[str, str] | None = None, app_id: str = "test",
+                    timeout_s: float = 60.0) -> pb.TestOutputResponse:
+        """Have the device send one sample event to ``output`` (a manifest ``outputs`` entry); its answer.
+
+        ``secrets`` (name -> value) travel over the paired TLS channel for this test only.
+        """
+        request = pb.TestOutputRequest(output_json=json.dumps(output), secrets=dict(secrets or {}), app_id=app_id)
+        return _call("TestOutput", self._stub.TestOutput, request, timeout_s)
 
     def probe_camera(self, url: str, timeout_ms: int = 5000) -> pb.ProbeCameraResponse:
         request = pb.ProbeCameraRequest(url=url, timeout_ms=timeout_ms)

@@ -57,6 +57,7 @@ from console_app.core.services.app_builder_types import (
     polygon_self_intersects,
     slug,
 )
+from console_app.core.services.output_drafts import OutputDrafts
 from device_runtime.protocol.apps.manifest import migrate_manifest
 
 
@@ -82,6 +83,7 @@ class AppBuilder:
         self.tracking = dict(DEFAULT_TRACKING)
         self.zones: list[ZoneDraft] = []
         self.lines: list[LineDraft] = []
+        self.outputs = OutputDrafts()
 
     # ------------------------------------------------------------ navigation
 
@@ -94,6 +96,7 @@ class AppBuilder:
             Step.CLASSES: self._class_problems,
             Step.ZONES: self._zone_problems,
             Step.PARAMETERS: self._parameter_problems,
+            Step.OUTPUTS: self._output_problems,
             Step.REVIEW: self._review_problems,
         }[step]()
 
@@ -403,6 +406,12 @@ class AppBuilder:
         if description is not None:
             self.description = description
 
+    def _output_problems(self) -> list[Problem]:
+        return self.outputs.problems(
+            zones=[z.name for z in self.zones], lines=[ln.name for ln in self.lines],
+            classes=list(self.model.labels) if self.model else None, camera_ids=list(self.camera_ids),
+        )
+
     def _review_problems(self) -> list[Problem]:
         problems = []
         if not self.name:
@@ -441,12 +450,15 @@ class AppBuilder:
             model_spec["decoder"] = model.decoder
         if model and model.sha256:
             model_spec["sha256"] = model.sha256
-        return {
+        manifest = {
             "schema": SCHEMA_V2, "id": self.app_id, "name": self.name, "version": self.base_version or "1.0.0",
             "kind": "detector", "description": self.description,
             "cameras": [{"id": cid, "url": c.url, "name": c.name} for c, cid in zip(self.cameras, self.camera_ids, strict=True)],
             "model": model_spec, "params": params,
         }
+        if self.outputs.items:
+            manifest["outputs"] = self.outputs.manifest_entries()
+        return manifest
 
     def result(self) -> BuilderResult:
         """The finished app; :class:`BuilderError` listing every problem when it is not finished."""
@@ -497,4 +509,5 @@ class AppBuilder:
             builder.lines += [LineDraft(ln["name"], clamp_point(ln["a"]), clamp_point(ln["b"]), camera,
                                         list(ln.get("classes", [])), ln.get("count", "both"))
                               for ln in drawn.get("lines", [])]
+        builder.outputs = OutputDrafts(manifest.get("outputs", []))
         return builder

@@ -47,7 +47,8 @@ class Step(enum.IntEnum):
     CLASSES = 2
     ZONES = 3
     PARAMETERS = 4
-    REVIEW = 5
+    OUTPUTS = 5
+    REVIEW = 6
 
     @property
     def title(self) -> str:
@@ -60,6 +61,7 @@ STEP_TITLES = {
     Step.CLASSES: "Classes and confidence",
     Step.ZONES: "Zones and counting lines",
     Step.PARAMETERS: "Parameters",
+    Step.OUTPUTS: "Outputs (MQTT, PLC, webhook, cloud)",
     Step.REVIEW: "Review",
 }
 

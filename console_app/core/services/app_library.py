@@ -48,6 +48,7 @@ from console_app.core.persistence.models import App
 from console_app.core.persistence.models import AppVersion as VersionRow
 from console_app.core.persistence.records import strip_credentials
 from console_app.core.services.deployer import DeployPackage
+from console_app.core.services.output_drafts import MissingOutputSecrets, output_secrets
 from device_runtime.media.redact import with_credentials
 from device_runtime.protocol.apps.errors import ManifestError
 from device_runtime.protocol.apps.manifest import (
@@ -187,11 +188,14 @@ class AppLibrary:
     """
 
     def __init__(self, data_dir: Path, session_factory: Any = None, model_library: Any = None,
-                 camera_credentials: CameraCredentialLookup | None = None, editor: str | None = None):
+                 camera_credentials: CameraCredentialLookup | None = None, editor: str | None = None,
+                 output_secret_store: Any = None):
         self.folder = Path(data_dir) / "apps"
         self._sessions = session_factory
         self.model_library = model_library
         self.camera_credentials = camera_credentials
+        #: The console's credential store, where the builder's Outputs step keeps output secrets.
+        self.output_secret_store = output_secret_store
         self.editor = editor or socket.gethostname()
         self._store: JsonAppStore | DatabaseAppStore = (
             JsonAppStore(self.folder) if session_factory is None else DatabaseAppStore(session_factory))
@@ -379,13 +383,19 @@ class AppLibrary:
             raise AppLibraryError(f"app {app_id} {saved.version}: {exc}") from exc
 
     def deploy_secrets(self, app_id: str, version: str | None = None) -> dict[str, str]:
-        """The named secrets a deploy of this version sends beside its package: its cameras' passwords."""
+        """The named secrets a deploy of this version sends beside its package: its cameras'
+        passwords and the secrets its outputs name (AppLibraryError naming any the console lacks)."""
         saved = self.get(app_id, version)
         secrets = {}
         for camera in saved.manifest["cameras"]:
             found = self._credentials(camera["url"])
             if found and found[1]:
                 secrets[camera_password_secret(camera["id"])] = found[1]
+        if saved.manifest.get("outputs") and self.output_secret_store is not None:
+            try:
+                secrets.update(output_secrets(saved.manifest, self.output_secret_store))
+            except MissingOutputSecrets as exc:
+                raise AppLibraryError(f"app {app_id} {saved.version}: {exc}") from exc
         return secrets
 
     def deploy_package(self, app_id: str, version: str | None = None) -> DeployPackage:

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from console_app.core.services.reconnect import StreamFollower
@@ -96,11 +96,27 @@ class StreamState:
     url: str
 
 
+@dataclass(frozen=True)
+class OutputState:
+    """One app output's delivery state (the device's outbox) as last reported."""
+
+    app_id: str
+    name: str
+    kind: str
+    state: str
+    delivered: int
+    queued: int
+    failed: int
+    dropped: int
+    last_error: str
+
+
 @dataclass
 class _DeviceRecord:
     series: dict[tuple[str, str], SampleSeries]
     apps: list[AppState]
     streams: list[StreamState]
+    outputs: list[OutputState] = field(default_factory=list)
     provider: str = ""
     provider_warning: str = ""
     last_time: float | None = None
@@ -157,6 +173,8 @@ class HealthHistory:
             record.streams = streams
             record.apps = [AppState(a.app_id, a.name, a.version, a.state, a.error, tuple(a.camera_ids))
                            for a in health.apps]
+            record.outputs = [OutputState(o.app_id, o.name, o.kind, o.state, o.delivered, o.queued, o.failed,
+                                          o.dropped, o.last_error) for o in getattr(health, "outputs", ())]
             record.provider, record.provider_warning = health.active_provider, health.provider_warning
             record.last_time = now
             record.samples += 1
@@ -229,6 +247,12 @@ class HealthHistory:
         with self._lock:
             record = self._devices.get(device_id)
             return list(record.apps) if record else []
+
+    def outputs(self, device_id: str) -> list[OutputState]:
+        """Each app output's delivery state from the latest sample."""
+        with self._lock:
+            record = self._devices.get(device_id)
+            return list(record.outputs) if record else []
 
     def streams(self, device_id: str) -> list[StreamState]:
         with self._lock:

@@ -23,6 +23,7 @@ from console_app.core.services.app_builder_types import CameraOption, ModelOptio
 from console_app.core.services.app_drafts import NEW_APP, DraftStore, builder_from_draft
 from console_app.core.services.app_library import AppLibrary, InventoryCameraCredentials
 from console_app.core.services.deployer import Deployer
+from console_app.core.services.output_drafts import send_test_event
 from console_app.core.services.snapshot_source import SnapshotSource
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.code_app_params_dialog import CodeAppParamsDialog
@@ -148,7 +149,8 @@ class ApplicationsPage(QWidget):
             return self._context.app_library
         if self._app_library is None:
             self._app_library = AppLibrary(self._context.data_dir, model_library=self.model_library(),
-                                           camera_credentials=self._camera_credentials())
+                                           camera_credentials=self._camera_credentials(),
+                                           output_secret_store=self._context.credentials)
             if hasattr(self.model_library(), "set_usage_lookup"):
                 # A model an app version bundles is not deleted by accident.
                 self.model_library().set_usage_lookup(self._app_library.models_in_use)
@@ -300,8 +302,11 @@ class ApplicationsPage(QWidget):
                        else AppBuilder.from_version(version.manifest, version.model_id, cameras, models))
         library = self.app_library()
         snapshot = SnapshotSource(self._context.appliances, self._camera_credentials())
+        appliances = self._context.appliances
         wizard = AppBuilderWizard(builder, self._tasks, lambda manifest, model_id: library.save_version(manifest, model_id),
-                                  snapshot, self, drafts=self.drafts(), draft_key=key, reopened_draft=reopened)
+                                  snapshot, self, drafts=self.drafts(), draft_key=key, reopened_draft=reopened,
+                                  credentials=self._context.credentials,
+                                  test_output=lambda entry, secrets: send_test_event(appliances, entry, secrets))
         wizard.accepted.connect(self.reload)
         self._show_dialog(wizard)
 

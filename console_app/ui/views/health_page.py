@@ -112,13 +112,17 @@ class HealthPage(QWidget):
 
         self.apps_model = RowsTableModel(("Application", "Version", "State", "Cameras", "Error"), parent=self)
         self.streams_model = RowsTableModel(("Camera", "State", "Resolution", "Why"), parent=self)
+        self.outputs_model = RowsTableModel(
+            ("Output", "Kind", "State", "Delivered", "Queued", "Failed attempts", "Dropped", "Last error"), parent=self)
         states = QWidget()
         states_layout = QHBoxLayout(states)
         states_layout.setContentsMargins(0, 0, 0, 0)
         self.apps_table = self._table(self.apps_model, "Application states")
         self.streams_table = self._table(self.streams_model, "Stream states")
+        self.outputs_table = self._table(self.outputs_model, "Output delivery")
         states_layout.addWidget(self.apps_table, 3)
         states_layout.addWidget(self.streams_table, 2)
+        states_layout.addWidget(self.outputs_table, 3)
 
         self.log_model = LogTableModel(parent=self)
         self.log_proxy = LogFilterProxy(self)
@@ -355,6 +359,10 @@ class HealthPage(QWidget):
                    for s in self.history.streams(device_id)]
         if streams != self.streams_model.rows():
             self.streams_model.set_rows(streams)
+        outputs = [[f"{o.app_id}/{o.name}", o.kind, o.state, str(o.delivered), str(o.queued), str(o.failed),
+                    str(o.dropped), o.last_error] for o in self.history.outputs(device_id)]
+        if outputs != self.outputs_model.rows():
+            self.outputs_model.set_rows(outputs)
         provider, warning = self.history.provider(device_id)
         text = f"Inference on {provider}" if provider else ""
         if warning:

@@ -46,10 +46,12 @@ from console_app.core.services.app_builder import AppBuilder
 from console_app.core.services.app_builder_summary import summary_rows
 from console_app.core.services.app_builder_types import BuilderError, Step
 from console_app.core.services.app_drafts import NEW_APP, builder_to_draft
+from console_app.core.services.output_drafts import save_output_secrets
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.widgets.zone_editor import LINE, ZONE, ZoneEditor
 from console_app.ui.wizards.builder_settings import DIRECTIONS, explain, parameters_page
 from console_app.ui.wizards.close_guard import CloseGuard
+from console_app.ui.wizards.outputs_page import OutputsPage, TestSendFn
 from device_runtime.protocol.apps.params import DetectorParams, Zone
 
 SaveFn = Callable[[dict, str], Any]          # (manifest, model_id) -> AppVersion
@@ -69,10 +71,12 @@ class AppBuilderWizard(QDialog):
 
     def __init__(self, builder: AppBuilder, tasks: TaskRunner, save: SaveFn, snapshot: SnapshotFn | None = None,
                  parent: QWidget | None = None, drafts: Any = None, draft_key: str = NEW_APP,
-                 reopened_draft: bool = False):
+                 reopened_draft: bool = False, test_output: TestSendFn | None = None,
+                 credentials: Any = None):
         super().__init__(parent)
         self.builder, self._tasks, self._save, self._snapshot = builder, tasks, save, snapshot
         self.draft_key, self.reopened_draft = draft_key, reopened_draft
+        self._test_output, self._credentials = test_output, credentials
         self.guard = CloseGuard(self, tasks, lambda: builder_to_draft(builder), drafts, draft_key, self._close_now)
         self._touched: set[Step] = set()
         self.saved_version: Any = None
@@ -98,7 +102,7 @@ class AppBuilderWizard(QDialog):
         self.save_button.clicked.connect(self.on_save)
         cancel.clicked.connect(self.reject)
         for build in (self._cameras_page, self._model_page, self._classes_page, self._zones_page,
-                      self._parameters_page, self._review_page):
+                      self._parameters_page, self._outputs_page, self._review_page):
             self.stack.addWidget(build())
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -140,6 +144,7 @@ class AppBuilderWizard(QDialog):
         self.header.setText(f"<h3>Step {step + 1} of {len(Step)}: {step.title}{reopened}</h3>")
         self.stack.setCurrentIndex(int(step))
         {Step.CLASSES: self._load_classes, Step.ZONES: self._enter_zones,
+         Step.OUTPUTS: lambda: self.outputs_page.reload(),
          Step.REVIEW: self._load_review}.get(step, lambda: None)()
         self.back_button.setEnabled(step > Step.CAMERAS)
         self.next_button.setVisible(step < Step.REVIEW)
@@ -507,6 +512,10 @@ class AppBuilderWizard(QDialog):
 
     # ------------------------------------------------------------ review
 
+    def _outputs_page(self) -> QWidget:
+        self.outputs_page = OutputsPage(lambda: self.builder.outputs, self._tasks, self._refresh, self._test_output)
+        return self.outputs_page
+
     def _review_page(self) -> QWidget:
         page = QWidget()
         self.app_name = QLineEdit(self.builder.name)
@@ -577,9 +586,15 @@ class AppBuilderWizard(QDialog):
             self._touch()
             self._say(error.problems[0].message, error=True)
             return
-        save = self._save
+        save, credentials, secrets = self._save, self._credentials, self.builder.outputs.secrets()
+
+        def store_and_save(_ctx: Any) -> Any:
+            if credentials is not None and secrets:
+                save_output_secrets(credentials, secrets)  # the keyring may block: not on the GUI thread
+            return save(result.manifest, result.model_id)
+
         self.save_button.setEnabled(False)
-        self._tasks.run_in_background(lambda _ctx: save(result.manifest, result.model_id),
+        self._tasks.run_in_background(store_and_save,
                                       on_success=self._on_saved, on_failure=self._on_save_failed,
                                       progress="Saving the app")
 

@@ -35,6 +35,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from device_runtime.protocol.apps.errors import ManifestError, UnknownCamera
 from device_runtime.media.redact import redact_url
+from device_runtime.protocol.apps.outputs import OutputSpec, output_problems
 from device_runtime.protocol.apps.params import DetectorParams, reference_problems, v1_geometry
 from device_runtime.protocol.apps.specs import CameraSpec, ModelSpec
 from device_runtime.protocol.apps.validation import (
@@ -205,12 +206,31 @@ class DetectorManifest(AppManifestBase):
         description="Confidence, classes, zones and lines per camera, and tracking; changeable "
         "while the app runs.",
     )
+    outputs: list[OutputSpec] = Field(
+        default_factory=list,
+        max_length=32,
+        title="Outputs",
+        description="Where events go besides the console: MQTT, webhook, Modbus TCP, OPC UA, S3, "
+        "CloudWatch (see device_runtime/protocol/apps/outputs.py). Delivered through the device's "
+        "durable outbox.",
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> DetectorManifest:
         problems = reference_problems(self.params, self.camera_ids(), self.model.labels)
+        problems = [(("params",) + loc, message) for loc, message in problems]
+        problems += [
+            (("outputs",) + loc, message)
+            for loc, message in output_problems(
+                self.outputs,
+                camera_ids=self.camera_ids(),
+                labels=self.model.labels or None,
+                zones=[zone.name for zone in self.params.zones],
+                lines=[line.name for line in self.params.lines],
+            )
+        ]
         if problems:
-            raise FieldProblems([(("params",) + loc, message) for loc, message in problems])
+            raise FieldProblems(problems)
         return self
 
     def model_names(self) -> list[str]:

@@ -130,20 +130,54 @@ class StreamHealth(_message.Message):
     def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., availability: _Optional[str] = ...) -> None: ...
 
 class Health(_message.Message):
-    __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning")
+    __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning", "outputs")
     TIME_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     STREAMS_FIELD_NUMBER: _ClassVar[int]
     APPS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_WARNING_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     time: float
     device: DeviceHealth
     streams: _containers.RepeatedCompositeFieldContainer[StreamHealth]
     apps: _containers.RepeatedCompositeFieldContainer[AppStatus]
     active_provider: str
     provider_warning: str
-    def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ...) -> None: ...
+    outputs: _containers.RepeatedCompositeFieldContainer[OutputHealth]
+    def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[OutputHealth, _Mapping]]] = ...) -> None: ...
+
+class OutputHealth(_message.Message):
+    __slots__ = ("app_id", "name", "kind", "state", "delivered", "queued", "failed", "dropped", "suppressed", "last_error", "last_error_time", "last_delivered_time", "oldest_queued_time", "queued_bytes")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_DELIVERED_TIME_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_QUEUED_TIME_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    name: str
+    kind: str
+    state: str
+    delivered: int
+    queued: int
+    failed: int
+    dropped: int
+    suppressed: int
+    last_error: str
+    last_error_time: float
+    last_delivered_time: float
+    oldest_queued_time: float
+    queued_bytes: int
+    def __init__(self, app_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., state: _Optional[str] = ..., delivered: _Optional[int] = ..., queued: _Optional[int] = ..., failed: _Optional[int] = ..., dropped: _Optional[int] = ..., suppressed: _Optional[int] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ..., last_delivered_time: _Optional[float] = ..., oldest_queued_time: _Optional[float] = ..., queued_bytes: _Optional[int] = ...) -> None: ...
 
 class AppRef(_message.Message):
     __slots__ = ("app_id",)
@@ -487,6 +521,31 @@ class ProbeCameraRequest(_message.Message):
     url: str
     timeout_ms: int
     def __init__(self, url: _Optional[str] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class TestOutputRequest(_message.Message):
+    __slots__ = ("output_json", "secrets", "app_id")
+    class SecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    OUTPUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    output_json: str
+    secrets: _containers.ScalarMap[str, str]
+    app_id: str
+    def __init__(self, output_json: _Optional[str] = ..., secrets: _Optional[_Mapping[str, str]] = ..., app_id: _Optional[str] = ...) -> None: ...
+
+class TestOutputResponse(_message.Message):
+    __slots__ = ("ok", "answer")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    answer: str
+    def __init__(self, ok: _Optional[bool] = ..., answer: _Optional[str] = ...) -> None: ...
 
 class ProbeCameraResponse(_message.Message):
     __slots__ = ("ok", "error", "width", "height", "fps", "codec", "jpeg", "open_ms")

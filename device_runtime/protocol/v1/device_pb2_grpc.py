@@ -159,6 +159,11 @@ class DeviceStub:
                 request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.SetCameraPausedRequest.SerializeToString,
                 response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AppStatus.FromString,
                 _registered_method=True)
+        self.TestOutput = channel.unary_unary(
+                '/sightline.device.v1.Device/TestOutput',
+                request_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.TestOutputRequest.SerializeToString,
+                response_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.TestOutputResponse.FromString,
+                _registered_method=True)
 
 
 class DeviceServicer:
@@ -339,6 +344,14 @@ class DeviceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TestOutput(self, request, context):
+        """Send one sample event to an output (not yet deployed, or deployed) from
+        the device, and report what the broker, PLC or server answered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeviceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -466,6 +479,11 @@ def add_DeviceServicer_to_server(servicer, server):
                     servicer.SetCameraPaused,
                     request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.SetCameraPausedRequest.FromString,
                     response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.AppStatus.SerializeToString,
+            ),
+            'TestOutput': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestOutput,
+                    request_deserializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.TestOutputRequest.FromString,
+                    response_serializer=device__runtime_dot_protocol_dot_v1_dot_device__pb2.TestOutputResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1143,6 +1161,33 @@ class Device:
             '/sightline.device.v1.Device/SetCameraPaused',
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.SetCameraPausedRequest.SerializeToString,
             device__runtime_dot_protocol_dot_v1_dot_device__pb2.AppStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestOutput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sightline.device.v1.Device/TestOutput',
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.TestOutputRequest.SerializeToString,
+            device__runtime_dot_protocol_dot_v1_dot_device__pb2.TestOutputResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,8 @@ def builder_at(step: Step) -> AppBuilder:
         builder.next()
     if step > Step.PARAMETERS:
         builder.next()
+    if step > Step.OUTPUTS:
+        builder.next()
     assert builder.step == step
     return builder
 
@@ -53,6 +55,8 @@ def test_builder_walks_every_step_to_a_manifest_the_device_accepts():
     builder.add_line("belt-exit", (0.8, 0.1), (0.8, 0.4), camera_key=DOCK.key, classes=["part"], count="in")
     assert builder.next() == Step.PARAMETERS
     builder.set_parameters(iou=0.5, hysteresis=0.03, min_hits=3)
+    assert builder.next() == Step.OUTPUTS
+    assert builder.can_advance() == (True, ""), "outputs are optional"
     assert builder.next() == Step.REVIEW
     builder.set_identity("Line 3 safety")
     assert builder.can_advance() == (False, "this is the last step; save the app")

@@ -197,6 +197,23 @@ def test_registered_cameras_passwords_come_from_the_inventory_into_the_deploys_s
     assert all(b"p@ss" not in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
 
 
+def test_output_secrets_typed_in_the_builder_travel_with_the_deploy_and_a_missing_one_is_named(tmp_path, models):
+    from console_app.core.services.output_drafts import save_output_secrets
+
+    credentials = CredentialStore(tmp_path / "secrets", use_keyring=False)
+    library = AppLibrary(tmp_path / "console", model_library=models, output_secret_store=credentials)
+    outputs = [{"kind": "mqtt", "name": "scada", "url": "mqtt://127.0.0.1:1883", "username": "line3",
+                "password_secret": "output/scada/password", "topic": "plant/{camera}/{event}"}]
+    library.save_version(manifest(outputs=outputs), "det@1")
+    with pytest.raises(AppLibraryError, match="output/scada/password"):
+        library.deploy_package("gate")
+
+    save_output_secrets(credentials, {"output/scada/password": "mqtt-pa55"})
+    deploy = library.deploy_package("gate")
+    assert dict(deploy.secrets) == {"output/scada/password": "mqtt-pa55"}
+    assert b"mqtt-pa55" not in deploy.data
+
+
 def test_synthetic_streams_get_no_credentials(tmp_path, models):
     library = AppLibrary(tmp_path / "console", model_library=models, camera_credentials=lambda url: ("op", "pw"))
     sim = "sim://production-line?seed=7"

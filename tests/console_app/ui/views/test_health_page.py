@@ -224,3 +224,32 @@ def test_every_log_record_is_shown_once_even_out_of_time_order_and_replayed(qtbo
     page._pending_logs.extend(lines)  # replayed after a reconnect
     page.drain_logs()
     assert page.log_model.rowCount() == 3
+
+
+def test_output_delivery_state_and_a_clear_error_show_per_output(qtbot, page, line_device, tmp_path):
+    """An app whose webhook host refuses connections: the Health page names the output and why."""
+    import json
+    import shutil
+
+    from tests.peers.mosquitto import free_port
+
+    folder = tmp_path / "app-with-output"
+    shutil.copytree(APP, folder)
+    manifest = json.loads((folder / "app.json").read_text())
+    port = free_port()
+    manifest["version"] = "1.1.0"
+    manifest["outputs"] = [{"kind": "webhook", "name": "shift-chat", "url": f"http://127.0.0.1:{port}/hook",
+                            "events": {"kinds": ["count_changed", "zone_entered", "zone_left", "line_crossed"]}}]
+    (folder / "app.json").write_text(json.dumps(manifest))
+    with line_device.client() as client:
+        client.deploy(build_package(folder))
+    page.show()
+
+    def failing_row() -> bool:
+        rows = page.outputs_model.rows()
+        return bool(rows) and rows[0][0] == f"{APP_ID}/shift-chat" and rows[0][2] == "retrying"
+    qtbot.waitUntil(failing_row, timeout=WAIT_MS)
+    [row] = page.outputs_model.rows()
+    assert row[1] == "webhook"
+    assert row[7] == f"cannot reach 127.0.0.1:{port}: connection refused"
+    assert int(row[4]) >= 1, "events wait in the outbox"

@@ -82,6 +82,8 @@ def test_wizard_walk_through_draws_on_a_device_snapshot_and_saves_a_deployable_p
     assert len(builder.zones) == 1 and wizard.shape_list.count() == 2
     qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)
+    assert builder.step == Step.OUTPUTS and wizard.next_button.isEnabled()
+    qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)
 
     assert builder.step == Step.REVIEW and not wizard.save_button.isEnabled()
     assert wizard.problem.text() == "Give the app a name" and wizard.problem.styleSheet() == HINT_STYLE

@@ -1,0 +1,328 @@
+"""From app events to output deliveries: filter, debounce, enqueue; one delivery thread per output.
+
+``submit`` runs on a camera's pipeline thread: it filters the events for
+each output of the app, renders nothing, and puts the event's fields (plus
+the snapshot for outputs that want it) into the :class:`Outbox` without
+waiting. Each output's :class:`Delivery` thread takes its own messages
+oldest first, hands them to its sink, and on failure retries the same
+messages after a capped exponential backoff, so order per output holds
+through any outage.
+
+Secret values a sink read are scrubbed from every error text before it is
+logged or stored, so they never reach health, logs or events.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from device_runtime.outputs.outbox import FILE_NAME, Outbox, OutputCounters
+from device_runtime.outputs.sinks import make_sink
+from device_runtime.outputs.sinks.base import DeliveryError, Sink, SinkContext, describe_exception
+from device_runtime.protocol.apps.outputs import EventFilter, event_fields
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+@dataclass
+class OutputStatus:
+    """One output's state, for health and metrics."""
+
+    app_id: str
+    name: str
+    kind: str
+    state: str  # ok | retrying | idle | detached
+    counters: OutputCounters
+
+
+def output_key(app_id: str, name: str) -> str:
+    """The outbox's name for an app's output."""
+    return f"{app_id}/{name}"
+
+
+class Backoff:
+    """Capped exponential backoff: initial, 2×, 4× … up to ``cap`` seconds."""
+
+    def __init__(self, initial: float = 0.5, cap: float = 30.0) -> None:
+        self.initial = initial
+        self.cap = cap
+        self.attempts = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.cap, self.initial * (2**self.attempts))
+        self.attempts += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+
+class _Secrets:
+    """Reads secrets for one sink and remembers the values, so errors can be scrubbed of them."""
+
+    def __init__(self, lookup: Callable[[str], str | None]) -> None:
+        self._lookup = lookup
+        self.values: set[str] = set()
+
+    def __call__(self, name: str) -> str | None:
+        value = self._lookup(name)
+        if value:
+            self.values.add(value)
+        return value
+
+    def scrub(self, text: str) -> str:
+        for value in sorted(self.values, key=len, reverse=True):
+            if len(value) >= 3:
+                text = text.replace(value, "***")
+        return text
+
+
+class _BrokenSink(Sink):
+    """Stands in for a sink that could not be made; every delivery fails with the reason."""
+
+    def __init__(self, spec: Any, context: SinkContext, reason: str) -> None:
+        super().__init__(spec, context)
+        self.reason = reason
+
+    def send(self, message: Any) -> str:
+        raise DeliveryError(self.reason)
+
+
+class Delivery:
+    """The delivery thread of one output."""
+
+    def __init__(self, key: str, spec: Any, sink: Sink, secrets: _Secrets, outbox: Outbox, backoff: Backoff) -> None:
+        self.key = key
+        self.spec = spec
+        self.sink = sink
+        self._secrets = secrets
+        self._outbox = outbox
+        self._backoff = backoff
+        self._stop = threading.Event()
+        self.retrying = False
+        self._last_logged = ""
+        self._thread = threading.Thread(target=self._run, name=f"output-{key}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        try:
+            self.sink.close()
+        except Exception:  # closing a broken connection is best effort
+            log.debug("output %s: close failed", self.key, exc_info=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            # Read before peeking: a commit after this point wakes the wait below at once.
+            generation = self._outbox.generation
+            messages = self._outbox.peek(self.key, BATCH)
+            if not messages:
+                self._outbox.wait_for_messages(generation, 0.5)
+                continue
+            try:
+                delivered = self.sink.deliver(messages)
+                self._outbox.ack(self.key, [m.id for m in messages[:delivered]])
+                if self.retrying:
+                    log.info("output %s: delivering again", self.key)
+                    self._last_logged = ""
+                # Also after a restart: the error stored before it no longer holds.
+                self._outbox.clear_error(self.key)
+                self.retrying = False
+                self._backoff.reset()
+                if len(messages) < BATCH:  # drained: no need to ask the database again until a commit
+                    self._outbox.wait_for_messages(generation, 0.5)
+            except Exception as exc:
+                if not isinstance(exc, DeliveryError):
+                    exc = DeliveryError(describe_exception(exc))
+                self._outbox.ack(self.key, [m.id for m in messages[: exc.delivered]])
+                error = self._secrets.scrub(str(exc))
+                if exc.permanent:
+                    self._log_once(error)
+                    self._outbox.reject(self.key, messages[exc.delivered].id, error)
+                    continue
+                delay = self._backoff.next_delay()
+                if not self.retrying:
+                    self._log_once(f"{error}; retrying with backoff (queued messages are kept)")
+                self.retrying = True
+                self._outbox.record_failure(self.key, error)
+                self._stop.wait(delay)
+
+    def _log_once(self, text: str) -> None:
+        """A warning per distinct error, not per message: a refusing PLC must not flood the log."""
+        if text != self._last_logged:
+            log.warning("output %s: %s", self.key, text)
+            self._last_logged = text
+
+
+class OutputDispatcher:
+    """Every app's outputs on this device, over one outbox in ``<data_dir>/outbox.sqlite3``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        device: str = "",
+        secrets: Callable[[str], str | None] | None = None,
+        max_bytes: int = 256 * 1024 * 1024,
+        max_age_s: float = 7 * 86400.0,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 30.0,
+    ) -> None:
+        self.outbox = Outbox(Path(data_dir) / FILE_NAME, max_bytes=max_bytes, max_age_s=max_age_s)
+        self.device = device
+        self._secret_lookup = secrets or (lambda name: None)
+        self._retry = (retry_initial_s, retry_max_s)
+        self._apps: dict[str, list[tuple[Any, Delivery]]] = {}
+        self._last_sent: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._events_by_kind: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def use_secrets(self, lookup: Callable[[str], str | None]) -> None:
+        """Read output secrets from ``lookup`` (the device's SecretStore.get) from now on."""
+        self._secret_lookup = lookup
+
+    def context(self, app_id: str = "", app_version: str = "") -> tuple[SinkContext, _Secrets]:
+        secrets = _Secrets(lambda name: self._secret_lookup(name))
+        return SinkContext(secret=secrets, device=self.device, app_id=app_id, app_version=app_version), secrets
+
+    # ------------------------------------------------------------------ apps
+
+    def attach(self, manifest: Any) -> None:
+        """Start delivering the outputs of ``manifest`` (replacing the app's previous ones)."""
+        self.detach(manifest.id)
+        deliveries = []
+        for spec in getattr(manifest, "outputs", []) or []:
+            if not spec.enabled:
+                continue
+            context, secrets = self.context(manifest.id, manifest.version)
+            try:
+                sink = make_sink(spec, context)
+            except DeliveryError as exc:  # a missing library: the app runs, health says why nothing is sent
+                sink = _BrokenSink(spec, context, str(exc))
+            delivery = Delivery(
+                output_key(manifest.id, spec.name), spec, sink, secrets, self.outbox, Backoff(*self._retry)
+            )
+            deliveries.append((spec, delivery))
+        with self._lock:
+            self._apps[manifest.id] = deliveries
+        for _, delivery in deliveries:
+            delivery.start()
+        if deliveries:
+            log.info("app %s: %d output(s) attached", manifest.id, len(deliveries))
+
+    def detach(self, app_id: str) -> None:
+        """Stop the app's delivery threads; what they had queued stays in the outbox for the next start."""
+        with self._lock:
+            deliveries = self._apps.pop(app_id, [])
+        for _, delivery in deliveries:
+            delivery.stop()
+
+    # ------------------------------------------------------------------ the pipeline side
+
+    def submit(self, app_id: str, events: list[Any], snapshot: bytes = b"") -> None:
+        """Queue ``events`` for the app's matching outputs. Never blocks on an output."""
+        with self._lock:
+            deliveries = self._apps.get(app_id, [])
+            for event in events:
+                kind = (app_id, getattr(event, "type", ""))
+                self._events_by_kind[kind] = self._events_by_kind.get(kind, 0) + 1
+        if not deliveries:
+            return
+        for event in events:
+            data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+            base: dict[str, Any] | None = None
+            for spec, delivery in deliveries:
+                events_filter: EventFilter = spec.events
+                if not events_filter.matches(data):
+                    continue
+                if events_filter.min_interval_s > 0:
+                    key = (delivery.key, EventFilter.debounce_key(data))
+                    last = self._last_sent.get(key)
+                    if last is not None and data["time"] - last < events_filter.min_interval_s:
+                        self.outbox.count_suppressed(delivery.key)
+                        continue
+                    self._last_sent[key] = data["time"]
+                if base is None:  # once per event, shared by its outputs
+                    base = event_fields(data, device=self.device, app_version=delivery.sink.context.app_version,
+                                        event_id=uuid.uuid4().hex)
+                blob = snapshot if delivery.sink.wants_snapshot else b""
+                self.outbox.put(delivery.key, dict(base, output=spec.name), blob)
+
+    # ------------------------------------------------------------------ reporting
+
+    def statuses(self) -> list[OutputStatus]:
+        """Every attached output's state and counters, then outputs that still hold messages but are detached."""
+        with self._lock:
+            attached = [(app_id, spec, d) for app_id, items in self._apps.items() for spec, d in items]
+        result = []
+        seen = set()
+        for app_id, spec, delivery in attached:
+            counters = self.outbox.counters(delivery.key)
+            state = "retrying" if delivery.retrying else ("ok" if counters.delivered or counters.queued else "idle")
+            result.append(OutputStatus(app_id, spec.name, spec.kind, state, counters))
+            seen.add(delivery.key)
+        for key in self.outbox.outputs():
+            if key not in seen:
+                counters = self.outbox.counters(key)
+                if counters.queued:
+                    app_id, _, name = key.partition("/")
+                    result.append(OutputStatus(app_id, name, "", "detached", counters))
+        return result
+
+    def events_by_kind(self) -> dict[tuple[str, str], int]:
+        """Events seen per (app, kind) since start, for metrics."""
+        with self._lock:
+            return dict(self._events_by_kind)
+
+    # ------------------------------------------------------------------ test sends
+
+    def send_test(self, spec: Any, app_id: str = "test", extra_secrets: dict[str, str] | None = None) -> str:
+        """Deliver one sample event to ``spec`` now, bypassing the outbox; the receiver's answer.
+
+        Raises :class:`DeliveryError` with the (scrubbed) reason when it fails.
+        ``extra_secrets`` are used before the store's (a form's values not yet deployed).
+        """
+        extra = dict(extra_secrets or {})
+        secrets = _Secrets(lambda name: extra.get(name) or self._secret_lookup(name))
+        context = SinkContext(secret=secrets, device=self.device, app_id=app_id, app_version="test")
+        now = time.time()
+        fields = event_fields(
+            {"type": "zone_entered", "time": now, "app_id": app_id, "camera_id": "test-camera", "label": "test",
+             "zone": "test-zone", "count": 1, "detail": "test event sent from the console"},
+            device=self.device, app_version="test", output=spec.name, event_id=uuid.uuid4().hex,
+        )
+        from device_runtime.outputs.outbox import Message
+        from device_runtime.outputs.sinks.test_image import test_jpeg
+
+        sink = None
+        try:
+            sink = make_sink(spec, context)
+            blob = test_jpeg() if sink.wants_snapshot else b""
+            return sink.send(Message(0, spec.name, now, fields, blob))
+        except DeliveryError as exc:
+            raise DeliveryError(secrets.scrub(str(exc)), permanent=exc.permanent) from None
+        except Exception as exc:
+            raise DeliveryError(secrets.scrub(describe_exception(exc))) from None
+        finally:
+            if sink is not None:
+                sink.close()
+
+    def close(self) -> None:
+        """Stop every delivery thread and flush the outbox to disk."""
+        with self._lock:
+            app_ids = list(self._apps)
+        for app_id in app_ids:
+            self.detach(app_id)
+        self.outbox.close()

@@ -1,0 +1,140 @@
+"""AWS (boto3): S3 snapshot upload and CloudWatch metrics and logs; any S3-compatible endpoint.
+
+Credentials come from the secret store when the output names them, else
+from boto3's usual chain (environment, instance role). Retries are the
+outbox's job, so boto3's own are turned off and its timeouts kept short.
+Errors keep AWS's error code (``NoSuchBucket``, ``InvalidAccessKeyId``, ...)
+and never carry a key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from device_runtime.outputs.outbox import Message
+from device_runtime.outputs.sinks.base import DeliveryError, Sink, SinkContext
+from device_runtime.protocol.apps.outputs import render_text
+
+
+def _client(spec: Any, context: SinkContext, service: str) -> Any:
+    session = boto3.session.Session(
+        aws_access_key_id=context.optional(spec.access_key_id_secret, "access key id"),
+        aws_secret_access_key=context.optional(spec.secret_access_key_secret, "secret access key"),
+        region_name=spec.region,
+    )
+    config = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 1, "mode": "standard"})
+    return session.client(service, endpoint_url=spec.endpoint_url or None, config=config)
+
+
+def _describe(exc: Exception, where: str) -> DeliveryError:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        return DeliveryError(f"{where} answered {code}: {error.get('Message', '')}".rstrip(": "))
+    if isinstance(exc, EndpointConnectionError):
+        return DeliveryError(f"cannot reach {where}: {exc}")
+    if isinstance(exc, BotoCoreError):
+        return DeliveryError(f"{where}: {exc}")
+    return DeliveryError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+class S3Sink(Sink):
+    """Puts each event's JPEG at the key template, with the event's fields as object metadata."""
+
+    wants_snapshot = True
+
+    def __init__(self, spec: Any, context: SinkContext) -> None:
+        super().__init__(spec, context)
+        self._s3: Any = None
+
+    def send(self, message: Message) -> str:
+        spec = self.spec
+        if not message.blob:
+            raise DeliveryError("the event has no snapshot (is snapshot_limit 0 on the device?)", permanent=True)
+        if self._s3 is None:
+            self._s3 = _client(spec, self.context, "s3")
+        key = render_text(spec.key, message.fields).lstrip("/")
+        metadata = {k: str(message.fields.get(k, "")) for k in ("event_id", "app", "camera", "event", "class", "zone", "line", "time_iso")}
+        try:
+            self._s3.put_object(Bucket=spec.bucket, Key=key, Body=message.blob, ContentType="image/jpeg", Metadata=metadata)
+        except Exception as exc:
+            raise _describe(exc, f"S3 bucket {spec.bucket!r}") from None
+        return f"stored s3://{spec.bucket}/{key} ({len(message.blob)} bytes)"
+
+
+class CloudWatchSink(Sink):
+    """One Count datum per event (dimensions App, Camera, Event) and, with a log group, one log line per event."""
+
+    def __init__(self, spec: Any, context: SinkContext) -> None:
+        super().__init__(spec, context)
+        self._metrics: Any = None
+        self._logs: Any = None
+        self._streams: set[tuple[str, str]] = set()
+
+    def deliver(self, messages: list[Message]) -> int:
+        spec = self.spec
+        if self._metrics is None:
+            self._metrics = _client(spec, self.context, "cloudwatch")
+            if spec.log_group:
+                self._logs = _client(spec, self.context, "logs")
+        data = [
+            {
+                "MetricName": spec.metric_name,
+                "Dimensions": [
+                    {"Name": "App", "Value": m.fields["app"]},
+                    {"Name": "Camera", "Value": m.fields["camera"]},
+                    {"Name": "Event", "Value": m.fields["event"]},
+                ],
+                "Timestamp": float(m.fields["time"]),
+                "Value": 1.0,
+                "Unit": "Count",
+            }
+            for m in messages
+        ]
+        try:
+            for start in range(0, len(data), 500):
+                self._metrics.put_metric_data(Namespace=spec.namespace, MetricData=data[start : start + 500])
+        except Exception as exc:
+            raise _describe(exc, "CloudWatch") from None
+        if self._logs is not None:
+            self._put_logs(messages)
+        return len(messages)
+
+    def _put_logs(self, messages: list[Message]) -> None:
+        spec = self.spec
+        by_stream: dict[str, list[dict[str, Any]]] = {}
+        for m in messages:
+            stream = render_text(spec.log_stream, m.fields).replace(":", "_").replace("*", "_")
+            line = json.dumps({"detail": m.fields["detail"], **{k: m.fields[k] for k in ("event_id", "camera", "event", "class", "zone", "line", "count")}})
+            by_stream.setdefault(stream, []).append({"timestamp": int(float(m.fields["time"]) * 1000), "message": line})
+        try:
+            for stream, events in by_stream.items():
+                self._ensure_stream(spec.log_group, stream)
+                events.sort(key=lambda e: e["timestamp"])
+                self._logs.put_log_events(logGroupName=spec.log_group, logStreamName=stream, logEvents=events)
+        except Exception as exc:
+            raise _describe(exc, f"CloudWatch Logs group {spec.log_group!r}") from None
+
+    def _ensure_stream(self, group: str, stream: str) -> None:
+        if (group, stream) in self._streams:
+            return
+        for call, kwargs in (
+            (self._logs.create_log_group, {"logGroupName": group}),
+            (self._logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
+        ):
+            try:
+                call(**kwargs)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                    raise
+        self._streams.add((group, stream))
+
+    def send(self, message: Message) -> str:
+        self.deliver([message])
+        where = f"; log group {self.spec.log_group!r}" if self.spec.log_group else ""
+        return f"CloudWatch accepted 1 datum in {self.spec.namespace}/{self.spec.metric_name}{where}"

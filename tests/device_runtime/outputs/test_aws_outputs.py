@@ -1,0 +1,83 @@
+"""S3 snapshot and CloudWatch outputs against moto's real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from device_runtime.outputs.dispatcher import output_key
+from tests.device_runtime.outputs.conftest import manifest_with, wait_until, zone_event
+from tests.peers.moto_s3 import (
+    TEST_ACCESS_KEY,
+    TEST_SECRET_KEY,
+    MotoServer,
+    isolated_aws_environment,
+)
+
+pytestmark = pytest.mark.integration
+
+KEYS = {"output/aws/key-id": TEST_ACCESS_KEY, "output/aws/secret-key": TEST_SECRET_KEY}
+AWS = {"access_key_id_secret": "output/aws/key-id", "secret_access_key_secret": "output/aws/secret-key"}
+
+
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    isolated_aws_environment(monkeypatch, tmp_path / "aws")
+    # The device's keys come from its secret store, not from the environment.
+    monkeypatch.delenv("AWS_SHARED_CREDENTIALS_FILE")
+    with MotoServer() as server:
+        yield server
+
+
+def test_each_events_snapshot_is_uploaded_at_the_key_template(moto, make_dispatcher) -> None:
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="plant-snapshots")
+    dispatcher = make_dispatcher(KEYS)
+    dispatcher.attach(
+        manifest_with([{"kind": "s3", "name": "snapshots", "bucket": "plant-snapshots", "endpoint_url": moto.endpoint_url,
+                        "key": "line3/{camera}/{date}/{event}-{track_id}.jpg", **AWS}])
+    )
+    jpeg = b"\xff\xd8\xff\xe0 fake jpeg bytes \xff\xd9"
+    event = zone_event(4, when=1767168000.0)
+    dispatcher.submit("line3", [event], jpeg)
+    key = output_key("line3", "snapshots")
+    wait_until(lambda: dispatcher.outbox.counters(key).delivered == 1, what="the upload")
+    stored = s3.get_object(Bucket="plant-snapshots", Key="line3/cam-1/2025-12-31/zone_entered-4.jpg")
+    assert stored["Body"].read() == jpeg
+    assert stored["ContentType"] == "image/jpeg"
+    assert stored["Metadata"]["zone"] == "reject" and stored["Metadata"]["camera"] == "cam-1"
+
+
+def test_a_missing_bucket_is_a_clear_error_and_the_snapshot_stays_queued(moto, make_dispatcher) -> None:
+    dispatcher = make_dispatcher(KEYS)
+    dispatcher.attach(
+        manifest_with([{"kind": "s3", "name": "snapshots", "bucket": "no-such-bucket", "endpoint_url": moto.endpoint_url, **AWS}])
+    )
+    dispatcher.submit("line3", [zone_event(1)], b"\xff\xd8jpeg")
+    key = output_key("line3", "snapshots")
+    counters = wait_until(lambda: (c := dispatcher.outbox.counters(key)).last_error and c, what="an error")
+    assert counters.last_error.startswith("S3 bucket 'no-such-bucket' answered NoSuchBucket")
+    assert counters.queued == 1
+    assert TEST_SECRET_KEY not in counters.last_error
+
+
+def test_event_counts_become_cloudwatch_metrics_and_log_lines(moto, make_dispatcher) -> None:
+    dispatcher = make_dispatcher(KEYS)
+    dispatcher.attach(
+        manifest_with([{"kind": "cloudwatch", "name": "cw", "endpoint_url": moto.endpoint_url, "namespace": "Plant/Line3",
+                        "log_group": "/sightline/line3", **AWS}])
+    )
+    dispatcher.submit("line3", [zone_event(1), zone_event(2), zone_event(0, kind="zone_left")])
+    key = output_key("line3", "cw")
+    wait_until(lambda: dispatcher.outbox.counters(key).delivered == 3, what="three deliveries")
+    cloudwatch = moto.client("cloudwatch")
+    metrics = cloudwatch.list_metrics(Namespace="Plant/Line3")["Metrics"]
+    dimensions = sorted({tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"])) for m in metrics})
+    assert dimensions == [
+        (("App", "line3"), ("Camera", "cam-1"), ("Event", "zone_entered")),
+        (("App", "line3"), ("Camera", "cam-1"), ("Event", "zone_left")),
+    ]
+    logs = moto.client("logs").get_log_events(logGroupName="/sightline/line3", logStreamName="test-device/line3")
+    assert [e["message"] for e in logs["events"]][0].startswith('{"detail": "event 1"')
+    assert len(logs["events"]) == 3

@@ -1,0 +1,132 @@
+"""The durable outbox: ordered per output, survives reopening, bounded with counted drops."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from device_runtime.outputs.outbox import Outbox
+
+
+def _ids(messages) -> list[int]:
+    return [m.fields["n"] for m in messages]
+
+
+def test_outbox_keeps_each_outputs_messages_in_order_across_a_reopen(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    for n in range(5):
+        assert outbox.put("app/a", {"n": n})
+        outbox.put("app/b", {"n": 100 + n}, blob=b"jpeg")
+    assert outbox.flush()
+    outbox.close()
+
+    reopened = Outbox(tmp_path / "outbox.sqlite3")
+    assert _ids(reopened.peek("app/a")) == [0, 1, 2, 3, 4]
+    assert _ids(reopened.peek("app/b", limit=2)) == [100, 101]
+    assert reopened.peek("app/b")[0].blob == b"jpeg"
+    assert reopened.counters("app/a").queued == 5
+    reopened.close()
+
+
+def test_outbox_uses_wal_with_full_synchronous_writes(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.put("app/a", {"n": 1})
+    outbox.flush()
+    assert outbox._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert outbox._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    outbox.close()
+
+
+def test_acked_messages_are_removed_and_counted_and_counters_survive_a_restart(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    for n in range(3):
+        outbox.put("app/a", {"n": n})
+    outbox.flush()
+    first_two = outbox.peek("app/a", limit=2)
+    outbox.record_failure("app/a", "broker down")
+    outbox.ack("app/a", [m.id for m in first_two])
+    outbox.close()
+
+    reopened = Outbox(tmp_path / "outbox.sqlite3")
+    counters = reopened.counters("app/a")
+    assert (counters.delivered, counters.failed, counters.queued) == (2, 1, 1)
+    assert counters.last_error == "broker down"
+    assert _ids(reopened.peek("app/a")) == [2]
+    reopened.close()
+
+
+def test_a_full_outbox_drops_the_oldest_messages_and_counts_them(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", max_bytes=2000)
+    for n in range(40):
+        outbox.put("app/a", {"n": n, "pad": "x" * 80})
+        outbox.flush()
+    counters = outbox.counters("app/a")
+    kept = _ids(outbox.peek("app/a", limit=100))
+    assert counters.dropped > 0 and counters.dropped + len(kept) == 40
+    assert kept == list(range(40 - len(kept), 40)), "the newest messages are kept, oldest dropped"
+    assert "outbox full" in counters.last_error
+    assert outbox.total_bytes() <= 2000
+    outbox.close()
+
+
+def test_messages_older_than_the_age_limit_are_dropped_and_counted(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", max_age_s=60, expire_every_s=0.05)
+    outbox.put("app/a", {"n": 0}, created=time.time() - 3600)
+    outbox.put("app/a", {"n": 1})
+    outbox.flush()
+    deadline = time.monotonic() + 10
+    while outbox.counters("app/a").dropped == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    counters = outbox.counters("app/a")
+    assert counters.dropped == 1 and "older than 60 s" in counters.last_error
+    assert _ids(outbox.peek("app/a")) == [1]
+    outbox.close()
+
+
+def test_a_refused_message_is_dropped_counted_and_explained(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.put("app/a", {"n": 0})
+    outbox.put("app/a", {"n": 1})
+    outbox.flush()
+    head = outbox.peek("app/a")[0]
+    outbox.reject("app/a", head.id, "PLC answered: illegal data address")
+    counters = outbox.counters("app/a")
+    assert counters.dropped == 1
+    assert "illegal data address" in counters.last_error
+    assert _ids(outbox.peek("app/a")) == [1]
+    outbox.close()
+
+
+def test_put_never_waits_for_the_disk(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    # Hold the database lock the writer needs: put must still return at once.
+    with outbox._lock:
+        started = time.monotonic()
+        for n in range(1000):
+            outbox.put("app/a", {"n": n})
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"put waited ({elapsed:.2f} s for 1000 events)"
+    assert outbox.flush()
+    assert outbox.counters("app/a").queued == 1000
+    outbox.close()
+
+
+def test_a_memory_queue_overflow_is_counted_not_silent(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", memory_queue=10)
+    with outbox._lock:  # the writer cannot drain while the lock is held
+        results = [outbox.put("app/a", {"n": n}) for n in range(50)]
+    assert results.count(False) >= 30
+    counters = outbox.counters("app/a")
+    assert counters.dropped == results.count(False)
+    assert "writer is behind" in counters.last_error
+    outbox.close()
+
+
+def test_the_database_file_is_plain_sqlite(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.put("app/a", {"n": 7})
+    outbox.flush()
+    outbox.close()
+    with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
+        assert db.execute("SELECT output FROM messages").fetchall() == [("app/a",)]
