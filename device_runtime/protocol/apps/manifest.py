@@ -225,8 +225,9 @@ class DetectorManifest(AppManifestBase):
                 self.outputs,
                 camera_ids=self.camera_ids(),
                 labels=self.model.labels or None,
-                zones=[zone.name for zone in self.params.zones],
-                lines=[line.name for line in self.params.lines],
+                # Names from every camera: an output's filter may name a zone that two cameras share.
+                zones=sorted({z.name for drawn in self.params.geometry.values() for z in drawn.zones}),
+                lines=sorted({ln.name for drawn in self.params.geometry.values() for ln in drawn.lines}),
             )
         ]
         if problems:

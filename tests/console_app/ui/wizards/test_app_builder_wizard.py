@@ -184,6 +184,7 @@ def test_the_builder_speaks_plainly_and_sets_dwell_limits_and_directions(qtbot, 
     assert any("(NMS &overlap, IoU)" in text for text in labels)
     assert wizard.iou.toolTip() == DetectorParams.model_fields["iou"].description
 
+    qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)  # outputs (none)
     qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)  # review
     qtbot.keyClicks(wizard.app_name, "Line 3 watch")
     summary = wizard.summary.text()

@@ -42,7 +42,7 @@ def test_an_engineer_adds_a_webhook_sends_a_test_event_and_saves_its_key_in_the_
     saved = []
     builder = builder_at_outputs()
     wizard = AppBuilderWizard(
-        builder, TaskRunner(console_context.loop), lambda manifest, model_id: saved.append(manifest) or manifest,
+        builder, TaskRunner(console_context.workers), lambda manifest, model_id: saved.append(manifest) or manifest,
         credentials=credentials, test_output=lambda entry, secrets: send_test_event(service, entry, secrets),
     )
     qtbot.addWidget(wizard)
@@ -56,7 +56,7 @@ def test_an_engineer_adds_a_webhook_sends_a_test_event_and_saves_its_key_in_the_
         assert isinstance(url, QLineEdit)
         url.clear()
         qtbot.keyClicks(url, "ftp://nowhere")
-        assert wizard.problem.text().startswith("outputs[0].url: expected an http:// or https:// URL")
+        assert "expected an http:// or https:// url" in wizard.problem.text().lower()
         assert not wizard.next_button.isEnabled()
         url.clear()
         qtbot.keyClicks(url, f"{receiver.url}/hooks/line3")
