@@ -47,7 +47,18 @@ def device_info(device: Any) -> pb.DeviceInfo:
         provider_warning=providers.warning or "",
         cert_fingerprint=device.identity.fingerprint,
         versions=_library_versions(),
+        **_video_decoding(),
     )
+
+
+def _video_decoding() -> dict[str, Any]:
+    from device_runtime.sources.gst_support import available_decoders, gstreamer_status
+
+    status = gstreamer_status()
+    return {
+        "video_decoders": available_decoders(),
+        "gstreamer": status.version if status.available else f"unavailable: {status.reason}",
+    }
 
 
 def stream_state(supervisor: Any, camera_id: str) -> str:
@@ -75,6 +86,8 @@ def health(device: Any) -> pb.Health:
                     inference_ms=worker.stats.inference_ms,
                     width=source.width or 0,
                     height=source.height or 0,
+                    video_backend=getattr(source, "backend", ""),
+                    decoder=getattr(source, "decoder", ""),
                 )
             )
     device_health = pb.DeviceHealth(

@@ -254,7 +254,7 @@ class GstRtspSource(Source):
             return
         for element in chain:
             pipeline.add(element)
-        for upstream, downstream in zip(chain, [*chain[1:], convert]):
+        for upstream, downstream in zip(chain, [*chain[1:], convert], strict=True):
             upstream.link(downstream)
         for element in reversed(chain):
             element.sync_state_with_parent()

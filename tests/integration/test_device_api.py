@@ -26,6 +26,7 @@ from tests.integration.conftest import (
     start_device,
     wait_for,
 )
+from tests.peers.rtsp_server import RtspServer
 
 
 def raw_stub(device, credentials=None) -> pb_grpc.DeviceStub:
@@ -219,6 +220,25 @@ def test_health_reports_each_stream_and_the_device(client, make_package):
     assert 0 <= sample.device.cpu_percent <= 100 * 64 and sample.device.memory_used_bytes > 0
     assert sample.active_provider == "CPUExecutionProvider"
     assert [a.app_id for a in sample.apps] == ["widgets"]
+
+
+def test_health_and_info_say_how_each_camera_is_decoded(client, make_package):
+    with RtspServer() as camera:
+        client.deploy(make_package(detector_manifest(camera_url=camera.url + "#backend=gstreamer")))
+
+        def live_sample():
+            with client.health(interval_s=0.2) as stream:
+                for sample in stream:
+                    if sample.streams and sample.streams[0].state == "live":
+                        return sample
+            return None
+
+        sample = wait_for(live_sample, 15, "a health sample with the RTSP camera live")
+        info = client.info()
+    stream = sample.streams[0]
+    assert (stream.video_backend, stream.decoder) == ("gstreamer", info.video_decoders[0])
+    assert "avdec_h264" in info.video_decoders  # FFmpeg's decoder: the last resort, always present
+    assert info.gstreamer.startswith("GStreamer 1.")
 
 
 def test_log_stream_replays_recent_records_and_filters_by_level(client, make_package):

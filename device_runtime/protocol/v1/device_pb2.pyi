@@ -25,7 +25,7 @@ class Hardware(_message.Message):
     def __init__(self, cpu_model: _Optional[str] = ..., cpu_cores: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[str]] = ..., platform: _Optional[str] = ...) -> None: ...
 
 class DeviceInfo(_message.Message):
-    __slots__ = ("device_id", "name", "runtime_version", "api_version", "hardware", "available_providers", "active_provider", "provider_warning", "cert_fingerprint", "caller_paired", "versions")
+    __slots__ = ("device_id", "name", "runtime_version", "api_version", "hardware", "available_providers", "active_provider", "provider_warning", "cert_fingerprint", "caller_paired", "versions", "video_decoders", "gstreamer")
     class VersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,8 @@ class DeviceInfo(_message.Message):
     CERT_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     CALLER_PAIRED_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_DECODERS_FIELD_NUMBER: _ClassVar[int]
+    GSTREAMER_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     name: str
     runtime_version: str
@@ -55,7 +57,9 @@ class DeviceInfo(_message.Message):
     cert_fingerprint: str
     caller_paired: bool
     versions: _containers.ScalarMap[str, str]
-    def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    video_decoders: _containers.RepeatedScalarFieldContainer[str]
+    gstreamer: str
+    def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ..., video_decoders: _Optional[_Iterable[str]] = ..., gstreamer: _Optional[str] = ...) -> None: ...
 
 class PairRequest(_message.Message):
     __slots__ = ("code", "client_name", "csr_pem", "signing_public_key")
@@ -104,7 +108,7 @@ class DeviceHealth(_message.Message):
     def __init__(self, cpu_percent: _Optional[float] = ..., memory_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., gpu_percent: _Optional[float] = ..., gpu_memory_percent: _Optional[float] = ..., temperature_c: _Optional[float] = ..., uptime_s: _Optional[float] = ...) -> None: ...
 
 class StreamHealth(_message.Message):
-    __slots__ = ("camera_id", "url", "state", "state_reason", "camera_fps", "inferred_fps", "dropped_frames", "inference_ms", "width", "height")
+    __slots__ = ("camera_id", "url", "state", "state_reason", "camera_fps", "inferred_fps", "dropped_frames", "inference_ms", "width", "height", "video_backend", "decoder")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +119,8 @@ class StreamHealth(_message.Message):
     INFERENCE_MS_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    DECODER_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     url: str
     state: str
@@ -125,7 +131,9 @@ class StreamHealth(_message.Message):
     inference_ms: float
     width: int
     height: int
-    def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+    video_backend: str
+    decoder: str
+    def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., video_backend: _Optional[str] = ..., decoder: _Optional[str] = ...) -> None: ...
 
 class Health(_message.Message):
     __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning")
