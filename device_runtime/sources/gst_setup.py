@@ -47,13 +47,13 @@ def find_system_gi() -> Path | None:
 
 def link_system_gi(site_packages: Path) -> str:
     """Expose the system ``gi`` in ``site_packages``; returns what was done, in words."""
-    if not (site_packages / PTH_NAME).exists():  # ours is refreshed; someone else's is left alone
-        try:
-            import gi
+    try:
+        import gi
 
+        if LINK_DIR not in gi.__file__:  # ours is refreshed; a gi installed otherwise is left alone
             return f"gi is already importable here ({gi.__file__}); nothing to do"
-        except ImportError:
-            pass
+    except ImportError:
+        pass
     found = find_system_gi()
     if found is None:
         wanted = sysconfig.get_config_var("EXT_SUFFIX")

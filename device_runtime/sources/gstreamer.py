@@ -252,6 +252,12 @@ class GstRtspSource(Source):
         if any(element is None for element in chain):
             self._link_error = f"{self.url}: GStreamer could not create the {decoder} chain"
             return
+        # Joining a camera mid-GOP: no half-decoded (green, smeared) pictures before the
+        # first keyframe, and ask the camera for one instead of waiting out its GOP.
+        chain[0].set_property("wait-for-keyframe", True)
+        chain[0].set_property("request-keyframe", True)
+        if decoder in SOFTWARE_DECODERS:
+            chain[2].set_property("output-corrupt", False)
         for element in chain:
             pipeline.add(element)
         for upstream, downstream in zip(chain, [*chain[1:], convert], strict=True):
