@@ -173,7 +173,7 @@ class GstRtspSource(Source):
             if sample is not None:
                 self._pending = self._capture(sample)
                 return None
-            error = self._bus_error()
+            error = self._link_error or self._bus_error()
             if error is not None:
                 self._close()
                 return error
@@ -223,6 +223,13 @@ class GstRtspSource(Source):
 
     def _on_pad_added(self, _src: Any, pad: Any, pipeline: Any, convert: Any) -> None:
         """Streaming thread: link depayloader, parser and decoder for the camera's codec."""
+        try:
+            self._link_decoder(pad, pipeline, convert)
+        except Exception as exc:  # a GStreamer version without an element or property we use
+            log.exception("stream %s: linking the decoder failed", self.stream_id)
+            self._link_error = f"{self.url}: cannot set up decoding ({redact_text(str(exc))})"
+
+    def _link_decoder(self, pad: Any, pipeline: Any, convert: Any) -> None:
         gst = self._gst
         caps = pad.get_current_caps() or pad.query_caps(None)
         encoding = (caps.get_structure(0).get_string("encoding-name") or "").upper()
@@ -254,10 +261,10 @@ class GstRtspSource(Source):
             return
         # Joining a camera mid-GOP: no half-decoded (green, smeared) pictures before the
         # first keyframe, and ask the camera for one instead of waiting out its GOP.
-        chain[0].set_property("wait-for-keyframe", True)
-        chain[0].set_property("request-keyframe", True)
-        if decoder in SOFTWARE_DECODERS:
-            chain[2].set_property("output-corrupt", False)
+        # (rtph265depay has these only from GStreamer 1.24; output-corrupt covers it before.)
+        _set_if_present(chain[0], "wait-for-keyframe", True)
+        _set_if_present(chain[0], "request-keyframe", True)
+        _set_if_present(chain[2], "output-corrupt", False)
         for element in chain:
             pipeline.add(element)
         for upstream, downstream in zip(chain, [*chain[1:], convert], strict=True):
@@ -334,3 +341,9 @@ class GstRtspSource(Source):
         self.transport = ""
         if pipeline is not None:
             pipeline.set_state(self._gst.State.NULL)
+
+
+def _set_if_present(element: Any, name: str, value: object) -> None:
+    """Set a property the element may not have in this GStreamer version."""
+    if element.find_property(name) is not None:
+        element.set_property(name, value)
