@@ -2,8 +2,8 @@
 
 The pipeline, built per connection::
 
-    rtspsrc ! rtph26Xdepay ! h26Xparse ! DECODER [! nvvidconv ! BGRx] ! videoconvert
-            ! video/x-raw,format=BGR ! appsink drop=true max-buffers=1 sync=false
+    rtspsrc ! rtph26Xdepay ! h26Xparse ! DECODER [! nvvidconv] ! videoconvert
+            ! video/x-raw,format={I420,NV12,BGR,BGRx} ! appsink drop=true max-buffers=1 sync=false
 
 ``DECODER`` is the best element present for the camera's codec
 (:data:`~device_runtime.sources.gst_support.DECODER_PREFERENCE`):
@@ -11,11 +11,10 @@ The pipeline, built per connection::
 VIC through ``nvvidconv``), ``nvh264dec``/``nvh265dec`` on a desktop NVIDIA
 GPU, ``vah264dec`` on Intel, FFmpeg's ``avdec_h264`` otherwise. The appsink
 keeps only the newest frame (``drop=true max-buffers=1``), so a slow
-consumer never builds a queue and latency stays at one frame. The decoded
-frame is copied once out of the GStreamer buffer into the numpy array the
-pipeline gets (the buffer returns to the decoder's pool at once); no other
-copy is made when the rows are packed, which they are for every width whose
-BGR row is a multiple of 4 bytes (all common camera sizes).
+consumer never builds a queue and latency stays at one frame. The decoder's
+own YUV output passes videoconvert untouched; the frame is copied once out
+of the GStreamer buffer (which returns to the decoder's pool at once) and
+converted to BGR by OpenCV (:mod:`~device_runtime.sources.gst_frames`).
 
 It behaves like the OpenCV backend (:mod:`device_runtime.sources.rtsp`):
 same states and reasons, TCP first then UDP, the same capped-backoff
@@ -36,6 +35,7 @@ import numpy as np
 
 from device_runtime.sources.base import Capture, Source
 from device_runtime.sources.errors import InvalidSourceUrl, SourceOpenError
+from device_runtime.sources.gst_frames import APPSINK_FORMATS, FrameLayout, to_bgr
 from device_runtime.sources.gst_support import (
     DECODER_PREFERENCE,
     SOFTWARE_DECODERS,
@@ -111,6 +111,8 @@ class GstRtspSource(Source):
         self._sink: Any = None
         self._bus: Any = None
         self._pending: Capture | None = None
+        self._layout: FrameLayout | None = None
+        self._layout_key = ""  # the caps the layout was read from
         self._link_error = ""  # set by the streaming thread when the camera's stream cannot be linked
         self._video_chosen = False
         self._link_lock = threading.Lock()
@@ -198,7 +200,8 @@ class GstRtspSource(Source):
         src.set_property("timeout", int(self.read_timeout_s * 1_000_000))
         convert = gst.ElementFactory.make("videoconvert", "convert")
         caps = gst.ElementFactory.make("capsfilter", "bgr")
-        caps.set_property("caps", gst.Caps.from_string("video/x-raw,format=BGR"))
+        formats = ", ".join(f"(string){name}" for name in APPSINK_FORMATS)
+        caps.set_property("caps", gst.Caps.from_string(f"video/x-raw,format={{ {formats} }}"))
         sink = gst.ElementFactory.make("appsink", "sink")
         for name, value in (
             ("drop", True), ("max-buffers", 1), ("sync", False),
@@ -255,10 +258,8 @@ class GstRtspSource(Source):
             gst.ElementFactory.make(f"{codec}parse", None),
             gst.ElementFactory.make(decoder, "decoder"),
         ]
-        if decoder == "nvv4l2decoder":  # NVMM frames: the VIC converts them to system memory
-            to_system = gst.ElementFactory.make("capsfilter", None)
-            to_system.set_property("caps", gst.Caps.from_string("video/x-raw,format=BGRx"))
-            chain += [gst.ElementFactory.make("nvvidconv", None), to_system]
+        if decoder == "nvv4l2decoder":  # NVMM frames: the VIC copies them to system memory
+            chain.append(gst.ElementFactory.make("nvvidconv", None))
         if any(element is None for element in chain):
             self._link_error = f"{self.url}: GStreamer could not create the {decoder} chain"
             return
@@ -322,20 +323,33 @@ class GstRtspSource(Source):
         return None
 
     def _capture(self, sample: Any) -> Capture:
-        """The sample's BGR image as a numpy array (one copy out of the GStreamer buffer)."""
-        structure = sample.get_caps().get_structure(0)
-        _ok, width = structure.get_int("width")
-        _ok, height = structure.get_int("height")
-        ok, num, den = structure.get_fraction("framerate")
-        if ok and den and num:
-            self.nominal_fps = num / den
+        """The sample as a BGR numpy image (one copy out of the buffer, then OpenCV's conversion)."""
+        caps = sample.get_caps()
+        structure = caps.get_structure(0)
+        key = structure.to_string()
+        if key != self._layout_key:
+            self._layout, self._layout_key = self._layout_of(caps), key
+            ok, num, den = structure.get_fraction("framerate")
+            self.nominal_fps = num / den if ok and den and num else 0.0
         buffer = sample.get_buffer()
         data = np.frombuffer(buffer.extract_dup(0, buffer.get_size()), np.uint8)
-        stride = (width * 3 + 3) & ~3  # GStreamer's default row alignment for packed BGR
-        if stride == width * 3:
-            return Capture(data[: height * stride].reshape(height, width, 3))
-        rows = data[: height * stride].reshape(height, stride)[:, : width * 3]
-        return Capture(np.ascontiguousarray(rows).reshape(height, width, 3))
+        return Capture(to_bgr(data, self._layout))
+
+    def _layout_of(self, caps: Any) -> FrameLayout:
+        video = gst_modules()[2]
+        if hasattr(video.VideoInfo, "new_from_caps"):  # GStreamer 1.20+
+            info = video.VideoInfo.new_from_caps(caps)
+        else:  # JetPack 5's GStreamer 1.16
+            info = video.VideoInfo()
+            info.from_caps(caps)
+        planes = info.finfo.n_planes
+        return FrameLayout(
+            format=info.finfo.name,
+            width=info.width,
+            height=info.height,
+            strides=tuple(info.stride[:planes]),
+            offsets=tuple(info.offset[:planes]),
+        )
 
     def _close(self) -> None:
         pipeline, self._pipeline = self._pipeline, None
