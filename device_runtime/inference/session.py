@@ -32,6 +32,7 @@ from device_runtime.inference.errors import (
     ModelClosedError,
     ModelLoadError,
 )
+from device_runtime.inference.graph_processing import GraphDecoder, GraphProcessing, wants_graphs
 from device_runtime.inference.model_file import (
     ImageInput,
     describe_load_failure,
@@ -128,6 +129,7 @@ class ModelSession:
         metadata = export_metadata(self._session)
         self.labels = list(labels) if labels else metadata.labels
         self.image_input: ImageInput | None = None
+        self.graphs: GraphProcessing | None = None  # pre/post-processing graphs, when in use
         self._batches: BatchQueue | None = None
         if decoder == "raw":
             self._decoder = OutputDecoder("raw", self.outputs)
@@ -141,6 +143,7 @@ class ModelSession:
             self.settings.default_input_size,
         )
         self._decoder, batchable = self._warm_up(decoder)
+        self.graphs = self._graph_processing()
         fixed = self.image_input.fixed_batch
         self._batches = BatchQueue(
             self._run_images,
@@ -203,6 +206,30 @@ class ModelSession:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return options
+
+    def _graph_processing(self) -> GraphProcessing | None:
+        """The pre/post-processing graphs where the settings want them (see graph_processing.py)."""
+        assert self.image_input is not None
+        if not wants_graphs(self.settings.graph_processing, self.active_provider):
+            return None
+        try:
+            graphs = GraphProcessing(
+                self.active_provider,
+                channels_first=self.image_input.channels_first,
+                input_dtype=self.image_input.spec.dtype,
+                family=self._decoder.family,
+                output_dtype=self.outputs[0].dtype if self.outputs else np.float32,
+            )
+        except Exception as exc:  # an old onnxruntime without an operator: the numpy path works
+            log.warning("%s: pre/post-processing stays on the CPU: %s", self.source, clean_ort_message(str(exc)))
+            return None
+        if graphs.decodes:
+            self._decoder = GraphDecoder(self._decoder, graphs)
+        log.info(
+            "%s: letterbox%s run as ONNX graphs on %s",
+            self.source, " and decoding" if graphs.decodes else "", graphs.provider,
+        )
+        return graphs
 
     def _warm_up(self, decoder: str | None) -> tuple[OutputDecoder, bool]:
         """Run zeros through the model: proves the input works, shows concrete output shapes."""
@@ -334,12 +361,15 @@ class ModelSession:
         if isinstance(images, np.ndarray):
             images = [images] if images.ndim in (2, 3) else list(images)
         started = time.perf_counter()
-        tensors, placements = prepare_batch(
-            images,
-            self.image_input.size,
-            self.image_input.spec.dtype,
-            channels_first=self.image_input.channels_first,
-        )
+        if self.graphs is not None:
+            tensors, placements = self.graphs.prepare_batch(images, self.image_input.size)
+        else:
+            tensors, placements = prepare_batch(
+                images,
+                self.image_input.size,
+                self.image_input.spec.dtype,
+                channels_first=self.image_input.channels_first,
+            )
         preprocess_ms = (time.perf_counter() - started) * 1000.0
         params = DecodeParams(
             confidence=float(confidence),
