@@ -48,7 +48,36 @@ def device_info(device: Any) -> pb.DeviceInfo:
         cert_fingerprint=device.identity.fingerprint,
         versions=_library_versions(),
         **_video_decoding(),
+        inference_precision=_precision(providers.active),
+        engine_builds=engine_builds(),
     )
+
+
+def engine_builds() -> list[pb.EngineBuild]:
+    """Every loaded model's TensorRT engine, with its build progress."""
+    from device_runtime.inference.engine_cache import all_builds
+
+    now = time.time()
+    return [
+        pb.EngineBuild(
+            model=build.model,
+            precision=build.precision,
+            tensorrt_version=build.tensorrt_version,
+            state=build.state,
+            progress=build.progress(now),
+            estimate_s=build.estimate_s,
+            remaining_s=build.remaining_s(now),
+            reason=build.reason,
+        )
+        for build in all_builds()
+    ]
+
+
+def _precision(active_provider: str) -> str:
+    from device_runtime.inference.engine_cache import device_precision
+    from device_runtime.inference.providers import TENSORRT
+
+    return device_precision() if active_provider == TENSORRT else "fp32"
 
 
 def _video_decoding() -> dict[str, Any]:
@@ -110,4 +139,5 @@ def health(device: Any) -> pb.Health:
         apps=[app_status(v) for v in supervisor.list_apps()],
         active_provider=providers.active,
         provider_warning=providers.warning or "",
+        engine_builds=engine_builds(),
     )

@@ -25,6 +25,7 @@ import onnxruntime as ort
 
 from device_runtime.inference.batching import BatchQueue
 from device_runtime.inference.decoders import FAMILIES, DecodeParams, OutputDecoder, detect_family
+from device_runtime.inference.engine_cache import plan_engine
 from device_runtime.inference.errors import (
     DecoderError,
     InferenceError,
@@ -42,7 +43,7 @@ from device_runtime.inference.model_file import (
 )
 from device_runtime.inference.pending import PendingInference
 from device_runtime.inference.preprocess import prepare_batch
-from device_runtime.inference.providers import clean_ort_message, create_session
+from device_runtime.inference.providers import TENSORRT, clean_ort_message, create_session
 from device_runtime.inference.settings import CPU_CONCURRENT_RUNS, SessionSettings, physical_cores
 from device_runtime.inference.tensors import TensorSpec, check_feeds, describe_all
 from device_runtime.types import InferenceResult
@@ -104,13 +105,33 @@ class ModelSession:
             raise ModelLoadError(
                 f"{self.source}: unknown decoder {decoder!r}; expected one of {', '.join(FAMILIES)}"
             )
+        self.engine = plan_engine(self.name, self.sha256, self.size, self.settings)
+        try:
+            self._load(model_bytes, labels, decoder, input_size)
+        except BaseException as exc:
+            if self.engine is not None:
+                self.engine.finish(ok=False, reason=clean_ort_message(str(exc)))
+            raise
+        if self.engine is not None:
+            on_tensorrt = self.active_provider == TENSORRT
+            self.engine.finish(ok=on_tensorrt, reason=self.provider_choice.failures.get(TENSORRT, ""))
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic the model runs in: "fp16" on TensorRT with FP16 on, else "fp32"."""
+        if self.engine is not None and self.active_provider == TENSORRT:
+            return self.engine.key.precision
+        return "fp32"
+
+    def _load(self, model_bytes, labels, decoder, input_size) -> None:  # type: ignore[no-untyped-def]
+        """Create the onnxruntime session, check the model and warm it up (see the class docs)."""
         try:
             self._session, choice = create_session(
                 model_bytes.load_from,
                 self._ort_options(),
                 self.settings.providers,
-                trt_cache_dir=self.settings.trt_cache_dir,
-                fp16=self.settings.fp16,
+                trt_cache_dir=self.engine.folder if self.engine else self.settings.trt_cache_dir,
+                fp16=self.engine.fp16 if self.engine else self.settings.fp16,
             )
         except ModelLoadError:
             raise

@@ -239,6 +239,8 @@ def test_health_and_info_say_how_each_camera_is_decoded(client, make_package):
     assert (stream.video_backend, stream.decoder) == ("gstreamer", info.video_decoders[0])
     assert "avdec_h264" in info.video_decoders  # FFmpeg's decoder: the last resort, always present
     assert info.gstreamer.startswith("GStreamer 1.")
+    # No TensorRT here: models run in FP32 and no engine is built.
+    assert info.inference_precision == "fp32" and not info.engine_builds and not sample.engine_builds
 
 
 def test_log_stream_replays_recent_records_and_filters_by_level(client, make_package):

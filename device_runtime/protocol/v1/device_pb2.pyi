@@ -25,7 +25,7 @@ class Hardware(_message.Message):
     def __init__(self, cpu_model: _Optional[str] = ..., cpu_cores: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[str]] = ..., platform: _Optional[str] = ...) -> None: ...
 
 class DeviceInfo(_message.Message):
-    __slots__ = ("device_id", "name", "runtime_version", "api_version", "hardware", "available_providers", "active_provider", "provider_warning", "cert_fingerprint", "caller_paired", "versions", "video_decoders", "gstreamer")
+    __slots__ = ("device_id", "name", "runtime_version", "api_version", "hardware", "available_providers", "active_provider", "provider_warning", "cert_fingerprint", "caller_paired", "versions", "video_decoders", "gstreamer", "inference_precision", "engine_builds")
     class VersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,8 @@ class DeviceInfo(_message.Message):
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     VIDEO_DECODERS_FIELD_NUMBER: _ClassVar[int]
     GSTREAMER_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_BUILDS_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     name: str
     runtime_version: str
@@ -59,7 +61,29 @@ class DeviceInfo(_message.Message):
     versions: _containers.ScalarMap[str, str]
     video_decoders: _containers.RepeatedScalarFieldContainer[str]
     gstreamer: str
-    def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ..., video_decoders: _Optional[_Iterable[str]] = ..., gstreamer: _Optional[str] = ...) -> None: ...
+    inference_precision: str
+    engine_builds: _containers.RepeatedCompositeFieldContainer[EngineBuild]
+    def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ..., video_decoders: _Optional[_Iterable[str]] = ..., gstreamer: _Optional[str] = ..., inference_precision: _Optional[str] = ..., engine_builds: _Optional[_Iterable[_Union[EngineBuild, _Mapping]]] = ...) -> None: ...
+
+class EngineBuild(_message.Message):
+    __slots__ = ("model", "precision", "tensorrt_version", "state", "progress", "estimate_s", "remaining_s", "reason")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    TENSORRT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_S_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_S_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    precision: str
+    tensorrt_version: str
+    state: str
+    progress: float
+    estimate_s: float
+    remaining_s: float
+    reason: str
+    def __init__(self, model: _Optional[str] = ..., precision: _Optional[str] = ..., tensorrt_version: _Optional[str] = ..., state: _Optional[str] = ..., progress: _Optional[float] = ..., estimate_s: _Optional[float] = ..., remaining_s: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PairRequest(_message.Message):
     __slots__ = ("code", "client_name", "csr_pem", "signing_public_key")
@@ -136,20 +160,22 @@ class StreamHealth(_message.Message):
     def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., video_backend: _Optional[str] = ..., decoder: _Optional[str] = ...) -> None: ...
 
 class Health(_message.Message):
-    __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning")
+    __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning", "engine_builds")
     TIME_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     STREAMS_FIELD_NUMBER: _ClassVar[int]
     APPS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_WARNING_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_BUILDS_FIELD_NUMBER: _ClassVar[int]
     time: float
     device: DeviceHealth
     streams: _containers.RepeatedCompositeFieldContainer[StreamHealth]
     apps: _containers.RepeatedCompositeFieldContainer[AppStatus]
     active_provider: str
     provider_warning: str
-    def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ...) -> None: ...
+    engine_builds: _containers.RepeatedCompositeFieldContainer[EngineBuild]
+    def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., engine_builds: _Optional[_Iterable[_Union[EngineBuild, _Mapping]]] = ...) -> None: ...
 
 class AppRef(_message.Message):
     __slots__ = ("app_id",)
