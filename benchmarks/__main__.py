@@ -17,10 +17,10 @@ import time
 BENCHMARKS: dict[str, tuple[str, bool]] = {
     "render": ("benchmarks.render", False),
     "pipeline": ("benchmarks.pipeline", True),
-    "decode": ("benchmarks.decode", True),
     "discovery": ("benchmarks.discovery", False),
     "console": ("benchmarks.console", True),
     "package": ("benchmarks.package", False),  # needs `make package` first
+    "decode": ("benchmarks.decode", True),
 }
 
 

@@ -45,8 +45,8 @@ CLIP = Clip(frames=500, width=1920, height=1080, fps=25, seed=7)  # 20 s: longer
 WARM_UP_S = 2.0
 
 
-def worker(backend: str, url: str, seconds: float) -> dict:
-    """Run one source for ``WARM_UP_S + seconds``; its CPU and frames over the last ``seconds``."""
+def worker(backend: str, url: str, seconds: float, warm_up_s: float = WARM_UP_S) -> dict:
+    """Run one source for ``warm_up_s + seconds``; its CPU and frames over the last ``seconds``."""
     from device_runtime.sources import open_source
 
     options: dict[str, object] = {"read_timeout_s": 5.0}
@@ -62,7 +62,7 @@ def worker(backend: str, url: str, seconds: float) -> dict:
         first = frames.get(timeout=15)
         if first is None:
             raise BenchmarkError(f"{backend}: no frame within 15 s ({source.state.value}: {source.state_reason})")
-        warm_until = time.monotonic() + WARM_UP_S
+        warm_until = time.monotonic() + warm_up_s
         while time.monotonic() < warm_until:
             frames.get(timeout=1)
         meter = CpuMeter()

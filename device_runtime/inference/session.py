@@ -468,6 +468,13 @@ class ModelSession:
         return self._runs
 
     @property
+    def batch_counts(self) -> tuple[int, int]:
+        """(batched runs, images in them) so far: their ratio is the mean batch size."""
+        if self._batches is None:
+            return 0, 0
+        return self._batches.run_count, self._batches.images_run
+
+    @property
     def max_batch(self) -> int:
         """Most images one run takes (1 for models that cannot batch)."""
         return self._batches.capacity if self._batches else 1
