@@ -54,7 +54,7 @@ import logging
 import statistics
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -372,6 +372,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         help="provider preferences to measure in turn (cuda, tensorrt, cpu; default: the product's)",
     )
     parser.add_argument("--size", default="640x480", help="frame size of the clip, WIDTHxHEIGHT")
+    parser.add_argument("--rounds", type=int, help="rounds per configuration (default: 1 quick, 3 full)")
     parser.add_argument(
         "--dynamic-batch", action="store_true",
         help="use a copy of the model with a dynamic batch dimension (streams batch together)",
@@ -384,6 +385,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     except ValueError:
         parser.error(f"--size: expected WIDTHxHEIGHT such as 1280x720, got {args.size!r}")
     mode = QUICK if args.quick else FULL
+    if args.rounds:
+        mode = replace(mode, rounds=max(1, args.rounds))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     print(f"pipeline benchmark ({'quick' if args.quick else 'full'})", flush=True)
     gpu = gpu_name()
