@@ -53,6 +53,9 @@ from device_runtime.sources.rtsp_diagnose import diagnose
 log = get_logger(__name__)
 
 _POLL_S = 0.05  # how often blocking waits look at the bus and the stop flag
+# Once the camera streams, how much longer than the open timeout the first whole picture may
+# take: decoding starts at a keyframe, and cameras send one every 1-10 s ("smart" codecs).
+_KEYFRAME_WAIT_S = 10.0
 _MAX_DIAGNOSE_S = 2.0
 _ENCODINGS = {"H264": "h264", "H265": "h265"}
 _KNOWN_DECODERS = frozenset(n for names in DECODER_PREFERENCE.values() for n in names)
@@ -115,6 +118,7 @@ class GstRtspSource(Source):
         self._layout_key = ""  # the caps the layout was read from
         self._link_error = ""  # set by the streaming thread when the camera's stream cannot be linked
         self._video_chosen = False
+        self._linked = False  # this connection's decoder is linked: the camera streams
         self._link_lock = threading.Lock()
 
     def _read_timeout_s(self) -> float:
@@ -132,6 +136,8 @@ class GstRtspSource(Source):
                 break
             started = time.monotonic()
             error = self._try_transport(transport, deadline)
+            if self._stop_event.is_set():
+                raise SourceOpenError("stopped")
             if error is None:
                 self.transport = transport
                 self.transports = (transport, *[t for t in self.transports if t != transport])
@@ -144,6 +150,8 @@ class GstRtspSource(Source):
             last_error = error
             if self._link_error:  # the camera answered; its stream is what we cannot decode
                 raise SourceOpenError(self._link_error)
+            if self._linked:  # it streamed over this transport: another would not help
+                raise SourceOpenError(redact_text(f"{self.url}: {error}"))
             left = deadline - time.monotonic()
             if left < 0.05:
                 raise SourceOpenError(
@@ -163,13 +171,20 @@ class GstRtspSource(Source):
         self._build(transport, max(0.1, deadline - time.monotonic()))
         gst = self._gst
         self._pipeline.set_state(gst.State.PLAYING)
+        extended = False
         while True:
             if self._stop_event.is_set():
                 self._close()
                 return "stopped"
             left = deadline - time.monotonic()
+            if left <= 0 and self._linked and not extended:
+                # The camera answered and streams; the decoder waits for its next keyframe.
+                extended, deadline = True, deadline + _KEYFRAME_WAIT_S
+                continue
             if left <= 0:
                 self._close()
+                if extended:
+                    return f"no keyframe from {self.url} within {self.open_timeout_s + _KEYFRAME_WAIT_S:.1f} s"
                 return f"no frame within {self.open_timeout_s:.1f} s"
             sample = self._sink.try_pull_sample(int(min(left, _POLL_S) * gst.SECOND))
             if sample is not None:
@@ -213,6 +228,7 @@ class GstRtspSource(Source):
         convert.link(caps)
         caps.link(sink)
         self._link_error = ""
+        self._linked = False
         self._video_chosen = False
         src.connect("select-stream", self._on_select_stream)
         src.connect("pad-added", self._on_pad_added, pipeline, convert)
@@ -279,6 +295,7 @@ class GstRtspSource(Source):
             self._link_error = f"{self.url}: cannot link the camera's {codec.upper()} stream"
             return
         self.codec, self.decoder = codec, decoder
+        self._linked = True
 
     def _bus_error(self) -> str | None:
         """The first error or end-of-stream waiting on the bus, as a redacted reason."""
