@@ -9,7 +9,8 @@
 # 3. runs the pipeline benchmark on the CUDA and TensorRT providers with 1, 4 and 16 streams of
 #    1280x720 H.264, the demo model with a dynamic batch dimension (cross-stream batching), and
 #    writes benchmarks/results/pipeline-gpu.json (each run names the GPU and the provider that
-#    actually ran: a TensorRT that cannot load falls back to CUDA and says why).
+#    actually ran: a TensorRT that cannot load falls back to CUDA and says why);
+# 4. where GStreamer has a hardware decoder: the decode benchmark (benchmarks/results/decode-gpu.json).
 #
 # Copies of the logs and the JSON go to $OUT (default /tmp/gpu-check). Every step runs even if
 # an earlier one failed; the exit status is 1 if any failed.
@@ -68,6 +69,16 @@ EOF
   --size 1280x720 --dynamic-batch --output benchmarks/results/pipeline-gpu.json 2>&1 | tee "$OUT/pipeline.txt"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || failed+=("pipeline benchmark")
 cp benchmarks/results/pipeline-gpu.json "$OUT/" 2>/dev/null || true
+
+# Hardware video decoding, where this machine has GStreamer with an NVIDIA decoder (a Jetson, a
+# desktop with gst-plugins-bad's nvcodec): CPU per 1080p stream, software and hardware side by side.
+if "$py" -c 'import sys; from device_runtime.sources.gst_support import hardware_decoder_present as h; sys.exit(0 if h() else 1)' 2>/dev/null; then
+  "$py" -m benchmarks.decode --quick --output benchmarks/results/decode-gpu.json 2>&1 | tee "$OUT/decode.txt"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || failed+=("decode benchmark")
+  cp benchmarks/results/decode-gpu.json "$OUT/" 2>/dev/null || true
+else
+  echo "no GStreamer hardware decoder here: decode benchmark skipped" | tee "$OUT/decode.txt"
+fi
 
 if ((${#failed[@]})); then
   echo "gpu-check: failed: ${failed[*]}" | tee -a "$OUT/environment.txt"
