@@ -33,9 +33,11 @@ from device_runtime.sources.errors import InvalidSourceUrl, UnsupportedScheme
 from device_runtime.sources.file import FileSource
 from device_runtime.sources.gst_support import gstreamer_status, hardware_decoder_present
 from device_runtime.sources.gstreamer import GstRtspSource
-from device_runtime.sources.redact import redact_url
+from device_runtime.sources.redact import get_logger, redact_url
 from device_runtime.sources.rtsp import RtspSource
 from device_runtime.sources.testpattern import TestPatternSource
+
+log = get_logger(__name__)
 
 SourceFactory = Callable[..., Source]
 """``factory(url, stream_id, **options) -> Source`` (not started)."""
@@ -84,6 +86,15 @@ def open_rtsp(url: str, stream_id: str, *, backend: str = "auto", **options: obj
         else:
             options.setdefault(name, value)
     chosen = choose_rtsp_backend(backend, decoder=str(options.get("decoder") or ""))
+    if backend == "auto":
+        status = gstreamer_status()
+        why = (
+            "a GStreamer decoder was asked for" if options.get("decoder")
+            else "a hardware decoder is present" if chosen == "gstreamer"
+            else "no hardware decoder element" if status.available
+            else f"GStreamer unavailable: {status.reason}"
+        )
+        log.info("stream %s: %s reads %s (%s)", stream_id, chosen, redact_url(url), why)
     factory: SourceFactory = GstRtspSource if chosen == "gstreamer" else RtspSource
     _check_options(factory, options, f"{scheme_of(url)} ({chosen} backend)", stream_id)
     return factory(url, stream_id, **options)
