@@ -119,6 +119,7 @@ class GstRtspSource(Source):
         self._link_error = ""  # set by the streaming thread when the camera's stream cannot be linked
         self._video_chosen = False
         self._linked = False  # this connection's decoder is linked: the camera streams
+        self._handlers: list[tuple[Any, int]] = []  # signal handlers of the open pipeline
         self._link_lock = threading.Lock()
 
     def _read_timeout_s(self) -> float:
@@ -230,8 +231,12 @@ class GstRtspSource(Source):
         self._link_error = ""
         self._linked = False
         self._video_chosen = False
-        src.connect("select-stream", self._on_select_stream)
-        src.connect("pad-added", self._on_pad_added, pipeline, convert)
+        # No pipeline in the handlers' user data: a closure holding it would keep every closed
+        # pipeline (and its decoder's buffers) alive through a cycle Python's GC cannot see.
+        self._handlers = [
+            (src, src.connect("select-stream", self._on_select_stream)),
+            (src, src.connect("pad-added", self._on_pad_added)),
+        ]
         self._pipeline, self._sink, self._bus = pipeline, sink, pipeline.get_bus()
 
     def _on_select_stream(self, _src: Any, _num: int, caps: Any) -> bool:
@@ -243,10 +248,11 @@ class GstRtspSource(Source):
             self._video_chosen = True
             return True
 
-    def _on_pad_added(self, _src: Any, pad: Any, pipeline: Any, convert: Any) -> None:
+    def _on_pad_added(self, src: Any, pad: Any) -> None:
         """Streaming thread: link depayloader, parser and decoder for the camera's codec."""
+        pipeline = src.get_parent()
         try:
-            self._link_decoder(pad, pipeline, convert)
+            self._link_decoder(pad, pipeline, pipeline.get_by_name("convert"))
         except Exception as exc:  # a GStreamer version without an element or property we use
             log.exception("stream %s: linking the decoder failed", self.stream_id)
             self._link_error = f"{self.url}: cannot set up decoding ({redact_text(str(exc))})"
@@ -369,6 +375,9 @@ class GstRtspSource(Source):
         )
 
     def _close(self) -> None:
+        handlers, self._handlers = self._handlers, []
+        for element, handler in handlers:
+            element.disconnect(handler)
         pipeline, self._pipeline = self._pipeline, None
         self._sink = self._bus = None
         self._pending = None

@@ -6,9 +6,11 @@ credentials) is tested on both in test_rtsp.py.
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import textwrap
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -191,3 +193,18 @@ def test_setup_links_only_the_system_gi_into_a_virtualenv(tmp_path):
     assert check.stdout.startswith("GStreamer 1.")
     assert link_system_gi(site_packages).startswith("linked")  # running it again is harmless
 
+
+
+def test_a_reconnected_camera_leaves_no_old_pipeline_behind(make_source):
+    """Each reconnect builds a new pipeline; the old one (and its decoder's buffers) must be freed."""
+    with RtspServer() as camera:
+        source, states = make_source(camera.url, backend="gstreamer", read_timeout_s=1.0)
+        source.start()
+        states.wait_for(StreamState.LIVE, timeout=10)
+        first = weakref.ref(source._pipeline)
+        mark = states.mark()
+        camera.restart()
+        states.wait_for(StreamState.RECONNECTING, timeout=10, after=mark)
+        states.wait_for(StreamState.LIVE, timeout=10, after=mark)
+    gc.collect()
+    assert first() is None, "the pipeline of the first connection is still alive after reconnecting"
