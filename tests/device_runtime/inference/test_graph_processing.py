@@ -114,13 +114,7 @@ def test_the_demo_detector_finds_the_same_objects_with_graphs_as_with_numpy():
         assert (session.graphs is not None) == (mode == "on")
         results[mode] = session.infer(frames, confidence=0.3)
         session.close()
-    for numpy_result, graph_result in zip(results["off"], results["on"], strict=True):
-        assert len(numpy_result.detections) > 0, "the demo model should find parts in its own scene"
-        assert [d.class_id for d in graph_result.detections] == [d.class_id for d in numpy_result.detections]
-        for ours, theirs in zip(graph_result.detections, numpy_result.detections, strict=True):
-            assert abs(ours.score - theirs.score) < 0.01
-            corners = zip((ours.x1, ours.y1, ours.x2, ours.y2), (theirs.x1, theirs.y1, theirs.x2, theirs.y2), strict=True)
-            assert max(abs(a - b) for a, b in corners) < 1.0  # pixels
+    _same_detections(results["off"], results["on"])
 
 
 def test_graph_processing_is_off_by_default_on_the_cpu():
@@ -131,14 +125,29 @@ def test_graph_processing_is_off_by_default_on_the_cpu():
         session.close()
 
 
+def _same_detections(numpy_results, graph_results) -> None:
+    for numpy_result, graph_result in zip(numpy_results, graph_results, strict=True):
+        assert len(numpy_result.detections) > 0, "the demo model should find parts in its own scene"
+        assert [d.class_id for d in graph_result.detections] == [d.class_id for d in numpy_result.detections]
+        for ours, theirs in zip(graph_result.detections, numpy_result.detections, strict=True):
+            assert abs(ours.score - theirs.score) < 0.01
+            corners = zip((ours.x1, ours.y1, ours.x2, ours.y2), (theirs.x1, theirs.y1, theirs.x2, theirs.y2), strict=True)
+            assert max(abs(a - b) for a, b in corners) < 1.0  # pixels
+
+
 @pytest.mark.gpu
-def test_on_a_gpu_the_graphs_run_on_cuda_next_to_the_model():
+def test_on_a_gpu_the_graphs_run_on_cuda_and_find_what_the_numpy_path_finds():
     if CUDA not in ort.get_available_providers():
         pytest.fail("GPU test run without onnxruntime-gpu: install the gpu extra")
-    session = ModelSession(DEMO_MODEL, settings=SessionSettings(providers=("cuda", "cpu")))
-    try:
-        assert session.active_provider == CUDA, session.provider_warning
-        assert session.graphs is not None and session.graphs.provider == CUDA
-        assert session.infer(_frames((1280, 720)), confidence=0.3)[0].detections
-    finally:
-        session.close()
+    frames = _frames((1280, 720), (640, 480))
+    results = {}
+    for mode in ("off", "auto"):
+        session = ModelSession(DEMO_MODEL, settings=SessionSettings(providers=("cuda", "cpu"), graph_processing=mode))
+        try:
+            assert session.active_provider == CUDA, session.provider_warning
+            if mode == "auto":
+                assert session.graphs is not None and session.graphs.provider == CUDA
+            results[mode] = session.infer(frames, confidence=0.3)
+        finally:
+            session.close()
+    _same_detections(results["off"], results["auto"])
