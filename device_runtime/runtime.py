@@ -20,6 +20,7 @@ from device_runtime.security.identity import DeviceIdentity
 from device_runtime.security.pairing import PairingManager
 from device_runtime.security.secret_store import SecretStore
 from device_runtime.security.tls import server_credentials
+from device_runtime.sources.factory import source_opener
 from device_runtime.status import API_VERSION
 from device_runtime.supervisor import Supervisor
 
@@ -41,6 +42,7 @@ class DeviceRuntime:
         self.pairing = PairingManager(config.data_dir, self.identity, on_code_changed=self._on_code_changed)
         # Named secrets (camera passwords, output tokens) filled over the paired connection.
         self.secrets = SecretStore(config.data_dir)
+        supervisor_options.setdefault("open_source_fn", source_opener(rtsp_backend=config.video_backend))
         self.supervisor = Supervisor(config, **supervisor_options)
         self.hardware = hardware_info()
         self._log_handler = LogBroadcastHandler(self.supervisor.logs)

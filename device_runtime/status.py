@@ -49,14 +49,17 @@ def device_info(device: Any) -> pb.DeviceInfo:
         versions=_library_versions(),
         **_video_decoding(),
         inference_precision=_precision(providers.active),
-        engine_builds=engine_builds(),
+        engine_builds=engine_builds(device.supervisor),
     )
 
 
-def engine_builds() -> list[pb.EngineBuild]:
-    """Every loaded model's TensorRT engine, with its build progress."""
-    from device_runtime.inference.engine_cache import all_builds
+def engine_builds(supervisor: Any) -> list[pb.EngineBuild]:
+    """The TensorRT engine of every model this device loaded, with its build progress."""
+    from device_runtime.inference.engine_cache import cache_at
 
+    cache_dir = supervisor.registry.settings.trt_cache_dir
+    if cache_dir is None:
+        return []
     now = time.time()
     return [
         pb.EngineBuild(
@@ -69,7 +72,7 @@ def engine_builds() -> list[pb.EngineBuild]:
             remaining_s=build.remaining_s(now),
             reason=build.reason,
         )
-        for build in all_builds()
+        for build in cache_at(cache_dir).builds()
     ]
 
 
@@ -139,5 +142,5 @@ def health(device: Any) -> pb.Health:
         apps=[app_status(v) for v in supervisor.list_apps()],
         active_provider=providers.active,
         provider_warning=providers.warning or "",
-        engine_builds=engine_builds(),
+        engine_builds=engine_builds(supervisor),
     )

@@ -266,13 +266,6 @@ def cache_at(root: str | Path) -> EngineCache:
         return _caches[path]
 
 
-def all_builds() -> list[EngineBuild]:
-    """Every model's latest engine build in this process (for device info)."""
-    with _caches_lock:
-        caches = list(_caches.values())
-    return [build for cache in caches for build in cache.builds()]
-
-
 def device_precision(fp16_allowed: bool = True) -> str:
     """The precision TensorRT engines get on this device ("fp16" or "fp32")."""
     return choose_precision(fp16_allowed, gpu_compute_capability())

@@ -67,8 +67,9 @@ def choose_rtsp_backend(backend: str = "auto", *, decoder: str = "") -> str:
 def open_rtsp(url: str, stream_id: str, *, backend: str = "auto", **options: object) -> Source:
     """An RTSP source read by the backend ``backend`` (see :func:`choose_rtsp_backend`).
 
-    Options in the URL fragment (``#backend=...&decoder=...``) apply unless
-    given as arguments; the fragment is removed before the URL is used.
+    Options in the URL fragment (``#backend=...&decoder=...``) are the
+    camera's own choice and win over the arguments (a device-wide default);
+    the fragment is removed before the URL is used.
     """
     url, _hash, fragment = url.partition("#")
     try:
@@ -82,9 +83,9 @@ def open_rtsp(url: str, stream_id: str, *, backend: str = "auto", **options: obj
                 f" {' or '.join(_FRAGMENT_OPTIONS)}"
             )
         if name == "backend":
-            backend = value if backend == "auto" else backend
+            backend = value
         else:
-            options.setdefault(name, value)
+            options[name] = value
     chosen = choose_rtsp_backend(backend, decoder=str(options.get("decoder") or ""))
     if backend == "auto":
         status = gstreamer_status()
@@ -157,6 +158,18 @@ def open_source(url: str, stream_id: str, **options: object) -> Source:
     factory = _factory_for(scheme, url)
     _check_options(factory, options, scheme, stream_id)
     return factory(url, stream_id, **options)
+
+
+def source_opener(*, rtsp_backend: str = "auto") -> Callable[..., Source]:
+    """``open_source`` with a device-wide RTSP backend (a URL's ``#backend=`` still wins)."""
+    choose_rtsp_backend(rtsp_backend)  # refuse an unknown backend now, not at the first camera
+
+    def open_with_default(url: str, stream_id: str, **options: object) -> Source:
+        if rtsp_backend != "auto" and scheme_of(url.strip()) in ("rtsp", "rtsps"):
+            options.setdefault("backend", rtsp_backend)
+        return open_source(url, stream_id, **options)
+
+    return open_with_default
 
 
 def _factory_for(scheme: str, url: str) -> SourceFactory:
