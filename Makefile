@@ -50,6 +50,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c requirements/constraints.txt -e '.[device,console,dev]'
+	$(BIN)/python -m device_runtime.sources.gst_setup
 	touch $(STAMP)
 
 clean:

@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[str, bool]] = {
     "console": ("benchmarks.console", True),
     "package": ("benchmarks.package", False),  # needs `make package` first
     "panorama": ("benchmarks.panorama", True),
+    "decode": ("benchmarks.decode", True),
 }
 
 

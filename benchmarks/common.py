@@ -78,6 +78,24 @@ def machine() -> str:
     return f"{cpu}; {physical} physical / {logical} logical cores; load average {load}"
 
 
+def gpu_name() -> str:
+    """The first NVIDIA GPU's name through the CUDA driver ("" without one)."""
+    import ctypes
+
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return ""
+    if driver.cuInit(0) != 0:
+        return ""
+    device = ctypes.c_int(0)
+    if driver.cuDeviceGet(ctypes.byref(device), 0) != 0:
+        return ""
+    name = ctypes.create_string_buffer(256)
+    driver.cuDeviceGetName(name, 256, device)
+    return name.value.decode(errors="replace")
+
+
 def write_results(path: Path, results: list[dict]) -> None:
     """Write ``results`` as indented JSON, atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,21 @@ and a configuration's rate its best round; before each measurement the
 benchmark waits (bounded) for other processes to calm down, and each run
 records the cores they used anyway (``other_cores``). Targets (the issue's):
 ratio >= 0.90 for one stream; four streams together >= 1.0 x the bare
-single-stream rate. Writes ``benchmarks/results/pipeline.json`` and prints a
-table.
+single-stream rate (1.2 x with ``--dynamic-batch``, where the four streams'
+frames share batched runs). Writes ``benchmarks/results/pipeline.json`` and
+prints a table.
+
+On a GPU (``scripts/gpu-check.sh`` runs it so)::
+
+    python -m benchmarks pipeline --providers cuda tensorrt --streams 1 4 16 \
+        --size 1280x720 --dynamic-batch --output benchmarks/results/pipeline-gpu.json
+
+``--providers`` measures each preference in turn (what actually ran is in
+each run's ``provider``); ``--size`` sets the clip's frame size;
+``--dynamic-batch`` uses a copy of the demo model whose batch dimension is
+dynamic (made with ``onnx`` into ``build/bench/``), so cross-stream batching
+(:mod:`device_runtime.inference.batching`) combines the streams' frames; each
+run records the mean batch size its runs had.
 """
 
 from __future__ import annotations
@@ -42,7 +55,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +63,17 @@ import numpy as np
 import onnxruntime as ort
 
 from benchmarks.common import (
+    CACHE,
     RESULTS_DIR,
     ROOT,
     BenchmarkError,
     CpuMeter,
+    gpu_name,
     machine,
     wait_for_quiet,
     write_results,
 )
-from benchmarks.media import decode_all, make_clip
+from benchmarks.media import Clip, decode_all, make_clip
 from device_runtime.apps.registry import make_logic
 from device_runtime.inference import ModelRegistry, ModelSession, SessionSettings, physical_cores
 from device_runtime.inference.preprocess import prepare_batch
@@ -72,8 +87,10 @@ LABELS = MODEL.with_suffix(".labels")
 APP = ROOT / "resources" / "apps" / "line-safety" / "app.json"
 RESULTS = RESULTS_DIR / "pipeline.json"
 
-# The issue's targets: pipeline / bare for one stream, and for four streams together.
+# The issue's targets: pipeline / bare for one stream, and for four streams together
+# (1.2 when the four streams' frames are batched: a model with a dynamic batch dimension).
 TARGETS = {1: 0.90, 4: 1.0}
+BATCHED_TARGETS = {1: 0.90, 4: 1.2}
 NOISY_CORES = 0.25  # other processes using more than this during a run: flagged in the table
 
 # A file read flat out can wait until its consumers took the last frame before it
@@ -117,6 +134,13 @@ class Run:
     stages_ms: dict[str, float] = field(default_factory=dict)  # mean cost per frame by stage
     pipeline_cores: float = 0.0  # CPU cores the pipeline kept busy (best round)
     other_cores: float = 0.0  # most cores other processes used during its measurements
+    requested_provider: str = ""  # the preference measured ("" = the product's default)
+    provider_warning: str = ""  # why it runs on a slower provider than requested
+    frame_size: str = "640x480"
+    dynamic_batch: bool = False  # the model's batch dimension is dynamic (streams batch together)
+    mean_batch: float = 1.0  # images per inference run in the best round
+    precision: str = "fp32"  # TensorRT engine precision where TensorRT ran
+    gpu: str = ""  # the GPU's name, where there is one
 
 
 # ---------------------------------------------------------------- bare loop
@@ -125,13 +149,21 @@ class Run:
 class BareLoop:
     """``InferenceSession.run`` in a tight loop on pre-processed tensors, all cores."""
 
-    def __init__(self, frames: list[np.ndarray], input_size: tuple[int, int]):
+    def __init__(
+        self,
+        frames: list[np.ndarray],
+        input_size: tuple[int, int],
+        model: Path = MODEL,
+        preference: tuple[str, ...] | None = None,
+    ):
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.intra_op_num_threads = physical_cores()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # The provider the product would choose here, so GPU devices compare like with like.
-        self.session, choice = create_session(str(MODEL), options)
+        self.session, choice = create_session(
+            str(model), options, preference, trt_cache_dir=CACHE / "trt-bare", fp16=True
+        )
         self.provider = choice.active
         self.input_name = self.session.get_inputs()[0].name
         self.tensors = [prepare_batch([frame], input_size)[0] for frame in frames]
@@ -184,6 +216,7 @@ class PipelineSample:
     other_cores: float
     latencies_ms: list[float]
     stages_ms: dict[str, float]
+    mean_batch: float = 1.0
 
 
 def measure_pipeline(
@@ -236,10 +269,12 @@ def measure_pipeline(
         # What is measured is a fixed window of time: there is no event to wait on.
         time.sleep(warmup_s)
         meter = CpuMeter()
+        runs_before, images_before = session.batch_counts
         start = time.monotonic()
         time.sleep(seconds)
         end = time.monotonic()
         own_cores, other_cores = meter.stop()
+        runs_after, images_after = session.batch_counts
     finally:
         for worker in workers:
             worker.stop()
@@ -258,6 +293,7 @@ def measure_pipeline(
         other_cores=other_cores,
         latencies_ms=[latency for _, latency, _ in window],
         stages_ms={stage: round(statistics.fmean(v), 2) for stage, v in stages.items()},
+        mean_batch=(images_after - images_before) / max(1, runs_after - runs_before),
     )
 
 
@@ -265,7 +301,12 @@ def measure_pipeline(
 
 
 def measure_all(
-    streams: list[int], clip: Path, bare: BareLoop, session: ModelSession, mode: Mode
+    streams: list[int],
+    clip: Path,
+    bare: BareLoop,
+    session: ModelSession,
+    mode: Mode,
+    targets: dict[int, float] = TARGETS,
 ) -> list[Run]:
     """Alternate bare loop and pipeline for every stream count, ``mode.rounds`` times."""
     bare_rates: list[float] = []
@@ -295,12 +336,15 @@ def measure_all(
                 latency_ms_p99=round(float(np.percentile(latencies, 99)), 1),
                 provider=session.active_provider,
                 model=MODEL.name,
-                target=TARGETS.get(n),
+                target=targets.get(n),
                 rounds=mode.rounds,
                 seconds_per_round=mode.pipeline_s,
                 stages_ms=best.stages_ms,
                 pipeline_cores=round(best.own_cores, 2),
                 other_cores=round(max(others[n]), 2),
+                provider_warning=session.provider_warning,
+                mean_batch=round(best.mean_batch, 2),
+                precision=session.precision,
             )
         )
     return runs
@@ -310,7 +354,7 @@ def format_table(runs: list[Run]) -> str:
     """The runs as a fixed-width text table."""
     header = (
         f"{'streams':>7} {'pipeline/s':>10} {'bare/s':>7} {'ratio':>6} {'target':>6} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'cores':>5} {'others':>6}  verdict"
+        f"{'p50 ms':>7} {'p99 ms':>7} {'cores':>5} {'others':>6} {'batch':>5}  verdict"
     )
     lines = [header, "-" * len(header)]
     for r in runs:
@@ -321,7 +365,7 @@ def format_table(runs: list[Run]) -> str:
         lines.append(
             f"{r.streams:>7} {r.pipeline_fps:>10.1f} {r.bare_fps:>7.1f} {r.ratio:>6.2f} "
             f"{target:>6} {r.latency_ms_p50:>7.1f} {r.latency_ms_p99:>7.1f} "
-            f"{r.pipeline_cores:>5.2f} {r.other_cores:>6.2f}  {verdict}"
+            f"{r.pipeline_cores:>5.2f} {r.other_cores:>6.2f} {r.mean_batch:>5.2f}  {verdict}"
         )
     return "\n".join(lines)
 
@@ -337,30 +381,87 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "--streams", type=int, nargs="+", default=sorted(TARGETS), help="stream counts to measure"
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
+    parser.add_argument(
+        "--providers", nargs="+", default=[""], metavar="PROVIDER",
+        help="provider preferences to measure in turn (cuda, tensorrt, cpu; default: the product's)",
+    )
+    parser.add_argument("--size", default="640x480", help="frame size of the clip, WIDTHxHEIGHT")
+    parser.add_argument("--rounds", type=int, help="rounds per configuration (default: 1 quick, 3 full)")
+    parser.add_argument(
+        "--dynamic-batch", action="store_true",
+        help="use a copy of the model with a dynamic batch dimension (streams batch together)",
+    )
     args = parser.parse_args(argv)
     if any(n < 1 for n in args.streams):
         parser.error(f"--streams: every count must be at least 1, got {args.streams}")
+    try:
+        width, height = (int(part) for part in args.size.lower().split("x"))
+    except ValueError:
+        parser.error(f"--size: expected WIDTHxHEIGHT such as 1280x720, got {args.size!r}")
     mode = QUICK if args.quick else FULL
+    if args.rounds:
+        mode = replace(mode, rounds=max(1, args.rounds))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     print(f"pipeline benchmark ({'quick' if args.quick else 'full'})", flush=True)
-    print(f"machine: {machine()}; onnxruntime {ort.__version__}", flush=True)
-    clip = make_clip()
-    registry = ModelRegistry(SessionSettings())
-    # Held for the whole benchmark, so every run shares one loaded session as apps do.
-    session = registry.acquire("sightline-demo", MODEL, labels=LABELS.read_text().split())
-    try:
-        assert session.image_input is not None
-        bare = BareLoop(decode_all(clip)[:100], session.image_input.size)
-        runs = measure_all(args.streams, clip, bare, session, mode)
-    finally:
-        registry.release(session)
-    print(f"provider {runs[0].provider}, source pacing {SOURCE_PACING}, "
-          f"{mode.rounds} round(s) of {mode.pipeline_s:.0f} s")
-    print(format_table(runs))
-    results = [asdict(run) for run in runs]
+    gpu = gpu_name()
+    print(f"machine: {machine()}; GPU: {gpu or 'none'}; onnxruntime {ort.__version__}", flush=True)
+    clip = make_clip(Clip(width=width, height=height))
+    model = dynamic_batch_model() if args.dynamic_batch else MODEL
+    targets = BATCHED_TARGETS if args.dynamic_batch else TARGETS
+    frames = decode_all(clip)[:100]
+    results: list[dict] = []
+    for provider in args.providers:
+        preference = (provider, "cpu") if provider else None
+        settings = SessionSettings(
+            providers=preference,
+            trt_cache_dir=str(CACHE / "trt-cache"),
+            max_batch=max(8, max(args.streams)) if args.dynamic_batch else 8,
+        )
+        registry = ModelRegistry(settings)
+        # Held for the whole measurement, so every run shares one loaded session as apps do.
+        session = registry.acquire("sightline-demo", model, labels=LABELS.read_text().split())
+        try:
+            assert session.image_input is not None
+            bare = BareLoop(frames, session.image_input.size, model, preference)
+            runs = measure_all(args.streams, clip, bare, session, mode, targets)
+        finally:
+            registry.release(session)
+        for run in runs:
+            run.requested_provider = provider
+            run.frame_size = f"{width}x{height}"
+            run.dynamic_batch = args.dynamic_batch
+            run.gpu = gpu
+        print(f"requested {provider or 'default'}: provider {runs[0].provider} ({runs[0].precision}), "
+              f"source pacing {SOURCE_PACING}, {mode.rounds} round(s) of {mode.pipeline_s:.0f} s")
+        if runs[0].provider_warning:
+            print(f"  warning: {runs[0].provider_warning}")
+        print(format_table(runs), flush=True)
+        results += [asdict(run) for run in runs]
     write_results(args.output, results)
     print(f"wrote {args.output}")
     return results
+
+
+def dynamic_batch_model() -> Path:
+    """A copy of the demo model whose batch dimension is dynamic, in ``build/bench/`` (needs onnx)."""
+    path = CACHE / "sightline-demo-dynamic-batch.onnx"
+    if path.is_file():
+        return path
+    try:
+        import onnx
+    except ImportError:
+        raise BenchmarkError("--dynamic-batch needs the onnx package (pip install onnx)") from None
+    model = onnx.load(str(MODEL))
+    for value in [*model.graph.input, *model.graph.output]:
+        batch = value.type.tensor_type.shape.dim[0]
+        batch.ClearField("dim_value")
+        batch.dim_param = "batch"
+    del model.graph.value_info[:]  # inferred shapes with batch 1 would contradict it
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    onnx.save(model, str(partial))
+    partial.replace(path)
+    return path
 
 
 if __name__ == "__main__":

@@ -65,6 +65,8 @@ class StreamStatus:
     inference_ms: float = 0.0
     width: int = 0
     height: int = 0
+    video_backend: str = ""  # "opencv" | "gstreamer" ("" for synthetic sources)
+    decoder: str = ""  # e.g. "nvv4l2decoder", "avdec_h264", "ffmpeg (OpenCV)"
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ class DetectorAppRunner:
                     inference_ms=worker.stats.inference_ms,
                     width=source.width or 0,
                     height=source.height or 0,
+                    video_backend=getattr(source, "backend", ""),
+                    decoder=getattr(source, "decoder", ""),
                 )
             )
         return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -59,6 +60,14 @@ class DeviceConfig(BaseModel):
         default=None,
         title="Execution providers",
         description="Preferred onnxruntime providers, in order: tensorrt, cuda, cpu. Unset: GPU first, whatever loads.",
+    )
+    video_backend: Literal["auto", "opencv", "gstreamer"] = Field(
+        default="auto",
+        title="Camera decoding",
+        description=(
+            "How RTSP cameras are read: auto (GStreamer where a hardware video decoder is present, "
+            "else OpenCV), opencv or gstreamer. A camera URL's #backend=... overrides it."
+        ),
     )
     max_upload_bytes: int = Field(
         default=2 * 1024**3,

@@ -23,6 +23,7 @@ from device_runtime.security.identity import DeviceIdentity
 from device_runtime.security.pairing import PairingManager
 from device_runtime.security.secret_store import SecretStore
 from device_runtime.security.tls import server_credentials
+from device_runtime.sources.factory import source_opener
 from device_runtime.status import API_VERSION
 from device_runtime.supervisor import Supervisor
 from device_runtime.update.apply import write_runtime_status
@@ -45,6 +46,7 @@ class DeviceRuntime:
         self.audit = AuditLog(config.data_dir)
         # Named secrets (camera passwords, output tokens) filled over the paired connection.
         self.secrets = SecretStore(config.data_dir)
+        supervisor_options.setdefault("open_source_fn", source_opener(rtsp_backend=config.video_backend))
         self.supervisor = Supervisor(config, secrets=self.secrets, **supervisor_options)
         self.supervisor.outputs.use_secrets(self.secrets.get)
         # Device software updates: staged here, installed by the root updater (device_runtime/update).

@@ -48,6 +48,9 @@ def device_info(device: Any) -> pb.DeviceInfo:
         provider_warning=providers.warning or "",
         cert_fingerprint=device.identity.fingerprint,
         versions=_library_versions(),
+        **_video_decoding(),
+        inference_precision=_precision(providers.active),
+        engine_builds=engine_builds(device.supervisor),
     )
 
 
@@ -69,6 +72,46 @@ def camera_availability(state: str, reason: str) -> str:
     if state == StreamState.FAILED.value and any(marker in reason for marker in _AUTH_REFUSALS):
         return "auth_failed"
     return "offline"
+
+
+def engine_builds(supervisor: Any) -> list[pb.EngineBuild]:
+    """The TensorRT engine of every model this device loaded, with its build progress."""
+    from device_runtime.inference.engine_cache import cache_at
+
+    cache_dir = supervisor.registry.settings.trt_cache_dir
+    if cache_dir is None:
+        return []
+    now = time.time()
+    return [
+        pb.EngineBuild(
+            model=build.model,
+            precision=build.precision,
+            tensorrt_version=build.tensorrt_version,
+            state=build.state,
+            progress=build.progress(now),
+            estimate_s=build.estimate_s,
+            remaining_s=build.remaining_s(now),
+            reason=build.reason,
+        )
+        for build in cache_at(cache_dir).builds()
+    ]
+
+
+def _precision(active_provider: str) -> str:
+    from device_runtime.inference.engine_cache import device_precision
+    from device_runtime.inference.providers import TENSORRT
+
+    return device_precision() if active_provider == TENSORRT else "fp32"
+
+
+def _video_decoding() -> dict[str, Any]:
+    from device_runtime.sources.gst_support import available_decoders, gstreamer_status
+
+    status = gstreamer_status()
+    return {
+        "video_decoders": available_decoders(),
+        "gstreamer": status.version if status.available else f"unavailable: {status.reason}",
+    }
 
 
 def stream_state(supervisor: Any, camera_id: str) -> str:
@@ -93,6 +136,8 @@ def health(device: Any) -> pb.Health:
             width=stream.width,
             height=stream.height,
             availability=camera_availability(stream.state, stream.state_reason),
+            video_backend=stream.video_backend,
+            decoder=stream.decoder,
         )
         for runner in supervisor.runners()
         for stream in runner.streams()
@@ -118,6 +163,7 @@ def health(device: Any) -> pb.Health:
         active_provider=providers.active,
         provider_warning=providers.warning or "",
         outputs=[output_health(o) for o in supervisor.outputs.statuses()],
+        engine_builds=engine_builds(supervisor),
     )
 
 

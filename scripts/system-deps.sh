@@ -12,6 +12,9 @@ qt=(libglib2.0-0 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-d
 xcb=(libxcb1 libx11-6 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
      libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1
      libxcb-glx0 libxcb-util1 libxkbcommon-x11-0 libglx0 libglvnd0 libfreetype6)
+# The device's GStreamer camera backend (system PyGObject, typelibs, RTSP client, decoders).
+gst=(python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gstreamer1.0-plugins-base
+     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 # Real peers the tests start: GStreamer's RTSP server (system Python bindings),
 # ffmpeg to make test media, PostgreSQL, Avahi with a private D-Bus; dosfstools and mtools
 # for the FAT32 USB-stick image of the provisioning tests (systemd brings systemd-networkd);
@@ -23,7 +26,7 @@ peers=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer
 
 case "${1:-test}" in
   demo) wanted=("${base[@]}" "${qt[@]}" "${xcb[@]}") ;;
-  test) wanted=("${base[@]}" "${qt[@]}" "${peers[@]}") ;;
+  test) wanted=("${base[@]}" "${qt[@]}" "${gst[@]}" "${peers[@]}") ;;
   *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac
 

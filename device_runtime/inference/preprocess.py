@@ -55,6 +55,22 @@ def as_bgr(image: np.ndarray, index: int = 0) -> np.ndarray:
     return image
 
 
+def placement_for(height: int, width: int, size: tuple[int, int]) -> Letterbox:
+    """Where a ``height`` x ``width`` frame goes in a ``size`` = (height, width) input."""
+    target_h, target_w = size
+    scale = min(target_h / height, target_w / width)
+    new_w = max(1, min(target_w, int(round(width * scale))))
+    new_h = max(1, min(target_h, int(round(height * scale))))
+    return Letterbox(scale, (target_w - new_w) // 2, (target_h - new_h) // 2, width, height)
+
+
+def fitted_size(placement: Letterbox, size: tuple[int, int]) -> tuple[int, int]:
+    """(height, width) of the scaled frame inside the input, as :func:`placement_for` chose it."""
+    new_w = max(1, min(size[1], int(round(placement.width * placement.scale))))
+    new_h = max(1, min(size[0], int(round(placement.height * placement.scale))))
+    return new_h, new_w
+
+
 def letterbox(
     image: np.ndarray,
     size: tuple[int, int],
@@ -68,11 +84,9 @@ def letterbox(
     """
     target_h, target_w = size
     height, width = image.shape[:2]
-    scale = min(target_h / height, target_w / width)
-    new_w = max(1, min(target_w, int(round(width * scale))))
-    new_h = max(1, min(target_h, int(round(height * scale))))
-    pad_x = (target_w - new_w) // 2
-    pad_y = (target_h - new_h) // 2
+    placement = placement_for(height, width, size)
+    new_h, new_w = fitted_size(placement, size)
+    pad_x, pad_y = placement.pad_x, placement.pad_y
     if out is None:
         out = np.empty((target_h, target_w, 3), dtype=np.uint8)
     out[...] = pad_value
@@ -83,7 +97,7 @@ def letterbox(
         out[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = cv2.resize(
             image, (new_w, new_h), interpolation=cv2.INTER_LINEAR
         )
-    return out, Letterbox(scale, pad_x, pad_y, width, height)
+    return out, placement
 
 
 def prepare_batch(

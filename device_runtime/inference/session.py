@@ -25,6 +25,7 @@ import onnxruntime as ort
 
 from device_runtime.inference.batching import BatchQueue
 from device_runtime.inference.decoders import FAMILIES, DecodeParams, OutputDecoder, detect_family
+from device_runtime.inference.engine_cache import plan_engine
 from device_runtime.inference.errors import (
     DecoderError,
     InferenceError,
@@ -32,6 +33,7 @@ from device_runtime.inference.errors import (
     ModelClosedError,
     ModelLoadError,
 )
+from device_runtime.inference.graph_processing import GraphDecoder, GraphProcessing, wants_graphs
 from device_runtime.inference.model_file import (
     ImageInput,
     describe_load_failure,
@@ -41,7 +43,7 @@ from device_runtime.inference.model_file import (
 )
 from device_runtime.inference.pending import PendingInference
 from device_runtime.inference.preprocess import prepare_batch
-from device_runtime.inference.providers import clean_ort_message, create_session
+from device_runtime.inference.providers import TENSORRT, clean_ort_message, create_session
 from device_runtime.inference.settings import CPU_CONCURRENT_RUNS, SessionSettings, physical_cores
 from device_runtime.inference.tensors import TensorSpec, check_feeds, describe_all
 from device_runtime.types import InferenceResult
@@ -103,13 +105,33 @@ class ModelSession:
             raise ModelLoadError(
                 f"{self.source}: unknown decoder {decoder!r}; expected one of {', '.join(FAMILIES)}"
             )
+        self.engine = plan_engine(self.name, self.sha256, self.size, self.settings)
+        try:
+            self._load(model_bytes, labels, decoder, input_size)
+        except BaseException as exc:
+            if self.engine is not None:
+                self.engine.finish(ok=False, reason=clean_ort_message(str(exc)))
+            raise
+        if self.engine is not None:
+            on_tensorrt = self.active_provider == TENSORRT
+            self.engine.finish(ok=on_tensorrt, reason=self.provider_choice.failures.get(TENSORRT, ""))
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic the model runs in: "fp16" on TensorRT with FP16 on, else "fp32"."""
+        if self.engine is not None and self.active_provider == TENSORRT:
+            return self.engine.key.precision
+        return "fp32"
+
+    def _load(self, model_bytes, labels, decoder, input_size) -> None:  # type: ignore[no-untyped-def]
+        """Create the onnxruntime session, check the model and warm it up (see the class docs)."""
         try:
             self._session, choice = create_session(
                 model_bytes.load_from,
                 self._ort_options(),
                 self.settings.providers,
-                trt_cache_dir=self.settings.trt_cache_dir,
-                fp16=self.settings.fp16,
+                trt_cache_dir=self.engine.folder if self.engine else self.settings.trt_cache_dir,
+                fp16=self.engine.fp16 if self.engine else self.settings.fp16,
             )
         except ModelLoadError:
             raise
@@ -128,6 +150,7 @@ class ModelSession:
         metadata = export_metadata(self._session)
         self.labels = list(labels) if labels else metadata.labels
         self.image_input: ImageInput | None = None
+        self.graphs: GraphProcessing | None = None  # pre/post-processing graphs, when in use
         self._batches: BatchQueue | None = None
         if decoder == "raw":
             self._decoder = OutputDecoder("raw", self.outputs)
@@ -141,6 +164,7 @@ class ModelSession:
             self.settings.default_input_size,
         )
         self._decoder, batchable = self._warm_up(decoder)
+        self.graphs = self._graph_processing()
         fixed = self.image_input.fixed_batch
         self._batches = BatchQueue(
             self._run_images,
@@ -203,6 +227,30 @@ class ModelSession:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return options
+
+    def _graph_processing(self) -> GraphProcessing | None:
+        """The pre/post-processing graphs where the settings want them (see graph_processing.py)."""
+        assert self.image_input is not None
+        if not wants_graphs(self.settings.graph_processing, self.active_provider):
+            return None
+        try:
+            graphs = GraphProcessing(
+                self.active_provider,
+                channels_first=self.image_input.channels_first,
+                input_dtype=self.image_input.spec.dtype,
+                family=self._decoder.family,
+                output_dtype=self.outputs[0].dtype if self.outputs else np.float32,
+            )
+        except Exception as exc:  # an old onnxruntime without an operator: the numpy path works
+            log.warning("%s: pre/post-processing stays on the CPU: %s", self.source, clean_ort_message(str(exc)))
+            return None
+        if graphs.decodes:
+            self._decoder = GraphDecoder(self._decoder, graphs)
+        log.info(
+            "%s: letterbox%s run as ONNX graphs on %s",
+            self.source, " and decoding" if graphs.decodes else "", graphs.provider,
+        )
+        return graphs
 
     def _warm_up(self, decoder: str | None) -> tuple[OutputDecoder, bool]:
         """Run zeros through the model: proves the input works, shows concrete output shapes."""
@@ -334,12 +382,15 @@ class ModelSession:
         if isinstance(images, np.ndarray):
             images = [images] if images.ndim in (2, 3) else list(images)
         started = time.perf_counter()
-        tensors, placements = prepare_batch(
-            images,
-            self.image_input.size,
-            self.image_input.spec.dtype,
-            channels_first=self.image_input.channels_first,
-        )
+        if self.graphs is not None:
+            tensors, placements = self.graphs.prepare_batch(images, self.image_input.size)
+        else:
+            tensors, placements = prepare_batch(
+                images,
+                self.image_input.size,
+                self.image_input.spec.dtype,
+                channels_first=self.image_input.channels_first,
+            )
         preprocess_ms = (time.perf_counter() - started) * 1000.0
         params = DecodeParams(
             confidence=float(confidence),
@@ -415,6 +466,13 @@ class ModelSession:
     def run_count(self) -> int:
         """onnxruntime runs so far, warm-up included (batched frames count once per run)."""
         return self._runs
+
+    @property
+    def batch_counts(self) -> tuple[int, int]:
+        """(batched runs, images in them) so far: their ratio is the mean batch size."""
+        if self._batches is None:
+            return 0, 0
+        return self._batches.run_count, self._batches.images_run
 
     @property
     def max_batch(self) -> int:

@@ -72,3 +72,5 @@ class SessionSettings:
     top_k: int = 5  # classes reported per image by classification models
     default_input_size: tuple[int, int] = (640, 640)  # for inputs with dynamic H and W
     timeout_s: float = 60.0  # longest a caller waits for its inference
+    # Letterbox and YOLO decode+NMS as ONNX graphs (graph_processing.py): "auto" on CUDA/TensorRT.
+    graph_processing: str = "auto"

@@ -258,6 +258,8 @@ class PanoramaAppRunner:
                     dropped_frames=feed.dropped,
                     width=source.width or 0,
                     height=source.height or 0,
+                    video_backend=getattr(source, "backend", ""),
+                    decoder=getattr(source, "decoder", ""),
                 )
             )
         return result

@@ -74,6 +74,8 @@ class SourceStats:
     codec: str
     reconnects: int
     subscribers: dict[str, int]  # consumer name -> frames dropped for it
+    backend: str = ""  # how the stream is read: "opencv", "gstreamer" ("" for synthetic sources)
+    decoder: str = ""  # the video decoder in use, e.g. "avdec_h264", "nvv4l2decoder"
 
 
 StateListener = Callable[[StateChange], None]
@@ -125,6 +127,9 @@ class Source:
         # Filled by subclasses once known (codec name, fps the stream announces).
         self.codec = ""
         self.nominal_fps = 0.0
+        # Filled by camera backends: how frames are read and decoded (shown in health).
+        self.backend = ""
+        self.decoder = ""
 
     # ------------------------------------------------------------ public API
 
@@ -183,6 +188,8 @@ class Source:
             codec=self.codec,
             reconnects=self.reconnects,
             subscribers={s.name: s.dropped for s in self._fanout.snapshot()},
+            backend=self.backend,
+            decoder=self.decoder,
         )
 
     def retry_delay(self, failures: int) -> float:

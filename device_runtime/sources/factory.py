@@ -1,11 +1,18 @@
 """Build the right Source for a URL.
 
 =================================  ===========================================
-``rtsp://``, ``rtsps://``          :class:`~device_runtime.sources.rtsp.RtspSource`
+``rtsp://``, ``rtsps://``          :class:`~device_runtime.sources.rtsp.RtspSource` (OpenCV)
+                                   or :class:`~device_runtime.sources.gstreamer.GstRtspSource`
 ``file:///x.mp4`` or a plain path  :class:`~device_runtime.sources.file.FileSource`
 ``test://pattern?...``             :class:`~device_runtime.sources.testpattern.TestPatternSource`
 anything registered                ``register_scheme("sim", factory)``
 =================================  ===========================================
+
+An RTSP camera is read by OpenCV or GStreamer: ``backend="auto"`` (the
+default) takes GStreamer where a hardware decoder element is present (the
+CPU then decodes nothing) and OpenCV otherwise. A camera chooses for itself
+with the ``backend`` option or the URL fragment, which never reaches the
+camera: ``rtsp://cam/stream1#backend=gstreamer&decoder=software``.
 
 Other packages add schemes with :func:`register_scheme`. A scheme listed in
 ``_PLUGIN_MODULES`` is imported on first use; the module registers itself
@@ -19,13 +26,18 @@ import inspect
 import re
 import threading
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
-from device_runtime.media.redact import redact_url
+from device_runtime.media.redact import get_logger, redact_url
 from device_runtime.sources.base import Source
 from device_runtime.sources.errors import InvalidSourceUrl, UnsupportedScheme
 from device_runtime.sources.file import FileSource
+from device_runtime.sources.gst_support import gstreamer_status, hardware_decoder_present
+from device_runtime.sources.gstreamer import GstRtspSource
 from device_runtime.sources.rtsp import RtspSource
 from device_runtime.sources.testpattern import TestPatternSource
+
+log = get_logger(__name__)
 
 SourceFactory = Callable[..., Source]
 """``factory(url, stream_id, **options) -> Source`` (not started)."""
@@ -33,10 +45,66 @@ SourceFactory = Callable[..., Source]
 _PLUGIN_MODULES = {"sim": "device_runtime.sources.synthetic_line"}
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
 
+RTSP_BACKENDS = ("auto", "opencv", "gstreamer")
+_FRAGMENT_OPTIONS = ("backend", "decoder")
+
+
+def choose_rtsp_backend(backend: str = "auto", *, decoder: str = "") -> str:
+    """ "opencv" or "gstreamer" for an RTSP camera that asked for ``backend``.
+
+    "auto" takes GStreamer where it is usable and has a hardware decoder (or
+    where a GStreamer ``decoder`` was asked for), OpenCV otherwise.
+    """
+    if backend not in RTSP_BACKENDS:
+        raise InvalidSourceUrl(f"unknown RTSP backend {backend!r}; expected one of {', '.join(RTSP_BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if gstreamer_status().available and (decoder or hardware_decoder_present()):
+        return "gstreamer"
+    return "opencv"
+
+
+def open_rtsp(url: str, stream_id: str, *, backend: str = "auto", **options: object) -> Source:
+    """An RTSP source read by the backend ``backend`` (see :func:`choose_rtsp_backend`).
+
+    Options in the URL fragment (``#backend=...&decoder=...``) are the
+    camera's own choice and win over the arguments (a device-wide default);
+    the fragment is removed before the URL is used.
+    """
+    url, _hash, fragment = url.partition("#")
+    try:
+        pairs = parse_qsl(fragment, keep_blank_values=True, strict_parsing=bool(fragment))
+    except ValueError:
+        raise InvalidSourceUrl(f"{redact_url(url)}: cannot read the URL fragment {fragment!r}") from None
+    for name, value in pairs:
+        if name not in _FRAGMENT_OPTIONS:
+            raise InvalidSourceUrl(
+                f"{redact_url(url)}: unknown option {name!r} in the URL fragment; expected"
+                f" {' or '.join(_FRAGMENT_OPTIONS)}"
+            )
+        if name == "backend":
+            backend = value
+        else:
+            options[name] = value
+    chosen = choose_rtsp_backend(backend, decoder=str(options.get("decoder") or ""))
+    if backend == "auto":
+        status = gstreamer_status()
+        why = (
+            "a GStreamer decoder was asked for" if options.get("decoder")
+            else "a hardware decoder is present" if chosen == "gstreamer"
+            else "no hardware decoder element" if status.available
+            else f"GStreamer unavailable: {status.reason}"
+        )
+        log.info("stream %s: %s reads %s (%s)", stream_id, chosen, redact_url(url), why)
+    factory: SourceFactory = GstRtspSource if chosen == "gstreamer" else RtspSource
+    _check_options(factory, options, f"{scheme_of(url)} ({chosen} backend)", stream_id)
+    return factory(url, stream_id, **options)
+
+
 _lock = threading.Lock()
 _factories: dict[str, SourceFactory] = {
-    "rtsp": RtspSource,
-    "rtsps": RtspSource,
+    "rtsp": open_rtsp,
+    "rtsps": open_rtsp,
     "file": FileSource,
     "test": TestPatternSource,
 }
@@ -90,6 +158,18 @@ def open_source(url: str, stream_id: str, **options: object) -> Source:
     factory = _factory_for(scheme, url)
     _check_options(factory, options, scheme, stream_id)
     return factory(url, stream_id, **options)
+
+
+def source_opener(*, rtsp_backend: str = "auto") -> Callable[..., Source]:
+    """``open_source`` with a device-wide RTSP backend (a URL's ``#backend=`` still wins)."""
+    choose_rtsp_backend(rtsp_backend)  # refuse an unknown backend now, not at the first camera
+
+    def open_with_default(url: str, stream_id: str, **options: object) -> Source:
+        if rtsp_backend != "auto" and scheme_of(url.strip()) in ("rtsp", "rtsps"):
+            options.setdefault("backend", rtsp_backend)
+        return open_source(url, stream_id, **options)
+
+    return open_with_default
 
 
 def _factory_for(scheme: str, url: str) -> SourceFactory:

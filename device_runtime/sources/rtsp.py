@@ -54,8 +54,22 @@ def validate_rtsp_url(url: str) -> None:
         raise InvalidSourceUrl(f"{shown}: port 0 is not a camera port")
 
 
+def check_rtsp_options(
+    stream_id: str, transports: tuple[str, ...], open_timeout_s: float, read_timeout_s: float
+) -> None:
+    """Raise :class:`InvalidSourceUrl` for options no RTSP backend can use."""
+    unknown = [t for t in transports if t not in TRANSPORTS]
+    if unknown or not transports:
+        raise InvalidSourceUrl(
+            f"stream {stream_id!r}: transports must be a non-empty list of {TRANSPORTS},"
+            f" got {tuple(transports)!r}"
+        )
+    if open_timeout_s <= 0 or read_timeout_s <= 0:
+        raise InvalidSourceUrl(f"stream {stream_id!r}: timeouts must be positive seconds")
+
+
 class RtspSource(Source):
-    """An RTSP camera read with OpenCV (FFmpeg backend).
+    """An RTSP camera read with OpenCV (FFmpeg backend, software decoding).
 
     ``open_timeout_s`` bounds one whole open (TCP try, diagnosis, UDP try);
     ``read_timeout_s`` bounds the wait for each frame before the stream
@@ -80,20 +94,15 @@ class RtspSource(Source):
             url, stream_id, backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s
         )
         validate_rtsp_url(url)
-        unknown = [t for t in transports if t not in TRANSPORTS]
-        if unknown or not transports:
-            raise InvalidSourceUrl(
-                f"stream {stream_id!r}: transports must be a non-empty list of {TRANSPORTS},"
-                f" got {tuple(transports)!r}"
-            )
-        if open_timeout_s <= 0 or read_timeout_s <= 0:
-            raise InvalidSourceUrl(f"stream {stream_id!r}: timeouts must be positive seconds")
+        check_rtsp_options(stream_id, tuple(transports), open_timeout_s, read_timeout_s)
         self.open_timeout_s = open_timeout_s
         self.read_timeout_s = read_timeout_s
         self.transports = tuple(transports)
         self.transport = ""  # the one in use, once open
         self._ffmpeg_options = dict(ffmpeg_options or {})
         self._capture: cv2.VideoCapture | None = None
+        self.backend = "opencv"
+        self.decoder = "ffmpeg (OpenCV)"
 
     def _read_timeout_s(self) -> float:
         return self.read_timeout_s

@@ -57,4 +57,6 @@ else
   cat "$errors" >&2
   exit 1
 fi
+# The GStreamer camera backend uses the system's python3-gi (see device_runtime/sources/gst_support.py).
+"$prefix/venv/bin/python" -m device_runtime.sources.gst_setup || echo "make-venv.sh: GStreamer backend not set up; cameras use OpenCV" >&2
 "$prefix/venv/bin/sightline-device" --version

@@ -108,3 +108,24 @@ def test_running_an_unknown_benchmark_is_refused_with_the_known_names(capsys):
 
     assert exit_info.value.code == 2
     assert "unknown benchmark(s) nope; known: render, pipeline, discovery" in capsys.readouterr().err
+
+
+def test_dynamic_batch_copy_of_the_model_batches_the_frames_of_several_streams(small_clip, tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "CACHE", tmp_path)
+    model = pipeline.dynamic_batch_model()
+    registry = ModelRegistry(SessionSettings(providers=("cpu",), max_batch=4))
+    session = registry.acquire("demo-dynamic", model, labels=pipeline.LABELS.read_text().split())
+    try:
+        assert session.max_batch == 4  # the copy's batch dimension is dynamic; the original's is 1
+        frames = decode_all(small_clip)[:3]
+        before = session.batch_counts
+        results = session.submit(frames).result()  # three frames queued together: one run
+        runs, images = (after - start for after, start in zip(session.batch_counts, before, strict=True))
+    finally:
+        registry.close()
+    assert (runs, images) == (1, 3) and len(results) == 3
+
+
+def test_pipeline_measurement_reports_the_mean_batch_of_its_runs(small_clip, demo_session):
+    sample = pipeline.measure_pipeline(small_clip, demo_session, streams=2, seconds=0.5, warmup_s=0.2)
+    assert sample.mean_batch == 1.0  # the demo model's batch dimension is fixed at 1

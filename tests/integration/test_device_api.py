@@ -26,6 +26,7 @@ from tests.integration.conftest import (
     start_device,
     wait_for,
 )
+from tests.peers.rtsp_server import RtspServer
 
 
 def raw_stub(device, credentials=None) -> pb_grpc.DeviceStub:
@@ -245,6 +246,27 @@ def test_health_says_which_camera_refused_the_password(client, make_package):
         stream = wait_for(refused, 20, "the camera's verdict in health")
     assert (stream.camera_id, stream.state, stream.availability) == ("gate", "failed", "auth_failed")
     assert "401" in stream.state_reason and "wrong-pw" not in stream.state_reason
+
+
+def test_health_and_info_say_how_each_camera_is_decoded(client, make_package):
+    with RtspServer() as camera:
+        client.deploy(make_package(detector_manifest(camera_url=camera.url + "#backend=gstreamer")))
+
+        def live_sample():
+            with client.health(interval_s=0.2) as stream:
+                for sample in stream:
+                    if sample.streams and sample.streams[0].state == "live":
+                        return sample
+            return None
+
+        sample = wait_for(live_sample, 15, "a health sample with the RTSP camera live")
+        info = client.info()
+    stream = sample.streams[0]
+    assert (stream.video_backend, stream.decoder) == ("gstreamer", info.video_decoders[0])
+    assert "avdec_h264" in info.video_decoders  # FFmpeg's decoder: the last resort, always present
+    assert info.gstreamer.startswith("GStreamer 1.")
+    # No TensorRT here: models run in FP32 and no engine is built.
+    assert info.inference_precision == "fp32" and not info.engine_builds and not sample.engine_builds
 
 
 def test_log_stream_replays_recent_records_and_filters_by_level(client, make_package):

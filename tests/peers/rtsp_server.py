@@ -78,6 +78,7 @@ class RtspServer:
         pattern: str = "smpte",
         auth: str = "basic",
         shared: bool = False,
+        media_file: str | None = None,
     ) -> None:
         if codec not in ("h264", "h265"):
             raise ValueError(f"codec must be 'h264' or 'h265', got {codec!r}")
@@ -101,6 +102,9 @@ class RtspServer:
         self.pattern = pattern
         self.auth = auth
         self.shared = shared
+        # An H.264 MP4 served as it is (no encoding in the server; each client plays it
+        # from the start, in real time): for benchmarks that must not share the CPU with x264.
+        self.media_file = media_file
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_path: str | None = None
 
@@ -150,6 +154,8 @@ class RtspServer:
             "--pattern", self.pattern,
             "--shared", str(int(self.shared)),
         ]
+        if self.media_file:
+            cmd += ["--media-file", os.path.abspath(self.media_file)]
         env = dict(os.environ)
         # The system interpreter must not pick up the virtualenv's packages.
         for var in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
@@ -262,6 +268,11 @@ class RtspServer:
 
 
 def _pipeline(args: argparse.Namespace) -> str:
+    if args.media_file:
+        return (
+            f'( filesrc location="{args.media_file}" ! qtdemux ! h264parse'
+            " ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        )
     caps = f"video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1"
     gop = max(1, args.fps)  # a key frame every second: a late joiner waits at most 1 s
     if args.codec == "h265":
@@ -349,6 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user")
     parser.add_argument("--shared", type=int, default=0)
     parser.add_argument("--auth", choices=("basic", "digest"), default="basic")
+    parser.add_argument("--media-file")
     args = parser.parse_args(argv)
     args.transports = args.transports.split(",")
     _serve(args)

@@ -25,7 +25,7 @@ class Hardware(_message.Message):
     def __init__(self, cpu_model: _Optional[str] = ..., cpu_cores: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[str]] = ..., platform: _Optional[str] = ...) -> None: ...
 
 class DeviceInfo(_message.Message):
-    __slots__ = ("device_id", "name", "runtime_version", "api_version", "hardware", "available_providers", "active_provider", "provider_warning", "cert_fingerprint", "caller_paired", "versions")
+    __slots__ = ("device_id", "name", "runtime_version", "api_version", "hardware", "available_providers", "active_provider", "provider_warning", "cert_fingerprint", "caller_paired", "versions", "video_decoders", "gstreamer", "inference_precision", "engine_builds")
     class VersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,10 @@ class DeviceInfo(_message.Message):
     CERT_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     CALLER_PAIRED_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_DECODERS_FIELD_NUMBER: _ClassVar[int]
+    GSTREAMER_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_BUILDS_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     name: str
     runtime_version: str
@@ -55,7 +59,31 @@ class DeviceInfo(_message.Message):
     cert_fingerprint: str
     caller_paired: bool
     versions: _containers.ScalarMap[str, str]
-    def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    video_decoders: _containers.RepeatedScalarFieldContainer[str]
+    gstreamer: str
+    inference_precision: str
+    engine_builds: _containers.RepeatedCompositeFieldContainer[EngineBuild]
+    def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ..., video_decoders: _Optional[_Iterable[str]] = ..., gstreamer: _Optional[str] = ..., inference_precision: _Optional[str] = ..., engine_builds: _Optional[_Iterable[_Union[EngineBuild, _Mapping]]] = ...) -> None: ...
+
+class EngineBuild(_message.Message):
+    __slots__ = ("model", "precision", "tensorrt_version", "state", "progress", "estimate_s", "remaining_s", "reason")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    TENSORRT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_S_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_S_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    precision: str
+    tensorrt_version: str
+    state: str
+    progress: float
+    estimate_s: float
+    remaining_s: float
+    reason: str
+    def __init__(self, model: _Optional[str] = ..., precision: _Optional[str] = ..., tensorrt_version: _Optional[str] = ..., state: _Optional[str] = ..., progress: _Optional[float] = ..., estimate_s: _Optional[float] = ..., remaining_s: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PairRequest(_message.Message):
     __slots__ = ("code", "client_name", "csr_pem", "signing_public_key")
@@ -104,7 +132,7 @@ class DeviceHealth(_message.Message):
     def __init__(self, cpu_percent: _Optional[float] = ..., memory_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., gpu_percent: _Optional[float] = ..., gpu_memory_percent: _Optional[float] = ..., temperature_c: _Optional[float] = ..., uptime_s: _Optional[float] = ...) -> None: ...
 
 class StreamHealth(_message.Message):
-    __slots__ = ("camera_id", "url", "state", "state_reason", "camera_fps", "inferred_fps", "dropped_frames", "inference_ms", "width", "height", "availability")
+    __slots__ = ("camera_id", "url", "state", "state_reason", "camera_fps", "inferred_fps", "dropped_frames", "inference_ms", "width", "height", "availability", "video_backend", "decoder")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +144,8 @@ class StreamHealth(_message.Message):
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     AVAILABILITY_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    DECODER_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     url: str
     state: str
@@ -127,10 +157,12 @@ class StreamHealth(_message.Message):
     width: int
     height: int
     availability: str
-    def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., availability: _Optional[str] = ...) -> None: ...
+    video_backend: str
+    decoder: str
+    def __init__(self, camera_id: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., camera_fps: _Optional[float] = ..., inferred_fps: _Optional[float] = ..., dropped_frames: _Optional[int] = ..., inference_ms: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., availability: _Optional[str] = ..., video_backend: _Optional[str] = ..., decoder: _Optional[str] = ...) -> None: ...
 
 class Health(_message.Message):
-    __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning", "outputs")
+    __slots__ = ("time", "device", "streams", "apps", "active_provider", "provider_warning", "outputs", "engine_builds")
     TIME_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     STREAMS_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +170,7 @@ class Health(_message.Message):
     ACTIVE_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_WARNING_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_BUILDS_FIELD_NUMBER: _ClassVar[int]
     time: float
     device: DeviceHealth
     streams: _containers.RepeatedCompositeFieldContainer[StreamHealth]
@@ -145,7 +178,8 @@ class Health(_message.Message):
     active_provider: str
     provider_warning: str
     outputs: _containers.RepeatedCompositeFieldContainer[OutputHealth]
-    def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[OutputHealth, _Mapping]]] = ...) -> None: ...
+    engine_builds: _containers.RepeatedCompositeFieldContainer[EngineBuild]
+    def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[OutputHealth, _Mapping]]] = ..., engine_builds: _Optional[_Iterable[_Union[EngineBuild, _Mapping]]] = ...) -> None: ...
 
 class OutputHealth(_message.Message):
     __slots__ = ("app_id", "name", "kind", "state", "delivered", "queued", "failed", "dropped", "suppressed", "last_error", "last_error_time", "last_delivered_time", "oldest_queued_time", "queued_bytes")

@@ -1,4 +1,8 @@
-"""RTSP sources against a real GStreamer RTSP server (tests/peers/rtsp_server.py)."""
+"""RTSP sources against a real GStreamer RTSP server (tests/peers/rtsp_server.py).
+
+Every test runs against both backends, OpenCV and GStreamer (software
+decoding here: this machine has no hardware decoder), which must behave alike.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,22 @@ LIVE = StreamState.LIVE
 NOT_LIVE = (StreamState.STALLED, StreamState.RECONNECTING)
 
 
-def test_rtsp_source_goes_live_with_frames_of_the_camera_size(rtsp_server, make_source):
+@pytest.fixture(params=["opencv", "gstreamer"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_source(make_source, backend):
+    """The package fixture, with every RTSP source read by ``backend``."""
+
+    def make(url: str, stream_id: str = "cam", **options: object):
+        return make_source(url, stream_id, backend=backend, **options)
+
+    return make
+
+
+def test_rtsp_source_goes_live_with_frames_of_the_camera_size(rtsp_server, make_source, backend):
     source, states = make_source(rtsp_server.url, read_timeout_s=1.0)
     frames = source.subscribe("detector")
     source.start()
@@ -34,6 +53,8 @@ def test_rtsp_source_goes_live_with_frames_of_the_camera_size(rtsp_server, make_
     assert frame.stream_id == "cam"
     assert source.transport == "tcp"
     assert source.state_reason == ""
+    assert source.stats().backend == backend
+    assert source.stats().decoder == {"opencv": "ffmpeg (OpenCV)", "gstreamer": "avdec_h264"}[backend]
 
 
 def test_rtsp_frames_have_increasing_seq_and_wall_and_monotonic_times(rtsp_server, make_source):
