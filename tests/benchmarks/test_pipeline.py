@@ -107,7 +107,7 @@ def test_running_an_unknown_benchmark_is_refused_with_the_known_names(capsys):
         run_benchmarks(["nope"])
 
     assert exit_info.value.code == 2
-    assert "unknown benchmark(s) nope; known: render, pipeline, discovery" in capsys.readouterr().err
+    assert "unknown benchmark(s) nope; known: render, pipeline, outputs, discovery" in capsys.readouterr().err
 
 
 def test_dynamic_batch_copy_of_the_model_batches_the_frames_of_several_streams(small_clip, tmp_path, monkeypatch):

@@ -137,7 +137,9 @@ def test_optional_step_a_bundle_on_the_demo_stick_brings_up_a_second_device_the_
         service = ProvisioningService(appliances, CredentialStore(tmp_path / "secrets", use_keyring=False))
         built = service.build(BundleRequest(device_name="demo-line3-b"), site.stick.folder)
         deadline = time.monotonic() + WAIT_S
-        while not built.report_path.exists() and time.monotonic() < deadline:
+        # The report is written when the bundle is applied, a moment before the device serves
+        # (as on a real box, whose service restarts): adopt once it does.
+        while (not built.report_path.exists() or site.stick.runtime is None) and time.monotonic() < deadline:
             time.sleep(0.1)
         report = read_report(built.report_path)
         assert report.ok and report.addresses == ["lo0: 127.0.0.1/8"]

@@ -25,7 +25,8 @@ def line_app(broker: MosquittoBroker) -> dict:
         app_id="line",
         camera_url="sim://production-line?seed=7&width=640&height=480&fps=15",
         model={"name": "sightline-demo"},
-        params={"confidence": 0.4, "lines": [{"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]},
+        params={"confidence": 0.4, "geometry": {"cam-1": {"lines": [
+            {"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]}}},
     )
     manifest["outputs"] = [
         {

@@ -92,8 +92,8 @@ def test_ctl_outputs_and_health_show_each_outputs_delivery_state(device, tmp_pat
     state = tmp_path / "ctl"
     assert ctl(device, state, "pair", device.pairing.current_code()).returncode == 0
     port = free_port()
-    manifest = detector_manifest(params={"confidence": 0.5, "zones": [
-        {"name": "centre", "points": [[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8]]}]})
+    manifest = detector_manifest(params={"confidence": 0.5, "geometry": {"cam-1": {"zones": [
+        {"name": "centre", "points": [[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8]]}]}}})
     manifest["outputs"] = [{"kind": "webhook", "name": "shift-chat", "url": f"http://127.0.0.1:{port}/hook"}]
     package = tmp_path / "app.tar.gz"
     package.write_bytes(make_package(manifest))
