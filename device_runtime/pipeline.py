@@ -36,13 +36,16 @@ class PreviewItem:
     provider: str
     # Text overlays (text, x, y in [0, 1]) a code app placed with media.add_label.
     labels: list[tuple[str, float, float]] = field(default_factory=list)
+    # The camera's zones and lines this frame was processed with (a CameraGeometry; None: the app has none).
+    geometry: Any = None
 
 
 def snapshot_meta(item: PreviewItem) -> dict[str, Any]:
-    """What an event snapshot keeps beside its JPEG: the frame's boxes (normalised to 0..1) and counts."""
+    """What an event snapshot keeps beside its JPEG: the frame's boxes (normalised to 0..1), counts,
+    and the camera's zones and lines of that moment (so a later change does not redraw the past)."""
     frame = item.frame
     w, h = float(frame.width or 1), float(frame.height or 1)
-    return {
+    meta: dict[str, Any] = {
         "camera_id": frame.stream_id,
         "capture_time": frame.capture_time,
         "width": frame.width,
@@ -55,6 +58,9 @@ def snapshot_meta(item: PreviewItem) -> dict[str, Any]:
             for d in item.detections
         ],
     }
+    if item.geometry is not None:
+        meta["geometry"] = item.geometry.model_dump(mode="json")
+    return meta
 
 
 #: Below this span of frames no rate is given (two frames a few microseconds apart are no rate).
@@ -175,6 +181,7 @@ class CameraWorker:
             timings_ms=timings,
             app_id=self.app_id,
             provider=getattr(self.session, "active_provider", ""),
+            geometry=params.for_camera(self.camera_id) if hasattr(params, "for_camera") else None,
         )
         if out.events:
             # The item goes with the events: their snapshot keeps the boxes and counts of that frame.

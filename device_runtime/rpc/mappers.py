@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -142,7 +143,8 @@ def update_status(state: Any, running_version: str) -> pb.UpdateStatus:
 
 
 def stored_snapshot_frame(jpeg: bytes, meta: dict | None) -> pb.PreviewFrame:
-    """An event's stored snapshot with the boxes and counts kept with it (just the JPEG when none were)."""
+    """An event's stored snapshot with the boxes, counts and the camera's zones and lines kept with it
+    (just the JPEG when none were)."""
     if not meta:
         return pb.PreviewFrame(jpeg=jpeg)
     return pb.PreviewFrame(
@@ -158,4 +160,5 @@ def stored_snapshot_frame(jpeg: bytes, meta: dict | None) -> pb.PreviewFrame:
         ],
         app_id=str(meta.get("app_id", "")),
         counts={str(k): int(v) for k, v in meta.get("counts", {}).items()},
+        geometry_json=json.dumps(meta["geometry"]) if isinstance(meta.get("geometry"), dict) else "",
     )

@@ -207,6 +207,9 @@ def test_events_report_line_crossings_with_a_snapshot_of_the_frame(client, make_
     assert snapshot.app_id == "line" and snapshot.counts["exit"] >= 1
     assert any(d.track_id == event.track_id and d.label == event.label for d in snapshot.detections)
     assert all(0 <= d.x1 < d.x2 <= 1 and 0 <= d.y1 < d.y2 <= 1 for d in snapshot.detections)
+    # And the camera's counting line as it was then: a later change must not redraw this snapshot.
+    assert [(ln["name"], ln["a"], ln["b"]) for ln in json.loads(snapshot.geometry_json)["lines"]] == \
+        [("exit", [0.8, 0.0], [0.8, 0.45])]
 
 
 def test_health_reports_each_stream_and_the_device(client, make_package):

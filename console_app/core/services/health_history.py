@@ -35,6 +35,10 @@ DEVICE_METRICS = ("cpu_percent", "memory_percent", "gpu_percent", "gpu_memory_pe
 STREAM_METRICS = ("camera_fps", "inferred_fps", "dropped_fps", "inference_ms")
 #: The scope of the device-wide series (streams use their camera id).
 DEVICE_SCOPE = ""
+#: A camera's availability as the device reports it (``StreamHealth.availability``), in the
+#: words the Cameras page uses for its own checks.
+AVAILABILITY_WORDS = {"online": "Online", "connecting": "Connecting…", "offline": "Offline",
+                      "auth_failed": "Wrong password"}
 _OPTIONAL_DEVICE_FIELDS = ("gpu_percent", "gpu_memory_percent", "temperature_c")
 
 
@@ -94,6 +98,13 @@ class StreamState:
     width: int
     height: int
     url: str
+    #: online, connecting, offline or auth_failed ("" from a device too old to say).
+    availability: str = ""
+
+    @property
+    def availability_words(self) -> str:
+        """The availability in plain words ("Online", "Wrong password", ...); "—" when not reported."""
+        return AVAILABILITY_WORDS.get(self.availability, self.availability or "—")
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,8 @@ class HealthHistory:
                 self._append(record, s.camera_id, "inferred_fps", now, s.inferred_fps)
                 self._append(record, s.camera_id, "inference_ms", now, s.inference_ms)
                 self._append(record, s.camera_id, "dropped_fps", now, self._dropped_rate(record, s, now))
-                streams.append(StreamState(s.camera_id, s.state, s.state_reason, s.width, s.height, s.url))
+                streams.append(StreamState(s.camera_id, s.state, s.state_reason, s.width, s.height, s.url,
+                                           getattr(s, "availability", "")))
             record.streams = streams
             record.apps = [AppState(a.app_id, a.name, a.version, a.state, a.error, tuple(a.camera_ids))
                            for a in health.apps]

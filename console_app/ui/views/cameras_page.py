@@ -1,9 +1,12 @@
 """Cameras: find cameras (WS-Discovery), register them, see their state, preview their raw streams.
 
-The page reads at 1280x800: the tables' Name, Address and Model columns come
-first and size to their contents (everything else is in tooltips or further
-right), the Stream URL field has a row of its own width, and the splitter
-between the lists and the preview keeps the size the engineer gave it.
+The page reads at 1280x800 and fits 1024x768 (with the demo guide open too)
+without scrolling sideways: the tables' Name, Address and Model columns get the
+width their text needs first, the other columns share what is left, elided with
+the full text in tooltips (:class:`~console_app.ui.widgets.tables.ColumnFitter`);
+below :data:`SIDE_BY_SIDE_WIDTH` the preview goes under the lists instead of
+beside them. The Stream URL field has a row of its own width, and the splitter
+keeps the size the engineer gave it (one memory per arrangement).
 Registered cameras are checked in the background while the page is shown
 (:class:`~console_app.core.services.camera_status.CameraMonitor`); their
 thumbnails are decoded and scaled on the monitor's thread.
@@ -14,10 +17,9 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QByteArray, QSize, Qt
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtGui import QHideEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -41,31 +43,17 @@ from console_app.ui.models.registered_cameras_model import RegisteredCamerasMode
 from console_app.ui.preview.decoder import device_frames, opencv_frames
 from console_app.ui.preview.video_view import VideoView
 from console_app.ui.tasks import TaskRunner
-from console_app.ui.widgets.tables import record_table
+from console_app.ui.widgets.tables import ColumnFitter, record_table
 from device_runtime.media.redact import redact_url
 
 SPLITTER_KEY = "cameras/splitter"
+#: The sizes the engineer gave the splitter when the preview is under the lists.
+NARROW_SPLITTER_KEY = "cameras/splitter-narrow"
+#: Below this page width the lists and the preview side by side would cut names or shrink the
+#: preview to a strip (1024x768, or the demo guide open): the preview goes under the lists.
+SIDE_BY_SIDE_WIDTH = 980
 #: How often registered cameras are checked while the page is shown.
 CHECK_INTERVAL_S = 30.0
-
-
-def _size_to_contents(table, *columns: int) -> None:
-    """These columns always fit their text (names, addresses, models are never cut); the others
-    elide on one line, their full text in the tooltip."""
-    header = table.horizontalHeader()
-    table.setWordWrap(False)
-    table.setTextElideMode(Qt.TextElideMode.ElideRight)
-    for column in columns:
-        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-    # Qt re-measures such columns on a reset, not when rows arrive one by one (discovery) or change.
-    model = table.model()
-
-    def refit(*_: object) -> None:
-        for column in columns:
-            table.resizeColumnToContents(column)
-
-    for signal in (model.rowsInserted, model.dataChanged, model.rowsRemoved):
-        signal.connect(refit)
 
 
 class CamerasPage(QWidget):
@@ -132,14 +120,33 @@ class CamerasPage(QWidget):
 
     # ---------------------------------------------------------------- layout memory
 
+    @property
+    def side_by_side(self) -> bool:
+        """Whether the preview is beside the lists (wide pages) rather than under them."""
+        return self.splitter.orientation() == Qt.Orientation.Horizontal
+
+    def _splitter_key(self) -> str:
+        return SPLITTER_KEY if self.side_by_side else NARROW_SPLITTER_KEY
+
     def _restore_splitter(self) -> None:
-        state = self._settings.value(SPLITTER_KEY) if self._settings is not None else None
+        state = self._settings.value(self._splitter_key()) if self._settings is not None else None
+        orientation = self.splitter.orientation()
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.splitter.restoreState(state)
+            self.splitter.setOrientation(orientation)  # the state says one; the page's width decides
+        elif not self.side_by_side:
+            self.splitter.setSizes([650, 350])  # the lists' rows first; the preview keeps 16:9 room
 
     def _save_splitter(self, *_: object) -> None:
         if self._settings is not None:
-            self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())
+            self._settings.setValue(self._splitter_key(), self.splitter.saveState())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        wide = event.size().width() >= SIDE_BY_SIDE_WIDTH
+        if wide != self.side_by_side:
+            self.splitter.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
+            self._restore_splitter()
 
     def _build_left(self) -> None:
         self.find_button = QPushButton(icon("search"), "&Find cameras")
@@ -165,8 +172,8 @@ class CamerasPage(QWidget):
         self.summary.linkActivated.connect(self._on_summary_link)
         self.found_model = DiscoveredCamerasModel(self)
         self.found_table = record_table(self.found_model, "Cameras found")
-        _size_to_contents(self.found_table, cameras_model.NAME, cameras_model.ADDRESS, cameras_model.HARDWARE,
-                          cameras_model.REGISTERED)
+        self.found_columns = ColumnFitter(self.found_table, (cameras_model.NAME, cameras_model.ADDRESS,
+                                                             cameras_model.HARDWARE, cameras_model.REGISTERED))
         buttons = QHBoxLayout()
         buttons.addWidget(self.find_button)
         buttons.addWidget(self.cancel_button)
@@ -178,7 +185,7 @@ class CamerasPage(QWidget):
         self.left_layout.addLayout(buttons)
         self.left_layout.addLayout(scan)
         self.left_layout.addWidget(self.summary)
-        self.left_layout.addWidget(self.found_table, 1)
+        self.left_layout.addWidget(self.found_table, 2)
         self._handle = None
         self._last_probed = ""
         self.register_found_button = QPushButton("&Register found…")
@@ -203,8 +210,9 @@ class CamerasPage(QWidget):
         self.registered_table = record_table(self.registered_model, "Registered cameras", single_selection=True)
         self.registered_table.setIconSize(QSize(*registered_cameras_model.THUMBNAIL_SIZE))
         self.registered_table.verticalHeader().setDefaultSectionSize(registered_cameras_model.THUMBNAIL_SIZE[1] + 6)
-        _size_to_contents(self.registered_table, registered_cameras_model.NAME, registered_cameras_model.STATE,
-                          registered_cameras_model.HOST, registered_cameras_model.MAKE_MODEL)
+        self.registered_columns = ColumnFitter(self.registered_table, (
+            registered_cameras_model.NAME, registered_cameras_model.STATE, registered_cameras_model.HOST,
+            registered_cameras_model.MAKE_MODEL))
         self.registered_table.doubleClicked.connect(lambda _index: self.preview_selected())
         self.registered_status = QLabel()
         self.registered_status.setWordWrap(True)
@@ -221,7 +229,7 @@ class CamerasPage(QWidget):
         self.left_layout.addLayout(title_row)
         self.left_layout.addLayout(row)
         self.left_layout.addWidget(self.registered_status)
-        self.left_layout.addWidget(self.registered_table, 1)
+        self.left_layout.addWidget(self.registered_table, 3)  # thumbnail rows are taller
         self.set_inventory(self.inventory)
 
     # ---------------------------------------------------------------- inventory

@@ -11,6 +11,7 @@ shows.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -74,14 +75,16 @@ class SnapshotDialog(QDialog):
     """One event's snapshot at full size, with the boxes, zones and lines of that moment drawn on it.
 
     ``detections`` and ``counts`` are what the device kept with the snapshot;
-    ``app`` (an :class:`AppInfo`, or None) gives the zones and lines.
+    ``app`` (an :class:`AppInfo`, or None) gives the zones and lines: those kept
+    with the snapshot (:func:`snapshot_app_info`), so a zone changed later does
+    not redraw the past.
     """
 
     def __init__(self, record: EventRecord, jpeg: bytes, parent: QWidget | None = None, *,
                  detections: tuple[Box, ...] = (), counts: dict[str, int] | None = None,
                  app: AppInfo | None = None):
         super().__init__(parent)
-        self.record = record
+        self.record, self.app = record, app
         self.setWindowTitle(f"{record.type} · {record.camera_id} · "
                             f"{time.strftime('%H:%M:%S', time.localtime(record.time))}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -343,6 +346,10 @@ class EventsPage(QWidget):
 
         def fetch(_ctx) -> tuple[Any, AppInfo | None]:
             frame = cache.fetch_full_frame(record.device_id, record.snapshot_id)
+            at_event = snapshot_app_info(frame, record)
+            if at_event is not None:
+                return frame, at_event
+            # A snapshot stored without its zones and lines (an older device): the app's current ones.
             return frame, _app_info(connect, record.device_id, record.app_id)
 
         return self._tasks.run_in_background(
@@ -406,6 +413,19 @@ class EventsPage(QWidget):
             self._tasks.show_error("Export CSV", error)
 
         return self._tasks.run_in_background(write, on_success=done, on_failure=failed, progress="Exporting events…")
+
+
+def snapshot_app_info(frame: Any, record: EventRecord) -> AppInfo | None:
+    """The zones and lines the device kept with an event's snapshot (``geometry_json``), as an
+    :class:`AppInfo` to draw them; None when the snapshot was stored without them."""
+    try:
+        geometry = json.loads(getattr(frame, "geometry_json", "") or "null")
+    except ValueError:
+        return None
+    if not isinstance(geometry, dict):
+        return None
+    return AppInfo(record.app_id, record.app_id, "", "", (record.camera_id,), "", (),
+                   {"geometry": {record.camera_id: geometry}})
 
 
 def _app_info(connect: Callable[[str], Any], device_id: str, app_id: str) -> AppInfo | None:

@@ -111,7 +111,7 @@ class HealthPage(QWidget):
             grid.addWidget(plot, n // 3, n % 3)
 
         self.apps_model = RowsTableModel(("Application", "Version", "State", "Cameras", "Error"), parent=self)
-        self.streams_model = RowsTableModel(("Camera", "State", "Resolution", "Why"), parent=self)
+        self.streams_model = RowsTableModel(("Camera", "Availability", "Stream", "Resolution", "Why"), parent=self)
         self.outputs_model = RowsTableModel(
             ("Output", "Kind", "State", "Delivered", "Queued", "Failed attempts", "Dropped", "Last error"), parent=self)
         states = QWidget()
@@ -355,7 +355,7 @@ class HealthPage(QWidget):
         apps = [[a.app_id, a.version, a.state, ", ".join(a.camera_ids), a.error] for a in self.history.apps(device_id)]
         if apps != self.apps_model.rows():
             self.apps_model.set_rows(apps)
-        streams = [[s.camera_id, s.state, f"{s.width}×{s.height}" if s.width else "", s.reason]
+        streams = [[s.camera_id, s.availability_words, s.state, f"{s.width}×{s.height}" if s.width else "", s.reason]
                    for s in self.history.streams(device_id)]
         if streams != self.streams_model.rows():
             self.streams_model.set_rows(streams)

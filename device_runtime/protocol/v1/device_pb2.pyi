@@ -481,7 +481,7 @@ class BoxDetection(_message.Message):
     def __init__(self, x1: _Optional[float] = ..., y1: _Optional[float] = ..., x2: _Optional[float] = ..., y2: _Optional[float] = ..., score: _Optional[float] = ..., class_id: _Optional[int] = ..., label: _Optional[str] = ..., track_id: _Optional[int] = ...) -> None: ...
 
 class PreviewFrame(_message.Message):
-    __slots__ = ("camera_id", "seq", "capture_time", "jpeg", "width", "height", "detections", "timings_ms", "app_id", "counts", "provider", "sent_time", "state", "state_reason", "labels")
+    __slots__ = ("camera_id", "seq", "capture_time", "jpeg", "width", "height", "detections", "timings_ms", "app_id", "counts", "provider", "sent_time", "state", "state_reason", "labels", "geometry_json")
     class TimingsMsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -511,6 +511,7 @@ class PreviewFrame(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATE_REASON_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    GEOMETRY_JSON_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     seq: int
     capture_time: float
@@ -526,7 +527,8 @@ class PreviewFrame(_message.Message):
     state: str
     state_reason: str
     labels: _containers.RepeatedCompositeFieldContainer[OverlayLabel]
-    def __init__(self, camera_id: _Optional[str] = ..., seq: _Optional[int] = ..., capture_time: _Optional[float] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[BoxDetection, _Mapping]]] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., app_id: _Optional[str] = ..., counts: _Optional[_Mapping[str, int]] = ..., provider: _Optional[str] = ..., sent_time: _Optional[float] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[OverlayLabel, _Mapping]]] = ...) -> None: ...
+    geometry_json: str
+    def __init__(self, camera_id: _Optional[str] = ..., seq: _Optional[int] = ..., capture_time: _Optional[float] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[BoxDetection, _Mapping]]] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., app_id: _Optional[str] = ..., counts: _Optional[_Mapping[str, int]] = ..., provider: _Optional[str] = ..., sent_time: _Optional[float] = ..., state: _Optional[str] = ..., state_reason: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[OverlayLabel, _Mapping]]] = ..., geometry_json: _Optional[str] = ...) -> None: ...
 
 class OverlayLabel(_message.Message):
     __slots__ = ("text", "x", "y")

@@ -189,6 +189,55 @@ def test_the_snapshot_shows_the_boxes_zone_and_line_of_that_moment(qtbot, page):
     dialog.close()
 
 
+def test_a_snapshot_keeps_the_zone_of_its_moment_after_the_zone_is_moved(qtbot, page, line_device):
+    """The engineer moves the safety zone after an event: that event's snapshot still shows the zone
+    it was judged by (the device keeps the camera's geometry with each snapshot); a later event's
+    snapshot shows the moved one."""
+    import json
+
+    old_points = [[0.125, 0.54], [0.72, 0.54], [0.72, 0.97], [0.125, 0.97]]
+    new_points = [[0.04, 0.1], [0.3, 0.1], [0.3, 0.4], [0.04, 0.4]]
+    page.show()
+    qtbot.waitUntil(lambda: any(r.type == "line_crossed" for r in page.model.records()), timeout=WAIT_MS)
+    before = next(r for r in page.model.records() if r.type == "line_crossed")
+    with line_device.client() as client:
+        client.set_params(APP_ID, json.dumps({"geometry": {CAMERA_ID: {"zones": [
+            {"name": "safety-zone", "points": new_points, "classes": ["person", "person_without_helmet"]}]}}}))
+    changed_at = time.time()
+
+    def snapshot_of(record: EventRecord):
+        page.snapshot_dialog = None
+        page.drain_timer.stop()  # the row must stay where it is while it is opened
+        row = page.model.records().index(record)
+        page.open_snapshot(page.model.index(row, 1))
+        qtbot.waitUntil(lambda: page.snapshot_dialog is not None, timeout=WAIT_MS)
+        page.drain_timer.start()
+        return page.snapshot_dialog
+
+    def changed_fraction(dialog, points) -> float:
+        """Share of the pixels along the zone's left edge that the overlay painted over."""
+        picture = dialog.image.convertToFormat(dialog.annotated.format())
+        (x, top), (_, bottom) = points[0], points[3]
+        px = round(x * picture.width())
+        ys = range(round((top + 0.05) * picture.height()), round((bottom - 0.05) * picture.height()), 2)
+        return sum(picture.pixel(px, y) != dialog.annotated.pixel(px, y) for y in ys) / len(ys)
+
+    old = snapshot_of(before)
+    assert [z["points"] for z in old.app.zones_for(CAMERA_ID)] == [old_points]
+    assert [ln["name"] for ln in old.app.lines_for(CAMERA_ID)] == ["belt-exit"]
+    assert changed_fraction(old, old_points) > 0.8, "the zone of that moment is drawn"
+    assert changed_fraction(old, new_points) < 0.5, "the zone drawn later is not"
+    old.close()
+
+    qtbot.waitUntil(lambda: any(r.type == "line_crossed" and r.time > changed_at + 0.5
+                                for r in page.model.records()), timeout=WAIT_MS)
+    after = next(r for r in page.model.records() if r.type == "line_crossed" and r.time > changed_at + 0.5)
+    new = snapshot_of(after)
+    assert [z["points"] for z in new.app.zones_for(CAMERA_ID)] == [new_points]
+    assert changed_fraction(new, new_points) > 0.8
+    new.close()
+
+
 def test_new_events_do_not_move_the_rows_being_read(qtbot, page, line_device):
     """Scrolled down or with a row selected, the view stays still as events arrive; at the top with
     nothing selected, the newest rows show at the top."""

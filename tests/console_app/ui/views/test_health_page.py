@@ -9,7 +9,7 @@ from console_app.core.gateways.device_client import DeviceCallError, DeviceClien
 from console_app.core.packaging import build_package
 from console_app.ui.models.log_model import LogFilterProxy, LogLine, LogTableModel
 from console_app.ui.views.health_page import HealthPage, warning_summary
-from tests.peers.line_safety_device import APP, APP_ID, CAMERA_ID
+from tests.peers.line_safety_device import APP, APP_ID, CAMERA_ID, sample_manifest
 
 WAIT_MS = 20_000
 
@@ -54,12 +54,40 @@ def test_plots_show_real_health_of_the_device_and_its_stream(qtbot, page, line_d
     assert page.gpu_plot.series_names() == [] and "not readable" in page.gpu_plot.note
     qtbot.waitUntil(lambda: bool(page.apps_model.rows() and page.streams_model.rows()), timeout=WAIT_MS)
     assert page.apps_model.rows()[0][:3] == [APP_ID, "1.0.0", "running"]
-    assert page.streams_model.rows()[0][:3] == [CAMERA_ID, "live", "640×480"]
+    assert page.streams_model.rows()[0][:4] == [CAMERA_ID, "Online", "live", "640×480"]
     assert "CPUExecutionProvider" in page.provider_label.text()
     assert page.status.text() == "Live"
 
     page.stream_combo.setCurrentText(CAMERA_ID)  # one stream: its series lose the camera prefix
     assert set(page.fps_plot.series_names()) == {"camera", "inferred", "dropped"}
+
+
+def test_streams_table_says_in_plain_words_which_camera_refused_the_password(qtbot, page, line_device):
+    """A second app whose camera (a real RTSP server) refuses the deployed password: its row reads
+    "Wrong password" beside the demo camera's "Online", as the device reports each camera's availability."""
+    import json
+
+    from console_app.core.packaging import build_package_without_passwords
+    from tests.peers.rtsp_server import RtspServer
+
+    with RtspServer(path="/live", user="admin", password="right-pw") as camera:
+        manifest = sample_manifest()
+        manifest["id"], manifest["name"] = "gate-watch", "Gate watch"
+        manifest["cameras"] = [{"id": "gate", "url": f"rtsp://admin:wrong-pw@127.0.0.1:{camera.port}/live"}]
+        manifest["params"]["geometry"] = {}
+        folder = line_device.data_dir.parent / "gate-app"
+        folder.mkdir()
+        (folder / "app.json").write_text(json.dumps(manifest))
+        package, secrets = build_package_without_passwords(folder)
+        with line_device.client() as client:
+            client.deploy(package, secrets=secrets)
+        page.show()
+
+        def availability() -> dict[str, str]:
+            return {row[0]: row[1] for row in page.streams_model.rows()}
+        qtbot.waitUntil(lambda: availability() == {CAMERA_ID: "Online", "gate": "Wrong password"}, timeout=WAIT_MS)
+    gate = next(row for row in page.streams_model.rows() if row[0] == "gate")
+    assert gate[2] == "failed" and "401" in gate[4]
 
 
 def test_the_log_stops_when_the_page_is_hidden_and_health_keeps_being_recorded(qtbot, page, line_device):
