@@ -115,14 +115,6 @@ def validate_panorama_package(manifest: AppManifestBase, context: RunnerContext)
         validate_params(project, manifest.params, "app.json: params")
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
-    for node in project.code_nodes:
-        for rule in node.routes:
-            if rule.containerPort != rule.hostPort:
-                raise InvalidArgument(
-                    f"graph.json: networkRoutingRules: node '{node.name}' routes host port {rule.hostPort} to "
-                    f"container port {rule.containerPort}; Sightline runs code on the device's own network, so "
-                    "the app must listen on the host port (make containerPort equal hostPort)"
-                )
     node_python_paths(manifest, project, context, warn=True)
 
 

@@ -234,6 +234,31 @@ def test_an_app_serves_http_on_its_routed_port_and_a_port_outside_8000_9000_is_r
     assert "networkRoutingRules[0].hostPort: must be greater than or equal to 8000, got 443" in err.value.message
 
 
+def test_a_routed_host_port_other_than_the_container_port_is_relayed_to_the_app(device, client, make_panorama_package):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        container_port = s.getsockname()[1]
+    host_port = _free_port_in_routing_range()
+    client.deploy(make_panorama_package(
+        panorama_manifest(), app=app_source("http", port=container_port), route_port=host_port, container_port=container_port,
+    ))
+
+    def fetch() -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{host_port}/", timeout=1) as response:
+                return json.loads(response.read())
+        except OSError:
+            return None
+
+    assert wait_for(fetch, 20, "the app's HTTP server through the routed host port") == {"zone": "dock-1"}
+    client.remove_app("counter")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", host_port), timeout=1).close()
+
+
 def test_an_app_stuck_in_get_on_a_silent_camera_stops_promptly(device, client, make_panorama_package):
     client.deploy(make_panorama_package(panorama_manifest(cameras={"cam-1": "rtsp://127.0.0.1:9/silent"}), app=app_source("stuck")))
     [app] = client.list_apps()

@@ -235,6 +235,7 @@ def write_project(
     zone_name: str = "dock-1",
     model_shape: list[int] | None = None,
     route_port: int | None = None,
+    container_port: int | None = None,
     dockerfile: str = "FROM public.ecr.aws/panorama/panorama-application\nCOPY src /panorama\nRUN pip3 install requests\n",
     edges_extra: list[dict[str, str]] | None = None,
     with_model_package: bool = True,
@@ -291,7 +292,7 @@ def write_project(
     }
     if route_port is not None:
         graph["nodeGraph"]["networkRoutingRules"] = [
-            {"node": "counter_code", "containerPort": route_port, "hostPort": route_port, "decorator": {"title": "API"}}
+            {"node": "counter_code", "containerPort": container_port or route_port, "hostPort": route_port, "decorator": {"title": "API"}}
         ]
     _dump(root / "graphs" / app_name / "graph.json", graph)
     interface: dict[str, Any] = {
@@ -306,7 +307,7 @@ def write_project(
         "outputs": [{"name": "video_out", "type": "media", "description": "annotated video"}],
     }
     if route_port is not None:
-        interface["network"] = {"inboundPorts": [{"port": route_port, "description": "status API"}]}
+        interface["network"] = {"inboundPorts": [{"port": container_port or route_port, "description": "status API"}]}
     _dump(
         code_dir / "package.json",
         {
