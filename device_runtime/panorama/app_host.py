@@ -59,7 +59,7 @@ class PanoramaAppHost:
         on_output: Callable[[OutputMedia], None],
         limits: NodeLimits = DEFAULT_LIMITS,
         python: str | None = None,
-        python_paths: dict[str, list[Path]] | None = None,
+        interpreters: dict[str, str] | None = None,
         route_host: str = "0.0.0.0",
     ):
         self.app_id = app_id
@@ -72,7 +72,7 @@ class PanoramaAppHost:
         self._on_output = on_output
         self.limits = limits
         self._python = python
-        self._python_paths = python_paths or {}
+        self._interpreters = interpreters or {}  # node name → its venv's python (panorama.dependencies)
         self.route_host = route_host  # where routed host ports listen (all interfaces on a device)
         self.relays: list[TcpRelay] = []
         self.nodes: list[CodeNodeHost] = []
@@ -122,8 +122,7 @@ class PanoramaAppHost:
                     on_output=self._on_output,
                     data_dir=self.data_dir,
                     limits=self.limits,
-                    python_paths=self._python_paths.get(node.name),
-                    **({"python": self._python} if self._python else {}),
+                    **({"python": python} if (python := self._interpreters.get(node.name) or self._python) else {}),
                 )
                 self.nodes.append(host)
             for feed in self.feeds:

@@ -301,7 +301,7 @@ def test_a_dockerfile_pip_requirement_is_installed_offline_from_wheels_the_packa
 
     seen = wait_for(lambda: report(device, "wheel.json"), 30, "the app importing its bundled package")
     assert seen["value"] == 42
-    assert "/app-data/counter/python/site-" in seen["file"]
+    assert "/app-data/counter/python/venv-" in seen["file"]
 
 
 def test_storage_survives_an_upgrade_and_a_device_restart_which_resumes_the_app(tmp_path, make_panorama_package, signer):
