@@ -16,6 +16,7 @@ from tests.device_runtime.panorama.fixture_apps import (
     ACCOUNT,
     WHEEL_APP,
     app_source,
+    pip_wheel,
     write_override,
     write_project,
     write_wheel,
@@ -302,6 +303,32 @@ def test_a_dockerfile_pip_requirement_is_installed_offline_from_wheels_the_packa
     seen = wait_for(lambda: report(device, "wheel.json"), 30, "the app importing its bundled package")
     assert seen["value"] == 42
     assert "/app-data/counter/python/venv-" in seen["file"]
+
+
+def test_the_console_gathers_the_wheels_the_device_lacks_and_the_app_imports_them_from_its_own_venv(tmp_path, device, client):
+    from console_app.core.services.panorama_import import (
+        build_panorama_package,
+        open_panorama_project,
+    )
+    from console_app.core.services.panorama_wheels import WheelTarget
+    from console_app.core.settings import PythonPackagesSettings
+
+    dockerfile = "FROM public.ecr.aws/panorama/panorama-application\nCOPY src /panorama\nRUN pip3 install tinylib==1.0 numpy\n"
+    imported = open_panorama_project(write_project(tmp_path / "people_counter", WHEEL_APP, dockerfile=dockerfile))
+    wheelhouse = tmp_path / "wheelhouse"
+    pip_wheel(wheelhouse, tmp_path)
+    target = WheelTarget.from_device_info(client.info())  # the device's own platform tags and Python
+
+    package = build_panorama_package(
+        imported, app_id="counter", name="People counter", version="1.0.0", cameras={"cam-1": PATTERN},
+        wheel_targets=[target], python_packages=PythonPackagesSettings(wheelhouse=str(wheelhouse)),
+    )
+    client.deploy(package)
+
+    seen = wait_for(lambda: report(device, "wheel.json"), 30, "the app importing the package the console gathered")
+    assert seen["value"] == 42
+    venv = Path(device.config.data_dir) / "app-data" / "counter" / "python"
+    assert seen["file"].startswith(str(next(venv.glob("venv-*/lib/python*/site-packages"))))
 
 
 def test_storage_survives_an_upgrade_and_a_device_restart_which_resumes_the_app(tmp_path, make_panorama_package, signer):

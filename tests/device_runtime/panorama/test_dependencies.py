@@ -29,7 +29,7 @@ def test_what_the_device_python_has_is_not_installed_again(tmp_path):
 def test_the_device_reports_the_python_a_consoles_wheels_must_fit():
     env = python_environment()
 
-    assert env["version"] == "%d.%d.%d" % sys.version_info[:3] and env["implementation"] == "cp"
+    assert env["version"] == ".".join(map(str, sys.version_info[:3])) and env["implementation"] == "cp"
     assert env["platforms"][0].endswith(__import__("platform").machine()) and "any" not in env["platforms"]
     assert any(p.startswith("numpy==") for p in env["packages"])
 
