@@ -9,6 +9,7 @@ from typing import Any
 
 from device_runtime import __version__
 from device_runtime.health import read_device_health
+from device_runtime.panorama.dependencies import python_environment
 from device_runtime.protocol.v1 import device_pb2 as pb
 from device_runtime.types import StreamState
 
@@ -51,6 +52,7 @@ def device_info(device: Any) -> pb.DeviceInfo:
         **_video_decoding(),
         inference_precision=_precision(providers.active),
         engine_builds=engine_builds(device.supervisor),
+        python=pb.PythonEnvironment(**python_environment()),
     )
 
 

@@ -98,6 +98,50 @@ class CloudSettings(BaseModel):
         )
 
 
+class PythonPackagesSettings(BaseModel):
+    """Where the console gathers wheels for a Panorama app's Dockerfile ``pip install`` lines."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wheelhouse: str | None = Field(
+        default=None,
+        title="Wheelhouse folder",
+        description="A folder of .whl files (for the devices' platform and Python) searched first, "
+        "offline, e.g. one filled with 'pip download' on a machine with internet access. Empty: none.",
+    )
+    index_url: str | None = Field(
+        default=None,
+        title="Package index URL",
+        description="An http(s) PyPI-style index (a site mirror, or https://pypi.org/simple) for "
+        "wheels the wheelhouse lacks. Empty: the wheelhouse only.",
+    )
+    python: str | None = Field(
+        default=None,
+        title="Python for pip",
+        description="The interpreter that runs 'pip download'. Empty: the console's own Python "
+        "(from a source install) or python3 on PATH (an installed console).",
+    )
+
+    @field_validator("wheelhouse", "index_url", "python", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    @field_validator("index_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"index URL {value!r} is not an http(s) URL with a host, e.g. https://pypi.example.local/simple")
+        return value
+
+
 class ConsoleSettings(BaseModel):
     """What the console keeps between runs that is not per-window UI state."""
 
@@ -124,6 +168,12 @@ class ConsoleSettings(BaseModel):
         default_factory=CloudSettings,
         title="Cloud",
         description="AWS profile, region and endpoint URL for model imports from S3 and SageMaker.",
+    )
+    python_packages: PythonPackagesSettings = Field(
+        default_factory=PythonPackagesSettings,
+        title="Python packages for Panorama apps",
+        description="Wheelhouse folder and index URL the console gathers a Panorama app's pip "
+        "requirements from, for the devices' platform and Python, into the signed package.",
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from device_runtime.errors import FailedPrecondition
 from device_runtime.panorama.frames import FeedGroup, StreamFeed
 from device_runtime.panorama.node_process import (
     DEFAULT_LIMITS,
@@ -22,6 +23,7 @@ from device_runtime.panorama.node_process import (
     NodeLimits,
     OutputMedia,
 )
+from device_runtime.panorama.relay import TcpRelay
 from device_runtime.protocol.panorama.project import (
     PanoramaProject,
     check_constraint,
@@ -57,7 +59,8 @@ class PanoramaAppHost:
         on_output: Callable[[OutputMedia], None],
         limits: NodeLimits = DEFAULT_LIMITS,
         python: str | None = None,
-        python_paths: dict[str, list[Path]] | None = None,
+        interpreters: dict[str, str] | None = None,
+        route_host: str = "0.0.0.0",
     ):
         self.app_id = app_id
         self.project = project
@@ -69,7 +72,9 @@ class PanoramaAppHost:
         self._on_output = on_output
         self.limits = limits
         self._python = python
-        self._python_paths = python_paths or {}
+        self._interpreters = interpreters or {}  # node name → its venv's python (panorama.dependencies)
+        self.route_host = route_host  # where routed host ports listen (all interfaces on a device)
+        self.relays: list[TcpRelay] = []
         self.nodes: list[CodeNodeHost] = []
         self.feeds: list[StreamFeed] = []
         self._groups: list[FeedGroup] = []
@@ -79,6 +84,7 @@ class PanoramaAppHost:
     def start(self) -> None:
         """Open the cameras and start every code node; on failure undo everything and raise."""
         try:
+            self._start_relays()
             by_node: dict[str, list[StreamBinding]] = {}
             for binding in self.streams:
                 by_node.setdefault(binding.camera_node, []).append(binding)
@@ -116,8 +122,7 @@ class PanoramaAppHost:
                     on_output=self._on_output,
                     data_dir=self.data_dir,
                     limits=self.limits,
-                    python_paths=self._python_paths.get(node.name),
-                    **({"python": self._python} if self._python else {}),
+                    **({"python": python} if (python := self._interpreters.get(node.name) or self._python) else {}),
                 )
                 self.nodes.append(host)
             for feed in self.feeds:
@@ -135,6 +140,9 @@ class PanoramaAppHost:
             feeds, self.feeds = self.feeds, []
             groups, self._groups = self._groups, []
             acquired, self._acquired = self._acquired, []
+            relays, self.relays = self.relays, []
+        for relay in relays:
+            relay.stop()
         for host in nodes:
             host.stop()
         for feed in feeds:
@@ -143,6 +151,23 @@ class PanoramaAppHost:
             group.close()
         for stream_id in acquired:
             self._sources.release(stream_id, self.app_id)
+
+    def _start_relays(self) -> None:
+        """A relay per routing rule whose host port differs from the port the node listens on."""
+        for node in self.project.code_nodes:
+            for rule in node.routes:
+                if rule.containerPort == rule.hostPort:
+                    continue  # the app listens on the host port itself: nothing to relay
+                relay = TcpRelay(self.route_host, rule.hostPort, rule.containerPort,
+                                 name=f"{self.app_id}/{node.name}:{rule.hostPort}")
+                try:
+                    relay.start()
+                except OSError as exc:
+                    raise FailedPrecondition(
+                        f"networkRoutingRules: node '{node.name}': cannot listen on host port {rule.hostPort} "
+                        f"({exc.strerror or exc}); free the port or route another one"
+                    ) from None
+                self.relays.append(relay)
 
     def _node_params(self, node: Any) -> dict[str, Any]:
         values = {}

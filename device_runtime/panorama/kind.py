@@ -22,7 +22,7 @@ from device_runtime.apps.registry import AppKind, register_app_kind
 from device_runtime.errors import FailedPrecondition, InvalidArgument
 from device_runtime.inference.session import ModelSession
 from device_runtime.panorama.app_host import PanoramaAppHost, StreamBinding, validate_params
-from device_runtime.panorama.dependencies import MissingWheels, install_requirements
+from device_runtime.panorama.dependencies import MissingWheels, install_requirements, venv_python
 from device_runtime.panorama.models import acquire_model, check_model_file
 from device_runtime.panorama.node_process import NodeLimits, OutputMedia
 from device_runtime.pipeline import PreviewItem
@@ -115,22 +115,14 @@ def validate_panorama_package(manifest: AppManifestBase, context: RunnerContext)
         validate_params(project, manifest.params, "app.json: params")
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
-    for node in project.code_nodes:
-        for rule in node.routes:
-            if rule.containerPort != rule.hostPort:
-                raise InvalidArgument(
-                    f"graph.json: networkRoutingRules: node '{node.name}' routes host port {rule.hostPort} to "
-                    f"container port {rule.containerPort}; Sightline runs code on the device's own network, so "
-                    "the app must listen on the host port (make containerPort equal hostPort)"
-                )
-    node_python_paths(manifest, project, context, warn=True)
+    node_interpreters(manifest, project, context, warn=True)
 
 
-def node_python_paths(
+def node_interpreters(
     manifest: PanoramaManifest, project: PanoramaProject, context: RunnerContext, warn: bool = False
-) -> dict[str, list[Path]]:
-    """Each code node's extra package folder: its Dockerfile's pip requirements, installed offline."""
-    paths: dict[str, list[Path]] = {}
+) -> dict[str, str]:
+    """The Python of each code node that needs its own: a venv with its Dockerfile's pip requirements."""
+    interpreters: dict[str, str] = {}
     for node in project.code_nodes:
         source = f"packages/{node.folder.name}/Dockerfile"
         info = read_dockerfile(node.folder / "Dockerfile", node.folder, source=source)
@@ -138,14 +130,14 @@ def node_python_paths(
             for warning in info.warnings:
                 log.warning("app %s: %s", manifest.id, warning)
         try:
-            site = install_requirements(info.requirements, context.package_dir / WHEELS_DIR, context.data_dir / "python", source)
+            venv = install_requirements(info.requirements, context.package_dir / WHEELS_DIR, context.data_dir / "python", source)
         except MissingWheels as exc:
             if warn:
                 log.warning("app %s: %s", manifest.id, exc)
             continue
-        if site is not None:
-            paths[node.name] = [site]
-    return paths
+        if venv is not None:
+            interpreters[node.name] = str(venv_python(venv))
+    return interpreters
 
 
 class PanoramaAppRunner:
@@ -186,7 +178,7 @@ class PanoramaAppRunner:
             self.host = PanoramaAppHost(
                 self.app_id, project, streams=streams, sources=context.sources, models=dict(self._sessions),
                 params=params, data_dir=context.data_dir, on_output=self._on_output, limits=limits,
-                python_paths=node_python_paths(self.manifest, project, context),
+                interpreters=node_interpreters(self.manifest, project, context),
             )
             self.host.start()
             self._wait_started()

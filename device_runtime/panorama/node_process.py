@@ -113,7 +113,6 @@ class CodeNodeHost:
         limits: NodeLimits = DEFAULT_LIMITS,
         python: str = sys.executable,
         environment: dict[str, str] | None = None,
-        python_paths: list[Path] | None = None,
     ):
         self.app_id = app_id
         self.node = node
@@ -125,7 +124,6 @@ class CodeNodeHost:
         self.limits = limits
         self._python = python
         self._environment = dict(environment or {})
-        self._python_paths = [str(p) for p in python_paths or []]
         self.stats = NodeStats()
         self.crashes = 0
         self.last_traceback = ""
@@ -220,8 +218,6 @@ class CodeNodeHost:
             for key, value in os.environ.items()
             if key in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "LD_LIBRARY_PATH", "PYTHONPATH")
         }
-        if self._python_paths:  # the app's own packages first (see panorama.dependencies)
-            env["PYTHONPATH"] = ":".join(self._python_paths + [p for p in [env.get("PYTHONPATH", "")] if p])
         env.update({e.name: e.value for e in self.node.entry.environment})
         env.update(self._environment)
         env.update(

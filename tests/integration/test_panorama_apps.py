@@ -16,6 +16,7 @@ from tests.device_runtime.panorama.fixture_apps import (
     ACCOUNT,
     WHEEL_APP,
     app_source,
+    pip_wheel,
     write_override,
     write_project,
     write_wheel,
@@ -234,6 +235,31 @@ def test_an_app_serves_http_on_its_routed_port_and_a_port_outside_8000_9000_is_r
     assert "networkRoutingRules[0].hostPort: must be greater than or equal to 8000, got 443" in err.value.message
 
 
+def test_a_routed_host_port_other_than_the_container_port_is_relayed_to_the_app(device, client, make_panorama_package):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        container_port = s.getsockname()[1]
+    host_port = _free_port_in_routing_range()
+    client.deploy(make_panorama_package(
+        panorama_manifest(), app=app_source("http", port=container_port), route_port=host_port, container_port=container_port,
+    ))
+
+    def fetch() -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{host_port}/", timeout=1) as response:
+                return json.loads(response.read())
+        except OSError:
+            return None
+
+    assert wait_for(fetch, 20, "the app's HTTP server through the routed host port") == {"zone": "dock-1"}
+    client.remove_app("counter")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", host_port), timeout=1).close()
+
+
 def test_an_app_stuck_in_get_on_a_silent_camera_stops_promptly(device, client, make_panorama_package):
     client.deploy(make_panorama_package(panorama_manifest(cameras={"cam-1": "rtsp://127.0.0.1:9/silent"}), app=app_source("stuck")))
     [app] = client.list_apps()
@@ -276,7 +302,33 @@ def test_a_dockerfile_pip_requirement_is_installed_offline_from_wheels_the_packa
 
     seen = wait_for(lambda: report(device, "wheel.json"), 30, "the app importing its bundled package")
     assert seen["value"] == 42
-    assert "/app-data/counter/python/site-" in seen["file"]
+    assert "/app-data/counter/python/venv-" in seen["file"]
+
+
+def test_the_console_gathers_the_wheels_the_device_lacks_and_the_app_imports_them_from_its_own_venv(tmp_path, device, client):
+    from console_app.core.services.panorama_import import (
+        build_panorama_package,
+        open_panorama_project,
+    )
+    from console_app.core.services.panorama_wheels import WheelTarget
+    from console_app.core.settings import PythonPackagesSettings
+
+    dockerfile = "FROM public.ecr.aws/panorama/panorama-application\nCOPY src /panorama\nRUN pip3 install tinylib==1.0 numpy\n"
+    imported = open_panorama_project(write_project(tmp_path / "people_counter", WHEEL_APP, dockerfile=dockerfile))
+    wheelhouse = tmp_path / "wheelhouse"
+    pip_wheel(wheelhouse, tmp_path)
+    target = WheelTarget.from_device_info(client.info())  # the device's own platform tags and Python
+
+    package = build_panorama_package(
+        imported, app_id="counter", name="People counter", version="1.0.0", cameras={"cam-1": PATTERN},
+        wheel_targets=[target], python_packages=PythonPackagesSettings(wheelhouse=str(wheelhouse)),
+    )
+    client.deploy(package)
+
+    seen = wait_for(lambda: report(device, "wheel.json"), 30, "the app importing the package the console gathered")
+    assert seen["value"] == 42
+    venv = Path(device.config.data_dir) / "app-data" / "counter" / "python"
+    assert seen["file"].startswith(str(next(venv.glob("venv-*/lib/python*/site-packages"))))
 
 
 def test_storage_survives_an_upgrade_and_a_device_restart_which_resumes_the_app(tmp_path, make_panorama_package, signer):

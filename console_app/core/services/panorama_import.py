@@ -10,13 +10,18 @@ The console's side of Panorama code apps, without Qt:
         bindings={"camera_node": ["dock-cam"]},
         models={"model_node": Path("exports/detector.onnx")},
         params={"threshold": 0.7},
+        wheel_targets=[WheelTarget.from_device_info(client.info())],   # the devices it goes to
+        python_packages=settings.python_packages,                     # wheelhouse / index URL
     )
     deployer.deploy(package, device_ids)          # signed by the device client, as any app
 
 The project is read with the device's own parser
 (``device_runtime.protocol.panorama``), so an import the console accepts is
 one the device accepts; each model file is checked against its node's
-descriptor before anything is built.
+descriptor before anything is built. The code nodes' Dockerfile ``pip
+install`` requirements that a target device lacks are gathered as wheels for
+that device's platform and Python (``panorama_wheels``) into the package's
+``wheels/``, which the device installs offline into the app's own venv.
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from console_app.core.packaging import build_package_from_members
+from console_app.core.services.panorama_wheels import WheelError, WheelTarget, gather_wheels
+from console_app.core.settings import PythonPackagesSettings
 from device_runtime.inference.session import ModelSession
 from device_runtime.protocol.apps.errors import ManifestError
 from device_runtime.protocol.apps.manifest import parse_manifest
@@ -44,6 +52,7 @@ from device_runtime.protocol.panorama.project import (
 
 MAX_ZIP_BYTES = 4 * 1024**3  # unpacked
 PROJECT_FOLDER = "project"
+WHEELS_FOLDER = "wheels"  # the device's panorama kind installs from here (device_runtime.panorama.kind.WHEELS_DIR)
 
 
 class PanoramaImportError(Exception):
@@ -58,6 +67,8 @@ class ImportedProject:
     project: PanoramaProject
     overrides: list[Path]
     warnings: list[str] = field(default_factory=list)
+    #: The code nodes' Dockerfile ``pip install`` requirements, in order, without repeats.
+    requirements: list[str] = field(default_factory=list)
     _temp: Path | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -90,6 +101,7 @@ class ImportedProject:
                 for name, p in project.parameters.items()
             },
             "displays": project.displays,
+            "requirements": list(self.requirements),
             "warnings": list(self.warnings),
         }
 
@@ -148,14 +160,16 @@ def open_panorama_project(path: Path, overrides: list[str] | None = None) -> Imp
         override_paths = [root / name for name in overrides or []]
         project = load_project(root, override_paths)
         warnings = list(project.warnings)
+        requirements: list[str] = []
         for node in project.code_nodes:
             info = read_dockerfile(node.folder / "Dockerfile", node.folder, source=f"packages/{node.folder.name}/Dockerfile")
             warnings.extend(info.warnings)
+            requirements.extend(r for r in info.requirements if r not in requirements)
     except PanoramaFormatError as exc:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
         raise PanoramaImportError(str(exc)) from None
-    return ImportedProject(root.resolve(), project, override_paths, warnings, temp)
+    return ImportedProject(root.resolve(), project, override_paths, warnings, requirements, temp)
 
 
 def check_model(imported: ImportedProject, node: str, path: Path) -> None:
@@ -185,8 +199,15 @@ def build_panorama_package(
     params: dict[str, Any] | None = None,
     paused: list[str] | None = None,
     memory_mb: int = 2048,
+    wheel_targets: Sequence[WheelTarget | None] = (),
+    python_packages: PythonPackagesSettings | None = None,
 ) -> bytes:
-    """A ``panorama`` package: ``app.json`` + the project unchanged + each model node's ONNX file."""
+    """A ``panorama`` package: ``app.json`` + the project unchanged + each model node's ONNX file.
+
+    ``wheel_targets`` are the Pythons of the devices it goes to (None: a device
+    too old to report it, skipped): the requirements each lacks are gathered
+    from ``python_packages``' wheelhouse or index into ``wheels/``.
+    """
     models = dict(models or {})
     for node in imported.project.model_nodes:
         if node not in models:
@@ -244,4 +265,12 @@ def build_panorama_package(
         parse_manifest(manifest)
     except ManifestError as exc:
         raise PanoramaImportError(str(exc)) from None
-    return build_package_from_members(manifest, members)
+    targets = [t for t in wheel_targets if t is not None]
+    with tempfile.TemporaryDirectory(prefix="panorama-wheels-") as temp:
+        try:
+            wheels = gather_wheels(imported.requirements, targets, python_packages or PythonPackagesSettings(), Path(temp))
+        except WheelError as exc:
+            raise PanoramaImportError(f"Dockerfile pip requirements: {exc}") from None
+        for wheel in wheels:
+            members[f"{WHEELS_FOLDER}/{wheel.name}"] = wheel
+        return build_package_from_members(manifest, members)

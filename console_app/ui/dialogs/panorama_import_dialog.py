@@ -4,6 +4,9 @@ The project is read and the package built in the background
 (``console_app.core.services.panorama_import``); a problem shows under the
 form with the file, node or field it concerns, and nothing typed is lost.
 Deploying opens the usual :class:`DeployDialog` with the built package.
+When the code nodes' Dockerfiles ``pip install`` packages, ``wheel_context``
+(run in the background) gives the paired devices' Pythons and the settings'
+wheelhouse or index, and the package bundles the wheels those devices lack.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from console_app.core.services.panorama_import import (
     build_panorama_package,
     open_panorama_project,
 )
+from console_app.core.services.panorama_wheels import WheelTarget
+from console_app.core.settings import PythonPackagesSettings
 from console_app.ui.tasks import TaskRunner
 
 
@@ -46,12 +51,14 @@ class PanoramaImportDialog(QDialog):
     def __init__(self, cameras: Sequence[CameraOption], tasks: TaskRunner,
                  open_deploy: Callable[[str, bytes], None],
                  credentials: Callable[[str], tuple[str, str] | None] | None = None,
-                 parent: QWidget | None = None):
+                 parent: QWidget | None = None,
+                 wheel_context: Callable[[], tuple[list[WheelTarget | None], PythonPackagesSettings]] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Import Panorama app")
         self.resize(820, 720)
         self._cameras, self._tasks, self._open_deploy = list(cameras), tasks, open_deploy
         self._credentials = credentials
+        self._wheel_context = wheel_context
         self.imported: ImportedProject | None = None
         self.path_label = QLabel("Open a Panorama project folder (graphs/, packages/) or its zip.")
         self.path_label.setWordWrap(True)
@@ -138,7 +145,11 @@ class PanoramaImportDialog(QDialog):
         summary = imported.summary()
         self.path_label.setText(f"<b>{summary['name']}</b> — {summary['description'] or imported.root.name}")
         self._fill_graph(summary)
-        self.warnings.setText("\n".join(f"⚠ {w}" for w in summary["warnings"]))
+        notes = [f"⚠ {w}" for w in summary["warnings"]]
+        if summary["requirements"]:
+            notes.append(f"pip requirements: {', '.join(summary['requirements'])} (wheels for your paired devices "
+                         "are gathered from the settings' wheelhouse or index when you Deploy)")
+        self.warnings.setText("\n".join(notes))
         self.app_id.setText(slug(summary["name"]) or "panorama-app")
         self.app_name.setText(summary["name"].replace("_", " "))
         self._fill_form(summary)
@@ -286,7 +297,13 @@ class PanoramaImportDialog(QDialog):
             self.deploy_button.setEnabled(True)
             self.status.setText(f"Cannot build the package: {exc}")
 
-        self._tasks.run_in_background(lambda _ctx: build_panorama_package(imported, **inputs),
+        wheel_context = self._wheel_context if imported.requirements else None
+
+        def build(_ctx: Any) -> bytes:  # a worker thread: asking the devices for their Python is I/O
+            targets, settings = wheel_context() if wheel_context is not None else ([], None)
+            return build_panorama_package(imported, **inputs, wheel_targets=targets, python_packages=settings)
+
+        self._tasks.run_in_background(build,
                                       on_success=done, on_failure=failed, progress="Building the Panorama app package")
 
     def done(self, result: int) -> None:  # noqa: D102 - QDialog.done: also remove an unpacked zip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -24,7 +25,9 @@ from console_app.core.services.app_drafts import NEW_APP, DraftStore, builder_fr
 from console_app.core.services.app_library import AppLibrary, InventoryCameraCredentials
 from console_app.core.services.deployer import Deployer
 from console_app.core.services.output_drafts import send_test_event
+from console_app.core.services.panorama_wheels import WheelTarget
 from console_app.core.services.snapshot_source import SnapshotSource
+from console_app.core.settings import PythonPackagesSettings, default_settings_path, load_settings
 from console_app.ui.context import ConsoleContext
 from console_app.ui.dialogs.code_app_params_dialog import CodeAppParamsDialog
 from console_app.ui.dialogs.deploy_dialog import DeployDialog
@@ -329,10 +332,24 @@ class ApplicationsPage(QWidget):
                                       progress="Loading the registered cameras")
 
     def _show_panorama_import(self, cameras: list[CameraOption]) -> None:
-        dialog = PanoramaImportDialog(cameras, self._tasks, self._deploy_package, self._camera_credentials(), self)
+        dialog = PanoramaImportDialog(cameras, self._tasks, self._deploy_package, self._camera_credentials(), self,
+                                      wheel_context=self._wheel_context)
         self.panorama_dialog = dialog
         dialog.destroyed.connect(lambda *_: setattr(self, "panorama_dialog", None))
         self._show_dialog(dialog)
+
+    def _wheel_context(self) -> tuple[list[WheelTarget | None], PythonPackagesSettings]:
+        """The paired devices' Pythons and the settings' wheel sources (worker thread: device calls)."""
+        service = self._context.appliances
+        targets: list[WheelTarget | None] = []
+        for entry in service.paired_entries():
+            try:
+                with service.connect(entry.device_id) as client:
+                    targets.append(WheelTarget.from_device_info(client.info()))
+            except Exception as exc:  # noqa: BLE001 - an offline device gets no wheels; it names what it lacks at deploy
+                log.warning("cannot ask %s for its Python, so no wheels are gathered for it: %s", entry.name, exc)
+        settings = load_settings(Path(self._context.settings_path or default_settings_path()))
+        return targets, settings.python_packages
 
     def _deploy_package(self, title: str, package: bytes) -> None:
         devices = self._context.appliances.paired_entries()

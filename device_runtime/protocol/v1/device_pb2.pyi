@@ -25,7 +25,7 @@ class Hardware(_message.Message):
     def __init__(self, cpu_model: _Optional[str] = ..., cpu_cores: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[str]] = ..., platform: _Optional[str] = ...) -> None: ...
 
 class DeviceInfo(_message.Message):
-    __slots__ = ("device_id", "name", "runtime_version", "api_version", "hardware", "available_providers", "active_provider", "provider_warning", "cert_fingerprint", "caller_paired", "versions", "video_decoders", "gstreamer", "inference_precision", "engine_builds")
+    __slots__ = ("device_id", "name", "runtime_version", "api_version", "hardware", "available_providers", "active_provider", "provider_warning", "cert_fingerprint", "caller_paired", "versions", "video_decoders", "gstreamer", "inference_precision", "engine_builds", "python")
     class VersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class DeviceInfo(_message.Message):
     GSTREAMER_FIELD_NUMBER: _ClassVar[int]
     INFERENCE_PRECISION_FIELD_NUMBER: _ClassVar[int]
     ENGINE_BUILDS_FIELD_NUMBER: _ClassVar[int]
+    PYTHON_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     name: str
     runtime_version: str
@@ -63,7 +64,20 @@ class DeviceInfo(_message.Message):
     gstreamer: str
     inference_precision: str
     engine_builds: _containers.RepeatedCompositeFieldContainer[EngineBuild]
-    def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ..., video_decoders: _Optional[_Iterable[str]] = ..., gstreamer: _Optional[str] = ..., inference_precision: _Optional[str] = ..., engine_builds: _Optional[_Iterable[_Union[EngineBuild, _Mapping]]] = ...) -> None: ...
+    python: PythonEnvironment
+    def __init__(self, device_id: _Optional[str] = ..., name: _Optional[str] = ..., runtime_version: _Optional[str] = ..., api_version: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., available_providers: _Optional[_Iterable[str]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., cert_fingerprint: _Optional[str] = ..., caller_paired: _Optional[bool] = ..., versions: _Optional[_Mapping[str, str]] = ..., video_decoders: _Optional[_Iterable[str]] = ..., gstreamer: _Optional[str] = ..., inference_precision: _Optional[str] = ..., engine_builds: _Optional[_Iterable[_Union[EngineBuild, _Mapping]]] = ..., python: _Optional[_Union[PythonEnvironment, _Mapping]] = ...) -> None: ...
+
+class PythonEnvironment(_message.Message):
+    __slots__ = ("version", "implementation", "platforms", "packages")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    IMPLEMENTATION_FIELD_NUMBER: _ClassVar[int]
+    PLATFORMS_FIELD_NUMBER: _ClassVar[int]
+    PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    implementation: str
+    platforms: _containers.RepeatedScalarFieldContainer[str]
+    packages: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[str] = ..., implementation: _Optional[str] = ..., platforms: _Optional[_Iterable[str]] = ..., packages: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EngineBuild(_message.Message):
     __slots__ = ("model", "precision", "tensorrt_version", "state", "progress", "estimate_s", "remaining_s", "reason")

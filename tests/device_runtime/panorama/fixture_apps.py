@@ -235,6 +235,7 @@ def write_project(
     zone_name: str = "dock-1",
     model_shape: list[int] | None = None,
     route_port: int | None = None,
+    container_port: int | None = None,
     dockerfile: str = "FROM public.ecr.aws/panorama/panorama-application\nCOPY src /panorama\nRUN pip3 install requests\n",
     edges_extra: list[dict[str, str]] | None = None,
     with_model_package: bool = True,
@@ -291,7 +292,7 @@ def write_project(
     }
     if route_port is not None:
         graph["nodeGraph"]["networkRoutingRules"] = [
-            {"node": "counter_code", "containerPort": route_port, "hostPort": route_port, "decorator": {"title": "API"}}
+            {"node": "counter_code", "containerPort": container_port or route_port, "hostPort": route_port, "decorator": {"title": "API"}}
         ]
     _dump(root / "graphs" / app_name / "graph.json", graph)
     interface: dict[str, Any] = {
@@ -306,7 +307,7 @@ def write_project(
         "outputs": [{"name": "video_out", "type": "media", "description": "annotated video"}],
     }
     if route_port is not None:
-        interface["network"] = {"inboundPorts": [{"port": route_port, "description": "status API"}]}
+        interface["network"] = {"inboundPorts": [{"port": container_port or route_port, "description": "status API"}]}
     _dump(
         code_dir / "package.json",
         {
@@ -380,7 +381,9 @@ def write_override(root: Path, cameras: list[str], *, params: dict[str, Any] | N
     )
 
 
-def write_wheel(folder: Path, name: str = "tinylib", version: str = "1.0", source: str = "VALUE = 42\n") -> Path:
+def write_wheel(
+    folder: Path, name: str = "tinylib", version: str = "1.0", source: str = "VALUE = 42\n", tag: str = "py3-none-any",
+) -> Path:
     """A pure-Python wheel written by hand (no build tools, no network): module ``name``."""
     import base64
     import hashlib
@@ -389,7 +392,7 @@ def write_wheel(folder: Path, name: str = "tinylib", version: str = "1.0", sourc
     files = {
         f"{name}/__init__.py": source.encode(),
         f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: sightline-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{name}-{version}.dist-info/WHEEL": f"Wheel-Version: 1.0\nGenerator: sightline-tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode(),
     }
     record = []
     for path, data in files.items():
@@ -398,10 +401,31 @@ def write_wheel(folder: Path, name: str = "tinylib", version: str = "1.0", sourc
     record.append(f"{name}-{version}.dist-info/RECORD,,")
     files[f"{name}-{version}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
     folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    wheel = folder / f"{name}-{version}-{tag}.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         for path, data in files.items():
             archive.writestr(path, data)
+    return wheel
+
+
+def pip_wheel(folder: Path, work: Path, name: str = "tinylib", version: str = "1.0") -> Path:
+    """A wheelhouse made the way a site makes one: ``pip wheel`` of a small local pure-Python project."""
+    import subprocess
+    import sys
+
+    project = work / f"{name}-src"
+    (project / name).mkdir(parents=True, exist_ok=True)
+    (project / name / "__init__.py").write_text("VALUE = 42\n")
+    (project / "pyproject.toml").write_text(
+        f'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n\n[tool.setuptools]\npackages = ["{name}"]\n'
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+         "--disable-pip-version-check", "--quiet", "--wheel-dir", str(folder), str(project)],
+        check=True, capture_output=True, cwd=work,
+    )
+    [wheel] = folder.glob(f"{name}-{version}-*.whl")
     return wheel
 
 

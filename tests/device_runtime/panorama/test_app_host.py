@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from device_runtime.errors import FailedPrecondition
 from device_runtime.inference.registry import ModelRegistry
 from device_runtime.panorama.app_host import PanoramaAppHost, StreamBinding
 from device_runtime.panorama.models import acquire_model
@@ -68,6 +69,7 @@ def running(
         data_dir=tmp_path / "data",
         on_output=outputs.append,
         limits=limits,
+        route_host="127.0.0.1",
     )
     host.start()
     try:
@@ -199,6 +201,47 @@ def test_an_app_serves_http_from_its_code_node(tmp_path):
                 return None
 
         assert wait_for(fetch, what="the app's HTTP server") == {"zone": "dock-1"}
+
+
+def _free_port_in_routing_range() -> int:
+    for port in range(8000, 9001):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 8000-9000")
+
+
+def fetch_json(port: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+@pytest.mark.integration
+def test_a_routed_host_port_reaches_the_container_port_the_app_listens_on_until_the_app_stops(tmp_path):
+    container_port, host_port = _free_port(), _free_port_in_routing_range()
+    with running(tmp_path, app_source("http", port=container_port), route_port=host_port, container_port=container_port) as (host, _):
+        assert wait_for(lambda: fetch_json(host_port), what="the app's HTTP server through its host port") == {"zone": "dock-1"}
+        host.set_params({"zone_name": "dock-9"})
+        assert wait_for(lambda: (r := fetch_json(host_port)) and r["zone"] == "dock-9" and r, what="a second request") == {"zone": "dock-9"}
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", host_port), timeout=1).close()
+
+
+@pytest.mark.integration
+def test_a_routed_host_port_already_in_use_fails_the_start_naming_the_port(tmp_path):
+    container_port, busy = _free_port(), _free_port_in_routing_range()
+    with socket.socket() as holder:  # another program already serves on the host port
+        holder.bind(("127.0.0.1", busy))
+        holder.listen()
+        with pytest.raises(FailedPrecondition, match=f"node 'counter_code': cannot listen on host port {busy}"):
+            with running(tmp_path, app_source("http", port=container_port), route_port=busy, container_port=container_port):
+                pass
 
 
 @pytest.mark.integration

@@ -113,3 +113,27 @@ def test_what_the_device_would_refuse_is_refused_before_packaging(tmp_path, opti
             imported, app_id="counter", name="Counter", version="1.0.0", cameras={"cam-1": "rtsp://10.0.0.5/s1"}, **options
         )
     assert message in str(caught.value)
+
+
+@pytest.mark.integration
+def test_the_package_bundles_wheels_for_what_the_target_device_lacks_and_names_what_it_cannot_find(tmp_path):
+    from console_app.core.services.panorama_wheels import WheelTarget
+    from console_app.core.settings import PythonPackagesSettings
+    from tests.device_runtime.panorama.fixture_apps import pip_wheel
+
+    dockerfile = "FROM public.ecr.aws/panorama/panorama-application\nRUN pip3 install tinylib==1.0 numpy\n"
+    imported = open_panorama_project(write_project(tmp_path / "p", app_source(), dockerfile=dockerfile))
+    wheelhouse = tmp_path / "wheelhouse"
+    pip_wheel(wheelhouse, tmp_path)
+    jetson = WheelTarget("jetson-1", "3.10.12", "cp", ("manylinux2014_aarch64",), {"numpy": "1.26.4"})
+    options = {"app_id": "counter", "name": "Counter", "version": "1.0.0", "cameras": {"cam-1": "rtsp://10.0.0.5/s1"}}
+    assert imported.summary()["requirements"] == ["tinylib==1.0", "numpy"]
+
+    package = build_panorama_package(imported, **options, wheel_targets=[jetson, None],
+                                     python_packages=PythonPackagesSettings(wheelhouse=str(wheelhouse)))
+
+    wheels = {name for name in members(package) if name.startswith("wheels/")}
+    assert wheels == {"wheels/tinylib-1.0-py3-none-any.whl"}
+    with pytest.raises(PanoramaImportError, match="Dockerfile pip requirements: no wheel of tinylib==1.0 for jetson-1"):
+        build_panorama_package(imported, **options, wheel_targets=[jetson],
+                               python_packages=PythonPackagesSettings(wheelhouse=str(tmp_path / "p")))

@@ -84,3 +84,52 @@ def test_import_a_zipped_panorama_app_bind_a_camera_set_a_parameter_and_deploy(q
     qtbot.waitUntil(lambda: tuning.status.text() == f"Camera {camera_id} paused.", timeout=WAIT_MS)
     qtbot.mouseClick(tuning.camera_buttons[camera_id][1], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: tuning.status.text() == f"Camera {camera_id} resumed.", timeout=WAIT_MS)
+
+
+def test_an_app_whose_dockerfile_pip_installs_a_package_deploys_with_wheels_from_the_settings_wheelhouse(
+    qtbot, console_context, start_device, tmp_path,
+):
+    from pathlib import Path
+
+    from console_app.core.settings import ConsoleSettings, PythonPackagesSettings, save_settings
+    from tests.device_runtime.panorama.fixture_apps import WHEEL_APP, pip_wheel
+
+    device = start_device()
+    service = console_context.appliances
+    service.add_by_address("127.0.0.1", device.port)
+    service.pair(device.identity.device_id, device.pairing.current_code())
+    wheelhouse = tmp_path / "wheelhouse"
+    pip_wheel(wheelhouse, tmp_path)
+    console_context.settings_path = save_settings(
+        ConsoleSettings(python_packages=PythonPackagesSettings(wheelhouse=str(wheelhouse))), tmp_path / "console.json")
+    dockerfile = "FROM public.ecr.aws/panorama/panorama-application\nCOPY src /panorama\nRUN pip3 install tinylib==1.0\n"
+    root = write_project(tmp_path / "people_counter", WHEEL_APP, dockerfile=dockerfile)
+    page = ApplicationsPage(console_context, TaskRunner(console_context.workers))
+    qtbot.addWidget(page)
+    page.show()
+
+    qtbot.mouseClick(page.panorama_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.panorama_dialog is not None, timeout=WAIT_MS)
+    dialog = page.panorama_dialog
+    dialog.load(root)
+    qtbot.waitUntil(lambda: dialog.deploy_button.isEnabled(), timeout=WAIT_MS)
+    assert "pip requirements: tinylib==1.0" in dialog.warnings.text()
+    dialog.add_camera_url(SIM)
+    dialog.bind("camera_node", ["production-line"])
+    dialog.deploy()
+    qtbot.waitUntil(lambda: page.dialog is not dialog and page.dialog is not None, timeout=WAIT_MS)
+    deploy = page.dialog
+    qtbot.mouseClick(deploy.deploy_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(deploy.results) and not deploy.running, timeout=WAIT_MS)
+    assert deploy.results[device.identity.device_id].ok, deploy.results[device.identity.device_id].message
+
+    report = Path(device.config.data_dir) / "app-data" / "counter_app" / "storage" / "wheel.json"
+
+    def seen() -> dict | None:
+        try:
+            return json.loads(report.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    qtbot.waitUntil(lambda: seen() is not None, timeout=WAIT_MS)
+    assert seen()["value"] == 42
