@@ -4,7 +4,9 @@
 ``device_runtime.protocol.provisioning.manifest``) into a folder, usually a
 USB stick: the signed manifest, the app packages (each signed like a deploy),
 models, and the named secrets encrypted under a passphrase or for the device's
-key. It makes a one-time pairing secret, puts only its SHA-256 in the bundle
+key. Cameras bound to the ids apps use are written into those apps' app.json
+and their passwords become the secrets ``camera/<id>/password``
+(:mod:`provisioning_cameras`). It makes a one-time pairing secret, puts only its SHA-256 in the bundle
 and keeps the secret in the console's credential store; :meth:`ProvisioningService.adopt`
 reads the device's report back, finds the device at the address it reported,
 checks its certificate against the reported fingerprint and pairs with the
@@ -17,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets as random
+import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
@@ -27,6 +30,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from console_app.core.credentials import CredentialStore
+from console_app.core.services.provisioning_cameras import (
+    CameraBindingError,
+    CameraToBind,
+    bind_package,
+    check_bindings,
+)
 from console_app.core.signing import PackageSigner
 from device_runtime.protocol.apps.validation import describe_validation_error
 from device_runtime.protocol.provisioning.manifest import (
@@ -35,7 +44,6 @@ from device_runtime.protocol.provisioning.manifest import (
     SECRETS_NAME,
     SIGNATURE_NAME,
     AppItem,
-    CameraBinding,
     ModelItem,
     NetworkSettings,
     ProvisionManifest,
@@ -78,7 +86,8 @@ class BundleRequest:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     apps: Sequence[Path] = ()
     models: Sequence[ModelFile] = ()
-    cameras: Sequence[CameraBinding] = ()
+    #: Registered cameras, bound to the camera ids the bundle's apps use.
+    cameras: Sequence[CameraToBind] = ()
     secrets: dict[str, str] = field(default_factory=dict)
     passphrase: str = ""
     #: Encrypt the secrets for this device certificate instead of a passphrase (a device already known).
@@ -91,6 +100,8 @@ class BuiltBundle:
     path: Path
     bundle_id: str
     manifest: ProvisionManifest
+    #: Camera id → the app packages (file names) it was bound in.
+    bound_cameras: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def report_path(self) -> Path:
@@ -134,8 +145,44 @@ def build_bundle(request: BundleRequest, signer: PackageSigner, console_name: st
     folder = Path(folder)
     if not folder.is_dir():
         raise ProvisioningError(f"{folder} is not a folder (is the stick mounted?)")
-    if request.secrets and not (request.passphrase or request.device_cert_pem):
-        raise ProvisioningError("the bundle carries secrets: type a passphrase to protect them")
+    with tempfile.TemporaryDirectory(prefix="sightline-bundle-") as scratch:
+        return _build(request, signer, console_name, folder, keeper, Path(scratch))
+
+
+def _bind_apps(request: BundleRequest, scratch: Path) -> tuple[list[Path], dict[str, str], dict[str, list[str]]]:
+    """The app packages with the bound cameras written in, the cameras' password secrets, and who uses which."""
+    try:
+        check_bindings(request.cameras)
+        packages, used = [], {c.id: [] for c in request.cameras}
+        for package in request.apps:
+            bound, ids = bind_package(Path(package), request.cameras, scratch) if request.cameras else (Path(package), [])
+            packages.append(bound)
+            for camera_id in ids:
+                used[camera_id].append(Path(package).name)
+    except CameraBindingError as exc:
+        raise ProvisioningError(str(exc)) from None
+    unused = [camera_id for camera_id, apps in used.items() if not apps]
+    if unused:
+        raise ProvisioningError(
+            f"no app in the bundle uses camera id(s) {', '.join(unused)}: bind each camera to an id an app "
+            "names in its cameras (or add that app)")
+    secrets = {}
+    for camera in request.cameras:
+        if camera.password:
+            if camera.secret_name in request.secrets and request.secrets[camera.secret_name] != camera.password:
+                raise ProvisioningError(f"secret {camera.secret_name} is typed in and comes from the bound camera "
+                                        f"{camera.name or camera.id}; keep one")
+            secrets[camera.secret_name] = camera.password
+    return packages, secrets, used
+
+
+def _build(request: BundleRequest, signer: PackageSigner, console_name: str, folder: Path,
+           keeper: PairingSecrets, scratch: Path) -> BuiltBundle:
+    app_packages, camera_secrets, bound = _bind_apps(request, scratch)
+    all_secrets = {**request.secrets, **camera_secrets}
+    if all_secrets and not (request.passphrase or request.device_cert_pem):
+        raise ProvisioningError("the bundle carries secrets (camera passwords or typed secrets): type a passphrase "
+                                "to protect them, or encrypt them for a paired device")
     bundle_id = random.token_urlsafe(12)
     pairing_secret = random.token_hex(32)
     apps, models, payload = [], [], []
@@ -152,11 +199,11 @@ def build_bundle(request: BundleRequest, signer: PackageSigner, console_name: st
         return candidate
 
     try:
-        for package in request.apps:
-            sha, size = _sha256(Path(package))
-            name = member("apps", Path(package))
+        for original, package in zip(request.apps, app_packages, strict=True):
+            sha, size = _sha256(package)
+            name = member("apps", Path(original))
             apps.append(AppItem(file=name, sha256=sha, size=size, signature=signer.sign_package(sha).hex()))
-            payload.append((name, Path(package)))
+            payload.append((name, package))
         for model in request.models:
             sha, size = _sha256(model.path)
             name = member("models", model.path)
@@ -167,23 +214,23 @@ def build_bundle(request: BundleRequest, signer: PackageSigner, console_name: st
         raise ProvisioningError(f"could not read {exc.filename}: {exc.strerror}") from exc
     secrets_blob = None
     secrets_info = None
-    if request.secrets:
+    if all_secrets:
         try:
             if request.device_cert_pem:
-                secrets_blob = seal_for_device(request.secrets, request.device_cert_pem, bundle_id)
+                secrets_blob = seal_for_device(all_secrets, request.device_cert_pem, bundle_id)
             else:
-                secrets_blob = seal_with_passphrase(request.secrets, request.passphrase, bundle_id)
+                secrets_blob = seal_with_passphrase(all_secrets, request.passphrase, bundle_id)
         except ValueError as exc:
             raise ProvisioningError(str(exc)) from exc
         secrets_info = SecretsInfo(scheme="device-key" if request.device_cert_pem else "passphrase",
-                                   names=sorted(request.secrets), sha256=hashlib.sha256(secrets_blob).hexdigest())
+                                   names=sorted(all_secrets), sha256=hashlib.sha256(secrets_blob).hexdigest())
     try:
         manifest = ProvisionManifest(
             bundle_id=bundle_id, created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             device_name=request.device_name, target=request.target, network=request.network,
             trust=Trust(console_name=console_name[:64], signing_public_key=signer.public_key_bytes().hex(),
                         pairing_secret_sha256=hashlib.sha256(pairing_secret.encode()).hexdigest()),
-            apps=apps, models=models, cameras=list(request.cameras), secrets=secrets_info,
+            apps=apps, models=models, secrets=secrets_info,
         )
     except ValidationError as exc:
         raise ProvisioningError(describe_validation_error(exc, "bundle")) from None
@@ -205,7 +252,7 @@ def build_bundle(request: BundleRequest, signer: PackageSigner, console_name: st
         raise ProvisioningError(f"could not write the bundle to {folder}: {exc.strerror or exc}") from exc
     # Kept only after the bundle exists, so a failed write leaves nothing behind.
     keeper.put(bundle_id, pairing_secret)
-    return BuiltBundle(path, bundle_id, manifest)
+    return BuiltBundle(path, bundle_id, manifest, bound)
 
 
 def read_report(path: Path) -> ProvisionReport:
