@@ -351,3 +351,57 @@ def test_ctrl_p_on_another_page_brings_the_devices_page_to_say_what_to_select(qt
     pair.trigger()  # what Devices › Pair… (Ctrl+P) does from any page
     assert window.current_page() is page and page.notice.isVisible()
     assert "Select a device in the list first" in page.notice.text()
+
+
+def test_devices_a_site_import_brings_are_listed_at_once_the_paired_one_usable(qtbot, tmp_path):
+    """The office console is paired with a device (which does not advertise, so only the import can list it);
+    a laptop console imports the office's site file and its Devices page shows the device paired, without
+    a restart, and the imported pairing works; a device the office knew unpaired is listed by address."""
+    from console_app.core.credentials import CredentialStore
+    from console_app.core.persistence import InventoryStore
+    from console_app.core.services.site_transfer import export_site
+    from console_app.ui.context import ConsoleContext
+    from console_app.ui.tasks import TaskRunner
+    from device_runtime.config import load_config
+    from device_runtime.runtime import DeviceRuntime
+
+    def inventory(name: str) -> InventoryStore:
+        return InventoryStore(f"sqlite:///{tmp_path / name}.sqlite",
+                              credentials=CredentialStore(tmp_path / f"{name}-secrets", use_keyring=False))
+
+    device = DeviceRuntime(load_config(None, name="line3-box", data_dir=tmp_path / "device", listen="127.0.0.1:0",
+                                       interfaces=["127.0.0.1"], advertise=False, providers=["cpu"])).start()
+    office_inventory, laptop_inventory = inventory("office"), inventory("laptop")
+    office = ConsoleContext.create(tmp_path / "office", interfaces=["127.0.0.1"], start=False,
+                                   inventory=office_inventory)
+    laptop = ConsoleContext.create(tmp_path / "laptop", interfaces=["127.0.0.1"], inventory=laptop_inventory)
+    try:
+        device_id = device.identity.device_id
+        office.appliances.add_by_address("127.0.0.1", device.port)
+        office.appliances.pair(device_id, device.pairing.current_code())
+        office_inventory.devices.record_seen("sl-spare0000box", "spare-box", "127.0.0.1", 9)
+        site = tmp_path / "plant.sightline-site.zip"
+        export_site(site, office_inventory, passphrase="plant passphrase")
+
+        page = DevicesPage(laptop, TaskRunner(laptop.workers))
+        qtbot.addWidget(page)
+        assert page.model.row_of(device_id) < 0
+        dialog = page.open_site(False)
+        qtbot.keyClicks(dialog.path_edit, str(site))
+        qtbot.keyClicks(dialog.passphrase_edit, "plant passphrase")
+        dialog.start()
+        qtbot.waitUntil(lambda: dialog.summary is not None, timeout=WAIT_MS)
+        assert "Imported 2 device(s)" in dialog.status.text()
+        row = wait_for_row(qtbot, page, device_id, lambda e: e.paired and e.reachable)
+        entry = page.model.entry_at(row)
+        assert entry.name == "line3-box" and entry.pinned_fingerprint == device.identity.fingerprint
+        with laptop.appliances.connect(device_id) as client:
+            assert client.list_apps() == []
+        wait_for_row(qtbot, page, "sl-spare0000box", lambda e: not e.paired and e.reachable is False)
+        dialog.reject()
+    finally:
+        laptop.close()
+        office.close()
+        device.stop(grace=0.2)
+        office_inventory.close()
+        laptop_inventory.close()
