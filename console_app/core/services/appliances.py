@@ -409,6 +409,12 @@ class ApplianceService:
             self._notify()
             raise
 
+    def device_certificate(self, device_id: str) -> str:
+        """The device certificate (PEM) pinned when this console paired with it; ``""`` if not paired."""
+        with self._lock:
+            creds = self._credentials.get(device_id)
+        return creds.device_cert_pem if creds is not None else ""
+
     def paired_entries(self) -> list[DeviceEntry]:
         return [e for e in self.entries() if e.paired]
 

@@ -15,6 +15,7 @@ secret, so the device is paired and pinned without anyone typing a code.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -30,11 +31,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from console_app.core.credentials import CredentialStore
+from console_app.core.persistence.errors import NotFound
+from console_app.core.persistence.records import strip_credentials
+from console_app.core.services.model_catalog import ModelLibraryError
 from console_app.core.services.provisioning_cameras import (
     CameraBindingError,
     CameraToBind,
     bind_package,
     check_bindings,
+    default_camera_id,
+    registered_camera,
 )
 from console_app.core.signing import PackageSigner
 from device_runtime.protocol.apps.validation import describe_validation_error
@@ -287,13 +293,42 @@ def report_hosts(report: ProvisionReport) -> list[str]:
     return hosts
 
 
-class ProvisioningService:
-    """Builds bundles with the console's key and adopts provisioned devices into the Devices list."""
+@dataclass(frozen=True)
+class CameraChoice:
+    """A registered camera the engineer may bind (no password here: it is read when the bundle is written)."""
 
-    def __init__(self, appliances, credentials: CredentialStore, *, console_name: str | None = None):
+    camera_id: int
+    name: str
+    url: str
+    bind_as: str
+
+
+@dataclass(frozen=True)
+class ProvisionChoices:
+    """What *Provision new device…* offers: registered cameras, library models, paired devices, time zones."""
+
+    cameras: list[CameraChoice] = field(default_factory=list)
+    models: list[Any] = field(default_factory=list)
+    devices: list[Any] = field(default_factory=list)
+    timezones: list[str] = field(default_factory=list)
+
+
+class ProvisioningService:
+    """Builds bundles with the console's key and adopts provisioned devices into the Devices list.
+
+    ``cameras`` and ``model_library`` are callables returning the inventory's
+    ``CameraRepository`` and the ``ModelLibrary`` (or None where there is
+    none); asked when the choices are listed or a bundle is built, so a
+    library opened later is seen.
+    """
+
+    def __init__(self, appliances, credentials: CredentialStore, *, console_name: str | None = None,
+                 cameras: Callable[[], Any] | None = None, model_library: Callable[[], Any] | None = None):
         self.appliances = appliances
         self.secrets = PairingSecrets(credentials)
         self.console_name = console_name or appliances.client_name
+        self._cameras = cameras or (lambda: None)
+        self._model_library = model_library or (lambda: None)
         self._pending: dict[str, ProvisionReport] = {}
         self._lock = threading.Lock()
         self._listening = False
@@ -331,7 +366,58 @@ class ProvisioningService:
         if self.on_adopted is not None:
             self.on_adopted(result, report)
 
-    def build(self, request: BundleRequest, folder: Path) -> BuiltBundle:
+    def choices(self) -> ProvisionChoices:
+        """Registered cameras, library models (those whose file is here), paired devices, time zones; blocking."""
+        import zoneinfo
+
+        cameras, library = self._cameras(), self._model_library()
+        camera_choices = [CameraChoice(c.id, c.name, strip_credentials(c.stream_uri) or c.stream_uri,
+                                       default_camera_id(c.name))
+                          for c in (cameras.list_cameras() if cameras is not None else [])]
+        models = [m for m in (library.list() if library is not None else []) if m.available]
+        devices = [e for e in self.appliances.paired_entries() if not e.fingerprint_changed]
+        return ProvisionChoices(camera_choices, models, devices, sorted(zoneinfo.available_timezones()))
+
+    def build(self, request: BundleRequest, folder: Path, *, registered_cameras: Sequence[tuple[int, str]] = (),
+              library_models: Sequence[str] = (), for_device: str = "") -> BuiltBundle:
+        """Write the bundle; blocking.
+
+        ``registered_cameras``: (inventory camera id, the camera id apps use)
+        pairs, bound with the password from the credential store.
+        ``library_models``: model-library ids to carry. ``for_device``: a
+        paired device's id: the secrets are encrypted for its certificate's
+        key (no passphrase) and only that device may apply the bundle.
+        """
+        extra_cameras, extra_models = [], []
+        if registered_cameras:
+            cameras = self._cameras()
+            if cameras is None:
+                raise ProvisioningError("no inventory is open: registered cameras cannot be bound")
+            for camera_id, bind_as in registered_cameras:
+                try:
+                    extra_cameras.append(registered_camera(cameras, camera_id, bind_as))
+                except NotFound as exc:
+                    raise ProvisioningError(str(exc)) from None
+        if library_models:
+            library = self._model_library()
+            if library is None:
+                raise ProvisioningError("no model library is open")
+            for model_id in library_models:
+                try:
+                    model = library.get(model_id)
+                except ModelLibraryError as exc:
+                    raise ProvisioningError(str(exc).strip("'\"")) from None
+                extra_models.append(ModelFile(Path(model.path), model.name, tuple(model.labels), model.decoder or ""))
+        changes: dict[str, Any] = {"cameras": [*request.cameras, *extra_cameras],
+                                   "models": [*request.models, *extra_models]}
+        if for_device:
+            entry = self.appliances.entry(for_device)
+            pem = self.appliances.device_certificate(for_device)
+            if not pem:
+                raise ProvisioningError(f"{entry.name} is not paired with this console: use a passphrase")
+            changes.update(device_cert_pem=pem, passphrase="",
+                           target=Target(device_id=for_device, device_fingerprint=entry.pinned_fingerprint))
+        request = dataclasses.replace(request, **changes)
         return build_bundle(request, self.appliances.signer, self.console_name, folder, self.secrets)
 
     def adopt(self, report: ProvisionReport, *, hosts: Sequence[str] = (), port: int | None = None,
