@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,7 @@ def bind_package(package: Path, cameras: Sequence[CameraToBind], scratch: Path) 
     Otherwise the rewritten package is written under ``scratch``.
     """
     by_id = {c.id: c for c in cameras}
-    folder = Path(scratch) / f"unpacked-{len(list(Path(scratch).glob('unpacked-*')))}"
+    folder = Path(tempfile.mkdtemp(prefix="unpacked-", dir=scratch))
     try:
         with tarfile.open(package, "r:gz") as tar:
             member = tar.getmember(MANIFEST_FILE)
@@ -94,7 +95,7 @@ def bind_package(package: Path, cameras: Sequence[CameraToBind], scratch: Path) 
         data = build_package_from_members(manifest, files)
     except PackageBuildError as exc:
         raise CameraBindingError(f"{package.name}: {exc}") from None
-    out = folder.with_name(folder.name + "-" + Path(package).name)
+    out = folder.with_name(folder.name + "-" + Path(package).name)  # beside the folder, not in the package
     out.write_bytes(data)
     return out, used
 
