@@ -176,8 +176,6 @@ class Provisioner:
             else:
                 store.put(secret_name, value)
                 outcome.applied.append(f"secret {secret_name} stored")
-        if manifest.cameras:
-            self._write_cameras(manifest, outcome)
         if manifest.models or manifest.apps:
             self._install(bundle, outcome)
         trust = manifest.trust
@@ -213,15 +211,6 @@ class Provisioner:
             os.chown(path, before.st_uid, before.st_gid)  # root:sightline 0640 stays so
         outcome.applied.append(f"device name {wanted} (in {path})")
         return wanted
-
-    def _write_cameras(self, bundle_manifest, outcome: _Outcome) -> None:
-        path = self.data_dir / PROVISIONING_DIR / "cameras.json"
-        content = json.dumps([c.model_dump() for c in bundle_manifest.cameras], indent=2) + "\n"
-        if path.exists() and path.read_text(encoding="utf-8") == content:
-            outcome.unchanged.append(f"{len(bundle_manifest.cameras)} camera binding(s)")
-            return
-        write_atomically(path, content.encode(), mode=0o600)
-        outcome.applied.append("cameras bound: " + ", ".join(c.id for c in bundle_manifest.cameras))
 
     def _install(self, bundle: VerifiedBundle, outcome: _Outcome) -> None:
         # Imported here: the supervisor pulls in onnxruntime and OpenCV, which a bundle

@@ -30,7 +30,6 @@ from console_app.core.signing import PackageSigner
 from console_app.core.workers import WorkerPool
 from device_runtime.config import load_config
 from device_runtime.protocol.provisioning.manifest import (
-    CameraBinding,
     InterfaceSettings,
     NetworkSettings,
     report_name,
@@ -114,9 +113,7 @@ def test_console_bundle_on_a_fat32_stick_provisions_a_device_that_comes_up_paire
             ntp_servers=[], timezone="Europe/Berlin"),
         apps=[line_app_package(tmp_path, make_package)],
         models=[ModelFile(DEMO_MODEL, "sightline-demo", tuple(DEMO_LABELS))],
-        cameras=[CameraBinding(id="cam-1", name="Line 3", url="rtsp://192.168.77.50/stream1",
-                               password_secret="cam-1-password")],
-        secrets={"cam-1-password": "s3cret!"},
+        secrets={"mqtt-token": "s3cret!"},
         passphrase=PASSPHRASE,
     )
     out = tmp_path / "console-out"
@@ -149,7 +146,7 @@ def test_console_bundle_on_a_fat32_stick_provisions_a_device_that_comes_up_paire
     assert netns.default_route() == "192.168.77.1"
     assert os.readlink(root / "etc/localtime") == "/usr/share/zoneinfo/Europe/Berlin"
     assert json.loads(config.read_text())["name"] == "line3-box"
-    assert SecretStore(tmp_path / "data").get("cam-1-password") == "s3cret!"
+    assert SecretStore(tmp_path / "data").get("mqtt-token") == "s3cret!"
 
     # Applying the same bundle again is harmless.
     again = provision(config, folder / built.path.name, "--passphrase-file", str(passphrase_file),
@@ -182,6 +179,72 @@ def test_console_bundle_on_a_fat32_stick_provisions_a_device_that_comes_up_paire
             console.adopt(report, hosts=["127.0.0.1"], port=runtime.port)
     finally:
         runtime.stop()
+
+
+def test_a_registered_camera_bound_in_the_bundle_is_what_the_bundled_app_opens_with_its_password(
+        tmp_path, console, make_package):
+    """The app names camera id "Dock-2" with a placeholder URL; binding the inventory's "Dock 2" (a real RTSP
+    camera with digest auth) writes its URL into the app and its password into the device's secret store only."""
+    from console_app.core.persistence import CameraDraft, InventoryStore
+    from console_app.core.services.provisioning_cameras import registered_camera
+    from tests.integration.conftest import detector_manifest, wait_for
+    from tests.peers.rtsp_server import RtspServer
+
+    inventory = InventoryStore(f"sqlite:///{tmp_path / 'office.sqlite'}",
+                               credentials=CredentialStore(tmp_path / "office-secrets", use_keyring=False))
+    app = tmp_path / "dock-1.0.0.tar.gz"
+    app.write_bytes(make_package(detector_manifest(app_id="dock", camera_id="Dock-2",
+                                                   camera_url="rtsp://placeholder.invalid/stream1")))
+    with RtspServer(path="/live", user="admin", password="right-pw", auth="digest", width=320, height=240) as camera:
+        record = inventory.cameras.add_camera(CameraDraft(name="Dock 2", host="127.0.0.1",
+                                                          stream_uri=camera.url_for(), username="admin"), "right-pw")
+        bound = registered_camera(inventory.cameras, record.id)
+        assert bound.id == "Dock-2", "bound under the id the app builder gives a camera of that name"
+        built = console.build(BundleRequest(device_name="dock-box", apps=[app], cameras=[bound],
+                                            passphrase=PASSPHRASE), tmp_path)
+        assert built.bound_cameras == {"Dock-2": [app.name]}
+        assert built.manifest.secrets.names == ["camera/Dock-2/password"]
+        assert b"right-pw" not in built.path.read_bytes(), "the password travels encrypted only"
+
+        config = device_config(tmp_path)
+        done = provision(config, built.path, "--passphrase-file", str(_passphrase(tmp_path)), root=tmp_path / "root")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert SecretStore(tmp_path / "data").get("camera/Dock-2/password") == "right-pw"
+        runtime = DeviceRuntime(load_config(config)).start()
+        try:
+            entry = console.adopt(read_report(built.report_path), hosts=["127.0.0.1"], port=runtime.port)
+            with console.appliances.connect(entry.device_id) as client:
+                installed = {a.app_id: a for a in client.list_apps()}["dock"]
+                assert f"rtsp://admin@127.0.0.1:{camera.port}/live" in installed.manifest_json
+                assert "right-pw" not in installed.manifest_json
+
+                def live():
+                    with client.health(interval_s=0.2) as stream:
+                        for sample in stream:
+                            if sample.streams and sample.streams[0].state in ("failed", "live"):
+                                return sample.streams[0]
+                    return None
+
+                stream = wait_for(live, 30, "the bound camera's verdict in health")
+            assert (stream.camera_id, stream.state) == ("Dock-2", "live"), stream.state_reason
+        finally:
+            runtime.stop()
+            inventory.close()
+
+
+def test_a_camera_bound_to_an_id_no_bundled_app_uses_is_refused_before_anything_is_written(
+        tmp_path, console, make_package):
+    from console_app.core.services.provisioning_cameras import CameraToBind
+
+    app = tmp_path / "dock-1.0.0.tar.gz"
+    app.write_bytes(make_package(detector_manifest(app_id="dock", camera_id="Dock-2")))
+    out = tmp_path / "stick"
+    out.mkdir()
+    request = BundleRequest(device_name="box", apps=[app], passphrase=PASSPHRASE,
+                            cameras=[CameraToBind("Gate", "rtsp://10.0.0.7/s1", "Gate", "admin", "pw")])
+    with pytest.raises(ProvisioningError, match="no app in the bundle uses camera id"):
+        console.build(request, out)
+    assert list(out.iterdir()) == [], "no bundle, not even a partial one"
 
 
 def tamper(bundle: Path, target: Path, member: str, change) -> Path:

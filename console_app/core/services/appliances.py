@@ -217,17 +217,54 @@ class ApplianceService:
 
     def start(self) -> None:
         """Load paired devices, start browsing; returns at once."""
-        for known in self._store.load_all():
-            self._credentials[known.device_id] = known.credentials
-            pinned = known.credentials.fingerprint
-            self._entries[known.device_id] = DeviceEntry(
-                known.device_id, known.name, known.host, known.port, pinned_fingerprint=pinned)
+        self._merge_known(self._store.load_all())
         self._browser = ApplianceBrowser(self._interfaces, on_change=self._on_advert)
         self._browser.start()
         self.browsing = True
         self._notify()
         for device_id in list(self._entries):
             self._check_later(device_id)
+
+    def load_stored(self) -> list[str]:
+        """Add the paired devices the store holds and this list lacks (a site import wrote them); blocking.
+
+        Returns their ids; each is checked in the background, as at start.
+        """
+        added = self._merge_known(self._store.load_all())
+        if added:
+            self._notify()
+            for device_id in added:
+                self._check_later(device_id)
+        return added
+
+    def remember(self, device_id: str, name: str, host: str, port: int) -> bool:
+        """List an unpaired device known by its address (as *Add by address* would) and check it.
+
+        False when the list has it already. Like any device added by address,
+        it stays listed until the console restarts (or for good once paired).
+        """
+        with self._lock:
+            if device_id in self._entries:
+                return False
+            self._entries[device_id] = DeviceEntry(device_id, name, host, port, added_by_address=True)
+        self._notify()
+        self._check_later(device_id)
+        return True
+
+    def _merge_known(self, known_devices: list[KnownDevice]) -> list[str]:
+        """Take in the stored pairings of devices not paired in this list yet; returns their ids."""
+        added = []
+        with self._lock:
+            for known in known_devices:
+                if known.device_id in self._credentials:
+                    continue
+                self._credentials[known.device_id] = known.credentials
+                base = self._entries.get(known.device_id) or DeviceEntry(
+                    known.device_id, known.name, known.host, known.port)
+                self._entries[known.device_id] = self._with_pin_check(
+                    replace(base, pinned_fingerprint=known.credentials.fingerprint))
+                added.append(known.device_id)
+        return added
 
     def stop(self) -> None:
         """Stop browsing. Idempotent."""
@@ -371,6 +408,12 @@ class ApplianceService:
                     self._entries[device_id], fingerprint=exc.presented, reachable=False, problem=str(exc))
             self._notify()
             raise
+
+    def device_certificate(self, device_id: str) -> str:
+        """The device certificate (PEM) pinned when this console paired with it; ``""`` if not paired."""
+        with self._lock:
+            creds = self._credentials.get(device_id)
+        return creds.device_cert_pem if creds is not None else ""
 
     def paired_entries(self) -> list[DeviceEntry]:
         return [e for e in self.entries() if e.paired]

@@ -4,7 +4,9 @@
 ``device_runtime.protocol.provisioning.manifest``) into a folder, usually a
 USB stick: the signed manifest, the app packages (each signed like a deploy),
 models, and the named secrets encrypted under a passphrase or for the device's
-key. It makes a one-time pairing secret, puts only its SHA-256 in the bundle
+key. Cameras bound to the ids apps use are written into those apps' app.json
+and their passwords become the secrets ``camera/<id>/password``
+(:mod:`provisioning_cameras`). It makes a one-time pairing secret, puts only its SHA-256 in the bundle
 and keeps the secret in the console's credential store; :meth:`ProvisioningService.adopt`
 reads the device's report back, finds the device at the address it reported,
 checks its certificate against the reported fingerprint and pairs with the
@@ -13,10 +15,12 @@ secret, so the device is paired and pinned without anyone typing a code.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import secrets as random
+import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
@@ -27,6 +31,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from console_app.core.credentials import CredentialStore
+from console_app.core.persistence.errors import NotFound
+from console_app.core.persistence.records import strip_credentials
+from console_app.core.services.model_catalog import ModelLibraryError
+from console_app.core.services.provisioning_cameras import (
+    CameraBindingError,
+    CameraToBind,
+    bind_package,
+    check_bindings,
+    default_camera_id,
+    registered_camera,
+)
 from console_app.core.signing import PackageSigner
 from device_runtime.protocol.apps.validation import describe_validation_error
 from device_runtime.protocol.provisioning.manifest import (
@@ -35,7 +50,6 @@ from device_runtime.protocol.provisioning.manifest import (
     SECRETS_NAME,
     SIGNATURE_NAME,
     AppItem,
-    CameraBinding,
     ModelItem,
     NetworkSettings,
     ProvisionManifest,
@@ -78,7 +92,8 @@ class BundleRequest:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     apps: Sequence[Path] = ()
     models: Sequence[ModelFile] = ()
-    cameras: Sequence[CameraBinding] = ()
+    #: Registered cameras, bound to the camera ids the bundle's apps use.
+    cameras: Sequence[CameraToBind] = ()
     secrets: dict[str, str] = field(default_factory=dict)
     passphrase: str = ""
     #: Encrypt the secrets for this device certificate instead of a passphrase (a device already known).
@@ -91,6 +106,8 @@ class BuiltBundle:
     path: Path
     bundle_id: str
     manifest: ProvisionManifest
+    #: Camera id → the app packages (file names) it was bound in.
+    bound_cameras: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def report_path(self) -> Path:
@@ -134,8 +151,44 @@ def build_bundle(request: BundleRequest, signer: PackageSigner, console_name: st
     folder = Path(folder)
     if not folder.is_dir():
         raise ProvisioningError(f"{folder} is not a folder (is the stick mounted?)")
-    if request.secrets and not (request.passphrase or request.device_cert_pem):
-        raise ProvisioningError("the bundle carries secrets: type a passphrase to protect them")
+    with tempfile.TemporaryDirectory(prefix="sightline-bundle-") as scratch:
+        return _build(request, signer, console_name, folder, keeper, Path(scratch))
+
+
+def _bind_apps(request: BundleRequest, scratch: Path) -> tuple[list[Path], dict[str, str], dict[str, list[str]]]:
+    """The app packages with the bound cameras written in, the cameras' password secrets, and who uses which."""
+    try:
+        check_bindings(request.cameras)
+        packages, used = [], {c.id: [] for c in request.cameras}
+        for package in request.apps:
+            bound, ids = bind_package(Path(package), request.cameras, scratch) if request.cameras else (Path(package), [])
+            packages.append(bound)
+            for camera_id in ids:
+                used[camera_id].append(Path(package).name)
+    except CameraBindingError as exc:
+        raise ProvisioningError(str(exc)) from None
+    unused = [camera_id for camera_id, apps in used.items() if not apps]
+    if unused:
+        raise ProvisioningError(
+            f"no app in the bundle uses camera id(s) {', '.join(unused)}: bind each camera to an id an app "
+            "names in its cameras (or add that app)")
+    secrets = {}
+    for camera in request.cameras:
+        if camera.password:
+            if camera.secret_name in request.secrets and request.secrets[camera.secret_name] != camera.password:
+                raise ProvisioningError(f"secret {camera.secret_name} is typed in and comes from the bound camera "
+                                        f"{camera.name or camera.id}; keep one")
+            secrets[camera.secret_name] = camera.password
+    return packages, secrets, used
+
+
+def _build(request: BundleRequest, signer: PackageSigner, console_name: str, folder: Path,
+           keeper: PairingSecrets, scratch: Path) -> BuiltBundle:
+    app_packages, camera_secrets, bound = _bind_apps(request, scratch)
+    all_secrets = {**request.secrets, **camera_secrets}
+    if all_secrets and not (request.passphrase or request.device_cert_pem):
+        raise ProvisioningError("the bundle carries secrets (camera passwords or typed secrets): type a passphrase "
+                                "to protect them, or encrypt them for a paired device")
     bundle_id = random.token_urlsafe(12)
     pairing_secret = random.token_hex(32)
     apps, models, payload = [], [], []
@@ -152,11 +205,11 @@ def build_bundle(request: BundleRequest, signer: PackageSigner, console_name: st
         return candidate
 
     try:
-        for package in request.apps:
-            sha, size = _sha256(Path(package))
-            name = member("apps", Path(package))
+        for original, package in zip(request.apps, app_packages, strict=True):
+            sha, size = _sha256(package)
+            name = member("apps", Path(original))
             apps.append(AppItem(file=name, sha256=sha, size=size, signature=signer.sign_package(sha).hex()))
-            payload.append((name, Path(package)))
+            payload.append((name, package))
         for model in request.models:
             sha, size = _sha256(model.path)
             name = member("models", model.path)
@@ -167,23 +220,23 @@ def build_bundle(request: BundleRequest, signer: PackageSigner, console_name: st
         raise ProvisioningError(f"could not read {exc.filename}: {exc.strerror}") from exc
     secrets_blob = None
     secrets_info = None
-    if request.secrets:
+    if all_secrets:
         try:
             if request.device_cert_pem:
-                secrets_blob = seal_for_device(request.secrets, request.device_cert_pem, bundle_id)
+                secrets_blob = seal_for_device(all_secrets, request.device_cert_pem, bundle_id)
             else:
-                secrets_blob = seal_with_passphrase(request.secrets, request.passphrase, bundle_id)
+                secrets_blob = seal_with_passphrase(all_secrets, request.passphrase, bundle_id)
         except ValueError as exc:
             raise ProvisioningError(str(exc)) from exc
         secrets_info = SecretsInfo(scheme="device-key" if request.device_cert_pem else "passphrase",
-                                   names=sorted(request.secrets), sha256=hashlib.sha256(secrets_blob).hexdigest())
+                                   names=sorted(all_secrets), sha256=hashlib.sha256(secrets_blob).hexdigest())
     try:
         manifest = ProvisionManifest(
             bundle_id=bundle_id, created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             device_name=request.device_name, target=request.target, network=request.network,
             trust=Trust(console_name=console_name[:64], signing_public_key=signer.public_key_bytes().hex(),
                         pairing_secret_sha256=hashlib.sha256(pairing_secret.encode()).hexdigest()),
-            apps=apps, models=models, cameras=list(request.cameras), secrets=secrets_info,
+            apps=apps, models=models, secrets=secrets_info,
         )
     except ValidationError as exc:
         raise ProvisioningError(describe_validation_error(exc, "bundle")) from None
@@ -205,7 +258,7 @@ def build_bundle(request: BundleRequest, signer: PackageSigner, console_name: st
         raise ProvisioningError(f"could not write the bundle to {folder}: {exc.strerror or exc}") from exc
     # Kept only after the bundle exists, so a failed write leaves nothing behind.
     keeper.put(bundle_id, pairing_secret)
-    return BuiltBundle(path, bundle_id, manifest)
+    return BuiltBundle(path, bundle_id, manifest, bound)
 
 
 def read_report(path: Path) -> ProvisionReport:
@@ -240,13 +293,42 @@ def report_hosts(report: ProvisionReport) -> list[str]:
     return hosts
 
 
-class ProvisioningService:
-    """Builds bundles with the console's key and adopts provisioned devices into the Devices list."""
+@dataclass(frozen=True)
+class CameraChoice:
+    """A registered camera the engineer may bind (no password here: it is read when the bundle is written)."""
 
-    def __init__(self, appliances, credentials: CredentialStore, *, console_name: str | None = None):
+    camera_id: int
+    name: str
+    url: str
+    bind_as: str
+
+
+@dataclass(frozen=True)
+class ProvisionChoices:
+    """What *Provision new device…* offers: registered cameras, library models, paired devices, time zones."""
+
+    cameras: list[CameraChoice] = field(default_factory=list)
+    models: list[Any] = field(default_factory=list)
+    devices: list[Any] = field(default_factory=list)
+    timezones: list[str] = field(default_factory=list)
+
+
+class ProvisioningService:
+    """Builds bundles with the console's key and adopts provisioned devices into the Devices list.
+
+    ``cameras`` and ``model_library`` are callables returning the inventory's
+    ``CameraRepository`` and the ``ModelLibrary`` (or None where there is
+    none); asked when the choices are listed or a bundle is built, so a
+    library opened later is seen.
+    """
+
+    def __init__(self, appliances, credentials: CredentialStore, *, console_name: str | None = None,
+                 cameras: Callable[[], Any] | None = None, model_library: Callable[[], Any] | None = None):
         self.appliances = appliances
         self.secrets = PairingSecrets(credentials)
         self.console_name = console_name or appliances.client_name
+        self._cameras = cameras or (lambda: None)
+        self._model_library = model_library or (lambda: None)
         self._pending: dict[str, ProvisionReport] = {}
         self._lock = threading.Lock()
         self._listening = False
@@ -284,7 +366,58 @@ class ProvisioningService:
         if self.on_adopted is not None:
             self.on_adopted(result, report)
 
-    def build(self, request: BundleRequest, folder: Path) -> BuiltBundle:
+    def choices(self) -> ProvisionChoices:
+        """Registered cameras, library models (those whose file is here), paired devices, time zones; blocking."""
+        import zoneinfo
+
+        cameras, library = self._cameras(), self._model_library()
+        camera_choices = [CameraChoice(c.id, c.name, strip_credentials(c.stream_uri) or c.stream_uri,
+                                       default_camera_id(c.name))
+                          for c in (cameras.list_cameras() if cameras is not None else [])]
+        models = [m for m in (library.list() if library is not None else []) if m.available]
+        devices = [e for e in self.appliances.paired_entries() if not e.fingerprint_changed]
+        return ProvisionChoices(camera_choices, models, devices, sorted(zoneinfo.available_timezones()))
+
+    def build(self, request: BundleRequest, folder: Path, *, registered_cameras: Sequence[tuple[int, str]] = (),
+              library_models: Sequence[str] = (), for_device: str = "") -> BuiltBundle:
+        """Write the bundle; blocking.
+
+        ``registered_cameras``: (inventory camera id, the camera id apps use)
+        pairs, bound with the password from the credential store.
+        ``library_models``: model-library ids to carry. ``for_device``: a
+        paired device's id: the secrets are encrypted for its certificate's
+        key (no passphrase) and only that device may apply the bundle.
+        """
+        extra_cameras, extra_models = [], []
+        if registered_cameras:
+            cameras = self._cameras()
+            if cameras is None:
+                raise ProvisioningError("no inventory is open: registered cameras cannot be bound")
+            for camera_id, bind_as in registered_cameras:
+                try:
+                    extra_cameras.append(registered_camera(cameras, camera_id, bind_as))
+                except NotFound as exc:
+                    raise ProvisioningError(str(exc)) from None
+        if library_models:
+            library = self._model_library()
+            if library is None:
+                raise ProvisioningError("no model library is open")
+            for model_id in library_models:
+                try:
+                    model = library.get(model_id)
+                except ModelLibraryError as exc:
+                    raise ProvisioningError(str(exc).strip("'\"")) from None
+                extra_models.append(ModelFile(Path(model.path), model.name, tuple(model.labels), model.decoder or ""))
+        changes: dict[str, Any] = {"cameras": [*request.cameras, *extra_cameras],
+                                   "models": [*request.models, *extra_models]}
+        if for_device:
+            entry = self.appliances.entry(for_device)
+            pem = self.appliances.device_certificate(for_device)
+            if not pem:
+                raise ProvisioningError(f"{entry.name} is not paired with this console: use a passphrase")
+            changes.update(device_cert_pem=pem, passphrase="",
+                           target=Target(device_id=for_device, device_fingerprint=entry.pinned_fingerprint))
+        request = dataclasses.replace(request, **changes)
         return build_bundle(request, self.appliances.signer, self.console_name, folder, self.secrets)
 
     def adopt(self, report: ProvisionReport, *, hosts: Sequence[str] = (), port: int | None = None,

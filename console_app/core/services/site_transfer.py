@@ -56,6 +56,8 @@ class SiteSummary:
     app_versions: int = 0
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Import: every device in the file as (device id, name, host, port, paired here now).
+    device_list: list[tuple[str, str, str, int, bool]] = field(default_factory=list)
 
 
 _CAMERA_FIELDS = [f.name for f in fields(CameraDraft) if f.name != "profiles"]
@@ -174,8 +176,9 @@ def import_site(path: Path, inventory: Any, *, model_library: Any = None, app_li
             pairing = secrets.get(f"device:{device['device_id']}")
             if pairing and device.get("device_cert_pem") and not record.paired:
                 keys = json.loads(pairing)
-                inventory.devices.mark_paired(PairedCredentials(device["device_id"], device["device_cert_pem"],
-                                                                keys["client_key_pem"], keys["client_cert_pem"]))
+                record = inventory.devices.mark_paired(PairedCredentials(
+                    device["device_id"], device["device_cert_pem"], keys["client_key_pem"], keys["client_cert_pem"]))
+            summary.device_list.append((record.device_id, record.name, record.host, record.port, record.paired))
             if known is None:
                 summary.devices += 1
             else:

@@ -113,7 +113,15 @@ class SiteDialog(QDialog):
             if self.export:
                 return export_site(path, inventory, model_library=models, app_library=apps, passphrase=passphrase,
                                    include_models=include)
-            return import_site(path, inventory, model_library=models, app_library=apps, passphrase=passphrase)
+            summary = import_site(path, inventory, model_library=models, app_library=apps, passphrase=passphrase)
+            # The Devices list shows them now, not after a restart: the paired ones from the
+            # inventory (their pairings were just written there), the others by address.
+            appliances = self._context.appliances
+            appliances.load_stored()
+            for device_id, name, host, port, paired in summary.device_list:
+                if not paired:
+                    appliances.remember(device_id, name, host, port)
+            return summary
 
         self.go_button.setEnabled(False)
         return self._tasks.run_in_background(work, on_success=self._on_done, on_failure=self._on_failed,
@@ -123,8 +131,6 @@ class SiteDialog(QDialog):
         self.summary = summary
         self.go_button.setEnabled(True)
         self.status.setText(describe(summary, "Exported" if self.export else "Imported"))
-        if not self.export:
-            self._context.appliances.refresh()
 
     def _on_failed(self, error: BaseException) -> None:
         self.go_button.setEnabled(True)

@@ -269,9 +269,22 @@ class DevicesPage(QWidget):
             from console_app.core.services.provisioning import ProvisioningService
 
             credentials = self._context.credentials or CredentialStore(self._context.data_dir)
-            self._provisioning = ProvisioningService(self._context.appliances, credentials)
+            self._provisioning = ProvisioningService(self._context.appliances, credentials,
+                                                     cameras=self._inventory_cameras, model_library=self._model_library)
             self._provisioning.on_adopted = self.adopted.emit
         return self._provisioning
+
+    def _inventory_cameras(self):
+        inventory = self._context.inventory
+        return inventory.cameras if inventory is not None else None
+
+    def _model_library(self):
+        """The context's model library, else the one in the data folder (from a worker thread)."""
+        if self._context.model_library is None:
+            from console_app.core.services.model_library import ModelLibrary
+
+            return ModelLibrary(self._context.data_dir)
+        return self._context.model_library
 
     def provision_new(self) -> ProvisionDialog:
         dialog = ProvisionDialog(self.provisioning, self._tasks, self)

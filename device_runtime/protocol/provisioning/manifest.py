@@ -8,6 +8,9 @@ A bundle is a zip file (``*.sightline-provision.zip``)::
     models/*.onnx     models
     secrets.enc       optional: named secrets, encrypted (see secrets_box)
 
+Cameras bound by the console are already in the apps' app.json (URL with the
+user name); their passwords are the secrets ``camera/<id>/password``.
+
 The manifest lists the SHA-256 of every other file, so the one signature covers
 the whole bundle. The signing key is the console's package key (sent in the
 manifest's ``trust`` as well): a device that trusts no console yet accepts it
@@ -209,22 +212,6 @@ class ModelItem(BundleFile):
     decoder: str = Field(default="", title="Decoder", description="Override of the output family; empty: detected.")
 
 
-class CameraBinding(StrictModel):
-    """A camera the device should reach; passwords travel as named secrets, never here."""
-
-    id: str = Field(title="Camera id", description="The id apps use.", min_length=1, max_length=64)
-    name: str = Field(default="", title="Name", description="As in the console's inventory.", max_length=128)
-    url: str = Field(title="Stream URL", description="RTSP URL without credentials.", max_length=2048)
-    password_secret: str = Field(default="", title="Password secret", description="Name of the secret with its password, if any.")
-
-    @field_validator("url")
-    @classmethod
-    def _no_credentials(cls, value: str) -> str:
-        if re.match(r"^[a-z]+://[^/@]*@", value, re.I):
-            raise ValueError("camera URLs in a bundle carry no user or password; use password_secret")
-        return value
-
-
 class SecretsInfo(StrictModel):
     """How ``secrets.enc`` is protected."""
 
@@ -247,7 +234,6 @@ class ProvisionManifest(StrictModel):
     trust: Trust = Field(title="Console trust", description="The console to trust and pair on first contact.")
     apps: list[AppItem] = Field(default_factory=list, title="Apps", description="Packages to install and start.")
     models: list[ModelItem] = Field(default_factory=list, title="Models", description="Models to store.")
-    cameras: list[CameraBinding] = Field(default_factory=list, title="Cameras", description="Cameras the site's apps use.")
     secrets: SecretsInfo | None = Field(default=None, title="Secrets", description="Encrypted named secrets, if any.")
 
     @field_validator("device_name")

@@ -351,3 +351,141 @@ def test_ctrl_p_on_another_page_brings_the_devices_page_to_say_what_to_select(qt
     pair.trigger()  # what Devices › Pair… (Ctrl+P) does from any page
     assert window.current_page() is page and page.notice.isVisible()
     assert "Select a device in the list first" in page.notice.text()
+
+
+def test_devices_a_site_import_brings_are_listed_at_once_the_paired_one_usable(qtbot, tmp_path):
+    """The office console is paired with a device (which does not advertise, so only the import can list it);
+    a laptop console imports the office's site file and its Devices page shows the device paired, without
+    a restart, and the imported pairing works; a device the office knew unpaired is listed by address."""
+    from console_app.core.credentials import CredentialStore
+    from console_app.core.persistence import InventoryStore
+    from console_app.core.services.site_transfer import export_site
+    from console_app.ui.context import ConsoleContext
+    from console_app.ui.tasks import TaskRunner
+    from device_runtime.config import load_config
+    from device_runtime.runtime import DeviceRuntime
+
+    def inventory(name: str) -> InventoryStore:
+        return InventoryStore(f"sqlite:///{tmp_path / name}.sqlite",
+                              credentials=CredentialStore(tmp_path / f"{name}-secrets", use_keyring=False))
+
+    device = DeviceRuntime(load_config(None, name="line3-box", data_dir=tmp_path / "device", listen="127.0.0.1:0",
+                                       interfaces=["127.0.0.1"], advertise=False, providers=["cpu"])).start()
+    office_inventory, laptop_inventory = inventory("office"), inventory("laptop")
+    office = ConsoleContext.create(tmp_path / "office", interfaces=["127.0.0.1"], start=False,
+                                   inventory=office_inventory)
+    laptop = ConsoleContext.create(tmp_path / "laptop", interfaces=["127.0.0.1"], inventory=laptop_inventory)
+    try:
+        device_id = device.identity.device_id
+        office.appliances.add_by_address("127.0.0.1", device.port)
+        office.appliances.pair(device_id, device.pairing.current_code())
+        office_inventory.devices.record_seen("sl-spare0000box", "spare-box", "127.0.0.1", 9)
+        site = tmp_path / "plant.sightline-site.zip"
+        export_site(site, office_inventory, passphrase="plant passphrase")
+
+        page = DevicesPage(laptop, TaskRunner(laptop.workers))
+        qtbot.addWidget(page)
+        assert page.model.row_of(device_id) < 0
+        dialog = page.open_site(False)
+        qtbot.keyClicks(dialog.path_edit, str(site))
+        qtbot.keyClicks(dialog.passphrase_edit, "plant passphrase")
+        dialog.start()
+        qtbot.waitUntil(lambda: dialog.summary is not None, timeout=WAIT_MS)
+        assert "Imported 2 device(s)" in dialog.status.text()
+        row = wait_for_row(qtbot, page, device_id, lambda e: e.paired and e.reachable)
+        entry = page.model.entry_at(row)
+        assert entry.name == "line3-box" and entry.pinned_fingerprint == device.identity.fingerprint
+        with laptop.appliances.connect(device_id) as client:
+            assert client.list_apps() == []
+        wait_for_row(qtbot, page, "sl-spare0000box", lambda e: not e.paired and e.reachable is False)
+        dialog.reject()
+    finally:
+        laptop.close()
+        office.close()
+        device.stop(grace=0.2)
+        office_inventory.close()
+        laptop_inventory.close()
+
+
+def test_provision_dialog_binds_a_registered_camera_carries_a_library_model_and_encrypts_for_a_paired_device(
+        qtbot, window, tmp_path, console_context):
+    """Cameras come from the inventory (password never shown, read only when writing), models from the library,
+    and the secrets are sealed for a paired device's key; a camera id no app uses is refused with the form kept."""
+    from console_app.core.credentials import CredentialStore
+    from console_app.core.packaging import build_package_from_members
+    from console_app.core.persistence import CameraDraft, InventoryStore
+    from console_app.core.services.model_library import ModelLibrary
+    from device_runtime.config import load_config
+    from device_runtime.provisioning.apply import Provisioner, ProvisionOptions
+    from device_runtime.runtime import DeviceRuntime
+    from device_runtime.security.secret_store import SecretStore
+    from tests.peers.onnx_models import make_constant_detector
+
+    inventory = InventoryStore(f"sqlite:///{tmp_path / 'inventory.sqlite'}",
+                               credentials=CredentialStore(tmp_path / "secrets", use_keyring=False))
+    inventory.cameras.add_camera(CameraDraft(name="Dock 2", host="10.0.5.31", stream_uri="rtsp://10.0.5.31/s1",
+                                             username="viewer"), "dock-pass")
+    library = ModelLibrary(tmp_path / "library")
+    model = library.import_file(make_constant_detector(tmp_path / "widgets.onnx", "yolov8", [(140, 140, 180, 180, 0.8, 0)],
+                                                       num_classes=3), name="widgets", labels=["widget", "gadget", "person"])
+    app = tmp_path / "dock-1.0.0.tar.gz"
+    app.write_bytes(build_package_from_members({
+        "schema": "sightline.app/v2", "id": "dock", "name": "Dock", "version": "1.0.0", "kind": "detector",
+        "cameras": [{"id": "Dock-2", "url": "rtsp://placeholder.invalid/s1"}],
+        "model": {"name": "widgets"}, "params": {"confidence": 0.5, "geometry": {}}}, {}))
+    config = load_config(None, name="dock-box", data_dir=tmp_path / "device", listen="127.0.0.1:0",
+                         interfaces=["127.0.0.1"], advertise=False, providers=["cpu"])
+    device = DeviceRuntime(config).start()
+    console_context.inventory, console_context.model_library = inventory, library
+    try:
+        device_id = device.identity.device_id
+        console_context.appliances.add_by_address("127.0.0.1", device.port)
+        console_context.appliances.pair(device_id, device.pairing.current_code())
+        page = devices_page(window)
+        dialog = page.provision_new()
+        qtbot.waitUntil(lambda: dialog.choices is not None, timeout=WAIT_MS)
+        table = dialog.cameras_table
+        assert [table.item(0, c).text() for c in range(3)] == ["Dock 2", "rtsp://10.0.5.31/s1", "Dock-2"]
+        assert dialog.models_list.item(0).text() == f"widgets v{model.version}, 3 labels"
+        assert dialog.protect_combo.count() == 2 and dialog.protect_combo.itemData(1) == device_id
+
+        qtbot.keyClicks(dialog.name_edit, "dock-box")
+        dialog.interfaces[0].name_edit.clear()
+        dialog.apps_list.addItem(str(app))
+        dialog.set_camera_checked("Dock 2", bind_as="Gate")
+        dialog.models_list.item(0).setCheckState(Qt.CheckState.Checked)
+        dialog.protect_combo.setCurrentIndex(1)
+        assert not dialog.passphrase_edit.isEnabled()
+        qtbot.keyClicks(dialog.folder_edit, str(tmp_path))
+        dialog.start_writing()
+        qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=WAIT_MS)
+        assert "no app in the bundle uses camera id(s) Gate" in dialog.error_label.text()
+        assert dialog.name_edit.text() == "dock-box" and dialog.chosen_cameras() == [(1, "Gate")]
+        assert dialog.chosen_models() == [model.id] and dialog.protect_combo.currentData() == device_id
+        assert not list(tmp_path.glob("*.sightline-provision.zip"))
+
+        dialog.set_camera_checked("Dock 2", bind_as="Dock-2")
+        dialog.start_writing()
+        qtbot.waitUntil(lambda: dialog.built is not None, timeout=WAIT_MS)
+        built = dialog.built
+        assert "Camera Dock-2 bound in dock-1.0.0.tar.gz" in dialog.result_label.text()
+        assert built.manifest.secrets.scheme == "device-key"
+        assert built.manifest.secrets.names == ["camera/Dock-2/password"]
+        assert built.manifest.target.device_id == device_id
+        assert [m.name for m in built.manifest.models] == ["widgets"]
+        assert b"dock-pass" not in built.path.read_bytes()
+        dialog.reject()
+
+        device.stop(grace=0.2)  # provisioning takes the data folder alone
+        report = Provisioner(config, ProvisionOptions(root=tmp_path / "root")).provision(built.path)
+        assert report.ok, report.errors
+        assert SecretStore(tmp_path / "device").get("camera/Dock-2/password") == "dock-pass"
+        device = DeviceRuntime(config).start()
+        console_context.appliances.add_by_address("127.0.0.1", device.port)
+        with console_context.appliances.connect(device_id) as client:
+            installed = {a.app_id: a for a in client.list_apps()}["dock"]
+        assert "rtsp://viewer@10.0.5.31/s1" in installed.manifest_json and installed.model == "widgets"
+    finally:
+        console_context.inventory = console_context.model_library = None
+        device.stop(grace=0.2)
+        inventory.close()
