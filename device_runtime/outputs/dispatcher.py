@@ -241,7 +241,7 @@ class OutputDispatcher:
         if not deliveries:
             return
         for event in events:
-            data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+            data = event.fields() if hasattr(event, "fields") else dict(event)
             base: dict[str, Any] | None = None
             for spec, delivery in deliveries:
                 events_filter: EventFilter = spec.events

@@ -48,6 +48,17 @@ def test_events_are_posted_as_signed_json_with_headers(make_dispatcher) -> None:
     assert len(request.headers["X-Sightline-Event-Id"]) == 32
 
 
+def test_the_confidence_field_carries_the_detection_score_of_the_event(make_dispatcher) -> None:
+    with HttpReceiver() as receiver:
+        dispatcher = make_dispatcher({KEY: "k", TOKEN: "t"})
+        payload = {"confidence": "{confidence}", "text": "{class} at {confidence:.0%}"}
+        dispatcher.attach(manifest_with([webhook(receiver, payload=payload)]))
+        dispatcher.submit("line3", [zone_event(2, confidence=0.8731)])
+        wait_until(lambda: receiver.requests, what="a POST")
+        [request] = receiver.requests
+    assert request.json() == {"confidence": 0.8731, "text": "part at 87%"}
+
+
 def test_a_server_error_is_retried_until_the_server_accepts(make_dispatcher) -> None:
     with HttpReceiver() as receiver:
         receiver.status = 503
