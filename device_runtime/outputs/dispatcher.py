@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from device_runtime.outputs.outbox import FILE_NAME, Outbox, OutputCounters
+from device_runtime.outputs.overlays import overlay_data
 from device_runtime.outputs.sinks import make_sink
 from device_runtime.outputs.sinks.base import DeliveryError, Sink, SinkContext, describe_exception
 from device_runtime.protocol.apps.outputs import EventFilter, event_fields
@@ -185,6 +186,7 @@ class OutputDispatcher:
         self._secret_lookup = secrets or (lambda name: None)
         self._retry = (retry_initial_s, retry_max_s)
         self._apps: dict[str, list[tuple[Any, Delivery]]] = {}
+        self._params: dict[str, Any] = {}  # app id -> live params (zones and lines drawn on overlays)
         self._last_sent: dict[tuple[str, tuple[str, ...]], float] = {}
         self._events_by_kind: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -217,24 +219,40 @@ class OutputDispatcher:
             deliveries.append((spec, delivery))
         with self._lock:
             self._apps[manifest.id] = deliveries
+            self._params[manifest.id] = getattr(manifest, "live_params", None)
         for _, delivery in deliveries:
             delivery.start()
         if deliveries:
             log.info("app %s: %d output(s) attached", manifest.id, len(deliveries))
 
+    def update_params(self, app_id: str, params: Any) -> None:
+        """The app's live parameters changed: overlays draw its new zones and lines from now on."""
+        with self._lock:
+            if app_id in self._apps:
+                self._params[app_id] = params
+
     def detach(self, app_id: str) -> None:
         """Stop the app's delivery threads; what they had queued stays in the outbox for the next start."""
         with self._lock:
             deliveries = self._apps.pop(app_id, [])
+            self._params.pop(app_id, None)
         for _, delivery in deliveries:
             delivery.stop()
 
     # ------------------------------------------------------------------ the pipeline side
 
-    def submit(self, app_id: str, events: list[Any], snapshot: bytes = b"") -> None:
-        """Queue ``events`` for the app's matching outputs. Never blocks on an output."""
+    def submit(
+        self, app_id: str, events: list[Any], snapshot: bytes = b"", overlay: dict[str, Any] | None = None
+    ) -> None:
+        """Queue ``events`` for the app's matching outputs. Never blocks on an output.
+
+        ``overlay`` is the frame's ``snapshot_meta`` (boxes and counts): outputs
+        with ``overlays`` draw it, and the event's zone or line, on the snapshot
+        when they deliver it (not here, on the camera's thread).
+        """
         with self._lock:
             deliveries = self._apps.get(app_id, [])
+            params = self._params.get(app_id)
             for event in events:
                 kind = (app_id, getattr(event, "type", ""))
                 self._events_by_kind[kind] = self._events_by_kind.get(kind, 0) + 1
@@ -258,7 +276,10 @@ class OutputDispatcher:
                     base = event_fields(data, device=self.device, app_version=delivery.sink.context.app_version,
                                         event_id=uuid.uuid4().hex)
                 blob = snapshot if delivery.sink.wants_snapshot else b""
-                self.outbox.put(delivery.key, dict(base, output=spec.name), blob)
+                fields = dict(base, output=spec.name)
+                if blob and overlay is not None and getattr(spec, "overlays", False):
+                    fields["overlay"] = overlay_data(overlay, params, data)
+                self.outbox.put(delivery.key, fields, blob)
 
     # ------------------------------------------------------------------ reporting
 

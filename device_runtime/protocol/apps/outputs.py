@@ -389,6 +389,12 @@ class S3Output(_AwsMixin, _OutputBase):
         title="Key template",
         description="Object key per event, a template over the payload fields.",
     )
+    overlays: bool = Field(
+        default=False,
+        title="Draw overlays",
+        description="Draw the frame's boxes (class, track and score) and the event's zone or line on the "
+        "uploaded JPEG; off: the snapshot as the camera saw it.",
+    )
 
     _key = field_validator("key")(classmethod(lambda cls, v: check_template(v)))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from device_runtime.outputs.dispatcher import output_key
@@ -47,6 +49,40 @@ def test_each_events_snapshot_is_uploaded_at_the_key_template(moto, make_dispatc
     assert stored["Body"].read() == jpeg
     assert stored["ContentType"] == "image/jpeg"
     assert stored["Metadata"]["zone"] == "reject" and stored["Metadata"]["camera"] == "cam-1"
+
+
+def grey_jpeg(width: int = 320, height: int = 240) -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.full((height, width, 3), 128, np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+def test_with_overlays_the_uploaded_snapshot_shows_the_frames_boxes_and_the_events_zone(moto, make_dispatcher) -> None:
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="plant-snapshots")
+    dispatcher = make_dispatcher(KEYS)
+    common = {"kind": "s3", "bucket": "plant-snapshots", "endpoint_url": moto.endpoint_url, **AWS}
+    dispatcher.attach(manifest_with([{**common, "name": "annotated", "key": "drawn/{track_id}.jpg", "overlays": True},
+                                     {**common, "name": "plain", "key": "plain/{track_id}.jpg"}]))
+    jpeg = grey_jpeg()
+    # What the supervisor passes: the frame's snapshot_meta (boxes normalised to 0..1).
+    meta = {"counts": {"reject": 1}, "detections": [
+        {"x1": 0.5, "y1": 0.5, "x2": 0.875, "y2": 0.875, "score": 0.91, "class_id": 0, "label": "part", "track_id": 4}]}
+    dispatcher.submit("line3", [zone_event(4)], jpeg, overlay=meta)
+    wait_until(lambda: dispatcher.outbox.counters(output_key("line3", "annotated")).delivered == 1, what="the upload")
+    wait_until(lambda: dispatcher.outbox.counters(output_key("line3", "plain")).delivered == 1, what="the plain upload")
+
+    assert s3.get_object(Bucket="plant-snapshots", Key="plain/4.jpg")["Body"].read() == jpeg
+    drawn = s3.get_object(Bucket="plant-snapshots", Key="drawn/4.jpg")["Body"].read()
+    image = cv2.imdecode(np.frombuffer(drawn, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (240, 320, 3)
+    b, g, r = (int(v) for v in image[210, 200])  # on the box's bottom edge
+    assert g > 150 and r < 80 and b < 80, "the detection box is drawn in green"
+    # The manifest's zone "reject" is the triangle (0,0)-(1,0)-(1,1): its diagonal runs through (100, 75).
+    b, g, r = (int(v) for v in image[75, 100])
+    assert r > 150 and g < 80 and b < 80, "the event's zone is outlined in red"
+    b, g, r = (int(v) for v in image[150, 40])  # away from every drawing: the frame as it was
+    assert abs(b - 128) < 12 and abs(g - 128) < 12 and abs(r - 128) < 12
 
 
 def test_a_missing_bucket_is_a_clear_error_and_the_snapshot_stays_queued(moto, make_dispatcher) -> None:
