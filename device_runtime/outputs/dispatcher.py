@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from device_runtime.outputs.app_logs import LEVELS, AppLogHandler
 from device_runtime.outputs.outbox import FILE_NAME, Outbox, OutputCounters
 from device_runtime.outputs.overlays import overlay_data
 from device_runtime.outputs.sinks import make_sink
@@ -32,6 +33,7 @@ from device_runtime.protocol.apps.outputs import EventFilter, event_fields
 log = logging.getLogger(__name__)
 
 BATCH = 100
+LOG_SUFFIX = ".log"  # an output's app log stream: "<output>.log" (output names cannot contain '.')
 
 
 @dataclass
@@ -187,6 +189,10 @@ class OutputDispatcher:
         self._retry = (retry_initial_s, retry_max_s)
         self._apps: dict[str, list[tuple[Any, Delivery]]] = {}
         self._params: dict[str, Any] = {}  # app id -> live params (zones and lines drawn on overlays)
+        # App id -> its outputs' app log deliveries; replaced, never changed in place (the log handler reads it unlocked).
+        self._log_deliveries: dict[str, list[tuple[Any, Delivery]]] = {}
+        self._log_targets: dict[str, list[tuple[str, int]]] = {}
+        self._log_handler: AppLogHandler | None = None
         self._last_sent: dict[tuple[str, tuple[str, ...]], float] = {}
         self._events_by_kind: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -217,10 +223,15 @@ class OutputDispatcher:
                 output_key(manifest.id, spec.name), spec, sink, secrets, self.outbox, Backoff(*self._retry)
             )
             deliveries.append((spec, delivery))
+        log_deliveries = [(spec, self._app_log_delivery(manifest, spec)) for spec, _ in deliveries
+                          if getattr(spec, "app_log", False)]
         with self._lock:
             self._apps[manifest.id] = deliveries
             self._params[manifest.id] = getattr(manifest, "live_params", None)
-        for _, delivery in deliveries:
+            if log_deliveries:
+                self._log_deliveries = {**self._log_deliveries, manifest.id: log_deliveries}
+            self._update_log_targets()
+        for _, delivery in deliveries + log_deliveries:
             delivery.start()
         if deliveries:
             log.info("app %s: %d output(s) attached", manifest.id, len(deliveries))
@@ -236,8 +247,39 @@ class OutputDispatcher:
         with self._lock:
             deliveries = self._apps.pop(app_id, [])
             self._params.pop(app_id, None)
+            deliveries += self._log_deliveries.get(app_id, [])
+            self._log_deliveries = {k: v for k, v in self._log_deliveries.items() if k != app_id}
+            self._update_log_targets()
         for _, delivery in deliveries:
             delivery.stop()
+
+    # ------------------------------------------------------------------ app logs
+
+    def _app_log_delivery(self, manifest: Any, spec: Any) -> Delivery:
+        from device_runtime.outputs.sinks.aws import CloudWatchAppLogSink
+
+        context, secrets = self.context(manifest.id, manifest.version)
+        key = output_key(manifest.id, spec.name + LOG_SUFFIX)
+        return Delivery(key, spec, CloudWatchAppLogSink(spec, context), secrets, self.outbox, Backoff(*self._retry))
+
+    def _update_log_targets(self) -> None:
+        """Point the log handler at the app log outputs now attached; install or remove it. Holds ``_lock``."""
+        self._log_targets = {
+            app_id: [(d.key, LEVELS[spec.app_log_level]) for spec, d in items]
+            for app_id, items in self._log_deliveries.items()
+        }
+        logger = logging.getLogger("device_runtime")
+        if self._log_targets and self._log_handler is None:
+            self._log_handler = AppLogHandler(lambda: self._log_targets, self.outbox.put)
+            logger.addHandler(self._log_handler)
+            # Records below the logger's level never reach a handler: let INFO through when the app log asks.
+            wanted = min(level for targets in self._log_targets.values() for _, level in targets)
+            if logger.getEffectiveLevel() > wanted:
+                log.info("app log outputs want %s records; the device logs from %s only",
+                         logging.getLevelName(wanted), logging.getLevelName(logger.getEffectiveLevel()))
+        elif not self._log_targets and self._log_handler is not None:
+            logger.removeHandler(self._log_handler)
+            self._log_handler = None
 
     # ------------------------------------------------------------------ the pipeline side
 
@@ -286,13 +328,14 @@ class OutputDispatcher:
     def statuses(self) -> list[OutputStatus]:
         """Every attached output's state and counters, then outputs that still hold messages but are detached."""
         with self._lock:
-            attached = [(app_id, spec, d) for app_id, items in self._apps.items() for spec, d in items]
+            attached = [(app_id, spec, d, "") for app_id, items in self._apps.items() for spec, d in items]
+            attached += [(app_id, spec, d, LOG_SUFFIX) for app_id, items in self._log_deliveries.items() for spec, d in items]
         result = []
         seen = set()
-        for app_id, spec, delivery in attached:
+        for app_id, spec, delivery, suffix in attached:
             counters = self.outbox.counters(delivery.key)
             state = "retrying" if delivery.retrying else ("ok" if counters.delivered or counters.queued else "idle")
-            result.append(OutputStatus(app_id, spec.name, spec.kind, state, counters))
+            result.append(OutputStatus(app_id, spec.name + suffix, spec.kind, state, counters))
             seen.add(delivery.key)
         for key in self.outbox.outputs():
             if key not in seen:

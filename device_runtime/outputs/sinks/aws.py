@@ -154,3 +154,30 @@ class CloudWatchSink(Sink):
         self.deliver([message])
         where = f"; log group {self.spec.log_group!r}" if self.spec.log_group else ""
         return f"CloudWatch accepted 1 datum in {self.spec.namespace}/{self.spec.metric_name}{where}"
+
+
+class CloudWatchAppLogSink(CloudWatchSink):
+    """The app's log records (queued by :class:`~device_runtime.outputs.app_logs.AppLogHandler`) to the app log stream."""
+
+    def deliver(self, messages: list[Message]) -> int:
+        spec = self.spec
+        if self._logs is None:
+            self._logs = _client(spec, self.context, "logs")
+        stream = spec.app_log_stream.format(device=self.context.device, app=self.context.app_id)
+        stream = stream.replace(":", "_").replace("*", "_")
+        events = [
+            {"timestamp": int(float(m.fields["time"]) * 1000),
+             "message": f"{m.fields['level']} {m.fields['logger']}: {m.fields['message']}"}
+            for m in messages
+        ]
+        events.sort(key=lambda e: e["timestamp"])  # CloudWatch wants them in order; a stable sort keeps ties
+        try:
+            self._ensure_stream(spec.log_group, stream)
+            self._logs.put_log_events(logGroupName=spec.log_group, logStreamName=stream, logEvents=events)
+        except Exception as exc:
+            raise _describe(exc, f"CloudWatch Logs group {spec.log_group!r}") from None
+        return len(messages)
+
+    def send(self, message: Message) -> str:
+        self.deliver([message])
+        return f"CloudWatch Logs accepted 1 record in {self.spec.log_group!r}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -117,3 +118,40 @@ def test_event_counts_become_cloudwatch_metrics_and_log_lines(moto, make_dispatc
     logs = moto.client("logs").get_log_events(logGroupName="/sightline/line3", logStreamName="test-device/line3")
     assert [e["message"] for e in logs["events"]][0].startswith('{"detail": "event 1"')
     assert len(logs["events"]) == 3
+
+
+def test_the_apps_log_records_go_to_the_app_log_stream_and_other_apps_records_do_not(moto, make_dispatcher) -> None:
+    device_logger = logging.getLogger("device_runtime")
+    level = device_logger.level
+    device_logger.setLevel(logging.INFO)
+    try:
+        dispatcher = make_dispatcher(KEYS)
+        dispatcher.attach(
+            manifest_with([{"kind": "cloudwatch", "name": "cw", "endpoint_url": moto.endpoint_url,
+                            "log_group": "/sightline/line3", "app_log": True, **AWS}])
+        )
+        logging.getLogger("device_runtime.code_app.line3.main").warning("belt speed %d m/min", 42)
+        logging.getLogger("device_runtime.supervisor").info("app %s parameters changed", "line3")
+        logging.getLogger("device_runtime.supervisor").info("app %s parameters changed", "other-app")
+        logging.getLogger("device_runtime.code_app.line3.main").debug("below the output's level")
+        key = output_key("line3", "cw.log")
+        # The dispatcher's own "1 output(s) attached" line is about the app too.
+        wait_until(lambda: dispatcher.outbox.counters(key).delivered == 3, what="three log records")
+        assert {s.name for s in dispatcher.statuses()} == {"cw", "cw.log"}
+    finally:
+        device_logger.setLevel(level)
+    logs = moto.client("logs").get_log_events(logGroupName="/sightline/line3", logStreamName="test-device/line3/log")
+    assert [e["message"] for e in logs["events"]] == [
+        "INFO device_runtime.outputs.dispatcher: app line3: 1 output(s) attached",
+        "WARNING device_runtime.code_app.line3.main: belt speed 42 m/min",
+        "INFO device_runtime.supervisor: app line3 parameters changed",
+    ]
+    assert dispatcher.outbox.counters(output_key("line3", "cw")).delivered == 0  # log records are not events
+
+
+def test_an_app_log_without_a_log_group_is_refused_naming_the_field() -> None:
+    from device_runtime.protocol.apps.errors import ManifestError
+    from device_runtime.protocol.apps.outputs import parse_output
+
+    with pytest.raises(ManifestError, match="log_group.*app_log sends records to a log group"):
+        parse_output({"kind": "cloudwatch", "name": "cw", "app_log": True})
