@@ -64,6 +64,9 @@ class AppEvent:
         return data
 
     def fields(self) -> dict[str, Any]:
-        """Everything the event holds, ``confidence`` included (what outputs template over)."""
-        return asdict(self)
+        """Everything the event holds, ``confidence`` included (what outputs template over).
+
+        A shallow copy (every field is a plain value): this runs on the camera's thread.
+        """
+        return dict(vars(self))
 

@@ -14,7 +14,10 @@ logged or stored, so they never reach health, logs or events.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
+import os
 import threading
 import time
 import uuid
@@ -169,6 +172,36 @@ class Delivery:
             self._last_logged = text
 
 
+class _EventIds:
+    """Unique event ids without a system call per event: a random prefix per start and a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+class _LazyFields:
+    """One event's template fields, built on the outbox's writer thread the first time an output's message needs them."""
+
+    __slots__ = ("_data", "_device", "_app_version", "_ids", "_base")
+
+    def __init__(self, data: dict[str, Any], device: str, app_version: str, ids: _EventIds) -> None:
+        self._data, self._device, self._app_version, self._ids = data, device, app_version, ids
+        self._base: dict[str, Any] | None = None
+
+    def build(self, output: str, overlay: dict[str, Any] | None, params: Any) -> dict[str, Any]:
+        if self._base is None:  # the same event_id for every output of the event
+            self._base = event_fields(self._data, device=self._device, app_version=self._app_version,
+                                      event_id=self._ids.next())
+        fields = dict(self._base, output=output)
+        if overlay is not None:
+            fields["overlay"] = overlay_data(overlay, params, self._data)
+        return fields
+
+
 class OutputDispatcher:
     """Every app's outputs on this device, over one outbox in ``<data_dir>/outbox.sqlite3``."""
 
@@ -193,6 +226,7 @@ class OutputDispatcher:
         self._log_deliveries: dict[str, list[tuple[Any, Delivery]]] = {}
         self._log_targets: dict[str, list[tuple[str, int]]] = {}
         self._log_handler: AppLogHandler | None = None
+        self._event_ids = _EventIds()
         self._last_sent: dict[tuple[str, tuple[str, ...]], float] = {}
         self._events_by_kind: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -300,9 +334,20 @@ class OutputDispatcher:
                 self._events_by_kind[kind] = self._events_by_kind.get(kind, 0) + 1
         if not deliveries:
             return
-        for event in events:
-            data = event.fields() if hasattr(event, "fields") else dict(event)
-            base: dict[str, Any] | None = None
+        # One append here; filtering, debouncing and building the fields (times formatted,
+        # ids made, overlays gathered) happen on the outbox's writer thread.
+        data = [event.fields() if hasattr(event, "fields") else dict(event) for event in events]
+        self.outbox.put_deferred(
+            functools.partial(self._route, data, deliveries, snapshot, overlay, params),
+            functools.partial(self._matching_keys, data, deliveries),
+        )
+
+    def _route(self, events: list[dict[str, Any]], deliveries: list[tuple[Any, Delivery]], snapshot: bytes,
+               overlay: dict[str, Any] | None, params: Any) -> list[tuple[str, Any, bytes]]:
+        """The ``(output key, fields, blob)`` messages of one submit; runs on the outbox's writer thread only."""
+        messages: list[tuple[str, Any, bytes]] = []
+        for data in events:
+            lazy: _LazyFields | None = None
             for spec, delivery in deliveries:
                 events_filter: EventFilter = spec.events
                 if not events_filter.matches(data):
@@ -314,14 +359,17 @@ class OutputDispatcher:
                         self.outbox.count_suppressed(delivery.key)
                         continue
                     self._last_sent[key] = data["time"]
-                if base is None:  # once per event, shared by its outputs
-                    base = event_fields(data, device=self.device, app_version=delivery.sink.context.app_version,
-                                        event_id=uuid.uuid4().hex)
+                if lazy is None:  # once per event, shared by its outputs
+                    lazy = _LazyFields(data, self.device, delivery.sink.context.app_version, self._event_ids)
                 blob = snapshot if delivery.sink.wants_snapshot else b""
-                fields = dict(base, output=spec.name)
-                if blob and overlay is not None and getattr(spec, "overlays", False):
-                    fields["overlay"] = overlay_data(overlay, params, data)
-                self.outbox.put(delivery.key, fields, blob)
+                drawn = overlay if blob and getattr(spec, "overlays", False) else None
+                messages.append((delivery.key, lazy.build(spec.name, drawn, params), blob))
+        return messages
+
+    @staticmethod
+    def _matching_keys(events: list[dict[str, Any]], deliveries: list[tuple[Any, Delivery]]) -> list[str]:
+        """The outputs a submit would have queued for (debounce aside): what a full queue drops."""
+        return [d.key for data in events for spec, d in deliveries if spec.events.matches(data)]
 
     # ------------------------------------------------------------------ reporting
 
