@@ -25,7 +25,8 @@ def line_app(broker: MosquittoBroker) -> dict:
         app_id="line",
         camera_url="sim://production-line?seed=7&width=640&height=480&fps=15",
         model={"name": "sightline-demo"},
-        params={"confidence": 0.4, "lines": [{"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]},
+        params={"confidence": 0.4,
+                "geometry": {"cam-1": {"lines": [{"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]}}},
     )
     manifest["outputs"] = [
         {
@@ -102,6 +103,8 @@ def test_a_killed_device_loses_no_queued_event_while_the_broker_is_down(tmp_path
         received = list(dict.fromkeys(_key(p) for _, p, _ in messages))
         order = [received.index(k) for k in expected]
         assert order == sorted(order), "first arrivals are in the order the events happened"
+        # The objects' detection scores come along (the app's confidence threshold is 0.4).
+        assert all(0.4 <= json.loads(p)["confidence"] <= 1.0 for _, p, _ in messages)
         with DeviceClient("127.0.0.1", restarted.port, creds) as client:
 
             def caught_up():
