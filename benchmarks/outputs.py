@@ -2,6 +2,7 @@
 
     python -m benchmarks.outputs            # 20 000 events; 5 rounds of 10 s per pipeline configuration
     python -m benchmarks.outputs --quick    # 5 000 events; 1 round of 4 s
+    python -m benchmarks.outputs --quick --rounds 3   # the same with 3 alternating rounds
 
 * **outbox**: a dispatcher with one MQTT output (QoS 1, so every message waits
   for the broker's PUBACK) to a Mosquitto started here on 127.0.0.1. N events
@@ -31,6 +32,7 @@ Writes ``benchmarks/results/outputs.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -298,9 +300,12 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.outputs", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer events, one short round")
+    parser.add_argument("--rounds", type=int, default=0, help="pipeline rounds per configuration (default: the mode's)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
+    if args.rounds > 0:
+        mode = dataclasses.replace(mode, rounds=args.rounds)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     print(f"outputs benchmark ({'quick' if args.quick else 'full'})", flush=True)
     print(f"machine: {machine()}; onnxruntime {ort.__version__}", flush=True)
