@@ -2,6 +2,7 @@
 
     python -m benchmarks.outputs            # 20 000 events; 5 rounds of 10 s per pipeline configuration
     python -m benchmarks.outputs --quick    # 5 000 events; 1 round of 4 s
+    python -m benchmarks.outputs --quick --rounds 3   # the same with 3 alternating rounds
 
 * **outbox**: a dispatcher with one MQTT output (QoS 1, so every message waits
   for the broker's PUBACK) to a Mosquitto started here on 127.0.0.1. N events
@@ -9,6 +10,13 @@
   until the outbox reports all of them on disk (SQLite WAL, synchronous=FULL),
   ``delivered/s`` N over the time until the broker acknowledged the last one
   and a subscriber received it.
+* **cpu_by_thread**: where the CPU of one event delivered to three outputs
+  (MQTT QoS 1, webhook, Modbus; receivers in another process) goes: N events
+  submitted at 40/s from this thread (as a camera's would), then each
+  thread's CPU time (``/proc/self/task/*/stat``) divided by N. The camera's
+  share is ``submit`` (``time.thread_time`` around it); the rest runs on the
+  outbox writer and the delivery threads and competes with inference only
+  for cores.
 * **pipeline**: the product pipeline of :mod:`benchmarks.pipeline` (one
   stream, the line-safety app, the demo model) with its events fed to an
   :class:`OutputDispatcher` that has three outputs attached (MQTT to
@@ -24,11 +32,14 @@ Writes ``benchmarks/results/outputs.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +79,7 @@ class Mode:
 
 
 QUICK = Mode(events=5000, pipeline_s=4.0, warmup_s=1.0, rounds=1, quiet_wait_s=3.0)
+THREAD_EVENTS = {True: 400, False: 1200}  # quick, full
 FULL = Mode(events=20000, pipeline_s=10.0, warmup_s=2.0, rounds=5, quiet_wait_s=15.0)
 
 
@@ -124,25 +136,104 @@ def measure_outbox(folder: Path, broker: MosquittoBroker, events: int) -> dict:
     }
 
 
+def _thread_cpu_s() -> dict[str, float]:
+    """CPU seconds per thread of this process, by thread name (Linux)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    result: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = names.get(int(tid), f"native-{tid}")
+        result[name] = result.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return result
+
+
+def _start_plant() -> tuple[subprocess.Popen, dict]:
+    """The plant side (HTTP receiver with keep-alive, PLC) in its own process, as on its own machine."""
+    plant = subprocess.Popen([sys.executable, "-m", "tests.peers.plant_servers"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    line = plant.stdout.readline() if plant.stdout else ""
+    if not line:
+        raise BenchmarkError("the plant servers process did not start")
+    return plant, json.loads(line)
+
+
+def _three_outputs(broker: MosquittoBroker, ports: dict) -> list[dict]:
+    return [
+        {"kind": "mqtt", "name": "mqtt", "url": f"mqtt://127.0.0.1:{broker.port}", "username": USER,
+         "password_secret": SECRET, "topic": "bench/{camera}/{event}"},
+        {"kind": "webhook", "name": "hook", "url": f"{ports['http']}/events"},
+        {"kind": "modbus", "name": "plc", "host": "127.0.0.1", "port": ports["modbus"], "address": 1, "mode": "occupied"},
+    ]
+
+
+def measure_thread_cpu(folder: Path, broker: MosquittoBroker, events: int, rate: float = 40.0) -> dict:
+    """CPU ms per event (three outputs) on the submitting (camera) thread and on each other thread."""
+    plant, ports = _start_plant()
+    dispatcher = OutputDispatcher(folder / "threads", device="bench", secrets={SECRET: PASSWORD}.get)
+    keys = [output_key("line-safety", name) for name in ("mqtt", "hook", "plc")]
+
+    def event(n: int) -> AppEvent:
+        return AppEvent(type="line_crossed", time=time.time(), app_id="line-safety", camera_id="bench-0",
+                        label="part", track_id=n, line="exit", direction="in", count=n, confidence=0.9)
+
+    def wait_delivered(n: int) -> None:
+        deadline = time.monotonic() + 120
+        while any(dispatcher.outbox.counters(k).delivered < n for k in keys):
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"{n} events were not delivered to the three outputs within 120 s")
+            time.sleep(0.2)
+
+    try:
+        dispatcher.attach(_manifest("line-safety", _three_outputs(broker, ports)))
+        dispatcher.submit("line-safety", [event(0)])  # connects every output before the count starts
+        wait_delivered(1)
+        before = _thread_cpu_s()
+        submit_s = 0.0
+        for n in range(1, events + 1):
+            item = event(n)
+            started = time.thread_time()
+            dispatcher.submit("line-safety", [item])
+            submit_s += time.thread_time() - started
+            time.sleep(1.0 / rate)
+        wait_delivered(events + 1)
+        after = _thread_cpu_s()
+    finally:
+        dispatcher.close()
+        if plant.stdin:
+            plant.stdin.close()
+        plant.wait(30)
+    main_thread = threading.main_thread().name
+    others = {name: round((cpu - before.get(name, 0.0)) / events * 1000.0, 3)
+              for name, cpu in after.items() if name != main_thread and cpu - before.get(name, 0.0) > 0}
+    # Per output, the delivery thread and (MQTT) the client's network thread.
+    grouped: dict[str, float] = {}
+    for name, ms in others.items():
+        group = "outbox writer" if name == "outbox-writer" else next(
+            (f"output {k.split('/')[1]}" for k in keys if name.endswith(k) or k.replace("/", "-") in name), "other")
+        grouped[group] = round(grouped.get(group, 0.0) + ms, 3)
+    camera_ms = submit_s / events * 1000.0
+    return {
+        "events": events,
+        "events_per_s": rate,
+        "camera_thread_submit_ms_per_event": round(camera_ms, 3),
+        "other_threads_ms_per_event": dict(sorted(grouped.items(), key=lambda kv: -kv[1])),
+        "total_ms_per_event": round(camera_ms + sum(grouped.values()), 3),
+    }
+
+
 def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> dict:
     """Pipeline results/s with three outputs attached against none, alternating rounds."""
     clip = make_clip()
     registry = ModelRegistry(SessionSettings())
     session = registry.acquire("sightline-demo", MODEL, labels=LABELS.read_text().split())
-    # The plant side (HTTP receiver, PLC) runs in its own process, as on its own machine.
-    plant = subprocess.Popen([sys.executable, "-m", "tests.peers.plant_servers"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    plant, ports = _start_plant()
     try:
-        line = plant.stdout.readline() if plant.stdout else ""
-        if not line:
-            raise BenchmarkError("the plant servers process did not start")
-        ports = json.loads(line)
-        outputs = [
-            {"kind": "mqtt", "name": "mqtt", "url": f"mqtt://127.0.0.1:{broker.port}", "username": USER,
-             "password_secret": SECRET, "topic": "bench/{camera}/{event}"},
-            {"kind": "webhook", "name": "hook", "url": f"{ports['http']}/events"},
-            {"kind": "modbus", "name": "plc", "host": "127.0.0.1", "port": ports["modbus"], "address": 1, "mode": "occupied"},
-        ]
+        outputs = _three_outputs(broker, ports)
         # The same three, failing: a wrong password, a host that refuses, a PLC that refuses the write.
         failing = [
             dict(outputs[0], password_secret="output/wrong/password"),
@@ -209,9 +300,12 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.outputs", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer events, one short round")
+    parser.add_argument("--rounds", type=int, default=0, help="pipeline rounds per configuration (default: the mode's)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
+    if args.rounds > 0:
+        mode = dataclasses.replace(mode, rounds=args.rounds)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     print(f"outputs benchmark ({'quick' if args.quick else 'full'})", flush=True)
     print(f"machine: {machine()}; onnxruntime {ort.__version__}", flush=True)
@@ -219,10 +313,13 @@ def main(argv: list[str] | None = None) -> dict:
         folder = Path(tmp)
         with MosquittoBroker(folder / "mosquitto") as broker:
             outbox = measure_outbox(folder, broker, mode.events)
+            threads = measure_thread_cpu(folder, broker, THREAD_EVENTS[args.quick])
             pipeline = measure_pipeline_cost(folder, broker, mode)
     verdict = "ok" if pipeline["ratio"] >= TARGET_RATIO else "MISS"
     print(f"outbox: {outbox['events']} events, submit {outbox['submit_us_per_event']} us/event, "
           f"persisted {outbox['persisted_per_s']:.0f}/s, delivered to Mosquitto (QoS 1) {outbox['delivered_per_s']:.0f}/s")
+    print(f"CPU per event to three outputs: camera thread {threads['camera_thread_submit_ms_per_event']} ms, "
+          f"total {threads['total_ms_per_event']} ms; other threads: {threads['other_threads_ms_per_event']}")
     print(f"pipeline: {pipeline['results_per_s_no_outputs']} results/s without outputs, "
           f"{pipeline['results_per_s_three_outputs']} with three; ratio {pipeline['ratio']:.3f} "
           f"(target {TARGET_RATIO}) {verdict}; {pipeline['events_per_round']} events per round")
@@ -230,7 +327,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{pipeline['cpu_ms_per_result_three_outputs']} ms with three (ratio {pipeline['cpu_ratio']:.3f})")
     print(f"pipeline with the three outputs failing: {pipeline['results_per_s_three_failing_outputs']} results/s, "
           f"ratio {pipeline['ratio_failing']:.3f}; their errors: {pipeline['failing_outputs_errors']}")
-    results = {"machine": machine(), "outbox": outbox, "pipeline": pipeline}
+    results = {"machine": machine(), "outbox": outbox, "cpu_by_thread": threads, "pipeline": pipeline}
     write_results(args.output, results)
     print(f"wrote {args.output}")
     return results

@@ -254,7 +254,8 @@ def measure_pipeline(
                     session=session,
                     logic=make_logic(manifest, camera_id, labels=session.labels),
                     params=lambda: manifest.live_params,
-                    on_events=lambda frame, events: on_events and on_events(manifest.id, frame, events),
+                    # The pipeline passes the frame's PreviewItem too (for snapshots); not needed here.
+                    on_events=lambda frame, events, item=None: on_events and on_events(manifest.id, frame, events),
                     on_preview=collector.on_preview,
                 )
             )

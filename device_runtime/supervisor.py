@@ -288,6 +288,7 @@ class Supervisor:
             runner = self._runners.get(app_id)
             if runner is not None:
                 runner.set_params(manifest.live_params)
+            self.outputs.update_params(app_id, manifest.live_params)
             self.desired.set(app_id, params=manifest.params_dict())
             log.info("app %s parameters changed", app_id)
             return self.app_view(app_id)
@@ -432,7 +433,7 @@ class Supervisor:
         for event in events:
             event.snapshot_id = snapshot_id
             self.events.publish(event)
-        self.outputs.submit(app_id, events, jpeg)
+        self.outputs.submit(app_id, events, jpeg, overlay=meta)
 
     def _on_preview(self, camera_id: str, item: PreviewItem) -> None:
         self.previews.put(camera_id, item)

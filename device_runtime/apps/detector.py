@@ -370,6 +370,7 @@ class DetectorLogic:
             camera_id=self.camera_id,
             label=track.label,
             track_id=track.track_id or 0,
+            confidence=round(float(track.score), 4),
             **fields,
         )
 

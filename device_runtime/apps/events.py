@@ -38,6 +38,9 @@ class AppEvent:
     zone afterwards; for ``line_crossed``, the line's count in that direction
     afterwards; for ``count_changed`` on a line, the line's new total.
     ``snapshot_id`` is filled by the runner with a reference to the frame.
+    ``confidence`` is the detection score of the event's object in the last
+    frame it was matched (0 for ``count_changed``); outputs send it, the
+    protobuf ``Event`` does not carry it.
     """
 
     type: EventType
@@ -52,7 +55,18 @@ class AppEvent:
     count: int = 0
     detail: str = ""  # one human-readable sentence
     snapshot_id: str = ""
+    confidence: float = 0.0  # detection score of the object when last seen, 0..1; 0 for counts
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as plain data, keyed like the protobuf ``Event``."""
-        return asdict(self)
+        """The event as plain data, keyed like the protobuf ``Event`` (``confidence`` is not in it)."""
+        data = asdict(self)
+        del data["confidence"]
+        return data
+
+    def fields(self) -> dict[str, Any]:
+        """Everything the event holds, ``confidence`` included (what outputs template over).
+
+        A shallow copy (every field is a plain value): this runs on the camera's thread.
+        """
+        return dict(vars(self))
+

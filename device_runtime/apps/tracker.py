@@ -48,6 +48,7 @@ class Track:
     hits: int = 1  # frames matched
     misses: int = 0  # consecutive frames missed
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre, px/s
+    score: float = 0.0  # detection score of the last matched detection
 
     @property
     def confirmed(self) -> bool:
@@ -183,6 +184,7 @@ class Tracker:
         track.box = box
         track.last_time = max(track.last_time, time)
         track.class_id = detection.class_id
+        track.score = float(detection.score)
         track.hits += 1
         track.misses = 0
 
@@ -194,6 +196,7 @@ class Tracker:
             box=_box(detection),
             first_time=time,
             last_time=time,
+            score=float(detection.score),
         )
         self._next_key += 1
         self._tracks.append(track)

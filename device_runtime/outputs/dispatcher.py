@@ -14,7 +14,10 @@ logged or stored, so they never reach health, logs or events.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
+import os
 import threading
 import time
 import uuid
@@ -23,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from device_runtime.outputs.app_logs import LEVELS, AppLogHandler
 from device_runtime.outputs.outbox import FILE_NAME, Outbox, OutputCounters
+from device_runtime.outputs.overlays import overlay_data
 from device_runtime.outputs.sinks import make_sink
 from device_runtime.outputs.sinks.base import DeliveryError, Sink, SinkContext, describe_exception
 from device_runtime.protocol.apps.outputs import EventFilter, event_fields
@@ -31,6 +36,7 @@ from device_runtime.protocol.apps.outputs import EventFilter, event_fields
 log = logging.getLogger(__name__)
 
 BATCH = 100
+LOG_SUFFIX = ".log"  # an output's app log stream: "<output>.log" (output names cannot contain '.')
 
 
 @dataclass
@@ -166,6 +172,36 @@ class Delivery:
             self._last_logged = text
 
 
+class _EventIds:
+    """Unique event ids without a system call per event: a random prefix per start and a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+class _LazyFields:
+    """One event's template fields, built on the outbox's writer thread the first time an output's message needs them."""
+
+    __slots__ = ("_data", "_device", "_app_version", "_ids", "_base")
+
+    def __init__(self, data: dict[str, Any], device: str, app_version: str, ids: _EventIds) -> None:
+        self._data, self._device, self._app_version, self._ids = data, device, app_version, ids
+        self._base: dict[str, Any] | None = None
+
+    def build(self, output: str, overlay: dict[str, Any] | None, params: Any) -> dict[str, Any]:
+        if self._base is None:  # the same event_id for every output of the event
+            self._base = event_fields(self._data, device=self._device, app_version=self._app_version,
+                                      event_id=self._ids.next())
+        fields = dict(self._base, output=output)
+        if overlay is not None:
+            fields["overlay"] = overlay_data(overlay, params, self._data)
+        return fields
+
+
 class OutputDispatcher:
     """Every app's outputs on this device, over one outbox in ``<data_dir>/outbox.sqlite3``."""
 
@@ -185,6 +221,12 @@ class OutputDispatcher:
         self._secret_lookup = secrets or (lambda name: None)
         self._retry = (retry_initial_s, retry_max_s)
         self._apps: dict[str, list[tuple[Any, Delivery]]] = {}
+        self._params: dict[str, Any] = {}  # app id -> live params (zones and lines drawn on overlays)
+        # App id -> its outputs' app log deliveries; replaced, never changed in place (the log handler reads it unlocked).
+        self._log_deliveries: dict[str, list[tuple[Any, Delivery]]] = {}
+        self._log_targets: dict[str, list[tuple[str, int]]] = {}
+        self._log_handler: AppLogHandler | None = None
+        self._event_ids = _EventIds()
         self._last_sent: dict[tuple[str, tuple[str, ...]], float] = {}
         self._events_by_kind: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -215,34 +257,97 @@ class OutputDispatcher:
                 output_key(manifest.id, spec.name), spec, sink, secrets, self.outbox, Backoff(*self._retry)
             )
             deliveries.append((spec, delivery))
+        log_deliveries = [(spec, self._app_log_delivery(manifest, spec)) for spec, _ in deliveries
+                          if getattr(spec, "app_log", False)]
         with self._lock:
             self._apps[manifest.id] = deliveries
-        for _, delivery in deliveries:
+            self._params[manifest.id] = getattr(manifest, "live_params", None)
+            if log_deliveries:
+                self._log_deliveries = {**self._log_deliveries, manifest.id: log_deliveries}
+            self._update_log_targets()
+        for _, delivery in deliveries + log_deliveries:
             delivery.start()
         if deliveries:
             log.info("app %s: %d output(s) attached", manifest.id, len(deliveries))
+
+    def update_params(self, app_id: str, params: Any) -> None:
+        """The app's live parameters changed: overlays draw its new zones and lines from now on."""
+        with self._lock:
+            if app_id in self._apps:
+                self._params[app_id] = params
 
     def detach(self, app_id: str) -> None:
         """Stop the app's delivery threads; what they had queued stays in the outbox for the next start."""
         with self._lock:
             deliveries = self._apps.pop(app_id, [])
+            self._params.pop(app_id, None)
+            deliveries += self._log_deliveries.get(app_id, [])
+            self._log_deliveries = {k: v for k, v in self._log_deliveries.items() if k != app_id}
+            self._update_log_targets()
         for _, delivery in deliveries:
             delivery.stop()
 
+    # ------------------------------------------------------------------ app logs
+
+    def _app_log_delivery(self, manifest: Any, spec: Any) -> Delivery:
+        from device_runtime.outputs.sinks.aws import CloudWatchAppLogSink
+
+        context, secrets = self.context(manifest.id, manifest.version)
+        key = output_key(manifest.id, spec.name + LOG_SUFFIX)
+        return Delivery(key, spec, CloudWatchAppLogSink(spec, context), secrets, self.outbox, Backoff(*self._retry))
+
+    def _update_log_targets(self) -> None:
+        """Point the log handler at the app log outputs now attached; install or remove it. Holds ``_lock``."""
+        self._log_targets = {
+            app_id: [(d.key, LEVELS[spec.app_log_level]) for spec, d in items]
+            for app_id, items in self._log_deliveries.items()
+        }
+        logger = logging.getLogger("device_runtime")
+        if self._log_targets and self._log_handler is None:
+            self._log_handler = AppLogHandler(lambda: self._log_targets, self.outbox.put)
+            logger.addHandler(self._log_handler)
+            # Records below the logger's level never reach a handler: let INFO through when the app log asks.
+            wanted = min(level for targets in self._log_targets.values() for _, level in targets)
+            if logger.getEffectiveLevel() > wanted:
+                log.info("app log outputs want %s records; the device logs from %s only",
+                         logging.getLevelName(wanted), logging.getLevelName(logger.getEffectiveLevel()))
+        elif not self._log_targets and self._log_handler is not None:
+            logger.removeHandler(self._log_handler)
+            self._log_handler = None
+
     # ------------------------------------------------------------------ the pipeline side
 
-    def submit(self, app_id: str, events: list[Any], snapshot: bytes = b"") -> None:
-        """Queue ``events`` for the app's matching outputs. Never blocks on an output."""
+    def submit(
+        self, app_id: str, events: list[Any], snapshot: bytes = b"", overlay: dict[str, Any] | None = None
+    ) -> None:
+        """Queue ``events`` for the app's matching outputs. Never blocks on an output.
+
+        ``overlay`` is the frame's ``snapshot_meta`` (boxes and counts): outputs
+        with ``overlays`` draw it, and the event's zone or line, on the snapshot
+        when they deliver it (not here, on the camera's thread).
+        """
         with self._lock:
             deliveries = self._apps.get(app_id, [])
+            params = self._params.get(app_id)
             for event in events:
                 kind = (app_id, getattr(event, "type", ""))
                 self._events_by_kind[kind] = self._events_by_kind.get(kind, 0) + 1
         if not deliveries:
             return
-        for event in events:
-            data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
-            base: dict[str, Any] | None = None
+        # One append here; filtering, debouncing and building the fields (times formatted,
+        # ids made, overlays gathered) happen on the outbox's writer thread.
+        data = [event.fields() if hasattr(event, "fields") else dict(event) for event in events]
+        self.outbox.put_deferred(
+            functools.partial(self._route, data, deliveries, snapshot, overlay, params),
+            functools.partial(self._matching_keys, data, deliveries),
+        )
+
+    def _route(self, events: list[dict[str, Any]], deliveries: list[tuple[Any, Delivery]], snapshot: bytes,
+               overlay: dict[str, Any] | None, params: Any) -> list[tuple[str, Any, bytes]]:
+        """The ``(output key, fields, blob)`` messages of one submit; runs on the outbox's writer thread only."""
+        messages: list[tuple[str, Any, bytes]] = []
+        for data in events:
+            lazy: _LazyFields | None = None
             for spec, delivery in deliveries:
                 events_filter: EventFilter = spec.events
                 if not events_filter.matches(data):
@@ -254,24 +359,31 @@ class OutputDispatcher:
                         self.outbox.count_suppressed(delivery.key)
                         continue
                     self._last_sent[key] = data["time"]
-                if base is None:  # once per event, shared by its outputs
-                    base = event_fields(data, device=self.device, app_version=delivery.sink.context.app_version,
-                                        event_id=uuid.uuid4().hex)
+                if lazy is None:  # once per event, shared by its outputs
+                    lazy = _LazyFields(data, self.device, delivery.sink.context.app_version, self._event_ids)
                 blob = snapshot if delivery.sink.wants_snapshot else b""
-                self.outbox.put(delivery.key, dict(base, output=spec.name), blob)
+                drawn = overlay if blob and getattr(spec, "overlays", False) else None
+                messages.append((delivery.key, lazy.build(spec.name, drawn, params), blob))
+        return messages
+
+    @staticmethod
+    def _matching_keys(events: list[dict[str, Any]], deliveries: list[tuple[Any, Delivery]]) -> list[str]:
+        """The outputs a submit would have queued for (debounce aside): what a full queue drops."""
+        return [d.key for data in events for spec, d in deliveries if spec.events.matches(data)]
 
     # ------------------------------------------------------------------ reporting
 
     def statuses(self) -> list[OutputStatus]:
         """Every attached output's state and counters, then outputs that still hold messages but are detached."""
         with self._lock:
-            attached = [(app_id, spec, d) for app_id, items in self._apps.items() for spec, d in items]
+            attached = [(app_id, spec, d, "") for app_id, items in self._apps.items() for spec, d in items]
+            attached += [(app_id, spec, d, LOG_SUFFIX) for app_id, items in self._log_deliveries.items() for spec, d in items]
         result = []
         seen = set()
-        for app_id, spec, delivery in attached:
+        for app_id, spec, delivery, suffix in attached:
             counters = self.outbox.counters(delivery.key)
             state = "retrying" if delivery.retrying else ("ok" if counters.delivered or counters.queued else "idle")
-            result.append(OutputStatus(app_id, spec.name, spec.kind, state, counters))
+            result.append(OutputStatus(app_id, spec.name + suffix, spec.kind, state, counters))
             seen.add(delivery.key)
         for key in self.outbox.outputs():
             if key not in seen:

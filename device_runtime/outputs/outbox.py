@@ -30,7 +30,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +137,8 @@ class Outbox:
         self._counters: dict[str, OutputCounters] = {}
         self._total_bytes = 0
         self._load_counters()
-        self._incoming: queue.Queue[_Pending | None] = queue.Queue(maxsize=memory_queue)
+        # Items: a message, a deferred batch (built by the writer), a flush marker, or None (stop).
+        self._incoming: queue.Queue[_Pending | _Deferred | None] = queue.Queue(maxsize=memory_queue)
         self._changed = threading.Condition()
         self._generation = 0
         self._closed = False
@@ -157,6 +158,25 @@ class Outbox:
             # Counted under a lock never held during disk I/O: the pipeline thread must not wait.
             with self._tally_lock:
                 self._overflow[output] = self._overflow.get(output, 0) + 1
+            return False
+
+    def put_deferred(self, build: Callable[[], list[tuple[str, Any, bytes]]], on_drop: Callable[[], list[str]]) -> bool:
+        """Queue a function the writer thread calls for the ``(output, fields, blob)`` messages to store.
+
+        The caller's thread (a camera's) then does no more than this one append.
+        If the writer is this far behind, ``on_drop()`` names the outputs whose
+        message is dropped (counted), and False is returned. A deferred item's
+        messages count as queued from when the writer built them (milliseconds).
+        """
+        item = _Deferred(build, time.time())
+        try:
+            self._incoming.put_nowait(item)
+            return True
+        except queue.Full:
+            outputs = on_drop()
+            with self._tally_lock:
+                for output in outputs:
+                    self._overflow[output] = self._overflow.get(output, 0) + 1
             return False
 
     def count_suppressed(self, output: str, n: int = 1) -> None:
@@ -249,7 +269,8 @@ class Outbox:
                 "SELECT COUNT(*), COALESCE(SUM(size), 0), MIN(created) FROM messages WHERE output = ?", (output,)
             ).fetchone()
             snapshot = OutputCounters(**{k: getattr(base, k) for k in ("output",) + _COUNTER_COLUMNS})
-        snapshot.queued = row[0] + sum(1 for p in list(self._incoming.queue) if p is not None and p.output == output)
+        waiting = [p for p in _flatten(list(self._incoming.queue)) if not isinstance(p, _Deferred)]
+        snapshot.queued = row[0] + sum(1 for p in waiting if p.output == output)
         snapshot.queued_bytes = row[1]
         snapshot.oldest_queued_time = row[2] or 0.0
         return snapshot
@@ -297,7 +318,7 @@ class Outbox:
                     break
             if None in batch:
                 stop = True
-            items = [p for p in batch if p is not None]
+            items = self._expand(_flatten(batch))
             markers = [p for p in items if p.done is not None]
             items = [p for p in items if p.done is None]
             try:
@@ -311,6 +332,23 @@ class Outbox:
             for marker in markers:
                 marker.done.set()  # type: ignore[union-attr]
             self._maybe_expire()
+
+    def _expand(self, items: list[Any]) -> list[_Pending]:
+        """Deferred items replaced by the messages they build (on this, the writer's, thread)."""
+        if not any(isinstance(p, _Deferred) for p in items):
+            return items
+        expanded: list[_Pending] = []
+        for item in items:
+            if not isinstance(item, _Deferred):
+                expanded.append(item)
+                continue
+            try:
+                built = item.build()
+            except Exception:  # a bug in routing must not stop the writer; the log says what was lost
+                log.exception("outbox: could not build deferred messages; they are lost")
+                continue
+            expanded.extend(_Pending(output, item.created, fields, blob) for output, fields, blob in built)
+        return expanded
 
     def _persist(self, items: list[_Pending]) -> None:
         for item in items:
@@ -326,7 +364,9 @@ class Outbox:
                 self._total_bytes += sum(p.size for p in items)
                 if self._total_bytes > self.max_bytes:
                     self._drop_oldest()
-                for output in {p.output for p in items} | set(self._dirty):
+                # Queueing changes no counter: only changed rows, and the first row of a new output, are written.
+                new = {p.output for p in items if p.output not in self._counters}
+                for output in new | self._dirty:
                     self._write_counter_row(output)
                 self._dirty.clear()
                 self._db.execute("COMMIT")
@@ -466,3 +506,17 @@ class Outbox:
         with self._changed:
             self._generation += 1
             self._changed.notify_all()
+
+
+class _Deferred:
+    """Messages the writer thread builds itself (see :meth:`Outbox.put_deferred`)."""
+
+    __slots__ = ("build", "created")
+
+    def __init__(self, build: Callable[[], list[tuple[str, Any, bytes]]], created: float) -> None:
+        self.build, self.created = build, created
+
+
+def _flatten(items: list[Any]) -> list[Any]:
+    """Queue items without the stop item, in order."""
+    return [item for item in items if item is not None]

@@ -60,6 +60,16 @@ def test_pipeline_measurement_counts_results_of_every_stream_with_their_latency(
     assert sample.own_cores > 0
 
 
+def test_pipeline_measurement_hands_the_apps_events_to_on_events(demo_session):
+    # The default clip: parts cross the line-safety app's line (the outputs benchmark feeds these to outputs).
+    seen = []
+    pipeline.measure_pipeline(make_clip(), demo_session, streams=1, seconds=2.0, warmup_s=0.2,
+                              on_events=lambda app_id, frame, events: seen.extend((app_id, e.type) for e in events))
+
+    assert seen, "no events reached on_events"
+    assert {app_id for app_id, _ in seen} == {"line-safety"}
+
+
 def test_bare_loop_runs_the_model_on_preprocessed_frames(small_clip, demo_session):
     bare = pipeline.BareLoop(decode_all(small_clip), demo_session.image_input.size)
 

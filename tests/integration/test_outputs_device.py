@@ -25,8 +25,8 @@ def line_app(broker: MosquittoBroker) -> dict:
         app_id="line",
         camera_url="sim://production-line?seed=7&width=640&height=480&fps=15",
         model={"name": "sightline-demo"},
-        params={"confidence": 0.4, "geometry": {"cam-1": {"lines": [
-            {"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]}}},
+        params={"confidence": 0.4,
+                "geometry": {"cam-1": {"lines": [{"name": "exit", "a": [0.8, 0.0], "b": [0.8, 0.45], "count": "both"}]}}},
     )
     manifest["outputs"] = [
         {
@@ -103,6 +103,8 @@ def test_a_killed_device_loses_no_queued_event_while_the_broker_is_down(tmp_path
         received = list(dict.fromkeys(_key(p) for _, p, _ in messages))
         order = [received.index(k) for k in expected]
         assert order == sorted(order), "first arrivals are in the order the events happened"
+        # The objects' detection scores come along (the app's confidence threshold is 0.4).
+        assert all(0.4 <= json.loads(p)["confidence"] <= 1.0 for _, p, _ in messages)
         with DeviceClient("127.0.0.1", restarted.port, creds) as client:
 
             def caught_up():
@@ -141,3 +143,49 @@ def test_test_output_reports_what_the_server_answered_and_refuses_a_bad_output(c
     with pytest.raises(DeviceCallError) as error:
         client.test_output({"kind": "webhook", "name": "chat", "url": "ftp://nowhere"})
     assert error.value.code == "INVALID_ARGUMENT" and "url" in str(error.value)
+
+
+def test_a_deployed_s3_output_with_overlays_uploads_the_event_frame_with_its_box_and_zone_drawn(
+    client, make_package, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import cv2
+    import numpy as np
+
+    from tests.peers.moto_s3 import (
+        TEST_ACCESS_KEY,
+        TEST_SECRET_KEY,
+        MotoServer,
+        isolated_aws_environment,
+    )
+
+    isolated_aws_environment(monkeypatch, tmp_path / "aws")
+    with MotoServer() as moto:
+        s3 = moto.client("s3")
+        s3.create_bucket(Bucket="snapshots")
+        manifest = detector_manifest(  # the constant model: one box at (140, 140)-(180, 180) in every frame
+            app_id="boxes",
+            params={"confidence": 0.5,
+                    "geometry": {"cam-1": {"zones": [{"name": "all", "points": [[0, 0], [1, 0], [1, 1], [0, 1]]}]}}},
+        )
+        manifest["outputs"] = [{
+            "kind": "s3", "name": "snaps", "bucket": "snapshots", "endpoint_url": moto.endpoint_url,
+            "key": "{snapshot}.jpg", "overlays": True, "events": {"kinds": ["zone_entered"]},
+            "access_key_id_secret": "output/snaps/key-id", "secret_access_key_secret": "output/snaps/secret-key",
+        }]
+        client.deploy(make_package(manifest),
+                      secrets={"output/snaps/key-id": TEST_ACCESS_KEY, "output/snaps/secret-key": TEST_SECRET_KEY})
+        listed = wait_for(lambda: s3.list_objects_v2(Bucket="snapshots").get("Contents"), 30, "the upload")
+        key = listed[0]["Key"]
+        uploaded = s3.get_object(Bucket="snapshots", Key=key)["Body"].read()
+    stored = client.snapshot(snapshot_id=key.removesuffix(".jpg"))
+    plain = stored.jpeg  # what the device keeps, undrawn, with the frame's boxes beside it
+    [box] = stored.detections
+    drawn_image = cv2.imdecode(np.frombuffer(uploaded, np.uint8), cv2.IMREAD_COLOR)
+    plain_image = cv2.imdecode(np.frombuffer(plain, np.uint8), cv2.IMREAD_COLOR)
+    assert drawn_image.shape == plain_image.shape == (240, 320, 3)
+    b, g, r = (int(v) for v in drawn_image[round(box.y2 * 240), round((box.x1 + box.x2) / 2 * 320)])  # its bottom edge
+    assert g > 150 and r < 90 and b < 90, "the detection box is drawn in green"
+    b, g, r = (int(v) for v in drawn_image[120, 1])  # the zone "all" runs along the picture's edges
+    assert r > 150 and g < 90 and b < 90, "the event's zone is outlined in red"
+    assert np.abs(drawn_image[60:100, 60:100].astype(int) - plain_image[60:100, 60:100]).mean() < 8, \
+        "away from the drawings the picture is the camera's"

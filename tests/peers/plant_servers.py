@@ -180,29 +180,41 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0  # the sender's TCP port: the same on requests over one kept connection
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
 class HttpReceiver:
-    """Records POSTs; answers ``status`` (200 unless the test changes it)."""
+    """Records POSTs; answers ``status`` (200 unless the test changes it).
 
-    def __init__(self) -> None:
+    ``keep_alive``: HTTP/1.1 with persistent connections, as most real
+    receivers; otherwise HTTP/1.0, one connection per request. Setting
+    ``hang_up_after_answer`` closes each connection after the answer without
+    saying so, as a server that drops idle connections does.
+    """
+
+    def __init__(self, keep_alive: bool = False) -> None:
         self.requests: list[Request] = []
         self.status = 200
+        self.hang_up_after_answer = False
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append(Request(self.path, dict(self.headers.items()), body))
+                receiver.requests.append(Request(self.path, dict(self.headers.items()), body, self.client_address[1]))
                 answer = b'{"ok": true}' if receiver.status < 300 else b'{"error": "nope"}'
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
+                if receiver.hang_up_after_answer:
+                    self.close_connection = True
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -230,7 +242,7 @@ def serve_in_this_process() -> None:
     """
     import sys
 
-    with HttpReceiver() as http, ModbusServer() as plc:
+    with HttpReceiver(keep_alive=True) as http, ModbusServer() as plc:
         print(json.dumps({"http": http.url, "modbus": plc.port}), flush=True)
         sys.stdin.read()
 

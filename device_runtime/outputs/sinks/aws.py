@@ -10,6 +10,7 @@ and never carry a key.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import boto3
@@ -17,8 +18,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from device_runtime.outputs.outbox import Message
+from device_runtime.outputs.overlays import draw_overlays
 from device_runtime.outputs.sinks.base import DeliveryError, Sink, SinkContext
 from device_runtime.protocol.apps.outputs import render_text
+
+log = logging.getLogger(__name__)
 
 
 def _client(spec: Any, context: SinkContext, service: str) -> Any:
@@ -60,11 +64,23 @@ class S3Sink(Sink):
             self._s3 = _client(spec, self.context, "s3")
         key = render_text(spec.key, message.fields).lstrip("/")
         metadata = {k: str(message.fields.get(k, "")) for k in ("event_id", "app", "camera", "event", "class", "zone", "line", "time_iso")}
+        body = self._body(message)
         try:
-            self._s3.put_object(Bucket=spec.bucket, Key=key, Body=message.blob, ContentType="image/jpeg", Metadata=metadata)
+            self._s3.put_object(Bucket=spec.bucket, Key=key, Body=body, ContentType="image/jpeg", Metadata=metadata)
         except Exception as exc:
             raise _describe(exc, f"S3 bucket {spec.bucket!r}") from None
-        return f"stored s3://{spec.bucket}/{key} ({len(message.blob)} bytes)"
+        return f"stored s3://{spec.bucket}/{key} ({len(body)} bytes)"
+
+    def _body(self, message: Message) -> bytes:
+        """The JPEG to upload: with overlays drawn when the output asks for them and the event has them."""
+        overlay = message.fields.get("overlay")
+        if not (self.spec.overlays and overlay):
+            return message.blob
+        try:
+            return draw_overlays(message.blob, overlay)
+        except ValueError as exc:  # the picture still matters more than its boxes
+            log.warning("output %s: uploading the snapshot without overlays: %s", self.spec.name, exc)
+            return message.blob
 
 
 class CloudWatchSink(Sink):
@@ -138,3 +154,30 @@ class CloudWatchSink(Sink):
         self.deliver([message])
         where = f"; log group {self.spec.log_group!r}" if self.spec.log_group else ""
         return f"CloudWatch accepted 1 datum in {self.spec.namespace}/{self.spec.metric_name}{where}"
+
+
+class CloudWatchAppLogSink(CloudWatchSink):
+    """The app's log records (queued by :class:`~device_runtime.outputs.app_logs.AppLogHandler`) to the app log stream."""
+
+    def deliver(self, messages: list[Message]) -> int:
+        spec = self.spec
+        if self._logs is None:
+            self._logs = _client(spec, self.context, "logs")
+        stream = spec.app_log_stream.format(device=self.context.device, app=self.context.app_id)
+        stream = stream.replace(":", "_").replace("*", "_")
+        events = [
+            {"timestamp": int(float(m.fields["time"]) * 1000),
+             "message": f"{m.fields['level']} {m.fields['logger']}: {m.fields['message']}"}
+            for m in messages
+        ]
+        events.sort(key=lambda e: e["timestamp"])  # CloudWatch wants them in order; a stable sort keeps ties
+        try:
+            self._ensure_stream(spec.log_group, stream)
+            self._logs.put_log_events(logGroupName=spec.log_group, logStreamName=stream, logEvents=events)
+        except Exception as exc:
+            raise _describe(exc, f"CloudWatch Logs group {spec.log_group!r}") from None
+        return len(messages)
+
+    def send(self, message: Message) -> str:
+        self.deliver([message])
+        return f"CloudWatch Logs accepted 1 record in {self.spec.log_group!r}"

@@ -6,6 +6,12 @@ spec's headers and secret headers, and with ``hmac_secret`` the signature
 header ``sha256=<hex HMAC-SHA256 of the exact body>``. A 2xx answer is a
 delivery; 408, 425, 429 and 5xx are retried; any other answer is a refusal
 that retrying cannot fix (counted as dropped, with the status in the error).
+
+The connection is kept open between events when the server allows it
+(HTTP/1.1 keep-alive): a new TCP (and TLS) connection per event costs the
+device more CPU than the request itself. A kept connection the server has
+closed meanwhile is noticed on the next request, which is sent once more on a
+fresh connection.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from device_runtime.outputs.outbox import Message
 from device_runtime.outputs.sinks.base import DeliveryError, Sink, SinkContext
 
 RETRYABLE = {408, 425, 429}
+MAX_KEPT_ANSWER = 64 * 1024  # a longer answer is not read to the end: the connection is closed instead
+# What a kept connection the server closed while idle looks like on the next request.
+STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 def signature(key: str, body: bytes) -> str:
@@ -40,6 +49,7 @@ class WebhookSink(Sink):
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if self._https else 80)
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._kept: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._https:
@@ -58,11 +68,8 @@ class WebhookSink(Sink):
         if spec.hmac_secret:
             headers[spec.signature_header] = signature(self.context.require(spec.hmac_secret, "HMAC key"), body)
         where = f"{self._host}:{self._port}"
-        connection = self._connection()
         try:
-            connection.request("POST", self._path, body=body, headers=headers)
-            response = connection.getresponse()
-            answer = response.read(300).decode("utf-8", "replace").strip()
+            response, answer = self._post(body, headers)
         except ConnectionRefusedError:
             raise DeliveryError(f"cannot reach {where}: connection refused") from None
         except socket.gaierror:
@@ -75,10 +82,36 @@ class WebhookSink(Sink):
             raise DeliveryError(f"cannot reach {where}: {exc.strerror or exc}") from None
         except http.client.HTTPException as exc:
             raise DeliveryError(f"{where} sent a broken HTTP answer: {type(exc).__name__}") from None
-        finally:
-            connection.close()
         status = f"HTTP {response.status} {response.reason}" + (f": {answer[:200]}" if answer else "")
         if 200 <= response.status < 300:
             return status
         retry = response.status >= 500 or response.status in RETRYABLE
         raise DeliveryError(f"{spec.url} answered {status}", permanent=not retry)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[http.client.HTTPResponse, str]:
+        """POST on the kept connection (once more on a fresh one if the server had closed it); the answer's start."""
+        reused = self._kept is not None
+        connection = self._kept or self._connection()
+        self._kept = None
+        try:
+            connection.request("POST", self._path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read(MAX_KEPT_ANSWER + 1)
+        except STALE_CONNECTION:
+            connection.close()
+            if not reused:
+                raise
+            return self._post(body, headers)
+        except BaseException:
+            connection.close()
+            raise
+        if response.will_close or len(data) > MAX_KEPT_ANSWER:
+            connection.close()
+        else:
+            self._kept = connection
+        return response, data[:300].decode("utf-8", "replace").strip()
+
+    def close(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()

@@ -389,6 +389,12 @@ class S3Output(_AwsMixin, _OutputBase):
         title="Key template",
         description="Object key per event, a template over the payload fields.",
     )
+    overlays: bool = Field(
+        default=False,
+        title="Draw overlays",
+        description="Draw the frame's boxes (class, track and score) and the event's zone or line on the "
+        "uploaded JPEG; off: the snapshot as the camera saw it.",
+    )
 
     _key = field_validator("key")(classmethod(lambda cls, v: check_template(v)))
 
@@ -407,8 +413,36 @@ class CloudWatchOutput(_AwsMixin, _OutputBase):
     log_stream: str = Field(
         default="{device}/{app}", title="Log stream template", description="Log stream name (created if missing)."
     )
+    app_log: bool = Field(
+        default=False,
+        title="Send the app's log",
+        description="Also send the app's log records (its own output, and the device's lines about the app and "
+        "its outputs) to the log group, through the outbox like events. Needs a log group.",
+    )
+    app_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", title="App log level", description="Records below this level are not sent."
+    )
+    app_log_stream: str = Field(
+        default="{device}/{app}/log",
+        title="App log stream template",
+        description="Log stream for the app's log records, a template over 'device' and 'app' (created if missing).",
+    )
 
     _stream = field_validator("log_stream")(classmethod(lambda cls, v: check_template(v)))
+
+    @field_validator("app_log_stream")
+    @classmethod
+    def _valid_app_log_stream(cls, value: str) -> str:
+        unknown = [name for name in template_fields(value) if name not in ("device", "app")]
+        if unknown:
+            raise ValueError(f"the app log stream may use only {{device}} and {{app}}, not {{{unknown[0]}}}")
+        return value
+
+    @model_validator(mode="after")
+    def _app_log_needs_group(self) -> CloudWatchOutput:
+        if self.app_log and not self.log_group:
+            raise FieldProblems([(("log_group",), "app_log sends records to a log group: name one")])
+        return self
 
 
 OutputSpec = Annotated[

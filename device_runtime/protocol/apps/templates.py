@@ -27,7 +27,7 @@ PAYLOAD_FIELDS: dict[str, str] = {
     "camera": "Camera id.",
     "event": "Event kind: zone_entered, zone_left, line_crossed, count_changed or dwell_exceeded.",
     "class": "Class name of the object ('' for counts).",
-    "confidence": "Detection score of the object, 0..1 (0 when the app reports none).",
+    "confidence": "Detection score of the object in the last frame it was seen, 0..1 (0 for counts and when the app reports none).",
     "track_id": "Tracker id of the object (0 for counts).",
     "zone": "Zone name ('' when the event is about a line).",
     "line": "Line name ('' when the event is about a zone).",

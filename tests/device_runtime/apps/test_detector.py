@@ -200,6 +200,22 @@ def test_zone_enter_and_leave_events_carry_the_occupancy():
     assert results[13].counts == {"floor": 1}
 
 
+def test_object_events_carry_the_score_of_the_objects_last_detection_and_counts_carry_none():
+    logic = make_logic(zones=[ZONE])
+    scores = [0.61, 0.72, 0.83, 0.55]
+    frames = [[obj(320, 300, score=s)] for s in scores] + [[]] * 12  # stands in the zone, then is gone
+
+    results = run(logic, frames)
+
+    by_type = {}
+    for result in results:
+        for e in result.events:
+            by_type.setdefault(e.type, []).append(e.confidence)
+    assert by_type["zone_entered"] == [0.72]  # confirmed in frame 1, where it scored 0.72
+    assert by_type["zone_left"] == [0.55]  # lost: the score of the last frame it was seen in
+    assert set(by_type["count_changed"]) == {0.0}
+
+
 def test_standing_on_a_zone_boundary_does_not_flicker_in_and_out():
     logic = make_logic(zones=[ZONE])
 

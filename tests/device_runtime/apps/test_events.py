@@ -8,10 +8,13 @@ from device_runtime.apps import EVENT_TYPES, AppEvent
 from device_runtime.protocol.v1 import device_pb2
 
 
-def test_every_event_field_is_a_field_of_the_api_event_message():
+def test_every_event_field_but_confidence_is_a_field_of_the_api_event_message():
     api_fields = set(device_pb2.Event.DESCRIPTOR.fields_by_name)
 
-    assert {f.name for f in fields(AppEvent)} == api_fields - {"id"}
+    # confidence goes to outputs (their {confidence} template field), not over the API.
+    assert {f.name for f in fields(AppEvent)} == (api_fields - {"id"}) | {"confidence"}
+    event = AppEvent(type="zone_entered", time=1.0, app_id="a", camera_id="c", confidence=0.8)
+    assert "confidence" not in event.to_dict() and event.fields()["confidence"] == 0.8
 
 
 def test_an_event_converts_to_the_api_message_without_renaming():

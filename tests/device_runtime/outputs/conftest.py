@@ -34,7 +34,8 @@ def manifest_with(outputs: list[dict[str, Any]], app_id: str = "line3") -> Any:
     )
 
 
-def zone_event(n: int, *, kind: str = "zone_entered", zone: str = "reject", label: str = "part", when: float | None = None) -> AppEvent:
+def zone_event(n: int, *, kind: str = "zone_entered", zone: str = "reject", label: str = "part", when: float | None = None,
+               confidence: float = 0.0) -> AppEvent:
     return AppEvent(
         type=kind,  # type: ignore[arg-type]
         time=time.time() if when is None else when,
@@ -46,6 +47,7 @@ def zone_event(n: int, *, kind: str = "zone_entered", zone: str = "reject", labe
         count=n,
         detail=f"event {n}",
         snapshot_id=f"snap-{n}",
+        confidence=confidence,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -120,6 +122,28 @@ def test_a_memory_queue_overflow_is_counted_not_silent(tmp_path: Path) -> None:
     counters = outbox.counters("app/a")
     assert counters.dropped == results.count(False)
     assert "writer is behind" in counters.last_error
+    outbox.close()
+
+
+def test_deferred_messages_are_built_on_the_writer_thread_in_order_and_counted_when_dropped(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", memory_queue=10)
+    built_on = []
+
+    def build(n: int):
+        built_on.append(threading.current_thread().name)
+        return [("app/a", {"n": n}, b""), ("app/b", {"n": n}, b"jpeg")]
+
+    outbox.put("app/a", {"n": 0})
+    assert outbox.put_deferred(functools.partial(build, 1), lambda: ["app/a", "app/b"])
+    outbox.put("app/a", {"n": 2})
+    assert outbox.flush()
+    assert _ids(outbox.peek("app/a")) == [0, 1, 2]
+    assert [m.blob for m in outbox.peek("app/b")] == [b"jpeg"]
+    assert built_on == ["outbox-writer"]
+    with outbox._lock:  # the writer cannot drain: the queue fills, and drops are counted per output named
+        results = [outbox.put_deferred(functools.partial(build, n), lambda: ["app/b"]) for n in range(30)]
+    assert results.count(False) >= 10
+    assert outbox.counters("app/b").dropped == results.count(False)
     outbox.close()
 
 

@@ -48,6 +48,37 @@ def test_events_are_posted_as_signed_json_with_headers(make_dispatcher) -> None:
     assert len(request.headers["X-Sightline-Event-Id"]) == 32
 
 
+def test_the_confidence_field_carries_the_detection_score_of_the_event(make_dispatcher) -> None:
+    with HttpReceiver() as receiver:
+        dispatcher = make_dispatcher({KEY: "k", TOKEN: "t"})
+        payload = {"confidence": "{confidence}", "text": "{class} at {confidence:.0%}"}
+        dispatcher.attach(manifest_with([webhook(receiver, payload=payload)]))
+        dispatcher.submit("line3", [zone_event(2, confidence=0.8731)])
+        wait_until(lambda: receiver.requests, what="a POST")
+        [request] = receiver.requests
+    assert request.json() == {"confidence": 0.8731, "text": "part at 87%"}
+
+
+def test_events_share_one_kept_connection_and_a_connection_the_server_dropped_is_replaced(make_dispatcher) -> None:
+    with HttpReceiver(keep_alive=True) as receiver:
+        dispatcher = make_dispatcher({KEY: "k", TOKEN: "t"})
+        dispatcher.attach(manifest_with([webhook(receiver)]))
+        key = output_key("line3", "chat")
+        for n in (1, 2, 3):  # one at a time: each its own request
+            dispatcher.submit("line3", [zone_event(n)])
+            wait_until(lambda n=n: dispatcher.outbox.counters(key).delivered == n, what=f"event {n}")
+        receiver.hang_up_after_answer = True  # the server drops the connection after event 4 without a word
+        for n in (4, 5):
+            dispatcher.submit("line3", [zone_event(n)])
+            wait_until(lambda n=n: dispatcher.outbox.counters(key).delivered == n, what=f"event {n}")
+        counters = dispatcher.outbox.counters(key)
+        requests = list(receiver.requests)
+    assert [r.json()["count"] for r in requests] == [1, 2, 3, 4, 5]
+    assert len({r.client_port for r in requests[:4]}) == 1, "events 1-4 went over one connection"
+    assert requests[4].client_port != requests[3].client_port, "event 5 went over a fresh connection"
+    assert counters.failed == 0 and counters.last_error == ""
+
+
 def test_a_server_error_is_retried_until_the_server_accepts(make_dispatcher) -> None:
     with HttpReceiver() as receiver:
         receiver.status = 503
