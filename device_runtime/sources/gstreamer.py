@@ -35,7 +35,6 @@ import numpy as np
 
 # Redaction and the DESCRIBE diagnosis (their home may move; imported here only).
 from device_runtime.media.redact import get_logger, redact_text, split_credentials
-from device_runtime.media.rtsp_diagnose import diagnose
 from device_runtime.sources.base import Capture, Source
 from device_runtime.sources.errors import InvalidSourceUrl, SourceOpenError
 from device_runtime.sources.gst_frames import APPSINK_FORMATS, FrameLayout, to_bgr
@@ -47,7 +46,12 @@ from device_runtime.sources.gst_support import (
     gstreamer_status,
     pick_decoder,
 )
-from device_runtime.sources.rtsp import TRANSPORTS, check_rtsp_options, validate_rtsp_url
+from device_runtime.sources.rtsp import (
+    TRANSPORTS,
+    check_before_next_transport,
+    check_rtsp_options,
+    validate_rtsp_url,
+)
 
 log = get_logger(__name__)
 
@@ -55,7 +59,6 @@ _POLL_S = 0.05  # how often blocking waits look at the bus and the stop flag
 # Once the camera streams, how much longer than the open timeout the first whole picture may
 # take: decoding starts at a keyframe, and cameras send one every 1-10 s ("smart" codecs).
 _KEYFRAME_WAIT_S = 10.0
-_MAX_DIAGNOSE_S = 2.0
 _ENCODINGS = {"H264": "h264", "H265": "h265"}
 _KNOWN_DECODERS = frozenset(n for names in DECODER_PREFERENCE.values() for n in names)
 
@@ -152,15 +155,7 @@ class GstRtspSource(Source):
                 raise SourceOpenError(self._link_error)
             if self._linked:  # it streamed over this transport: another would not help
                 raise SourceOpenError(redact_text(f"{self.url}: {error}"))
-            left = deadline - time.monotonic()
-            if left < 0.05:
-                raise SourceOpenError(
-                    f"no usable answer from {self.url} within {self.open_timeout_s:.1f} s"
-                    f" (tried {', '.join(tried)})"
-                )
-            diagnosis = diagnose(self._raw_url, min(left, _MAX_DIAGNOSE_S))
-            if not diagnosis.camera_ok:
-                raise SourceOpenError(diagnosis.reason, permanent=diagnosis.permanent)
+            check_before_next_transport(self.url, self._raw_url, self.open_timeout_s, tried, deadline)
         raise SourceOpenError(
             f"{self.url} answers but its stream could not be opened over"
             f" {' or '.join(tried or self.transports)}: {last_error or 'no frame'}"

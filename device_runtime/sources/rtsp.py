@@ -37,6 +37,24 @@ FAST_OPEN_OPTIONS = {"analyzeduration": "200000", "probesize": "65536"}
 _MAX_DIAGNOSE_S = 2.0
 
 
+def check_before_next_transport(shown_url: str, raw_url: str, open_timeout_s: float, tried: list[str],
+                                deadline: float) -> None:
+    """After a transport gave no stream: raise SourceOpenError when the open's time is up or the
+    camera says why (401, 404, refused: RTSP DESCRIBE); return when another transport may help.
+
+    Shared by the OpenCV and GStreamer backends, so both give up for the same reasons.
+    """
+    left = deadline - time.monotonic()
+    if left < 0.05:
+        raise SourceOpenError(
+            f"no usable answer from {shown_url} within {open_timeout_s:.1f} s (tried {', '.join(tried)})"
+        )
+    # Only a camera that answers DESCRIBE is worth another transport.
+    diagnosis = diagnose(raw_url, min(left, _MAX_DIAGNOSE_S))
+    if not diagnosis.camera_ok:
+        raise SourceOpenError(diagnosis.reason, permanent=diagnosis.permanent)
+
+
 def validate_rtsp_url(url: str) -> None:
     """Raise :class:`InvalidSourceUrl` unless ``url`` is a usable rtsp:// or rtsps:// URL."""
     shown = redact_url(url)
@@ -131,16 +149,7 @@ class RtspSource(Source):
                 return
             capture.release()
             tried.append(transport)
-            left = deadline - time.monotonic()
-            if left < 0.05:
-                raise SourceOpenError(
-                    f"no usable answer from {self.url} within {self.open_timeout_s:.1f} s"
-                    f" (tried {', '.join(tried)})"
-                )
-            # Ask the camera why; only a camera that answers DESCRIBE is worth another transport.
-            diagnosis = diagnose(self._raw_url, min(left, _MAX_DIAGNOSE_S))
-            if not diagnosis.camera_ok:
-                raise SourceOpenError(diagnosis.reason, permanent=diagnosis.permanent)
+            check_before_next_transport(self.url, self._raw_url, self.open_timeout_s, tried, deadline)
         raise SourceOpenError(
             f"{self.url} answers but its stream could not be opened over"
             f" {' or '.join(tried or self.transports)} (unsupported codec or transport?)"
