@@ -92,6 +92,9 @@ EXCLUDES = [
     "scipy", "pandas", "PyQt5", "PyQt6", "PySide2", "OpenGL", "pytest", "_pytest", "pytestqt",
     "moto", "grpc_tools", "onnx", "sympy", "networkx", "training", "pyqtgraph.opengl",
     "pyqtgraph.examples", "pyqtgraph.jupyter",
+    # The system's PyGObject, linked into a source venv for the device's GStreamer backend: the
+    # console never reads cameras through GStreamer (an in-console demo device falls back to OpenCV).
+    "gi",
     # Qt modules the console does not use (PySide6-Essentials ships some of them).
     # Not QtOpenGL/QtOpenGLWidgets: pyqtgraph's curve drawing imports them.
     "PySide6.QtQml", "PySide6.QtQmlFeatures", "PySide6.QtQuick", "PySide6.QtQuickControls2",
