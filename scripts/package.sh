@@ -85,7 +85,8 @@ console_archives() {
   # The in-app icons draw in the theme's text colour; a menu icon needs a fixed one.
   sed 's/currentColor/#2a6fdb/g' resources/icons/sightline.svg \
     > "$root/usr/share/icons/hicolor/scalable/apps/sightline.svg"
-  local glibc; glibc=$(ldd --version | head -1 | grep -oE '[0-9]+\.[0-9]+$')
+  # getconf, not 'ldd --version | head -1': under pipefail head's early exit can kill ldd (SIGPIPE).
+  local glibc; glibc=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
   cat > "$root/DEBIAN/control" <<EOF
 Package: sightline-console
 Version: $VERSION
