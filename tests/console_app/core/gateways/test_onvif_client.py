@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -25,20 +26,9 @@ PASSWORD = "Tr1cky-pa55word"
 
 
 @pytest.fixture
-def camera():
-    """Start simulated cameras (HTTP only; discovery is tested with the simulator) and stop them after."""
-    started: list[SimulatedOnvifCamera] = []
-
-    def start(**kwargs) -> SimulatedOnvifCamera:
-        kwargs.setdefault("password", PASSWORD)
-        kwargs.setdefault("discovery_interface", None)
-        cam = SimulatedOnvifCamera(**kwargs).start()
-        started.append(cam)
-        return cam
-
-    yield start
-    for cam in started:
-        cam.stop()
+def camera(sim_cameras):
+    """Simulated cameras (HTTP only; discovery is tested with the simulator) with this module's password."""
+    return functools.partial(sim_cameras, password=PASSWORD)
 
 
 def test_read_camera_returns_device_information_profiles_and_uris(camera):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -28,19 +29,8 @@ def store(tmp_path: Path):
 
 
 @pytest.fixture
-def camera():
-    started: list[SimulatedOnvifCamera] = []
-
-    def start(**kwargs) -> SimulatedOnvifCamera:
-        kwargs.setdefault("password", PASSWORD)
-        kwargs.setdefault("discovery_interface", None)
-        cam = SimulatedOnvifCamera(**kwargs).start()
-        started.append(cam)
-        return cam
-
-    yield start
-    for cam in started:
-        cam.stop()
+def camera(sim_cameras):
+    return functools.partial(sim_cameras, password=PASSWORD)
 
 
 def register(store, cam: SimulatedOnvifCamera, password: str = PASSWORD):

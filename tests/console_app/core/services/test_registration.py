@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 
@@ -18,7 +19,6 @@ from console_app.core.services.registration import (
     WizardStepError,
     device_probe_from_client,
 )
-from console_app.sim.onvif_camera import SimulatedOnvifCamera
 from tests.peers.rtsp_server import RtspServer
 
 PASSWORD = "Reg-s3cret-pw"
@@ -39,19 +39,8 @@ class Inventory:
 
 
 @pytest.fixture
-def camera():
-    started: list[SimulatedOnvifCamera] = []
-
-    def start(**kwargs) -> SimulatedOnvifCamera:
-        kwargs.setdefault("password", PASSWORD)
-        kwargs.setdefault("discovery_interface", None)
-        cam = SimulatedOnvifCamera(**kwargs).start()
-        started.append(cam)
-        return cam
-
-    yield start
-    for cam in started:
-        cam.stop()
+def camera(sim_cameras):
+    return functools.partial(sim_cameras, password=PASSWORD)
 
 
 @pytest.fixture(scope="module")
