@@ -23,6 +23,7 @@ from device_runtime.protocol.panorama.formats import (
     PackageFile,
     PackageRef,
     PanoramaFormatError,
+    Port,
     RoutingRule,
     read_panorama_file,
 )
@@ -273,6 +274,16 @@ class Resolver:
         for index, edge in enumerate(edges):
             self._edge(f"{self.graph_src}: edges[{index}]", edge)
 
+    def _port(self, where: str, node: str, iface: Interface, ports: list[Port], name: str, side: str) -> Port | None:
+        """The ``side`` ("input" or "output") port ``name`` of ``node``; None, with the problem noted."""
+        port = next((p for p in ports if p.name == name), None)
+        if port is None:
+            known = ", ".join(p.name for p in ports) or "none"
+            self.problems.append(
+                f"{where}: node '{node}' ({iface.name}) has no {side} port {show_value(name)} ({side}s: {known})"
+            )
+        return port
+
     def _edge(self, where: str, edge: Edge) -> None:
         consumer_node, _, consumer_port = edge.consumer.partition(".")
         producer_node, _, producer_port = edge.producer.partition(".")
@@ -282,13 +293,8 @@ class Resolver:
         c_iface = self.interfaces.get(consumer_node)
         if c_iface is None:
             return
-        c_port = next((p for p in c_iface.inputs if p.name == consumer_port), None)
+        c_port = self._port(f"{where}.consumer", consumer_node, c_iface, c_iface.inputs, consumer_port, "input")
         if c_port is None:
-            known = ", ".join(p.name for p in c_iface.inputs) or "none"
-            self.problems.append(
-                f"{where}.consumer: node '{consumer_node}' ({c_iface.name}) has no input port "
-                f"{show_value(consumer_port)} (inputs: {known})"
-            )
             return
         if producer_node not in self.nodes:
             self.problems.append(f"{where}.producer: no node {show_value(producer_node)} in the graph")
@@ -307,13 +313,8 @@ class Resolver:
         p_iface = self.interfaces.get(producer_node)
         if p_iface is None:
             return
-        p_port = next((p for p in p_iface.outputs if p.name == producer_port), None)
+        p_port = self._port(f"{where}.producer", producer_node, p_iface, p_iface.outputs, producer_port, "output")
         if p_port is None:
-            known = ", ".join(p.name for p in p_iface.outputs) or "none"
-            self.problems.append(
-                f"{where}.producer: node '{producer_node}' ({p_iface.name}) has no output port "
-                f"{show_value(producer_port)} (outputs: {known})"
-            )
             return
         if p_port.type != c_port.type:
             self.problems.append(f"{where}: '{edge.producer}' is {p_port.type} but '{edge.consumer}' takes {c_port.type}")
