@@ -54,7 +54,8 @@ import logging
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -219,16 +220,16 @@ class PipelineSample:
     mean_batch: float = 1.0
 
 
-def measure_pipeline(
+@contextmanager
+def pipeline_running(
     clip: Path,
     session: ModelSession,
     streams: int,
-    seconds: float,
-    warmup_s: float,
     on_events: Callable[[str, Any, list[Any]], None] | None = None,
-) -> PipelineSample:
-    """Run ``streams`` file cameras through the product pipeline; count results after warm-up.
+) -> Iterator[_Collector]:
+    """``streams`` file cameras running through the product pipeline until the block ends.
 
+    Yields once the first result is out; the collector counts every result.
     ``on_events(app_id, frame, events)`` receives the app's events (as the
     supervisor's does); unset, events are dropped.
     """
@@ -267,6 +268,27 @@ def measure_pipeline(
             errors = "; ".join(w.error for w in workers if w.error) or "no worker error"
             states = ", ".join(f"{s.stream_id}: {s.state.value} {s.state_reason}" for s in sources)
             raise BenchmarkError(f"no pipeline result within 30 s ({errors}; sources {states})")
+        yield collector
+    finally:
+        for worker in workers:
+            worker.stop()
+        for source in sources:
+            source.stop()
+
+
+def measure_pipeline(
+    clip: Path,
+    session: ModelSession,
+    streams: int,
+    seconds: float,
+    warmup_s: float,
+    on_events: Callable[[str, Any, list[Any]], None] | None = None,
+) -> PipelineSample:
+    """Run ``streams`` file cameras through the product pipeline; count results after warm-up.
+
+    ``on_events`` as in :func:`pipeline_running`.
+    """
+    with pipeline_running(clip, session, streams, on_events) as collector:
         # What is measured is a fixed window of time: there is no event to wait on.
         time.sleep(warmup_s)
         meter = CpuMeter()
@@ -276,11 +298,6 @@ def measure_pipeline(
         end = time.monotonic()
         own_cores, other_cores = meter.stop()
         runs_after, images_after = session.batch_counts
-    finally:
-        for worker in workers:
-            worker.stop()
-        for source in sources:
-            source.stop()
     window = collector.between(start, end)
     if not window:
         raise BenchmarkError(f"{streams} stream(s): no results in the {seconds:.1f} s window")

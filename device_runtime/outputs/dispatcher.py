@@ -123,6 +123,7 @@ class Delivery:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._outbox.wake(self.key)
         self._thread.join(timeout)
         try:
             self.sink.close()
@@ -131,11 +132,8 @@ class Delivery:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            # Read before peeking: a commit after this point wakes the wait below at once.
-            generation = self._outbox.generation
-            messages = self._outbox.peek(self.key, BATCH)
+            messages = self._outbox.take(self.key, BATCH, timeout=0.5)
             if not messages:
-                self._outbox.wait_for_messages(generation, 0.5)
                 continue
             try:
                 delivered = self.sink.deliver(messages)
@@ -147,8 +145,6 @@ class Delivery:
                 self._outbox.clear_error(self.key)
                 self.retrying = False
                 self._backoff.reset()
-                if len(messages) < BATCH:  # drained: no need to ask the database again until a commit
-                    self._outbox.wait_for_messages(generation, 0.5)
             except Exception as exc:
                 if not isinstance(exc, DeliveryError):
                     exc = DeliveryError(describe_exception(exc))

@@ -203,6 +203,11 @@ class HttpReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+            # As production servers do: the answer leaves in one write, without Nagle's delay. The
+            # stdlib's defaults (headers and body written separately, Nagle on) make each answer on
+            # a kept connection wait for the client's delayed ACK, 40 ms on Linux.
+            wbufsize = 64 * 1024
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))

@@ -6,6 +6,8 @@ import functools
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from device_runtime.outputs.outbox import Outbox
@@ -100,9 +102,27 @@ def test_a_refused_message_is_dropped_counted_and_explained(tmp_path: Path) -> N
     outbox.close()
 
 
+@contextmanager
+def _writer_stuck(outbox: Outbox) -> Iterator[None]:
+    """The writer thread busy (in a deferred build that waits) until the block ends: nothing drains meanwhile."""
+    entered, release = threading.Event(), threading.Event()
+
+    def block():
+        entered.set()
+        release.wait(30)
+        return []
+
+    assert outbox.put_deferred(block, lambda: [])
+    assert entered.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+
+
 def test_put_never_waits_for_the_disk(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.sqlite3")
-    # Hold the database lock the writer needs: put must still return at once.
+    # Hold the database lock the writer needs to store: put must still return at once.
     with outbox._lock:
         started = time.monotonic()
         for n in range(1000):
@@ -116,7 +136,7 @@ def test_put_never_waits_for_the_disk(tmp_path: Path) -> None:
 
 def test_a_memory_queue_overflow_is_counted_not_silent(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.sqlite3", memory_queue=10)
-    with outbox._lock:  # the writer cannot drain while the lock is held
+    with _writer_stuck(outbox):
         results = [outbox.put("app/a", {"n": n}) for n in range(50)]
     assert results.count(False) >= 30
     counters = outbox.counters("app/a")
@@ -140,7 +160,7 @@ def test_deferred_messages_are_built_on_the_writer_thread_in_order_and_counted_w
     assert _ids(outbox.peek("app/a")) == [0, 1, 2]
     assert [m.blob for m in outbox.peek("app/b")] == [b"jpeg"]
     assert built_on == ["outbox-writer"]
-    with outbox._lock:  # the writer cannot drain: the queue fills, and drops are counted per output named
+    with _writer_stuck(outbox):  # the queue fills, and drops are counted per output named
         results = [outbox.put_deferred(functools.partial(build, n), lambda: ["app/b"]) for n in range(30)]
     assert results.count(False) >= 10
     assert outbox.counters("app/b").dropped == results.count(False)
@@ -154,3 +174,76 @@ def test_the_database_file_is_plain_sqlite(tmp_path: Path) -> None:
     outbox.close()
     with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
         assert db.execute("SELECT output FROM messages").fetchall() == [("app/a",)]
+
+
+def _stored_rows(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT output, fields FROM messages ORDER BY id").fetchall()
+
+
+def test_a_message_its_output_confirmed_at_once_never_touches_the_disk(tmp_path: Path) -> None:
+    """Write-behind: a healthy output costs the device's flash no writes."""
+    outbox = Outbox(tmp_path / "outbox.sqlite3", persist_after_s=5.0)
+    outbox.take("app/a")  # the output's delivery thread is reading: its lane is in memory
+    outbox.put("app/a", {"n": 0})
+    taken = outbox.take("app/a", timeout=5.0)
+    assert _ids(taken) == [0]
+    outbox.ack("app/a", [m.id for m in taken])
+    assert outbox.flush()
+    assert _stored_rows(tmp_path / "outbox.sqlite3") == []
+    assert outbox.counters("app/a").delivered == 1
+    outbox.close()
+
+
+def test_a_message_no_output_confirmed_is_on_disk_shortly_after_without_a_flush(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", persist_after_s=0.2)
+    outbox.take("app/a")
+    outbox.put("app/a", {"n": 0})
+    assert _ids(outbox.take("app/a", timeout=5.0)) == [0]  # taken, but never confirmed (the broker is down)
+    deadline = time.monotonic() + 10
+    while not _stored_rows(tmp_path / "outbox.sqlite3") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [output for output, _ in _stored_rows(tmp_path / "outbox.sqlite3")] == ["app/a"]
+    assert outbox.counters("app/a").queued == 1
+    outbox.close()
+
+
+def test_a_full_lane_spills_to_disk_and_its_output_still_gets_every_message_once_in_order(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", lane_messages=5, persist_after_s=0.05)
+    outbox.take("app/a")
+    for n in range(12):
+        outbox.put("app/a", {"n": n})
+    assert outbox.flush()
+    assert outbox.counters("app/a").queued == 12
+    seen: list[int] = []
+    deadline = time.monotonic() + 10
+    while len(seen) < 12 and time.monotonic() < deadline:
+        batch = outbox.take("app/a", limit=4, timeout=1.0)
+        seen += _ids(batch)
+        outbox.ack("app/a", [m.id for m in batch])
+    assert seen == list(range(12))
+    # Caught up: the lane is in memory again, and the next message goes straight to it.
+    outbox.put("app/a", {"n": 12})
+    batch = outbox.take("app/a", timeout=5.0)
+    assert _ids(batch) == [12]
+    outbox.ack("app/a", [m.id for m in batch])
+    assert outbox.flush()
+    counters = outbox.counters("app/a")
+    assert (counters.delivered, counters.queued) == (13, 0)
+    outbox.close()
+    assert _stored_rows(tmp_path / "outbox.sqlite3") == []
+
+
+def test_a_take_waiting_for_messages_returns_as_soon_as_one_arrives(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", persist_after_s=60.0)
+    outbox.take("app/a")
+    got: list[list[int]] = []
+    reader = threading.Thread(target=lambda: got.append(_ids(outbox.take("app/a", timeout=120.0))))
+    reader.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    outbox.put("app/a", {"n": 0})
+    reader.join(120)
+    assert got == [[0]]
+    assert time.monotonic() - started < 30.0, "the reader waited for the disk (60 s) instead of taking from memory"
+    outbox.close()
