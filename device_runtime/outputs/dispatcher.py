@@ -209,10 +209,13 @@ class OutputDispatcher:
         secrets: Callable[[str], str | None] | None = None,
         max_bytes: int = 256 * 1024 * 1024,
         max_age_s: float = 7 * 86400.0,
+        write_behind_s: float = 0.2,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
     ) -> None:
-        self.outbox = Outbox(Path(data_dir) / FILE_NAME, max_bytes=max_bytes, max_age_s=max_age_s)
+        self.outbox = Outbox(
+            Path(data_dir) / FILE_NAME, max_bytes=max_bytes, max_age_s=max_age_s, persist_after_s=write_behind_s
+        )
         self.device = device
         self._secret_lookup = secrets or (lambda name: None)
         self._retry = (retry_initial_s, retry_max_s)

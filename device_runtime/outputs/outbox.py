@@ -402,9 +402,10 @@ class Outbox:
             stop = None in batch
             items = self._expand(_flatten(batch))
             markers = [p for p in items if p.done is not None]
-            taken = self._hand_over([p for p in items if p.done is None])
+            taken = self._take_in([p for p in items if p.done is None])
             if taken and not unstored:
-                store_due = taken[0].arrived + self.persist_after_s
+                # Writing through, what is left here failed to store: it waits for the retry time.
+                store_due = taken[0].arrived + (self.persist_after_s if self.persist_after_s > 0 else _STORE_RETRY_S)
             unstored += taken
             now = time.monotonic()
             if unstored and (markers or stop or now >= store_due or len(unstored) >= 5000):
@@ -443,26 +444,43 @@ class Outbox:
             expanded.extend(_Pending(output, item.created, fields, blob) for output, fields, blob in built)
         return expanded
 
-    def _hand_over(self, items: list[_Pending]) -> list[_Held]:
-        """Number the messages and put each in its lane (or, when the lane is full or on disk, on disk only)."""
+    def _take_in(self, items: list[_Pending]) -> list[_Held]:
+        """Number the messages and hand them to their lanes; the ones still to be stored.
+
+        Writing behind, a message goes to its lane at once and is stored later
+        if still unconfirmed. With ``persist_after_s`` 0 it is stored first.
+        """
         if not items:
             return []
         now = time.monotonic()
-        held: list[_Held] = []
+        with self._state:
+            held = [_Held(self._next_id + n, p.output, p.created, p.fields, p.blob, arrived=now) for n, p in enumerate(items)]
+            self._next_id += len(held)
+        if self.persist_after_s > 0:
+            self._hand_over(held, committed=False)
+            return held
+        unstored = self._store(held)
+        kept = {id(m) for m in unstored}
+        self._hand_over([m for m in held if id(m) not in kept], committed=True)
+        self._hand_over(unstored, committed=False)
+        return unstored
+
+    def _hand_over(self, held: list[_Held], committed: bool) -> None:
+        """Put each message in its lane, or, when the lane is full or reading the database, leave it to the disk."""
         woken: set[_Lane] = set()
         with self._state:
-            for item in items:
-                message = _Held(self._next_id, item.output, item.created, item.fields, item.blob, arrived=now)
-                self._next_id += 1
-                held.append(message)
-                lane = self._lane(item.output)
-                size = len(item.blob) + _SIZE_OVERHEAD
+            for message in held:
+                lane = self._lane(message.output)
+                size = len(message.blob) + _SIZE_OVERHEAD
                 if not lane.on_disk and (len(lane.memory) >= self.lane_messages or lane.memory_bytes + size > self.lane_bytes):
-                    log.info("output %s: %d message(s) wait in memory; newer ones wait on disk", item.output, len(lane.memory))
+                    log.info("output %s: %d message(s) wait in memory; newer ones wait on disk", message.output, len(lane.memory))
                     lane.on_disk = True
                 if lane.on_disk:
-                    message.spilled = True
-                    lane.spilled.append(message)
+                    if committed:  # readable from the database already
+                        woken.add(lane)
+                    else:
+                        message.spilled = True
+                        lane.spilled.append(message)
                 else:
                     lane.memory.append(message)
                     lane.memory_bytes += size
@@ -470,7 +488,6 @@ class Outbox:
             for lane in woken:
                 lane.version += 1
                 lane.ready.notify_all()
-        return held
 
     def _store(self, unstored: list[_Held], force: bool = False) -> list[_Held]:
         """Commit the unsettled messages, pending removals and changed counters; what could not be stored.

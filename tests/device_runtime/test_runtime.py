@@ -31,3 +31,18 @@ def test_the_device_wide_video_backend_reads_rtsp_cameras_unless_a_camera_choose
 def test_an_unknown_video_backend_is_refused_naming_the_setting(tmp_path):
     with pytest.raises(ConfigError, match="video_backend"):
         load_config(None, data_dir=tmp_path, video_backend="vlc")
+
+
+@pytest.mark.parametrize("seconds", [0.0, 2.5])
+def test_the_outbox_write_behind_comes_from_the_device_config(tmp_path, seconds):
+    config = load_config(None, data_dir=tmp_path, providers=["cpu"], advertise=False, outbox_write_behind_s=seconds)
+    runtime = DeviceRuntime(config)
+    try:
+        assert runtime.supervisor.outputs.outbox.persist_after_s == seconds
+    finally:
+        runtime.supervisor.close()
+
+
+def test_a_write_behind_beyond_ten_seconds_is_refused_naming_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match="outbox_write_behind_s"):
+        load_config(None, data_dir=tmp_path, outbox_write_behind_s=60)

@@ -247,3 +247,16 @@ def test_a_take_waiting_for_messages_returns_as_soon_as_one_arrives(tmp_path: Pa
     assert got == [[0]]
     assert time.monotonic() - started < 30.0, "the reader waited for the disk (60 s) instead of taking from memory"
     outbox.close()
+
+
+def test_without_write_behind_every_message_is_on_disk_before_its_output_can_take_it(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", persist_after_s=0)
+    outbox.take("app/a")
+    outbox.put("app/a", {"n": 0})
+    taken = outbox.take("app/a", timeout=5.0)
+    assert _ids(taken) == [0]
+    assert [output for output, _ in _stored_rows(tmp_path / "outbox.sqlite3")] == ["app/a"]
+    outbox.ack("app/a", [m.id for m in taken])
+    outbox.close()
+    assert outbox.messages_written == 1
+    assert _stored_rows(tmp_path / "outbox.sqlite3") == [], "the delivered message is removed"
