@@ -2,15 +2,16 @@
 
 How it works, and why:
 
-- The pipeline thread calls :meth:`Outbox.put` (or :meth:`Outbox.put_deferred`),
-  which only appends to a bounded in-memory queue and never waits: no disk,
-  no lock that disk I/O holds.
-- The writer thread builds each message, numbers it and hands it at once to
-  its output's *lane*: an ordered in-memory list that the output's delivery
-  thread takes from (:meth:`take`). A healthy output sends an event
-  milliseconds after it happened, without waiting for a disk.
-- **Write-behind.** At most ``persist_after_s`` (0.2 s) after the writer took
-  a message in, it stores every message some output has not yet confirmed,
+- The pipeline thread calls :meth:`Outbox.put_many` (or :meth:`Outbox.put`),
+  which numbers the messages and hands each to its output's *lane*: an
+  ordered in-memory list that the output's delivery thread takes from
+  (:meth:`take`). It never waits: no disk, no lock that disk I/O holds. A
+  healthy output sends an event milliseconds after it happened, and the
+  only threads an event wakes are its outputs' (on a busy device each wake
+  of a thread with cold caches costs a quarter of a millisecond of CPU).
+- **Write-behind.** The writer thread sleeps until ``persist_after_s`` (0.2 s)
+  after the oldest message not yet stored, then stores every message some
+  output has not yet confirmed,
   in one transaction for all of them (SQLite in WAL mode with
   ``synchronous=FULL``: a committed message survives a process kill and a
   power cut). A message its output confirmed within that time never touches
@@ -18,7 +19,10 @@ How it works, and why:
   (``benchmarks/outputs.py`` measures it), and during an outage each message
   is on disk 0.2 s after the event. A power cut can therefore lose only the
   undelivered messages of the last 0.2 s; a clean stop and :meth:`flush`
-  store them all.
+  store them all. With ``persist_after_s`` 0 the writer stores each message
+  before its lane gets it (write-through). Messages waiting for the writer
+  are bounded (``memory_queue``): past that (a stalled disk) new ones are
+  dropped and counted.
 - Lanes are bounded (messages and bytes). When an output is down or slower
   than its events, its lane fills and *spills*: later messages go to disk
   only, and the output reads them back from the database, oldest first,
@@ -48,12 +52,11 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import queue
 import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +112,7 @@ class _Held(Message):
     spilled: bool = False  # its lane was full or reading the database: it is on disk only
     stored: bool = False  # committed (or being committed) to the database
     settled: bool = False  # delivered or refused: it need not be stored any more
+    placed: bool = False  # handed to its lane (writing through, only once stored)
 
 
 @dataclass
@@ -151,16 +155,6 @@ class _Lane:
         self.version = 0  # bumped with every notification, so a waiter cannot miss one
 
 
-class _Pending:
-    """A message put from another thread, not yet taken in by the writer."""
-
-    __slots__ = ("output", "created", "fields", "blob", "done")
-
-    def __init__(self, output: str, created: float, fields: dict[str, Any], blob: bytes = b"") -> None:
-        self.output, self.created, self.fields, self.blob = output, created, fields, blob
-        self.done: threading.Event | None = None
-
-
 class Outbox:
     """A persistent, bounded, per-output ordered queue; thread-safe. :meth:`close` stores what is left and stops."""
 
@@ -200,11 +194,16 @@ class Outbox:
         self._next_id = 1
         self.messages_written = 0  # messages stored since this outbox opened (write-behind keeps it low)
         self._load()
-        # Items: a message, a deferred batch (built by the writer), a flush marker, or None (stop).
-        self._incoming: queue.Queue[_Pending | _Deferred | None] = queue.Queue(maxsize=memory_queue)
+        self._memory_queue = memory_queue
+        self._unstored: list[_Held] = []  # put, neither stored nor settled when the writer last looked
+        self._storing = 0  # messages the writer is storing now
+        self._flush_waiters: list[threading.Event] = []
+        self._writer_wake = threading.Condition(self._state)
+        self._stopping = False
         self._closed = False
         self._next_expiry = 0.0
         self._next_housekeeping = 0.0
+        self._retry_at = 0.0  # after a failed write, the earliest next try (monotonic)
         self._store_failing = False
         self._writer = threading.Thread(target=self._write_loop, name="outbox-writer", daemon=True)
         self._writer.start()
@@ -213,32 +212,34 @@ class Outbox:
 
     def put(self, output: str, fields: dict[str, Any], blob: bytes = b"", created: float | None = None) -> bool:
         """Queue one message without waiting; False (and a counted drop) if the writer is this far behind."""
-        item = _Pending(output, time.time() if created is None else created, fields, blob)
-        try:
-            self._incoming.put_nowait(item)
-            return True
-        except queue.Full:
-            with self._state:  # never held during disk I/O: the pipeline thread does not wait
-                self._overflow[output] = self._overflow.get(output, 0) + 1
-            return False
+        return self.put_many([(output, fields, blob)], created) == 1
 
-    def put_deferred(self, build: Callable[[], list[tuple[str, Any, bytes]]], on_drop: Callable[[], list[str]]) -> bool:
-        """Queue a function the writer thread calls for the ``(output, fields, blob)`` messages to queue.
+    def put_many(self, messages: list[tuple[str, dict[str, Any], bytes]], created: float | None = None) -> int:
+        """Hand ``(output, fields, blob)`` messages to their outputs, in order, without waiting; how many were taken.
 
-        The caller's thread (a camera's) then does no more than this one append.
-        If the writer is this far behind, ``on_drop()`` names the outputs whose
-        message is dropped (counted), and False is returned.
+        A message is dropped (counted, with the reason in the output's last
+        error) when ``memory_queue`` messages already wait for the writer.
         """
-        item = _Deferred(build, time.time())
-        try:
-            self._incoming.put_nowait(item)
-            return True
-        except queue.Full:
-            outputs = on_drop()
-            with self._state:
-                for output in outputs:
+        if not messages:
+            return 0
+        created = time.time() if created is None else created
+        now = time.monotonic()
+        held: list[_Held] = []
+        with self._state:
+            for output, fields, blob in messages:
+                if len(self._unstored) + self._storing + len(held) >= self._memory_queue or self._stopping:
                     self._overflow[output] = self._overflow.get(output, 0) + 1
-            return False
+                    continue
+                held.append(_Held(self._next_id, output, created, fields, blob, arrived=now))
+                self._next_id += 1
+            if not held:
+                return 0
+            if self.persist_after_s > 0:
+                self._hand_over(held, committed=False)
+            if not self._unstored:  # the writer sleeps without a deadline: give it one
+                self._writer_wake.notify()
+            self._unstored += held
+        return len(held)
 
     def count_suppressed(self, output: str, n: int = 1) -> None:
         """Count events an output's debounce skipped."""
@@ -246,16 +247,12 @@ class Outbox:
             self._suppressed[output] = self._suppressed.get(output, 0) + n
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything put so far is in its lane and, unless already delivered, on disk; False on timeout."""
+        """Wait until everything put so far is on disk unless already delivered; False on timeout."""
         done = threading.Event()
-        deadline = time.monotonic() + timeout
-        marker = _Pending("", 0.0, {})
-        marker.done = done
-        try:
-            self._incoming.put(marker, timeout=timeout)
-        except queue.Full:
-            return False
-        return done.wait(max(0.0, deadline - time.monotonic()))
+        with self._state:
+            self._flush_waiters.append(done)
+            self._writer_wake.notify()
+        return done.wait(timeout)
 
     # ------------------------------------------------------------------ consumer side
 
@@ -344,13 +341,13 @@ class Outbox:
                 after = lane.settled_upto if lane else 0
                 in_memory = [m for m in lane.memory] if lane else []
                 spilled = len(lane.spilled) if lane else 0
+                unplaced = sum(1 for m in self._unstored if m.output == output and not m.placed)  # writing through
             row = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(size), 0), MIN(created) FROM messages WHERE output = ? AND id > ?",
                 (output, after),
             ).fetchone()
-        waiting = [p for p in _flatten(list(self._incoming.queue)) if not isinstance(p, _Deferred)]
         stored_in_memory = sum(1 for m in in_memory if m.stored)
-        snapshot.queued = (row[0] - stored_in_memory) + len(in_memory) + spilled + sum(1 for p in waiting if p.output == output)
+        snapshot.queued = (row[0] - stored_in_memory) + len(in_memory) + spilled + unplaced
         snapshot.queued_bytes = row[1]
         oldest = [t for t in (row[2], in_memory[0].created if in_memory else None) if t]
         snapshot.oldest_queued_time = min(oldest) if oldest else 0.0
@@ -373,7 +370,9 @@ class Outbox:
         """Store what is not delivered yet, save the counters, stop the writer and close the database."""
         if self._closed:
             return
-        self._incoming.put(None)
+        with self._state:
+            self._stopping = True
+            self._writer_wake.notify()
         self._writer.join(timeout)
         with self._state:
             self._closed = True
@@ -385,109 +384,77 @@ class Outbox:
     # ------------------------------------------------------------------ the writer thread
 
     def _write_loop(self) -> None:
-        unstored: list[_Held] = []  # taken in, neither stored nor settled when last looked at
-        store_due = 0.0
-        stop = False
-        while not stop:
-            try:
-                first = self._incoming.get(timeout=self._sleep_time(unstored, store_due))
-                batch = [first]
-            except queue.Empty:
-                batch = []
-            while batch and len(batch) < 1000:
-                try:
-                    batch.append(self._incoming.get_nowait())
-                except queue.Empty:
-                    break
-            stop = None in batch
-            items = self._expand(_flatten(batch))
-            markers = [p for p in items if p.done is not None]
-            taken = self._take_in([p for p in items if p.done is None])
-            if taken and not unstored:
-                # Writing through, what is left here failed to store: it waits for the retry time.
-                store_due = taken[0].arrived + (self.persist_after_s if self.persist_after_s > 0 else _STORE_RETRY_S)
-            unstored += taken
-            now = time.monotonic()
-            if unstored and (markers or stop or now >= store_due or len(unstored) >= 5000):
-                unstored = self._store(unstored, force=stop)
-                store_due = now + _STORE_RETRY_S
-            elif now >= self._next_housekeeping or stop:
+        while True:
+            with self._state:
+                store_now = self._wait_for_work()
+                batch = self._unstored if store_now else []
+                if store_now:
+                    self._unstored = []
+                    self._storing = len(batch)  # still waiting for the disk: they count against memory_queue
+                waiters, self._flush_waiters = self._flush_waiters, []
+                stopping = self._stopping
+            if store_now:
+                failed = self._store(batch, force=stopping)
+                if self.persist_after_s <= 0:  # writing through: a lane gets a message once it is stored
+                    kept = {id(m) for m in failed}
+                    with self._state:
+                        self._hand_over([m for m in batch if id(m) not in kept and not m.placed], committed=True)
+                with self._state:
+                    self._storing = 0
+                    if failed:
+                        self._unstored = failed + self._unstored
+                        self._retry_at = time.monotonic() + _STORE_RETRY_S
+            elif stopping or time.monotonic() >= self._next_housekeeping:
                 self._store([], force=True)
-            for marker in markers:
-                marker.done.set()  # type: ignore[union-attr]
+            for waiter in waiters:
+                waiter.set()
             self._maybe_expire()
+            if stopping:
+                return
 
-    def _sleep_time(self, unstored: list[_Held], store_due: float) -> float:
-        now = time.monotonic()
-        wake = now + min(1.0, self._expire_every_s)
-        if unstored:
-            wake = min(wake, store_due)
-        with self._state:
+    def _wait_for_work(self) -> bool:
+        """Sleep until something is due (``_state`` held); whether the messages waiting are to be stored now."""
+        while True:
+            now = time.monotonic()
+            due = float("inf")
+            if self._unstored:
+                due = max(self._unstored[0].arrived + self.persist_after_s, self._retry_at)
+            wake = min(due, time.monotonic() + min(1.0, self._expire_every_s))
             if self._removals or self._dirty or self._overflow or self._suppressed:
                 wake = min(wake, self._next_housekeeping)
-        return max(0.0, wake - now)
-
-    def _expand(self, items: list[Any]) -> list[_Pending]:
-        """Deferred items replaced by the messages they build (on this, the writer's, thread)."""
-        if not any(isinstance(p, _Deferred) for p in items):
-            return items
-        expanded: list[_Pending] = []
-        for item in items:
-            if not isinstance(item, _Deferred):
-                expanded.append(item)
-                continue
-            try:
-                built = item.build()
-            except Exception:  # a bug in routing must not stop the writer; the log says what was lost
-                log.exception("outbox: could not build deferred messages; they are lost")
-                continue
-            expanded.extend(_Pending(output, item.created, fields, blob) for output, fields, blob in built)
-        return expanded
-
-    def _take_in(self, items: list[_Pending]) -> list[_Held]:
-        """Number the messages and hand them to their lanes; the ones still to be stored.
-
-        Writing behind, a message goes to its lane at once and is stored later
-        if still unconfirmed. With ``persist_after_s`` 0 it is stored first.
-        """
-        if not items:
-            return []
-        now = time.monotonic()
-        with self._state:
-            held = [_Held(self._next_id + n, p.output, p.created, p.fields, p.blob, arrived=now) for n, p in enumerate(items)]
-            self._next_id += len(held)
-        if self.persist_after_s > 0:
-            self._hand_over(held, committed=False)
-            return held
-        unstored = self._store(held)
-        kept = {id(m) for m in unstored}
-        self._hand_over([m for m in held if id(m) not in kept], committed=True)
-        self._hand_over(unstored, committed=False)
-        return unstored
+            if self._stopping or self._flush_waiters:
+                return bool(self._unstored)
+            if now >= wake:
+                return now >= due
+            self._writer_wake.wait(wake - now)
 
     def _hand_over(self, held: list[_Held], committed: bool) -> None:
-        """Put each message in its lane, or, when the lane is full or reading the database, leave it to the disk."""
+        """Put each message in its lane or, when the lane is full or reading the database, leave it to the disk.
+
+        ``committed``: the messages are stored already (writing through).
+        ``_state`` is held by the caller.
+        """
         woken: set[_Lane] = set()
-        with self._state:
-            for message in held:
-                lane = self._lane(message.output)
-                size = len(message.blob) + _SIZE_OVERHEAD
-                if not lane.on_disk and (len(lane.memory) >= self.lane_messages or lane.memory_bytes + size > self.lane_bytes):
-                    log.info("output %s: %d message(s) wait in memory; newer ones wait on disk", message.output, len(lane.memory))
-                    lane.on_disk = True
-                if lane.on_disk:
-                    if committed:  # readable from the database already
-                        woken.add(lane)
-                    else:
-                        message.spilled = True
-                        lane.spilled.append(message)
-                else:
-                    lane.memory.append(message)
-                    lane.memory_bytes += size
+        for message in held:
+            message.placed = True
+            lane = self._lane(message.output)
+            size = len(message.blob) + _SIZE_OVERHEAD
+            if not lane.on_disk and (len(lane.memory) >= self.lane_messages or lane.memory_bytes + size > self.lane_bytes):
+                log.info("output %s: %d message(s) wait in memory; newer ones wait on disk", message.output, len(lane.memory))
+                lane.on_disk = True
+            if lane.on_disk:
+                if committed:  # readable from the database already
                     woken.add(lane)
-            for lane in woken:
-                lane.version += 1
-                lane.ready.notify_all()
+                else:
+                    message.spilled = True
+                    lane.spilled.append(message)
+            else:
+                lane.memory.append(message)
+                lane.memory_bytes += size
+                woken.add(lane)
+        for lane in woken:
+            lane.version += 1
+            lane.ready.notify_all()
 
     def _store(self, unstored: list[_Held], force: bool = False) -> list[_Held]:
         """Commit the unsettled messages, pending removals and changed counters; what could not be stored.
@@ -735,17 +702,3 @@ class Outbox:
             " COALESCE((SELECT MAX(id) FROM messages), 0))"
         ).fetchone()[0]
         self._next_id = last + 1
-
-
-class _Deferred:
-    """Messages the writer thread builds itself (see :meth:`Outbox.put_deferred`)."""
-
-    __slots__ = ("build", "created")
-
-    def __init__(self, build: Callable[[], list[tuple[str, Any, bytes]]], created: float) -> None:
-        self.build, self.created = build, created
-
-
-def _flatten(items: list[Any]) -> list[Any]:
-    """Queue items without the stop item, in order."""
-    return [item for item in items if item is not None]

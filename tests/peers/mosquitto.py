@@ -151,6 +151,13 @@ class MosquittoBroker:
         self._log = open(self.folder / "mosquitto.log", "ab")  # noqa: SIM115 - closed in close()
 
     @property
+    def pid(self) -> int:
+        """The running broker's process id."""
+        if self._process is None:
+            raise RuntimeError("mosquitto is not running")
+        return self._process.pid
+
+    @property
     def ca_pem(self) -> str:
         return self.ca_path.read_text()
 

@@ -79,6 +79,9 @@ class Sink:
                 raise DeliveryError(describe_exception(exc), delivered=index) from exc
         return len(messages)
 
+    def idle(self) -> None:
+        """Called on the delivery thread about every half second while nothing is to be sent (keep-alives)."""
+
     def close(self) -> None:
         """Release connections; the sink is not used again."""
 

@@ -6,6 +6,13 @@ acknowledgement (PUBACK for QoS 1, PUBCOMP for QoS 2) is awaited in order,
 so the outbox removes only what the broker confirmed. With ``online_topic``
 the device publishes ``online`` (retained) after connecting and leaves
 ``offline`` as its last will.
+
+paho's network loop runs on the output's own delivery thread (``client.loop``
+while a delivery waits for its acknowledgements, and from :meth:`MqttSink.idle`
+between deliveries, which keeps the connection alive), not on a thread of
+paho's own (``loop_start``): the output is the connection's only user, and
+handing each publish and each PUBACK between two threads cost the device as
+much CPU as the publishing itself (``benchmarks/outputs.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,6 +65,7 @@ class MqttSink(Sink):
         self._connected = threading.Event()
         self._connect_result: str = ""
         self._lost: str = ""
+        self._last_loop = 0.0  # when paho's network loop last ran (monotonic)
 
     # ------------------------------------------------------------------ connection
 
@@ -104,8 +114,7 @@ class MqttSink(Sink):
         except OSError as exc:
             raise DeliveryError(f"cannot reach the MQTT broker at {where}: {exc.strerror or exc}") from None
         self._client = client
-        client.loop_start()
-        if not self._connected.wait(spec.timeout_s):
+        if not self._pump(client, self._connected.is_set, spec.timeout_s):
             self._drop_client()
             raise DeliveryError(f"the MQTT broker at {where} did not answer the connection within {spec.timeout_s:g} s")
         if self._connect_result:
@@ -137,10 +146,31 @@ class MqttSink(Sink):
     def _drop_client(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
-                client.disconnect()
-            finally:
-                client.loop_stop()
+            client.disconnect()  # written at once; paho closes the socket after it (or already has)
+
+    def _pump(self, client: mqtt.Client, done: Callable[[], bool], timeout: float) -> bool:
+        """Run the client's network loop on this thread until ``done()``; False if it is not done in ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            result = client.loop(timeout=min(remaining, 1.0))
+            self._last_loop = time.monotonic()
+            if result != mqtt.MQTT_ERR_SUCCESS:
+                self._lost = self._lost or (
+                    f"the connection to the MQTT broker at {self.host}:{self.port} was lost ({mqtt.error_string(result)})"
+                )
+                return done()
+        return True
+
+    def idle(self) -> None:
+        """Between deliveries: answer the broker, send keep-alive pings, notice a lost connection."""
+        client = self._client
+        self._last_loop = time.monotonic()
+        if client is not None and client.loop(timeout=0) != mqtt.MQTT_ERR_SUCCESS:
+            self._lost = self._lost or f"the connection to the MQTT broker at {self.host}:{self.port} was lost"
+            self._drop_client()
 
     # ------------------------------------------------------------------ delivery
 
@@ -149,29 +179,22 @@ class MqttSink(Sink):
         payload = json.dumps(self.spec.render(message.fields), ensure_ascii=False, separators=(",", ":"))
         return client.publish(topic, payload, qos=self.spec.qos, retain=self.spec.retain)
 
-    def _confirmed(self, info: mqtt.MQTTMessageInfo) -> None:
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            raise DeliveryError(self._lost or f"publish failed: {mqtt.error_string(info.rc)}")
-        try:
-            info.wait_for_publish(self.spec.timeout_s)
-        except (RuntimeError, ValueError) as exc:
-            raise DeliveryError(self._lost or f"publish failed: {exc}") from None
-        if not info.is_published():
-            raise DeliveryError(
-                self._lost or f"the MQTT broker did not acknowledge within {self.spec.timeout_s:g} s"
-            )
-
     def deliver(self, messages: list[Message]) -> int:
         client = self._connect()
         infos = [self._publish(client, m) for m in messages]
-        for index, info in enumerate(infos):
-            try:
-                self._confirmed(info)
-            except DeliveryError as exc:
-                exc.delivered = index
-                self._drop_client()
-                raise
-        return len(messages)
+        failed = next((i for i in infos if i.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN)), None)
+        self._pump(client, lambda: failed is None and all(i.is_published() for i in infos), self.spec.timeout_s)
+        if time.monotonic() - self._last_loop > 1.0:  # QoS 0 never waits in the loop: read and ping now and then
+            self.idle()
+        delivered = next((index for index, info in enumerate(infos) if not info.is_published()), len(infos))
+        if delivered == len(infos):
+            return delivered
+        self._drop_client()
+        if failed is not None and not self._lost:
+            error = f"publish failed: {mqtt.error_string(failed.rc)}"
+        else:
+            error = self._lost or f"the MQTT broker did not acknowledge within {self.spec.timeout_s:g} s"
+        raise DeliveryError(error, delivered=delivered)
 
     def send(self, message: Message) -> str:
         self.deliver([message])
@@ -185,8 +208,5 @@ class MqttSink(Sink):
             info = self._client.publish(
                 render_text(self.spec.online_topic, self._template_fields()), "offline", qos=1, retain=True
             )
-            try:
-                info.wait_for_publish(2.0)
-            except (RuntimeError, ValueError):
-                pass
+            self._pump(self._client, info.is_published, 2.0)
         self._drop_client()

@@ -210,3 +210,19 @@ def test_an_x509_client_certificate_authenticates_as_aws_iot_core_does(broker, m
         "does it require a client certificate, as AWS IoT Core does?"
     )
     subscriber.close()
+
+
+def test_a_quiet_output_keeps_its_connection_alive_without_reconnecting(broker, make_dispatcher) -> None:
+    """The broker drops a client silent for 1.5 keep-alives; between events the output pings, so its status never flaps."""
+    subscriber = Subscriber(broker)
+    dispatcher = make_dispatcher({SECRET: PASSWORD})
+    dispatcher.attach(manifest_with([mqtt_output(broker, keepalive_s=5, online_topic="plant/{device}/status")]))
+    dispatcher.submit("line3", [zone_event(1)])
+    subscriber.wait_for(lambda ms: any(t.endswith("/zone_entered") for t, _, _ in ms))
+    time.sleep(10)  # twice the keep-alive without an event: the broker would have closed a silent connection
+    dispatcher.submit("line3", [zone_event(2)])
+    messages = subscriber.wait_for(lambda ms: sum(t.endswith("/zone_entered") for t, _, _ in ms) == 2)
+    onlines = [p for t, p, _ in messages if t == "plant/test-device/status"]
+    # A dropped connection would show as the broker's "offline" (the will) and a second "online".
+    assert onlines == [b"online"], "the output lost its connection and reconnected"
+    subscriber.close()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from device_runtime.outputs.outbox import Outbox
@@ -102,27 +99,9 @@ def test_a_refused_message_is_dropped_counted_and_explained(tmp_path: Path) -> N
     outbox.close()
 
 
-@contextmanager
-def _writer_stuck(outbox: Outbox) -> Iterator[None]:
-    """The writer thread busy (in a deferred build that waits) until the block ends: nothing drains meanwhile."""
-    entered, release = threading.Event(), threading.Event()
-
-    def block():
-        entered.set()
-        release.wait(30)
-        return []
-
-    assert outbox.put_deferred(block, lambda: [])
-    assert entered.wait(10)
-    try:
-        yield
-    finally:
-        release.set()
-
-
 def test_put_never_waits_for_the_disk(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path / "outbox.sqlite3")
-    # Hold the database lock the writer needs to store: put must still return at once.
+    outbox = Outbox(tmp_path / "outbox.sqlite3", persist_after_s=0.01)
+    # Hold the database lock the writer needs to store (a stalled disk): put must still return at once.
     with outbox._lock:
         started = time.monotonic()
         for n in range(1000):
@@ -134,36 +113,27 @@ def test_put_never_waits_for_the_disk(tmp_path: Path) -> None:
     outbox.close()
 
 
-def test_a_memory_queue_overflow_is_counted_not_silent(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path / "outbox.sqlite3", memory_queue=10)
-    with _writer_stuck(outbox):
-        results = [outbox.put("app/a", {"n": n}) for n in range(50)]
-    assert results.count(False) >= 30
-    counters = outbox.counters("app/a")
-    assert counters.dropped == results.count(False)
-    assert "writer is behind" in counters.last_error
+def test_messages_beyond_what_may_wait_for_a_stalled_disk_are_dropped_and_counted_per_output(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", memory_queue=10, persist_after_s=0.01)
+    with outbox._lock:  # the disk is stalled: nothing put is stored meanwhile
+        results = [outbox.put("app/a", {"n": n}) for n in range(30)]
+        taken = outbox.put_many([("app/a", {"n": 30}, b""), ("app/b", {"n": 31}, b"jpeg")])
+    assert results.count(True) == 10 and taken == 0
+    assert outbox.counters("app/a").dropped == 21 and outbox.counters("app/b").dropped == 1
+    assert "writer is behind" in outbox.counters("app/a").last_error
+    assert outbox.flush()
+    assert _ids(outbox.peek("app/a")) == list(range(10)), "what was taken is kept, in order"
     outbox.close()
 
 
-def test_deferred_messages_are_built_on_the_writer_thread_in_order_and_counted_when_dropped(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path / "outbox.sqlite3", memory_queue=10)
-    built_on = []
-
-    def build(n: int):
-        built_on.append(threading.current_thread().name)
-        return [("app/a", {"n": n}, b""), ("app/b", {"n": n}, b"jpeg")]
-
+def test_put_many_keeps_the_order_of_each_output_across_calls(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
     outbox.put("app/a", {"n": 0})
-    assert outbox.put_deferred(functools.partial(build, 1), lambda: ["app/a", "app/b"])
+    assert outbox.put_many([("app/a", {"n": 1}, b""), ("app/b", {"n": 1}, b"jpeg")]) == 2
     outbox.put("app/a", {"n": 2})
     assert outbox.flush()
     assert _ids(outbox.peek("app/a")) == [0, 1, 2]
     assert [m.blob for m in outbox.peek("app/b")] == [b"jpeg"]
-    assert built_on == ["outbox-writer"]
-    with _writer_stuck(outbox):  # the queue fills, and drops are counted per output named
-        results = [outbox.put_deferred(functools.partial(build, n), lambda: ["app/b"]) for n in range(30)]
-    assert results.count(False) >= 10
-    assert outbox.counters("app/b").dropped == results.count(False)
     outbox.close()
 
 
