@@ -4,10 +4,10 @@
 the events for each output of the app, builds each event's template fields
 once (times formatted, an event id), and hands them (plus the snapshot for
 outputs that want it) to the :class:`Outbox` without waiting: no I/O, no
-rendering, no lock that I/O holds, some tens of microseconds per event. Each output's :class:`Delivery` thread takes its own messages
-oldest first, hands them to its sink, and on failure retries the same
-messages after a capped exponential backoff, so order per output holds
-through any outage.
+rendering, no lock that I/O holds, some tens of microseconds per event.
+Each output's :class:`Delivery` thread takes its own messages oldest first,
+hands them to its sink, and on failure retries the same messages after a
+capped exponential backoff, so order per output holds through any outage.
 
 Secret values a sink read are scrubbed from every error text before it is
 logged or stored, so they never reach health, logs or events.

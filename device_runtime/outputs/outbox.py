@@ -395,11 +395,10 @@ class Outbox:
                 stopping = self._stopping
             if store_now:
                 failed = self._store(batch, force=stopping)
-                if self.persist_after_s <= 0:  # writing through: a lane gets a message once it is stored
-                    kept = {id(m) for m in failed}
-                    with self._state:
-                        self._hand_over([m for m in batch if id(m) not in kept and not m.placed], committed=True)
                 with self._state:
+                    if self.persist_after_s <= 0:  # writing through: a lane gets a message once it is stored
+                        kept = {id(m) for m in failed}
+                        self._hand_over([m for m in batch if id(m) not in kept and not m.placed], committed=True)
                     self._storing = 0
                     if failed:
                         self._unstored = failed + self._unstored
@@ -419,7 +418,7 @@ class Outbox:
             due = float("inf")
             if self._unstored:
                 due = max(self._unstored[0].arrived + self.persist_after_s, self._retry_at)
-            wake = min(due, time.monotonic() + min(1.0, self._expire_every_s))
+            wake = min(due, now + min(1.0, self._expire_every_s))
             if self._removals or self._dirty or self._overflow or self._suppressed:
                 wake = min(wake, self._next_housekeeping)
             if self._stopping or self._flush_waiters:
@@ -470,7 +469,7 @@ class Outbox:
             removals, self._removals = self._removals, []
             self._fold_tallies()
             dirty, self._dirty = self._dirty, set()
-            rows = [(o, *(getattr(self._counter(o), k) for k in _COUNTER_COLUMNS)) for o in sorted(dirty)]
+            rows = [self._counter_row(o) for o in sorted(dirty)]
         self._next_housekeeping = time.monotonic() + _HOUSEKEEPING_S
         if not (writes or removals or rows):
             return []
@@ -570,7 +569,7 @@ class Outbox:
                 n = len(ids)
                 self._count_drop(output, n, f"outbox full ({self.max_bytes} bytes): dropped {n} oldest message(s)", now)
             self._dirty -= set(victims)
-            counter_rows = [(o, *(getattr(self._counter(o), k) for k in _COUNTER_COLUMNS)) for o in sorted(victims)]
+            counter_rows = [self._counter_row(o) for o in sorted(victims)]
         log.warning("outbox full: dropped %d oldest message(s)", sum(len(ids) for ids in victims.values()))
         return counter_rows
 
@@ -691,6 +690,11 @@ class Outbox:
         if counter is None:
             counter = self._counters[output] = OutputCounters(output)
         return counter
+
+    def _counter_row(self, output: str) -> tuple:
+        """The output's counters as a row of the counters table (``_state`` held)."""
+        counter = self._counter(output)
+        return (output, *(getattr(counter, k) for k in _COUNTER_COLUMNS))
 
     def _load(self) -> None:
         for row in self._db.execute("SELECT output, " + ", ".join(_COUNTER_COLUMNS) + " FROM counters"):
