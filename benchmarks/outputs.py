@@ -1,7 +1,7 @@
 """Outputs: outbox throughput to a real Mosquitto, and what three outputs cost the pipeline.
 
-    python -m benchmarks.outputs            # 20 000 events; 100 cycles of four 1 s pipeline windows
-    python -m benchmarks.outputs --quick    # 5 000 events; 6 cycles of four 1 s windows
+    python -m benchmarks.outputs            # 20 000 events; 100 cycles of five 1 s pipeline windows
+    python -m benchmarks.outputs --quick    # 5 000 events; 6 cycles of five 1 s windows
     python -m benchmarks.outputs --quick --cycles 10   # the same with 10 cycles
 
 * **outbox**: an outage and its end. A dispatcher with one MQTT output (QoS
@@ -24,18 +24,21 @@
   stream, the line-safety app, the demo model) with its events fed to an
   :class:`OutputDispatcher` that has three outputs attached (MQTT to
   Mosquitto, a webhook to a local HTTP server, Modbus TCP to a pymodbus
-  server; the last two in a process of their own), the same three failing
-  (wrong password, refused connection, refused write), the same three with
-  sinks that confirm at once (no client library, no network: what the
-  outbox, routing and threads cost), and none. The
+  server; the last two in a process of their own), the same three with
+  their delivery threads at the cameras' priority (``delivery_nice=0``; the
+  device's default is 10), the same three failing (wrong password, refused
+  connection, refused write), the same three with sinks that confirm at once
+  (no client library, no network: what the outbox, routing and threads
+  cost), and none. The
   receivers run at idle priority (``SCHED_IDLE``): on a site they run on
   machines of their own, here they would take the CPU of the device being
   measured (their cores are recorded). One pipeline runs throughout; its events go to one configuration at a time,
-  switched every window, and each cycle measures all three (see
+  switched every window, and each cycle measures all five (see
   :func:`measure_pipeline_cost`). Ratio: the trimmed mean over cycles of
   the rate with outputs over the rate without in the same cycle, with its
   standard error, and the share of the process's CPU the output threads
-  used. Target: with / without >= 0.98.
+  used; and the delivery latency (submit to the receiver's confirmation)
+  at both priorities. Target: with / without >= 0.98.
 
 Writes ``benchmarks/results/outputs.json`` and prints a table.
 """
@@ -55,7 +58,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from unittest.mock import patch
+from typing import Any
 
 import onnxruntime as ort
 
@@ -75,7 +78,8 @@ from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.settings import SessionSettings
 from device_runtime.outputs.dispatcher import OutputDispatcher, output_key
 from device_runtime.outputs.outbox import Message
-from device_runtime.outputs.sinks.base import Sink
+from device_runtime.outputs.sinks import make_sink
+from device_runtime.outputs.sinks.base import Sink, SinkContext
 from device_runtime.protocol.apps.manifest import parse_manifest
 from tests.peers.mosquitto import PASSWORD, USER, MosquittoBroker, Subscriber, free_port
 
@@ -286,10 +290,11 @@ def measure_thread_cpu(folder: Path, broker: MosquittoBroker, events: int, rate:
 def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> dict:
     """Pipeline results/s with three outputs attached against none, on one running pipeline.
 
-    The pipeline's events go to one of four dispatchers at a time (none,
-    three outputs, the same three failing, the same three with instant
-    sinks), switched every ``window_s``; each cycle measures all four in turn (the order rotates), and a ratio is
-    the mean over cycles (the top and bottom 10 % left out) of the rate with
+    The pipeline's events go to one of five dispatchers at a time (none,
+    three outputs, the same three at the cameras' priority, the same three
+    failing, the same three with instant sinks), switched every
+    ``window_s``; each cycle measures all five in turn (the order rotates),
+    and a ratio is the mean over cycles (the top and bottom 10 % left out) of the rate with
     outputs over the rate without in the same cycle, with its standard error.
     On this shared machine the pipeline's rate alone jumps by 6-9 % (standard
     deviation) from one window to the next, so only many cycles pin the ratio
@@ -314,7 +319,13 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
             dict(outputs[2], address=500),
         ]
         secrets = {SECRET: PASSWORD, "output/wrong/password": "not-the-password"}
-        with_outputs = OutputDispatcher(folder / "with", device="bench", secrets=secrets.get)
+        latency: dict[str, list[float]] = {"three": [], "three_same_priority": []}
+        with_outputs = OutputDispatcher(folder / "with", device="bench", secrets=secrets.get,
+                                        sink_factory=_TimedSink.factory(latency["three"]))
+        # The same three with their delivery threads at the cameras' CPU priority.
+        same_priority = OutputDispatcher(folder / "same", device="bench", secrets=secrets.get, delivery_nice=0,
+                                         sink_factory=_TimedSink.factory(latency["three_same_priority"]))
+        same_priority.attach(_manifest("line-safety", outputs))
         with_failing = OutputDispatcher(folder / "failing", device="bench", secrets=secrets.get)
         without = OutputDispatcher(folder / "without", device="bench")
         with_outputs.attach(_manifest("line-safety", outputs))
@@ -322,11 +333,11 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
         without.attach(_manifest("line-safety", []))
         # The same three outputs with sinks that confirm at once (a stand-in, no network): what the
         # outbox, the routing and the delivery threads cost without the client libraries' work.
-        with_instant = OutputDispatcher(folder / "instant", device="bench", secrets=secrets.get)
-        with patch("device_runtime.outputs.dispatcher.make_sink", _InstantSink):
-            with_instant.attach(_manifest("line-safety", outputs))
-        configurations = {"none": without, "three": with_outputs, "three_failing": with_failing,
-                          "three_instant": with_instant}
+        with_instant = OutputDispatcher(folder / "instant", device="bench", secrets=secrets.get,
+                                        sink_factory=_InstantSink)
+        with_instant.attach(_manifest("line-safety", outputs))
+        configurations = {"none": without, "three": with_outputs, "three_same_priority": same_priority,
+                          "three_failing": with_failing, "three_instant": with_instant}
         names = list(configurations)
         rates: dict[str, list[float]] = {name: [] for name in names}
         cpu_ms: dict[str, list[float]] = {name: [] for name in names}
@@ -383,6 +394,7 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
         return sorted((b / a) if invert else (a / b) for a, b in pairs)
 
     ratios, failing_ratios = paired("three", rates), paired("three_failing", rates)
+    same_ratio, same_error = _trimmed_mean(paired("three_same_priority", rates))
     instant_ratio, instant_error = _trimmed_mean(paired("three_instant", rates))
     cpu_ratios = paired("three", cpu_ms, invert=True)
     ratio, error = _trimmed_mean(ratios)
@@ -401,6 +413,9 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
         # Cores the receivers (and anything else on the machine) used meanwhile, at idle priority.
         "other_cores_no_outputs": round(statistics.median(others["none"]), 3),
         "other_cores_three_outputs": round(statistics.median(others["three"]), 3),
+        "ratio_same_priority": round(same_ratio, 3),
+        "ratio_same_priority_standard_error": round(same_error, 3),
+        "delivery_latency_ms": {name: _percentiles_ms(values) for name, values in latency.items()},
         "results_per_s_three_failing_outputs": round(statistics.median(rates["three_failing"]), 1),
         "ratio_failing": round(_trimmed_mean(failing_ratios)[0], 3),
         "failing_outputs_errors": errors,
@@ -420,6 +435,44 @@ class _InstantSink(Sink):
 
     def send(self, message: Message) -> str:
         return "confirmed"
+
+
+class _TimedSink(Sink):
+    """A real sink that records each delivered message's latency: from submit to the receiver's confirmation."""
+
+    def __init__(self, spec: Any, context: SinkContext, latencies: list[float]) -> None:
+        super().__init__(spec, context)
+        self._inner = make_sink(spec, context)
+        self.wants_snapshot = self._inner.wants_snapshot
+        self._latencies = latencies
+
+    @classmethod
+    def factory(cls, latencies: list[float]) -> Any:
+        return lambda spec, context: cls(spec, context, latencies)
+
+    def deliver(self, messages: list[Message]) -> int:
+        delivered = self._inner.deliver(messages)
+        now = time.time()
+        self._latencies.extend(now - m.created for m in messages[:delivered])
+        return delivered
+
+    def send(self, message: Message) -> str:
+        return self._inner.send(message)
+
+    def idle(self) -> None:
+        self._inner.idle()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _percentiles_ms(values: list[float]) -> dict[str, float]:
+    """Median, 99th percentile and maximum of latencies in seconds, in milliseconds."""
+    if len(values) < 2:
+        return {"messages": len(values)}
+    q = statistics.quantiles(values, n=100)
+    return {"messages": len(values), "p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2),
+            "max": round(max(values) * 1000, 2)}
 
 
 def _trimmed_mean(values: list[float], cut: float = 0.1) -> tuple[float, float]:
@@ -468,6 +521,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"of the process's CPU")
     print(f"CPU per result: {pipeline['cpu_ms_per_result_no_outputs']} ms without outputs, "
           f"{pipeline['cpu_ms_per_result_three_outputs']} ms with three (ratio {pipeline['cpu_ratio']:.3f})")
+    print(f"pipeline with the three outputs' threads at the cameras' priority: ratio "
+          f"{pipeline['ratio_same_priority']:.3f} ± {pipeline['ratio_same_priority_standard_error']:.3f}; "
+          f"delivery latency {pipeline['delivery_latency_ms']}")
     print(f"pipeline with three outputs whose sinks confirm at once (no client library, no network): ratio "
           f"{pipeline['ratio_instant_sinks']:.3f} ± {pipeline['ratio_instant_sinks_standard_error']:.3f}")
     print(f"pipeline with the three outputs failing: {pipeline['results_per_s_three_failing_outputs']} results/s, "

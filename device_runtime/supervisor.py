@@ -120,6 +120,7 @@ class Supervisor:
             max_bytes=config.outbox_max_mb * 1024 * 1024,
             max_age_s=config.outbox_max_age_h * 3600.0,
             write_behind_s=config.outbox_write_behind_s,
+            delivery_nice=config.outputs_nice,
         )
         self._runners: dict[str, AppRunner] = {}
         self._errors: dict[str, str] = {}

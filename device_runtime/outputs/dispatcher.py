@@ -8,6 +8,10 @@ rendering, no lock that I/O holds, some tens of microseconds per event.
 Each output's :class:`Delivery` thread takes its own messages oldest first,
 hands them to its sink, and on failure retries the same messages after a
 capped exponential backoff, so order per output holds through any outage.
+Delivery threads run at a lower CPU priority (``delivery_nice``, Linux nice
+10 by default) than the cameras' and inference threads: on a saturated CPU
+the outputs' work (mostly their client libraries' Python) fills the gaps
+instead of taking time from the cameras.
 
 Secret values a sink read are scrubbed from every error text before it is
 logged or stored, so they never reach health, logs or events.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -103,11 +108,28 @@ class _BrokenSink(Sink):
         raise DeliveryError(self.reason)
 
 
+def lower_thread_priority(nice: int) -> None:
+    """Give the calling thread (not the process: Linux keeps a nice value per thread) niceness ``nice``.
+
+    Best effort: where threads have no priority of their own (not Linux), nothing changes.
+    """
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:  # a device already started niced stays as it is
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError as exc:
+        log.debug("cannot lower the priority of %s: %s", threading.current_thread().name, exc)
+
+
 class Delivery:
     """The delivery thread of one output."""
 
-    def __init__(self, key: str, spec: Any, sink: Sink, secrets: _Secrets, outbox: Outbox, backoff: Backoff) -> None:
+    def __init__(self, key: str, spec: Any, sink: Sink, secrets: _Secrets, outbox: Outbox, backoff: Backoff,
+                 nice: int = 0) -> None:
         self.key = key
+        self.nice = nice
         self.spec = spec
         self.sink = sink
         self._secrets = secrets
@@ -131,6 +153,7 @@ class Delivery:
             log.debug("output %s: close failed", self.key, exc_info=True)
 
     def _run(self) -> None:
+        lower_thread_priority(self.nice)
         while not self._stop.is_set():
             messages = self._outbox.take(self.key, BATCH, timeout=0.5)
             if not messages:
@@ -216,13 +239,18 @@ class OutputDispatcher:
         write_behind_s: float = 0.2,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
+        delivery_nice: int = 10,
+        sink_factory: Callable[..., Sink] = make_sink,
     ) -> None:
+        """``delivery_nice``: the delivery threads' niceness; ``sink_factory(spec, context)`` makes each output's sink."""
         self.outbox = Outbox(
             Path(data_dir) / FILE_NAME, max_bytes=max_bytes, max_age_s=max_age_s, persist_after_s=write_behind_s
         )
         self.device = device
         self._secret_lookup = secrets or (lambda name: None)
         self._retry = (retry_initial_s, retry_max_s)
+        self.delivery_nice = delivery_nice
+        self._make_sink = sink_factory
         self._apps: dict[str, list[tuple[Any, Delivery]]] = {}
         self._params: dict[str, Any] = {}  # app id -> live params (zones and lines drawn on overlays)
         # App id -> its outputs' app log deliveries; replaced, never changed in place (the log handler reads it unlocked).
@@ -254,11 +282,12 @@ class OutputDispatcher:
                 continue
             context, secrets = self.context(manifest.id, manifest.version)
             try:
-                sink = make_sink(spec, context)
+                sink = self._make_sink(spec, context)
             except DeliveryError as exc:  # a missing library: the app runs, health says why nothing is sent
                 sink = _BrokenSink(spec, context, str(exc))
             delivery = Delivery(
-                output_key(manifest.id, spec.name), spec, sink, secrets, self.outbox, Backoff(*self._retry)
+                output_key(manifest.id, spec.name), spec, sink, secrets, self.outbox, Backoff(*self._retry),
+                self.delivery_nice,
             )
             deliveries.append((spec, delivery))
         log_deliveries = [(spec, self._app_log_delivery(manifest, spec)) for spec, _ in deliveries
@@ -298,7 +327,8 @@ class OutputDispatcher:
 
         context, secrets = self.context(manifest.id, manifest.version)
         key = output_key(manifest.id, spec.name + LOG_SUFFIX)
-        return Delivery(key, spec, CloudWatchAppLogSink(spec, context), secrets, self.outbox, Backoff(*self._retry))
+        return Delivery(key, spec, CloudWatchAppLogSink(spec, context), secrets, self.outbox, Backoff(*self._retry),
+                        self.delivery_nice)
 
     def _update_log_targets(self) -> None:
         """Point the log handler at the app log outputs now attached; install or remove it. Holds ``_lock``."""

@@ -22,6 +22,11 @@ def test_quick_run_stores_an_outage_drains_it_and_reports_the_pipeline_ratio(tmp
     pipeline = results["pipeline"]
     assert pipeline["cycles"] == 2 and pipeline["results_per_s_no_outputs"] > 0
     assert pipeline["delivered"]["mqtt"] > 0 and pipeline["delivered"]["hook"] > 0 and pipeline["delivered"]["plc"] > 0
+    # Side by side: the same three outputs at the cameras' priority, and how long deliveries took at both.
+    assert pipeline["ratio_same_priority"] > 0
+    latency = pipeline["delivery_latency_ms"]
+    assert latency["three"]["messages"] > 0 and latency["three_same_priority"]["messages"] > 0
+    assert 0 < latency["three"]["p50"] <= latency["three"]["p99"] <= latency["three"]["max"]
     errors = pipeline["failing_outputs_errors"]
     assert "Not authorized" in errors["mqtt"] and "connection refused" in errors["hook"]
     assert "illegal data address" in errors["plc"]

@@ -43,6 +43,21 @@ def test_the_outbox_write_behind_comes_from_the_device_config(tmp_path, seconds)
         runtime.supervisor.close()
 
 
+@pytest.mark.parametrize("nice", [0, 15])
+def test_the_output_threads_niceness_comes_from_the_device_config(tmp_path, nice):
+    config = load_config(None, data_dir=tmp_path, providers=["cpu"], advertise=False, outputs_nice=nice)
+    runtime = DeviceRuntime(config)
+    try:
+        assert runtime.supervisor.outputs.delivery_nice == nice
+    finally:
+        runtime.supervisor.close()
+
+
+def test_a_niceness_beyond_19_is_refused_naming_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match="outputs_nice"):
+        load_config(None, data_dir=tmp_path, outputs_nice=20)
+
+
 def test_a_write_behind_beyond_ten_seconds_is_refused_naming_the_setting(tmp_path):
     with pytest.raises(ConfigError, match="outbox_write_behind_s"):
         load_config(None, data_dir=tmp_path, outbox_write_behind_s=60)
