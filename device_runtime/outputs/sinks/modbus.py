@@ -11,6 +11,8 @@ writing the same thing again cannot succeed.
 
 from __future__ import annotations
 
+import logging
+import socket
 import time
 from typing import Any
 
@@ -18,7 +20,11 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from device_runtime.outputs.outbox import Message
-from device_runtime.outputs.sinks.base import DeliveryError, Sink, SinkContext
+from device_runtime.outputs.sinks.base import DeliveryError, Sink, SinkContext, describe_exception
+
+# pymodbus logs a failed connection at ERROR on every attempt and keeps the reason to itself; the
+# output's error (in health, and logged once per distinct error) says it, reason included.
+logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 EXCEPTION_CODES = {
     1: "illegal function",
@@ -48,9 +54,17 @@ class ModbusSink(Sink):
         client = ModbusTcpClient(self.spec.host, port=self.spec.port, timeout=self.spec.timeout_s, retries=0)
         if not client.connect():
             client.close()
-            raise DeliveryError(f"cannot reach the PLC at {self.where} (Modbus TCP): no connection")
+            raise DeliveryError(f"cannot reach the PLC at {self.where} (Modbus TCP): {self._why_unreachable()}")
         self._client = client
         return client
+
+    def _why_unreachable(self) -> str:
+        """Why a connection fails: pymodbus only returns False, so ask the network once more for the reason."""
+        try:
+            socket.create_connection((self.spec.host, self.spec.port), timeout=self.spec.timeout_s).close()
+        except OSError as exc:
+            return describe_exception(exc)
+        return "no connection (the PLC accepted one just after)"
 
     def _drop_client(self) -> None:
         client, self._client = self._client, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -59,16 +60,24 @@ def test_a_refused_write_is_a_clear_error_and_does_not_block_later_events(make_d
     )
 
 
-def test_an_unreachable_plc_keeps_events_queued_and_says_so(make_dispatcher) -> None:
+def test_an_unreachable_plc_keeps_events_queued_and_says_why(make_dispatcher, caplog) -> None:
     from tests.peers.mosquitto import free_port
 
+    caplog.set_level(logging.DEBUG)
     port = free_port()
     dispatcher = make_dispatcher()
     dispatcher.attach(manifest_with([{"kind": "modbus", "name": "plc", "host": "127.0.0.1", "port": port, "address": 1}]))
     dispatcher.submit("line3", [zone_event(1)])
     counters = wait_until(lambda: (c := dispatcher.outbox.counters(output_key("line3", "plc"))).last_error and c, what="an error")
-    assert counters.last_error == f"cannot reach the PLC at 127.0.0.1:{port} (Modbus TCP): no connection"
+    assert counters.last_error == (
+        f"cannot reach the PLC at 127.0.0.1:{port} (Modbus TCP): connection refused ([Errno 111] Connection refused)"
+    )
     assert counters.queued == 1
+    wait_until(lambda: dispatcher.outbox.counters(output_key("line3", "plc")).failed >= 3, what="retries")
+    # One line in the device log for the whole outage, not one per attempt (nor pymodbus's own on top).
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.name for r in said] == ["device_runtime.outputs.dispatcher"]
+    assert "cannot reach the PLC" in said[0].getMessage()
 
 
 def test_stale_pulses_are_not_fired_when_the_plc_comes_back(make_dispatcher) -> None:
