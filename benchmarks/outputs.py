@@ -50,6 +50,7 @@ import dataclasses
 import json
 import logging
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -293,7 +294,7 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
     The pipeline's events go to one of five dispatchers at a time (none,
     three outputs, the same three at the cameras' priority, the same three
     failing, the same three with instant sinks), switched every
-    ``window_s``; each cycle measures all five in turn (the order rotates),
+    ``window_s``; each cycle measures all five in turn (in a shuffled order),
     and a ratio is the mean over cycles (the top and bottom 10 % left out) of the rate with
     outputs over the rate without in the same cycle, with its standard error.
     On this shared machine the pipeline's rate alone jumps by 6-9 % (standard
@@ -345,6 +346,7 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
         others: dict[str, list[float]] = {name: [] for name in names}
         output_cpu = [0.0, 0.0]  # CPU seconds of the output threads, of the whole process, in "three" windows
         current = ["none"]
+        order = random.Random(2026)
 
         def on_events(app_id, frame, items):
             name = current[0]
@@ -355,9 +357,10 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
             wait_for_quiet(mode.quiet_wait_s)
             with pipeline_running(clip, session, 1, on_events) as collector:
                 time.sleep(mode.warmup_s)
-                for cycle in range(mode.cycles):
-                    turn = cycle % len(names)
-                    for name in names[turn:] + names[:turn]:
+                for _ in range(mode.cycles):
+                    # A new order each cycle (seeded: runs repeat it), so no configuration always
+                    # follows the same one and inherits its leftovers or its place in the cycle.
+                    for name in order.sample(names, len(names)):
                         current[0] = name
                         # What the previous configuration still had in hand (deliveries, the
                         # outbox's write-behind) finishes before the window opens.
