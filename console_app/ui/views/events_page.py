@@ -170,13 +170,15 @@ class EventsPage(QWidget):
         self.table.setIconSize(THUMBNAIL_SIZE)
         self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE.height() + 6)
         self.table.setColumnWidth(0, THUMBNAIL_SIZE.width() + 12)
-        # The detail (what happened) takes the room left; the other columns wrap in the tall rows,
-        # so the table fits a 1024 px screen without scrolling sideways.
+        # The detail (what happened) takes the room left; every column wraps in the tall rows, so
+        # the table never scrolls sideways on a 1024 px screen, with the demo guide open too.
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(40)
-        header.setDefaultSectionSize(60)  # what the stretched detail column may shrink to
         for column, width in ((1, 84), (2, 84), (3, 96), (4, 92)):
             self.table.setColumnWidth(column, width)
+        # Stretched as a stretch section, not as the "last section", which Qt keeps at least
+        # defaultSectionSize (100 px) wide: that pushed the table past a narrow page.
+        header.setStretchLastSection(False)
         header.setSectionResizeMode(len(self.model.columns) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(True)
         self.table.doubleClicked.connect(self.open_snapshot)

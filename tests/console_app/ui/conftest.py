@@ -83,3 +83,12 @@ def start_device(tmp_path: Path):
     yield start
     for runtime in started:
         runtime.stop(grace=0.2)
+
+
+@pytest.fixture
+def demo_site(tmp_path: Path):
+    """The real demo site (device and the two cameras), for its guide."""
+    from console_app.demo_site import DemoSite
+
+    with DemoSite(tmp_path / "site") as site:
+        yield site

@@ -126,15 +126,6 @@ def test_demo_camera_names_addresses_and_models_are_readable_without_scrolling_s
     assert page.side_by_side, "room enough: the preview stays beside the lists"
 
 
-@pytest.fixture
-def demo_site(tmp_path: Path):
-    """The real demo site (device and the two cameras), for its guide."""
-    from console_app.demo_site import DemoSite
-
-    with DemoSite(tmp_path / "site") as site:
-        yield site
-
-
 @pytest.mark.parametrize("guide", [False, True], ids=["guide-closed", "guide-open"])
 def test_at_1024x768_nothing_scrolls_sideways_and_names_stay_whole(qtbot, window, store, demo_site, guide):
     from console_app.demo import show_demo_guide
