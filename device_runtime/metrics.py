@@ -19,7 +19,7 @@ Metrics:
 - ``sightline_output_delivered_total``, ``sightline_output_failed_attempts_total``,
   ``sightline_output_dropped_total``, ``sightline_output_suppressed_total``,
   ``sightline_output_queued_messages``, ``sightline_output_queued_bytes``,
-  ``sightline_output_up`` (0 while retrying), all ``{app,output,kind}``
+  ``sightline_output_up`` (0 while retrying or stalled), all ``{app,output,kind}``
 - ``sightline_cpu_utilization_ratio``, ``sightline_memory_utilization_ratio``,
   ``sightline_gpu_utilization_ratio``, ``sightline_gpu_memory_utilization_ratio``,
   ``sightline_temperature_celsius`` (the GPU and temperature ones only when the device reads them)
@@ -105,12 +105,12 @@ class DeviceCollector(Collector):
             "queued": GaugeMetricFamily("sightline_output_queued_messages", "Messages waiting in the outbox.", labels=labels),
             "queued_bytes": GaugeMetricFamily("sightline_output_queued_bytes", "Bytes waiting in the outbox.", labels=labels),
         }
-        up = GaugeMetricFamily("sightline_output_up", "0 while the output is failing and retrying, else 1.", labels=labels)
+        up = GaugeMetricFamily("sightline_output_up", "0 while the output is failing and retrying, or stalled, else 1.", labels=labels)
         for status in self.device.supervisor.outputs.statuses():
             values = [status.app_id, status.name, status.kind]
             for name, family in families.items():
                 family.add_metric(values, getattr(status.counters, name))
-            up.add_metric(values, 0.0 if status.state == "retrying" else 1.0)
+            up.add_metric(values, 0.0 if status.state in ("retrying", "stalled") else 1.0)
         yield from families.values()
         yield up
 

@@ -41,6 +41,8 @@ from device_runtime.protocol.apps.outputs import EventFilter, event_fields
 log = logging.getLogger(__name__)
 
 BATCH = 100
+#: A sink call this long is stuck in its client library: every sink has timeouts far shorter.
+STALL_AFTER_S = 300.0
 LOG_SUFFIX = ".log"  # an output's app log stream: "<output>.log" (output names cannot contain '.')
 
 
@@ -51,7 +53,7 @@ class OutputStatus:
     app_id: str
     name: str
     kind: str
-    state: str  # ok | retrying | idle | detached
+    state: str  # ok | retrying | idle | stalled | detached
     counters: OutputCounters
 
 
@@ -137,6 +139,9 @@ class Delivery:
         self._backoff = backoff
         self._stop = threading.Event()
         self.retrying = False
+        #: Monotonic time the sink call now running started (None between calls): a call that never
+        #: returns (a hung client library) shows in health as "stalled" instead of a silent queue.
+        self.busy_since: float | None = None
         self._last_logged = ""
         self._thread = threading.Thread(target=self._run, name=f"output-{key}", daemon=True)
 
@@ -156,37 +161,53 @@ class Delivery:
         lower_thread_priority(self.nice)
         while not self._stop.is_set():
             messages = self._outbox.take(self.key, BATCH, timeout=0.5)
-            if not messages:
-                try:
-                    self.sink.idle()
-                except Exception:  # a broken connection shows at the next delivery, which makes a new one
-                    log.debug("output %s: idle work failed", self.key, exc_info=True)
-                continue
+            self.busy_since = time.monotonic()
             try:
-                delivered = self.sink.deliver(messages)
-                self._outbox.ack(self.key, [m.id for m in messages[:delivered]])
-                if self.retrying:
-                    log.info("output %s: delivering again", self.key)
-                    self._last_logged = ""
-                # Also after a restart: the error stored before it no longer holds.
-                self._outbox.clear_error(self.key)
-                self.retrying = False
-                self._backoff.reset()
-            except Exception as exc:
-                if not isinstance(exc, DeliveryError):
-                    exc = DeliveryError(describe_exception(exc))
-                self._outbox.ack(self.key, [m.id for m in messages[: exc.delivered]])
-                error = self._secrets.scrub(str(exc))
-                if exc.permanent:
-                    self._log_once(error)
-                    self._outbox.reject(self.key, messages[exc.delivered].id, error)
-                    continue
-                delay = self._backoff.next_delay()
-                if not self.retrying:
-                    self._log_once(f"{error}; retrying with backoff (queued messages are kept)")
-                self.retrying = True
-                self._outbox.record_failure(self.key, error)
+                delay = self._deliver(messages) if messages else self._idle()
+            finally:
+                self.busy_since = None
+            if delay:
                 self._stop.wait(delay)
+
+    def stalled_for(self) -> float:
+        """Seconds the sink call now running has taken so far (0 between calls)."""
+        since = self.busy_since
+        return time.monotonic() - since if since is not None else 0.0
+
+    def _idle(self) -> float:
+        try:
+            self.sink.idle()
+        except Exception:  # a broken connection shows at the next delivery, which makes a new one
+            log.debug("output %s: idle work failed", self.key, exc_info=True)
+        return 0.0
+
+    def _deliver(self, messages: list[Any]) -> float:
+        """Hand ``messages`` to the sink and settle them; the backoff to wait before the next try (0: none)."""
+        try:
+            delivered = self.sink.deliver(messages)
+            self._outbox.ack(self.key, [m.id for m in messages[:delivered]])
+            if self.retrying:
+                log.info("output %s: delivering again", self.key)
+                self._last_logged = ""
+            # Also after a restart: the error stored before it no longer holds.
+            self._outbox.clear_error(self.key)
+            self.retrying = False
+            self._backoff.reset()
+            return 0.0
+        except Exception as exc:
+            if not isinstance(exc, DeliveryError):
+                exc = DeliveryError(describe_exception(exc))
+            self._outbox.ack(self.key, [m.id for m in messages[: exc.delivered]])
+            error = self._secrets.scrub(str(exc))
+            if exc.permanent:
+                self._log_once(error)
+                self._outbox.reject(self.key, messages[exc.delivered].id, error)
+                return 0.0
+            if not self.retrying:
+                self._log_once(f"{error}; retrying with backoff (queued messages are kept)")
+            self.retrying = True
+            self._outbox.record_failure(self.key, error)
+            return self._backoff.next_delay()
 
     def _log_once(self, text: str) -> None:
         """A warning per distinct error, not per message: a refusing PLC must not flood the log."""
@@ -241,8 +262,10 @@ class OutputDispatcher:
         retry_max_s: float = 30.0,
         delivery_nice: int = 10,
         sink_factory: Callable[..., Sink] = make_sink,
+        stall_after_s: float = STALL_AFTER_S,
     ) -> None:
-        """``delivery_nice``: the delivery threads' niceness; ``sink_factory(spec, context)`` makes each output's sink."""
+        """``delivery_nice``: the delivery threads' niceness; ``sink_factory(spec, context)`` makes each
+        output's sink; an output whose sink call has run ``stall_after_s`` is reported ``stalled``."""
         self.outbox = Outbox(
             Path(data_dir) / FILE_NAME, max_bytes=max_bytes, max_age_s=max_age_s, persist_after_s=write_behind_s
         )
@@ -250,6 +273,7 @@ class OutputDispatcher:
         self._secret_lookup = secrets or (lambda name: None)
         self._retry = (retry_initial_s, retry_max_s)
         self.delivery_nice = delivery_nice
+        self.stall_after_s = stall_after_s
         self._make_sink = sink_factory
         self._apps: dict[str, list[tuple[Any, Delivery]]] = {}
         self._params: dict[str, Any] = {}  # app id -> live params (zones and lines drawn on overlays)
@@ -415,6 +439,12 @@ class OutputDispatcher:
         for app_id, spec, delivery, suffix in attached:
             counters = self.outbox.counters(delivery.key)
             state = "retrying" if delivery.retrying else ("ok" if counters.delivered or counters.queued else "idle")
+            stuck = delivery.stalled_for()
+            if stuck > self.stall_after_s:
+                state = "stalled"
+                counters.last_error = (f"the {spec.kind} client has not returned for {stuck:.0f} s (stuck in its "
+                                       "library?); restart the app to give the output a new connection")
+                counters.last_error_time = time.time() - stuck
             result.append(OutputStatus(app_id, spec.name + suffix, spec.kind, state, counters))
             seen.add(delivery.key)
         for key in self.outbox.outputs():
