@@ -131,7 +131,7 @@ class Delivery:
     def __init__(self, key: str, spec: Any, sink: Sink, secrets: _Secrets, outbox: Outbox, backoff: Backoff,
                  nice: int = 0) -> None:
         self.key = key
-        self.nice = nice
+        self._nice = nice
         self.spec = spec
         self.sink = sink
         self._secrets = secrets
@@ -141,7 +141,7 @@ class Delivery:
         self.retrying = False
         #: Monotonic time the sink call now running started (None between calls): a call that never
         #: returns (a hung client library) shows in health as "stalled" instead of a silent queue.
-        self.busy_since: float | None = None
+        self._busy_since: float | None = None
         self._last_logged = ""
         self._thread = threading.Thread(target=self._run, name=f"output-{key}", daemon=True)
 
@@ -158,20 +158,20 @@ class Delivery:
             log.debug("output %s: close failed", self.key, exc_info=True)
 
     def _run(self) -> None:
-        lower_thread_priority(self.nice)
+        lower_thread_priority(self._nice)
         while not self._stop.is_set():
             messages = self._outbox.take(self.key, BATCH, timeout=0.5)
-            self.busy_since = time.monotonic()
+            self._busy_since = time.monotonic()
             try:
                 delay = self._deliver(messages) if messages else self._idle()
             finally:
-                self.busy_since = None
+                self._busy_since = None
             if delay:
                 self._stop.wait(delay)
 
     def stalled_for(self) -> float:
         """Seconds the sink call now running has taken so far (0 between calls)."""
-        since = self.busy_since
+        since = self._busy_since
         return time.monotonic() - since if since is not None else 0.0
 
     def _idle(self) -> float:
