@@ -309,11 +309,7 @@ class OutputDispatcher:
                 sink = self._make_sink(spec, context)
             except DeliveryError as exc:  # a missing library: the app runs, health says why nothing is sent
                 sink = _BrokenSink(spec, context, str(exc))
-            delivery = Delivery(
-                output_key(manifest.id, spec.name), spec, sink, secrets, self.outbox, Backoff(*self._retry),
-                self.delivery_nice,
-            )
-            deliveries.append((spec, delivery))
+            deliveries.append((spec, self._delivery(output_key(manifest.id, spec.name), spec, sink, secrets)))
         log_deliveries = [(spec, self._app_log_delivery(manifest, spec)) for spec, _ in deliveries
                           if getattr(spec, "app_log", False)]
         with self._lock:
@@ -351,8 +347,11 @@ class OutputDispatcher:
 
         context, secrets = self.context(manifest.id, manifest.version)
         key = output_key(manifest.id, spec.name + LOG_SUFFIX)
-        return Delivery(key, spec, CloudWatchAppLogSink(spec, context), secrets, self.outbox, Backoff(*self._retry),
-                        self.delivery_nice)
+        return self._delivery(key, spec, CloudWatchAppLogSink(spec, context), secrets)
+
+    def _delivery(self, key: str, spec: Any, sink: Sink, secrets: _Secrets) -> Delivery:
+        """An output's delivery thread (not started) over this dispatcher's outbox, backoff and priority."""
+        return Delivery(key, spec, sink, secrets, self.outbox, Backoff(*self._retry), self.delivery_nice)
 
     def _update_log_targets(self) -> None:
         """Point the log handler at the app log outputs now attached; install or remove it. Holds ``_lock``."""
@@ -482,7 +481,7 @@ class OutputDispatcher:
 
         sink = None
         try:
-            sink = make_sink(spec, context)
+            sink = self._make_sink(spec, context)
             blob = test_jpeg() if sink.wants_snapshot else b""
             return sink.send(Message(0, spec.name, now, fields, blob))
         except DeliveryError as exc:
