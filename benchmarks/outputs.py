@@ -13,32 +13,34 @@
   the time until the broker acknowledged the last one and a subscriber
   received it.
 * **cpu_by_thread**: where the CPU of one event delivered to three outputs
-  (MQTT QoS 1, webhook, Modbus; receivers in another process) goes: N events
-  submitted at 40/s from this thread (as a camera's would), then each
-  thread's CPU time (``/proc/self/task/*/stat``) divided by N. The camera's
-  share is ``submit`` (``time.thread_time`` around it); the rest runs on the
-  outbox writer and the delivery threads and competes with inference only
-  for cores. Also counted: messages written to disk (the outbox writes
-  behind, so with healthy receivers next to none are).
+  (MQTT QoS 1, webhook, Modbus; receivers in another process) goes, in the
+  dispatcher itself (run here, in this process, to see its threads): N
+  events submitted at 40/s from this thread (as a camera's would), then
+  each thread's CPU time (``/proc/self/task/*/stat``) divided by N. The
+  camera's share is ``submit`` (``time.thread_time`` around it). Also
+  counted: messages written to disk (the outbox writes behind, so with
+  healthy receivers next to none are).
+* **outputs_process**: the same events through the device's
+  :class:`OutputsProcess` (the dispatcher in a child process at nice 19):
+  the camera thread's ``submit`` and the outputs process's CPU per event.
 * **pipeline**: the product pipeline of :mod:`benchmarks.pipeline` (one
-  stream, the line-safety app, the demo model) with its events fed to an
-  :class:`OutputDispatcher` that has three outputs attached (MQTT to
-  Mosquitto, a webhook to a local HTTP server, Modbus TCP to a pymodbus
-  server; the last two in a process of their own), the same three with
-  their delivery threads at the cameras' priority (``delivery_nice=0``; the
-  device's default is 10), the same three failing (wrong password, refused
-  connection, refused write), the same three with sinks that confirm at once
-  (no client library, no network: what the outbox, routing and threads
-  cost), and none. The
-  receivers run at idle priority (``SCHED_IDLE``): on a site they run on
-  machines of their own, here they would take the CPU of the device being
-  measured (their cores are recorded). One pipeline runs throughout; its events go to one configuration at a time,
-  switched every window, and each cycle measures all five (see
-  :func:`measure_pipeline_cost`). Ratio: the trimmed mean over cycles of
-  the rate with outputs over the rate without in the same cycle, with its
-  standard error, and the share of the process's CPU the output threads
-  used; and the delivery latency (submit to the receiver's confirmation)
-  at both priorities. Target: with / without >= 0.98.
+  stream, the line-safety app, the demo model) with its events fed to one
+  of five configurations: none; three outputs (MQTT to Mosquitto, a
+  webhook to a local HTTP server, Modbus TCP to a pymodbus server; the last
+  two in a process of their own) through the device's outputs process (nice
+  19, the default); the same at the cameras' priority (nice 0); the same
+  three in this process with delivery threads at nice 10 (the design before
+  the outputs process, for comparison); the same three failing (wrong
+  password, refused connection, refused write). The receivers run at idle
+  priority (``SCHED_IDLE``): on a site they run on machines of their own,
+  here they would take the CPU of the device being measured (their cores
+  are recorded). One pipeline runs throughout; its events go to one
+  configuration at a time, switched every window, and each cycle measures
+  all five (see :func:`measure_pipeline_cost`). Ratio: the trimmed mean
+  over cycles of the rate with outputs over the rate without in the same
+  cycle, with its standard error; the outputs process's CPU against the
+  device's; and each output's delivery latency (submit to the receiver's
+  confirmation). Target: with / without >= 0.98.
 
 Writes ``benchmarks/results/outputs.json`` and prints a table.
 """
@@ -78,9 +80,7 @@ from device_runtime.apps.events import AppEvent
 from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.settings import SessionSettings
 from device_runtime.outputs.dispatcher import OutputDispatcher, output_key
-from device_runtime.outputs.outbox import Message
-from device_runtime.outputs.sinks import make_sink
-from device_runtime.outputs.sinks.base import Sink, SinkContext
+from device_runtime.outputs.process import OutputsProcess
 from device_runtime.protocol.apps.manifest import parse_manifest
 from tests.peers.mosquitto import PASSWORD, USER, MosquittoBroker, Subscriber, free_port
 
@@ -290,23 +290,67 @@ def measure_thread_cpu(folder: Path, broker: MosquittoBroker, events: int, rate:
     }
 
 
+def measure_process_cpu(folder: Path, broker: MosquittoBroker, events: int, rate: float = 40.0) -> dict:
+    """CPU ms per event (three outputs) through the device's outputs process: the camera's and the process's."""
+    plant, ports = _start_plant()
+    outputs = OutputsProcess(folder / "process-cpu", device="bench", secrets={SECRET: PASSWORD}.get)
+
+    def event(n: int) -> AppEvent:
+        return AppEvent(type="line_crossed", time=time.time(), app_id="line-safety", camera_id="bench-0",
+                        label="part", track_id=n, line="exit", direction="in", count=n, confidence=0.9)
+
+    def wait_delivered(n: int) -> None:
+        deadline = time.monotonic() + 120
+        while len(done := [s for s in outputs.statuses() if s.counters.delivered >= n]) < 3:
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"{n} events were not delivered to the three outputs within 120 s ({done})")
+            time.sleep(0.2)
+
+    try:
+        outputs.attach(_manifest("line-safety", _three_outputs(broker, ports)))
+        outputs.submit("line-safety", [event(0)])  # connects every output before the count starts
+        wait_delivered(1)
+        before = _process_cpu_s(outputs.pid)
+        submit_s = 0.0
+        for n in range(1, events + 1):
+            item = event(n)
+            started = time.thread_time()
+            outputs.submit("line-safety", [item])
+            submit_s += time.thread_time() - started
+            time.sleep(1.0 / rate)
+        wait_delivered(events + 1)
+        process_s = _process_cpu_s(outputs.pid) - before
+    finally:
+        outputs.close()
+        if plant.stdin:
+            plant.stdin.close()
+        plant.wait(30)
+    camera_ms, process_ms = submit_s / events * 1000.0, process_s / events * 1000.0
+    return {
+        "events": events,
+        "events_per_s": rate,
+        "camera_thread_submit_ms_per_event": round(camera_ms, 3),
+        "outputs_process_ms_per_event": round(process_ms, 3),
+        "total_ms_per_event": round(camera_ms + process_ms, 3),
+    }
+
+
 def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> dict:
     """Pipeline results/s with three outputs attached against none, on one running pipeline.
 
-    The pipeline's events go to one of five dispatchers at a time (none,
-    three outputs, the same three at the cameras' priority, the same three
-    failing, the same three with instant sinks), switched every
-    ``window_s``; each cycle measures all five in turn (in a shuffled order),
-    and a ratio is the mean over cycles (the top and bottom 10 % left out) of the rate with
-    outputs over the rate without in the same cycle, with its standard error.
-    On this shared machine the pipeline's rate alone jumps by 6-9 % (standard
-    deviation) from one window to the next, so only many cycles pin the ratio
-    down; separate runs minutes apart differed by 10 %.
+    The pipeline's events go to one of five configurations at a time (none,
+    three outputs through the outputs process, the same at the cameras'
+    priority, the same three in this process, the same three failing),
+    switched every ``window_s``; each cycle measures all five in turn (in a
+    shuffled order), and a ratio is the mean over cycles (the top and bottom
+    10 % left out) of the rate with outputs over the rate without in the same
+    cycle, with its standard error. On this shared machine the pipeline's
+    rate alone jumps by 6-9 % (standard deviation) from one window to the
+    next, so only many cycles pin the ratio down; separate runs minutes
+    apart differed by 10 %.
 
-    Measured in the same windows, with far less noise: the share of the
-    process's CPU that the output threads (delivery threads, outbox writer)
-    used. The routing on the camera's thread is not in it (tens of µs per
-    event).
+    Measured in the same windows, with far less noise: the outputs process's
+    CPU as a share of the device's.
     """
     clip = make_clip()
     registry = ModelRegistry(SessionSettings())
@@ -322,31 +366,27 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
             dict(outputs[2], address=500),
         ]
         secrets = {SECRET: PASSWORD, "output/wrong/password": "not-the-password"}
-        latency: dict[str, list[float]] = {"three": [], "three_same_priority": []}
-        with_outputs = OutputDispatcher(folder / "with", device="bench", secrets=secrets.get,
-                                        sink_factory=_TimedSink.factory(latency["three"]))
-        # The same three with their delivery threads at the cameras' CPU priority.
-        same_priority = OutputDispatcher(folder / "same", device="bench", secrets=secrets.get, delivery_nice=0,
-                                         sink_factory=_TimedSink.factory(latency["three_same_priority"]))
-        same_priority.attach(_manifest("line-safety", outputs))
-        with_failing = OutputDispatcher(folder / "failing", device="bench", secrets=secrets.get)
-        without = OutputDispatcher(folder / "without", device="bench")
-        with_outputs.attach(_manifest("line-safety", outputs))
-        with_failing.attach(_manifest("line-safety", failing))
-        without.attach(_manifest("line-safety", []))
-        # The same three outputs with sinks that confirm at once (a stand-in, no network): what the
-        # outbox, the routing and the delivery threads cost without the client libraries' work.
-        with_instant = OutputDispatcher(folder / "instant", device="bench", secrets=secrets.get,
-                                        sink_factory=_InstantSink)
-        with_instant.attach(_manifest("line-safety", outputs))
-        configurations = {"none": without, "three": with_outputs, "three_same_priority": same_priority,
-                          "three_failing": with_failing, "three_instant": with_instant}
+        def process(name: str, specs: list[dict], nice: int = 19) -> OutputsProcess:
+            outputs_process = OutputsProcess(folder / name, device="bench", secrets=secrets.get, nice=nice)
+            outputs_process.attach(_manifest("line-safety", specs))
+            return outputs_process
+
+        in_process = OutputDispatcher(folder / "in-process", device="bench", secrets=secrets.get)
+        in_process.attach(_manifest("line-safety", outputs))
+        configurations: dict[str, Any] = {
+            "none": process("none", []),
+            "three": process("three", outputs),  # the device's default: the outputs process at nice 19
+            "three_same_priority": process("same", outputs, nice=0),
+            "three_in_process": in_process,  # the design before the outputs process: threads at nice 10
+            "three_failing": process("failing", failing),
+        }
         names = list(configurations)
         rates: dict[str, list[float]] = {name: [] for name in names}
         cpu_ms: dict[str, list[float]] = {name: [] for name in names}
         events = {name: 0 for name in names}
         others: dict[str, list[float]] = {name: [] for name in names}
-        output_cpu = [0.0, 0.0]  # CPU seconds of the output threads, of the whole process, in "three" windows
+        output_cpu = [0.0, 0.0]  # CPU seconds of the outputs process, of the device's, in "three" windows
+        outputs_pid = configurations["three"].pid
         current = ["none"]
         order = random.Random(2026)
 
@@ -368,23 +408,22 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
                         # outbox's write-behind) finishes before the window opens.
                         time.sleep(SETTLE_S)
                         meter = CpuMeter()
-                        threads_before = _thread_cpu_s()
+                        outputs_before = _process_cpu_s(outputs_pid)
                         start = time.monotonic()
                         time.sleep(mode.window_s)
                         end = time.monotonic()
                         own_cores, other_cores = meter.stop()
-                        threads = _thread_cpu_s()
                         others[name].append(other_cores)
                         if name == "three":
-                            output_cpu[0] += sum(cpu - threads_before.get(t, 0.0) for t, cpu in threads.items()
-                                                 if t.startswith(OUTPUT_THREADS))
+                            output_cpu[0] += _process_cpu_s(outputs_pid) - outputs_before
                             output_cpu[1] += own_cores * (end - start)
                         rate = len(collector.between(start, end)) / (end - start)
                         rates[name].append(rate)
                         # CPU this process spent per result.
                         cpu_ms[name].append(own_cores / max(rate, 1e-6) * 1000.0)
-            statuses = {s.name: s.counters for s in with_outputs.statuses()}
-            errors = {s.name: s.counters.last_error for s in with_failing.statuses()}
+            statuses = {name: {s.name: s for s in configurations[name].statuses()}
+                        for name in ("three", "three_same_priority", "three_in_process")}
+            errors = {s.name: s.counters.last_error for s in configurations["three_failing"].statuses()}
         finally:
             for dispatcher in configurations.values():
                 dispatcher.close()
@@ -400,7 +439,7 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
 
     ratios, failing_ratios = paired("three", rates), paired("three_failing", rates)
     same_ratio, same_error = _trimmed_mean(paired("three_same_priority", rates))
-    instant_ratio, instant_error = _trimmed_mean(paired("three_instant", rates))
+    in_process_ratio, in_process_error = _trimmed_mean(paired("three_in_process", rates))
     cpu_ratios = paired("three", cpu_ms, invert=True)
     ratio, error = _trimmed_mean(ratios)
     measured_s = mode.cycles * mode.window_s
@@ -411,7 +450,7 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
         "ratio_standard_error": round(error, 3),
         "ratio_median": round(statistics.median(ratios), 3),
         "ratio_quartiles": [round(q, 3) for q in _quartiles(ratios)],
-        "output_threads_cpu_share": round(output_cpu[0] / max(output_cpu[1], 1e-9), 4),
+        "outputs_process_cpu_share": round(output_cpu[0] / max(output_cpu[1], 1e-9), 4),
         "cpu_ms_per_result_no_outputs": round(statistics.median(cpu_ms["none"]), 2),
         "cpu_ms_per_result_three_outputs": round(statistics.median(cpu_ms["three"]), 2),
         "cpu_ratio": round(_trimmed_mean(cpu_ratios)[0], 3),
@@ -420,64 +459,33 @@ def measure_pipeline_cost(folder: Path, broker: MosquittoBroker, mode: Mode) -> 
         "other_cores_three_outputs": round(statistics.median(others["three"]), 3),
         "ratio_same_priority": round(same_ratio, 3),
         "ratio_same_priority_standard_error": round(same_error, 3),
-        "delivery_latency_ms": {name: _percentiles_ms(values) for name, values in latency.items()},
+        "ratio_in_process": round(in_process_ratio, 3),
+        "ratio_in_process_standard_error": round(in_process_error, 3),
+        # Submit to the receiver's confirmation, per output, over its last 1000 messages.
+        "delivery_latency_ms": {name: {output: s.latency_ms for output, s in by_output.items()}
+                                for name, by_output in statuses.items()},
         "results_per_s_three_failing_outputs": round(statistics.median(rates["three_failing"]), 1),
         "ratio_failing": round(_trimmed_mean(failing_ratios)[0], 3),
         "failing_outputs_errors": errors,
-        "ratio_instant_sinks": round(instant_ratio, 3),
-        "ratio_instant_sinks_standard_error": round(instant_error, 3),
         "target": TARGET_RATIO,
         "events_per_s": round(events["three"] / measured_s, 1),
-        "delivered": {name: c.delivered for name, c in statuses.items()},
+        "delivered": {name: s.counters.delivered for name, s in statuses["three"].items()},
         "cycles": mode.cycles,
         "seconds_per_window": mode.window_s,
         "provider": session.active_provider,
     }
 
 
-class _InstantSink(Sink):
-    """Confirms every message at once: the outputs' machinery without a client library or a network."""
-
-    def send(self, message: Message) -> str:
-        return "confirmed"
-
-
-class _TimedSink(Sink):
-    """A real sink that records each delivered message's latency: from submit to the receiver's confirmation."""
-
-    def __init__(self, spec: Any, context: SinkContext, latencies: list[float]) -> None:
-        super().__init__(spec, context)
-        self._inner = make_sink(spec, context)
-        self.wants_snapshot = self._inner.wants_snapshot
-        self._latencies = latencies
-
-    @classmethod
-    def factory(cls, latencies: list[float]) -> Any:
-        return lambda spec, context: cls(spec, context, latencies)
-
-    def deliver(self, messages: list[Message]) -> int:
-        delivered = self._inner.deliver(messages)
-        now = time.time()
-        self._latencies.extend(now - m.created for m in messages[:delivered])
-        return delivered
-
-    def send(self, message: Message) -> str:
-        return self._inner.send(message)
-
-    def idle(self) -> None:
-        self._inner.idle()
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-def _percentiles_ms(values: list[float]) -> dict[str, float]:
-    """Median, 99th percentile and maximum of latencies in seconds, in milliseconds."""
-    if len(values) < 2:
-        return {"messages": len(values)}
-    q = statistics.quantiles(values, n=100)
-    return {"messages": len(values), "p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2),
-            "max": round(max(values) * 1000, 2)}
+def _process_cpu_s(pid: int | None) -> float:
+    """CPU seconds process ``pid`` has used (Linux; 0 when it is not running)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _trimmed_mean(values: list[float], cut: float = 0.1) -> tuple[float, float]:
@@ -512,6 +520,7 @@ def main(argv: list[str] | None = None) -> dict:
         with MosquittoBroker(folder / "mosquitto") as broker:
             outbox = measure_outbox(folder, broker, mode.events)
             threads = measure_thread_cpu(folder, broker, THREAD_EVENTS[args.quick])
+            process = measure_process_cpu(folder, broker, THREAD_EVENTS[args.quick])
             pipeline = measure_pipeline_cost(folder, broker, mode)
     verdict = "ok" if pipeline["ratio"] >= TARGET_RATIO else "MISS"
     print(f"outbox: {outbox['events']} events, submit {outbox['submit_us_per_event']} us/event; broker down: "
@@ -519,21 +528,24 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"CPU per event to three outputs: camera thread {threads['camera_thread_submit_ms_per_event']} ms, "
           f"total {threads['total_ms_per_event']} ms; other threads: {threads['other_threads_ms_per_event']}; "
           f"{threads['messages_written_to_disk']} of {threads['messages']} messages written to disk")
+    print(f"the same through the outputs process: camera thread {process['camera_thread_submit_ms_per_event']} ms, "
+          f"outputs process {process['outputs_process_ms_per_event']} ms per event")
     print(f"pipeline: {pipeline['results_per_s_no_outputs']} results/s without outputs, "
           f"{pipeline['results_per_s_three_outputs']} with three; ratio {pipeline['ratio']:.3f} "
           f"± {pipeline['ratio_standard_error']:.3f} (target {TARGET_RATIO}) {verdict}; "
-          f"{pipeline['events_per_s']} events/s; output threads used {pipeline['output_threads_cpu_share']:.1%} "
-          f"of the process's CPU")
+          f"{pipeline['events_per_s']} events/s; the outputs process used {pipeline['outputs_process_cpu_share']:.1%} "
+          f"of the device's CPU")
     print(f"CPU per result: {pipeline['cpu_ms_per_result_no_outputs']} ms without outputs, "
           f"{pipeline['cpu_ms_per_result_three_outputs']} ms with three (ratio {pipeline['cpu_ratio']:.3f})")
-    print(f"pipeline with the three outputs' threads at the cameras' priority: ratio "
+    print(f"pipeline with the outputs process at the cameras' priority: ratio "
           f"{pipeline['ratio_same_priority']:.3f} ± {pipeline['ratio_same_priority_standard_error']:.3f}; "
-          f"delivery latency {pipeline['delivery_latency_ms']}")
-    print(f"pipeline with three outputs whose sinks confirm at once (no client library, no network): ratio "
-          f"{pipeline['ratio_instant_sinks']:.3f} ± {pipeline['ratio_instant_sinks_standard_error']:.3f}")
+          f"with the outputs in the device's process (threads at nice 10): ratio "
+          f"{pipeline['ratio_in_process']:.3f} ± {pipeline['ratio_in_process_standard_error']:.3f}")
+    print(f"delivery latency (ms): {pipeline['delivery_latency_ms']}")
     print(f"pipeline with the three outputs failing: {pipeline['results_per_s_three_failing_outputs']} results/s, "
           f"ratio {pipeline['ratio_failing']:.3f}; their errors: {pipeline['failing_outputs_errors']}")
-    results = {"machine": machine(), "outbox": outbox, "cpu_by_thread": threads, "pipeline": pipeline}
+    results = {"machine": machine(), "outbox": outbox, "cpu_by_thread": threads, "outputs_process": process,
+               "pipeline": pipeline}
     write_results(args.output, results)
     print(f"wrote {args.output}")
     return results

@@ -133,14 +133,14 @@ class DeviceConfig(BaseModel):
         "to disk at once, before or while it is delivered.",
     )
     outputs_nice: int = Field(
-        default=10,
+        default=19,
         ge=0,
         le=19,
-        title="Output threads' niceness",
-        description="The CPU priority of the outputs' delivery threads below the cameras' and inference threads "
-        "(Linux nice, 0-19). When the CPU is saturated, output work waits for the gaps instead of taking "
-        "frames from the cameras; a delivery may start a few milliseconds later. 0: the same priority as "
-        "the cameras (for PLC outputs that must never wait).",
+        title="Outputs process niceness",
+        description="The CPU priority of the outputs process (which runs every output's client library) below "
+        "the cameras' and inference's (Linux nice, 0-19). When the CPU is saturated, output work waits for "
+        "the gaps instead of taking frames from the cameras; a delivery may start some milliseconds later. "
+        "0: the same priority as the cameras (for PLC outputs that must never wait).",
     )
 
     @field_validator("listen", "metrics_listen")

@@ -39,7 +39,7 @@ from device_runtime.config import DeviceConfig
 from device_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from device_runtime.inference.registry import ModelRegistry
 from device_runtime.inference.session import ModelSession
-from device_runtime.outputs.dispatcher import OutputDispatcher
+from device_runtime.outputs.process import OutputsProcess
 from device_runtime.outputs.sinks.base import DeliveryError
 from device_runtime.pipeline import PreviewItem, encode_jpeg, snapshot_meta
 from device_runtime.protocol.apps.manifest import parse_manifest
@@ -112,15 +112,15 @@ class Supervisor:
         self.events: Broadcast[Any] = Broadcast(history=500)
         self.logs: Broadcast[LogEntry] = Broadcast(history=1000, queue_size=2000)
         self.previews: Latest[PreviewItem] = Latest()
-        # App outputs (MQTT, PLCs, webhooks, ...) through the durable outbox; secrets come
-        # from the runtime's SecretStore (DeviceRuntime calls outputs.use_secrets).
-        self.outputs = OutputDispatcher(
+        # App outputs (MQTT, PLCs, webhooks, ...) through the durable outbox, delivered from a process
+        # of their own; secrets come from the runtime's SecretStore (DeviceRuntime calls outputs.use_secrets).
+        self.outputs = OutputsProcess(
             data,
             device=config.name,
             max_bytes=config.outbox_max_mb * 1024 * 1024,
             max_age_s=config.outbox_max_age_h * 3600.0,
             write_behind_s=config.outbox_write_behind_s,
-            delivery_nice=config.outputs_nice,
+            nice=config.outputs_nice,
         )
         self._runners: dict[str, AppRunner] = {}
         self._errors: dict[str, str] = {}

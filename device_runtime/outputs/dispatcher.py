@@ -22,12 +22,14 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import statistics
 import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 BATCH = 100
 #: A sink call this long is stuck in its client library: every sink has timeouts far shorter.
 STALL_AFTER_S = 300.0
+LATENCY_SAMPLES = 1000  # an output's delivery latency is measured over its last this many messages
 LOG_SUFFIX = ".log"  # an output's app log stream: "<output>.log" (output names cannot contain '.')
 
 
@@ -55,6 +58,18 @@ class OutputStatus:
     kind: str
     state: str  # ok | retrying | idle | stalled | detached
     counters: OutputCounters
+    #: From the camera's hand-over (submit) to the receiver's confirmation, over the last LATENCY_SAMPLES messages delivered
+    #: (``p50``, ``p99``, ``max`` in milliseconds, ``messages``); empty before the first.
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    """Median, 99th percentile and maximum of latencies in seconds, in milliseconds (empty for none)."""
+    if not seconds:
+        return {}
+    q = statistics.quantiles(seconds, n=100, method="inclusive") if len(seconds) > 1 else [seconds[0]] * 99
+    return {"p50": round(q[49] * 1000, 1), "p99": round(q[98] * 1000, 1), "max": round(max(seconds) * 1000, 1),
+            "messages": len(seconds)}
 
 
 def output_key(app_id: str, name: str) -> str:
@@ -143,6 +158,8 @@ class Delivery:
         #: returns (a hung client library) shows in health as "stalled" instead of a silent queue.
         self._busy_since: float | None = None
         self._last_logged = ""
+        #: Seconds from each recent message's submit to its confirmation (messages from disk included).
+        self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._thread = threading.Thread(target=self._run, name=f"output-{key}", daemon=True)
 
     def start(self) -> None:
@@ -185,6 +202,8 @@ class Delivery:
         """Hand ``messages`` to the sink and settle them; the backoff to wait before the next try (0: none)."""
         try:
             delivered = self.sink.deliver(messages)
+            now = time.time()
+            self.latencies.extend(now - m.created for m in messages[:delivered])
             self._outbox.ack(self.key, [m.id for m in messages[:delivered]])
             if self.retrying:
                 log.info("output %s: delivering again", self.key)
@@ -263,9 +282,12 @@ class OutputDispatcher:
         delivery_nice: int = 10,
         sink_factory: Callable[..., Sink] = make_sink,
         stall_after_s: float = STALL_AFTER_S,
+        capture_app_logs: bool = True,
     ) -> None:
         """``delivery_nice``: the delivery threads' niceness; ``sink_factory(spec, context)`` makes each
-        output's sink; an output whose sink call has run ``stall_after_s`` is reported ``stalled``."""
+        output's sink; an output whose sink call has run ``stall_after_s`` is reported ``stalled``.
+        ``capture_app_logs``: this process's log records feed the apps' log outputs (False in the
+        outputs process, where the device captures them and puts them with :meth:`Outbox.put`)."""
         self.outbox = Outbox(
             Path(data_dir) / FILE_NAME, max_bytes=max_bytes, max_age_s=max_age_s, persist_after_s=write_behind_s
         )
@@ -275,6 +297,7 @@ class OutputDispatcher:
         self.delivery_nice = delivery_nice
         self.stall_after_s = stall_after_s
         self._make_sink = sink_factory
+        self._capture_app_logs = capture_app_logs
         self._apps: dict[str, list[tuple[Any, Delivery]]] = {}
         self._params: dict[str, Any] = {}  # app id -> live params (zones and lines drawn on overlays)
         # App id -> its outputs' app log deliveries; replaced, never changed in place (the log handler reads it unlocked).
@@ -359,6 +382,8 @@ class OutputDispatcher:
             app_id: [(d.key, LEVELS[spec.app_log_level]) for spec, d in items]
             for app_id, items in self._log_deliveries.items()
         }
+        if not self._capture_app_logs:
+            return
         logger = logging.getLogger("device_runtime")
         if self._log_targets and self._log_handler is None:
             self._log_handler = AppLogHandler(lambda: self._log_targets, self.outbox.put)
@@ -375,13 +400,16 @@ class OutputDispatcher:
     # ------------------------------------------------------------------ the pipeline side
 
     def submit(
-        self, app_id: str, events: list[Any], snapshot: bytes = b"", overlay: dict[str, Any] | None = None
+        self, app_id: str, events: list[Any], snapshot: bytes = b"", overlay: dict[str, Any] | None = None,
+        submitted: float | None = None,
     ) -> None:
         """Queue ``events`` for the app's matching outputs. Never blocks on an output.
 
         ``overlay`` is the frame's ``snapshot_meta`` (boxes and counts): outputs
         with ``overlays`` draw it, and the event's zone or line, on the snapshot
-        when they deliver it (not here, on the camera's thread).
+        when they deliver it (not here, on the camera's thread). ``submitted``:
+        when the camera handed the events over (default now), the start of
+        their delivery latency.
         """
         with self._lock:
             deliveries = self._apps.get(app_id, [])
@@ -394,7 +422,7 @@ class OutputDispatcher:
         # Routed here, not on another thread: handing the events to a thread of their own
         # would cost the device more CPU (a cold thread's wake-up) than the routing does.
         data = [event.fields() if hasattr(event, "fields") else dict(event) for event in events]
-        self.outbox.put_many(self._route(data, deliveries, snapshot, overlay, params))
+        self.outbox.put_many(self._route(data, deliveries, snapshot, overlay, params), submitted)
 
     def _route(self, events: list[dict[str, Any]], deliveries: list[tuple[Any, Delivery]], snapshot: bytes,
                overlay: dict[str, Any] | None, params: Any) -> list[tuple[str, Any, bytes]]:
@@ -444,7 +472,8 @@ class OutputDispatcher:
                 counters.last_error = (f"the {spec.kind} client has not returned for {stuck:.0f} s (stuck in its "
                                        "library?); restart the app to give the output a new connection")
                 counters.last_error_time = time.time() - stuck
-            result.append(OutputStatus(app_id, spec.name + suffix, spec.kind, state, counters))
+            result.append(OutputStatus(app_id, spec.name + suffix, spec.kind, state, counters,
+                                       latency_summary(list(delivery.latencies))))
             seen.add(delivery.key)
         for key in self.outbox.outputs():
             if key not in seen:
@@ -462,35 +491,9 @@ class OutputDispatcher:
     # ------------------------------------------------------------------ test sends
 
     def send_test(self, spec: Any, app_id: str = "test", extra_secrets: dict[str, str] | None = None) -> str:
-        """Deliver one sample event to ``spec`` now, bypassing the outbox; the receiver's answer.
-
-        Raises :class:`DeliveryError` with the (scrubbed) reason when it fails.
-        ``extra_secrets`` are used before the store's (a form's values not yet deployed).
-        """
-        extra = dict(extra_secrets or {})
-        secrets = _Secrets(lambda name: extra.get(name) or self._secret_lookup(name))
-        context = SinkContext(secret=secrets, device=self.device, app_id=app_id, app_version="test")
-        now = time.time()
-        fields = event_fields(
-            {"type": "zone_entered", "time": now, "app_id": app_id, "camera_id": "test-camera", "label": "test",
-             "zone": "test-zone", "count": 1, "detail": "test event sent from the console"},
-            device=self.device, app_version="test", output=spec.name, event_id=uuid.uuid4().hex,
-        )
-        from device_runtime.outputs.outbox import Message
-        from device_runtime.outputs.sinks.test_image import test_jpeg
-
-        sink = None
-        try:
-            sink = self._make_sink(spec, context)
-            blob = test_jpeg() if sink.wants_snapshot else b""
-            return sink.send(Message(0, spec.name, now, fields, blob))
-        except DeliveryError as exc:
-            raise DeliveryError(secrets.scrub(str(exc)), permanent=exc.permanent) from None
-        except Exception as exc:
-            raise DeliveryError(secrets.scrub(describe_exception(exc))) from None
-        finally:
-            if sink is not None:
-                sink.close()
+        """Deliver one sample event to ``spec`` now, bypassing the outbox: see :func:`send_test`."""
+        return send_test(spec, app_id, device=self.device, secrets=self._secret_lookup, extra_secrets=extra_secrets,
+                         sink_factory=self._make_sink)
 
     def close(self) -> None:
         """Stop every delivery thread and flush the outbox to disk."""
@@ -499,3 +502,36 @@ class OutputDispatcher:
         for app_id in app_ids:
             self.detach(app_id)
         self.outbox.close()
+
+
+def send_test(spec: Any, app_id: str = "test", *, device: str = "", secrets: Callable[[str], str | None],
+              extra_secrets: dict[str, str] | None = None, sink_factory: Callable[..., Sink] = make_sink) -> str:
+    """Deliver one sample event to ``spec`` now, bypassing the outbox; the receiver's answer.
+
+    Raises :class:`DeliveryError` with the (scrubbed) reason when it fails.
+    ``extra_secrets`` are used before ``secrets`` (a form's values not yet deployed).
+    """
+    extra = dict(extra_secrets or {})
+    used = _Secrets(lambda name: extra.get(name) or secrets(name))
+    context = SinkContext(secret=used, device=device, app_id=app_id, app_version="test")
+    now = time.time()
+    fields = event_fields(
+        {"type": "zone_entered", "time": now, "app_id": app_id, "camera_id": "test-camera", "label": "test",
+         "zone": "test-zone", "count": 1, "detail": "test event sent from the console"},
+        device=device, app_version="test", output=spec.name, event_id=uuid.uuid4().hex,
+    )
+    from device_runtime.outputs.outbox import Message
+    from device_runtime.outputs.sinks.test_image import test_jpeg
+
+    sink = None
+    try:
+        sink = sink_factory(spec, context)
+        blob = test_jpeg() if sink.wants_snapshot else b""
+        return sink.send(Message(0, spec.name, now, fields, blob))
+    except DeliveryError as exc:
+        raise DeliveryError(used.scrub(str(exc)), permanent=exc.permanent) from None
+    except Exception as exc:
+        raise DeliveryError(used.scrub(describe_exception(exc))) from None
+    finally:
+        if sink is not None:
+            sink.close()

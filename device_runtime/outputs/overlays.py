@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ def draw_overlays(jpeg: bytes, overlay: Mapping[str, Any]) -> bytes:
 
     Raises ValueError when ``jpeg`` cannot be decoded.
     """
+    import cv2  # here, not at the top: the outputs process loads OpenCV only when an output draws
+    import numpy as np
+
     image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError("the snapshot is not a JPEG that can be decoded")
@@ -82,6 +85,8 @@ def draw_overlays(jpeg: bytes, overlay: Mapping[str, Any]) -> bytes:
 
 def _label(image: np.ndarray, text: str, at: tuple[int, int], colour: tuple[int, int, int], scale: float) -> None:
     """``text`` on a filled band just above ``at`` (inside the picture)."""
+    import cv2
+
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     x = min(max(0, at[0]), max(0, image.shape[1] - w))
     y = max(h + base, at[1])

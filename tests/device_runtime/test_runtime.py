@@ -38,17 +38,17 @@ def test_the_outbox_write_behind_comes_from_the_device_config(tmp_path, seconds)
     config = load_config(None, data_dir=tmp_path, providers=["cpu"], advertise=False, outbox_write_behind_s=seconds)
     runtime = DeviceRuntime(config)
     try:
-        assert runtime.supervisor.outputs.outbox.persist_after_s == seconds
+        assert runtime.supervisor.outputs.options["write_behind_s"] == seconds
     finally:
         runtime.supervisor.close()
 
 
 @pytest.mark.parametrize("nice", [0, 15])
-def test_the_output_threads_niceness_comes_from_the_device_config(tmp_path, nice):
+def test_the_outputs_process_niceness_comes_from_the_device_config(tmp_path, nice):
     config = load_config(None, data_dir=tmp_path, providers=["cpu"], advertise=False, outputs_nice=nice)
     runtime = DeviceRuntime(config)
     try:
-        assert runtime.supervisor.outputs.delivery_nice == nice
+        assert runtime.supervisor.outputs.options["nice"] == nice
     finally:
         runtime.supervisor.close()
 

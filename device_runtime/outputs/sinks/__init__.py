@@ -17,6 +17,15 @@ _MODULES = {
     "cloudwatch": ("device_runtime.outputs.sinks.aws", "CloudWatchSink"),
 }
 
+#: Kinds whose sink sends the event's snapshot (``Sink.wants_snapshot``): known without importing
+#: their library, so the device sends snapshots to the outputs process only for apps that use one.
+SNAPSHOT_KINDS = frozenset({"s3"})
+
+
+def wants_snapshot(spec: Any) -> bool:
+    """Whether the output's messages carry the event's JPEG snapshot."""
+    return spec.kind in SNAPSHOT_KINDS
+
 
 def make_sink(spec: Any, context: SinkContext) -> Sink:
     """The sink for one output spec (nothing connects until the first delivery)."""
@@ -28,4 +37,4 @@ def make_sink(spec: Any, context: SinkContext) -> Sink:
     return getattr(module, class_name)(spec, context)
 
 
-__all__ = ["DeliveryError", "Sink", "SinkContext", "make_sink"]
+__all__ = ["SNAPSHOT_KINDS", "DeliveryError", "Sink", "SinkContext", "make_sink", "wants_snapshot"]

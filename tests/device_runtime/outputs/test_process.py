@@ -1,0 +1,165 @@
+"""The outputs process: the device's outputs delivered from a child process, to a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from device_runtime.outputs.process import OutputsProcess
+from tests.device_runtime.outputs.conftest import manifest_with, wait_until, zone_event
+from tests.peers.plant_servers import HttpReceiver
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+TOKEN = "output/chat/token"
+
+
+def webhook(receiver: HttpReceiver, **extra) -> dict:
+    spec = {"kind": "webhook", "name": "chat", "url": f"{receiver.url}/hooks", "header_secrets": {"Authorization": TOKEN},
+            "payload": {"zone": "{zone}", "count": "{count}"}}
+    spec.update(extra)
+    return spec
+
+
+@pytest.fixture
+def outputs(tmp_path):
+    made: list[OutputsProcess] = []
+
+    def _make(secrets: dict[str, str] | None = None, **options) -> OutputsProcess:
+        options.setdefault("retry_initial_s", 0.05)
+        options.setdefault("retry_max_s", 0.5)
+        process = OutputsProcess(tmp_path / "device", device="test-device", secrets=dict(secrets or {}).get, **options)
+        made.append(process)
+        return process
+
+    yield _make
+    for process in made:
+        process.close()
+
+
+def status_of(process: OutputsProcess, name: str = "chat"):
+    return next(s for s in process.statuses() if s.name == name)
+
+
+def child_pid(process: OutputsProcess) -> int:
+    return wait_until(lambda: process.pid, what="the outputs process")
+
+
+def test_events_reach_the_receiver_in_order_with_the_secret_and_the_counters_come_back(outputs) -> None:
+    with HttpReceiver() as receiver:
+        process = outputs({TOKEN: "Bearer tok-456"})
+        process.attach(manifest_with([webhook(receiver)]))
+        assert status_of(process).state == "idle"  # listed at once, before the child reports
+        process.submit("line3", [zone_event(n) for n in range(1, 6)])
+        wait_until(lambda: len(receiver.requests) == 5, what="five POSTs")
+        wait_until(lambda: status_of(process).counters.delivered == 5, what="the delivered count")
+    assert [r.json()["count"] for r in receiver.requests] == [1, 2, 3, 4, 5]
+    assert {r.headers["Authorization"] for r in receiver.requests} == {"Bearer tok-456"}
+    status = status_of(process)
+    assert status.state == "ok"
+    assert status.latency_ms["messages"] == 5 and 0 < status.latency_ms["p50"] <= status.latency_ms["max"] < 20_000
+    assert process.events_by_kind() == {("line3", "zone_entered"): 5}
+
+
+def test_the_process_runs_at_the_configured_niceness_and_the_device_keeps_its_own(outputs) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the niceness is read from Linux's /proc")
+    with HttpReceiver() as receiver:
+        process = outputs(nice=15)
+        process.attach(manifest_with([webhook(receiver, header_secrets={})]))
+        pid = child_pid(process)
+        process.submit("line3", [zone_event(1)])
+        wait_until(lambda: receiver.requests, what="a POST")
+    tasks = Path(f"/proc/{pid}/task")
+    nices = {int((task / "stat").read_text().rsplit(")", 1)[1].split()[16]) for task in tasks.iterdir()}
+    assert nices == {15}  # every thread of the outputs process, the delivery threads included
+    assert os.getpriority(os.PRIO_PROCESS, 0) == 0
+
+
+def test_an_error_names_the_problem_in_the_status_and_the_device_log(outputs, caplog) -> None:
+    with HttpReceiver() as receiver:
+        receiver.status = 503
+        process = outputs({TOKEN: "Bearer secret-value-789"})
+        with caplog.at_level(logging.WARNING, logger="device_runtime"):
+            process.attach(manifest_with([webhook(receiver)]))
+            process.submit("line3", [zone_event(1)])
+            status = wait_until(lambda: (s := status_of(process)).state == "retrying" and s, what="retrying")
+            wait_until(lambda: any("line3/chat" in r.getMessage() for r in caplog.records), what="the warning")
+    assert "503" in status.counters.last_error
+    assert status.counters.queued == 1
+    [record] = [r for r in caplog.records if "line3/chat" in r.getMessage()]
+    assert record.name == "device_runtime.outputs.dispatcher" and record.app_id == "line3"
+    assert "secret-value-789" not in status.counters.last_error + record.getMessage()
+
+
+def test_a_killed_outputs_process_is_started_again_and_keeps_delivering(outputs, caplog) -> None:
+    with HttpReceiver() as receiver:
+        process = outputs({TOKEN: "t"})
+        process.attach(manifest_with([webhook(receiver)]))
+        process.submit("line3", [zone_event(1)])
+        wait_until(lambda: len(receiver.requests) == 1, what="the first POST")
+        first = child_pid(process)
+        with caplog.at_level(logging.ERROR, logger="device_runtime"):
+            os.kill(first, signal.SIGKILL)
+            wait_until(lambda: process.pid not in (None, first), what="a new outputs process")
+        assert "the outputs process stopped" in caplog.text
+        process.submit("line3", [zone_event(2)])  # the app was attached to the new process
+        wait_until(lambda: len(receiver.requests) == 2, what="the second POST")
+    assert receiver.requests[1].json()["count"] == 2
+    assert process.restarts == 1
+
+
+DEVICE = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from device_runtime.outputs.process import OutputsProcess
+    from tests.device_runtime.outputs.conftest import manifest_with, zone_event
+    process = OutputsProcess(Path({data!r}), secrets={{}}.get, retry_initial_s=0.05, retry_max_s=0.2)
+    process.attach(manifest_with([{spec}]))
+    process.submit("line3", [zone_event(n) for n in range(1, 21)])
+    while not any(s.counters.failed for s in process.statuses()):
+        time.sleep(0.05)
+    print(process.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_a_device_killed_while_the_receiver_refuses_loses_nothing(outputs, tmp_path) -> None:
+    """kill -9 of the device: its outputs process stores what it holds and exits; the next device delivers it."""
+    with HttpReceiver() as receiver:
+        receiver.status = 503
+        spec = json.dumps(webhook(receiver, header_secrets={}))
+        script = DEVICE.format(root=str(ROOT), data=str(tmp_path / "device"), spec=spec)
+        device = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        try:
+            line = device.stdout.readline() if device.stdout else ""
+            assert line.strip(), "the device did not start its outputs"
+            child = int(line)
+        finally:
+            device.kill()
+            device.wait(10)
+        wait_until(lambda: not Path(f"/proc/{child}").exists() or _zombie(child), what="the outputs process to exit")
+        receiver.status = 200
+        process = outputs()
+        process.attach(manifest_with([webhook(receiver, header_secrets={})]))
+        wait_until(lambda: len({r.json()["count"] for r in receiver.requests}) == 20, timeout=30, what="all 20 events")
+    assert sorted({r.json()["count"] for r in receiver.requests}) == list(range(1, 21))
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
