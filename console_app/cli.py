@@ -206,10 +206,12 @@ def _dispatch(args: argparse.Namespace, client: DeviceClient) -> int:
     elif cmd == "outputs":
         with client.health(1.0) as stream:
             sample = next(iter(stream))
-        print("\t".join(("app/output", "kind", "state", "delivered", "queued", "failed", "dropped", "suppressed", "last error")))
+        print("\t".join(("app/output", "kind", "state", "delivered", "queued", "failed", "dropped", "suppressed",
+                         "latency p50/p99 ms", "last error")))
         for o in sample.outputs:
+            latency = f"{o.latency_p50_ms:.0f}/{o.latency_p99_ms:.0f}" if o.delivered else "-"
             print("\t".join(str(v) for v in (f"{o.app_id}/{o.name}", o.kind, o.state, o.delivered, o.queued,
-                                               o.failed, o.dropped, o.suppressed, o.last_error or "-")))
+                                               o.failed, o.dropped, o.suppressed, latency, o.last_error or "-")))
     elif cmd == "apps":
         for app in client.list_apps():
             print(f"{app.app_id}\t{app.version}\t{app.state}\t{app.name}\t(versions: {', '.join(app.versions)})"

@@ -19,7 +19,9 @@ Metrics:
 - ``sightline_output_delivered_total``, ``sightline_output_failed_attempts_total``,
   ``sightline_output_dropped_total``, ``sightline_output_suppressed_total``,
   ``sightline_output_queued_messages``, ``sightline_output_queued_bytes``,
-  ``sightline_output_up`` (0 while retrying or stalled), all ``{app,output,kind}``
+  ``sightline_output_up`` (0 while retrying or stalled), all ``{app,output,kind}``;
+  ``sightline_output_delivery_latency_seconds{app,output,kind,quantile}`` (0.5 and 0.99, over the
+  output's last 1000 messages)
 - ``sightline_cpu_utilization_ratio``, ``sightline_memory_utilization_ratio``,
   ``sightline_gpu_utilization_ratio``, ``sightline_gpu_memory_utilization_ratio``,
   ``sightline_temperature_celsius`` (the GPU and temperature ones only when the device reads them)
@@ -106,13 +108,21 @@ class DeviceCollector(Collector):
             "queued_bytes": GaugeMetricFamily("sightline_output_queued_bytes", "Bytes waiting in the outbox.", labels=labels),
         }
         up = GaugeMetricFamily("sightline_output_up", "0 while the output is failing and retrying, or stalled, else 1.", labels=labels)
+        latency = GaugeMetricFamily(
+            "sightline_output_delivery_latency_seconds",
+            "From the camera's hand-over to the receiver's confirmation, over the output's last 1000 messages.",
+            labels=[*labels, "quantile"])
         for status in self.device.supervisor.outputs.statuses():
             values = [status.app_id, status.name, status.kind]
             for name, family in families.items():
                 family.add_metric(values, getattr(status.counters, name))
             up.add_metric(values, 0.0 if status.state in ("retrying", "stalled") else 1.0)
+            for quantile, key in (("0.5", "p50"), ("0.99", "p99")):
+                if key in status.latency_ms:
+                    latency.add_metric([*values, quantile], status.latency_ms[key] / 1000.0)
         yield from families.values()
         yield up
+        yield latency
 
     def _host(self) -> Iterator[Metric]:
         sample = read_device_health()

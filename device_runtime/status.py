@@ -187,4 +187,6 @@ def output_health(status: Any) -> pb.OutputHealth:
         last_delivered_time=c.last_delivered_time,
         oldest_queued_time=c.oldest_queued_time,
         queued_bytes=c.queued_bytes,
+        latency_p50_ms=status.latency_ms.get("p50", 0.0),
+        latency_p99_ms=status.latency_ms.get("p99", 0.0),
     )

@@ -1,6 +1,9 @@
 """From app events to output deliveries: filter, debounce, enqueue; one delivery thread per output.
 
-``submit`` runs on a camera's pipeline thread: it filters and debounces
+On a device it runs in the outputs process (:mod:`device_runtime.outputs.process`),
+where ``submit`` runs on the thread that reads the device's frames; used
+directly (tests, benchmarks, tools) it runs on the caller's threads.
+``submit`` filters and debounces
 the events for each output of the app, builds each event's template fields
 once (times formatted, an event id), and hands them (plus the snapshot for
 outputs that want it) to the :class:`Outbox` without waiting: no I/O, no
@@ -8,10 +11,9 @@ rendering, no lock that I/O holds, some tens of microseconds per event.
 Each output's :class:`Delivery` thread takes its own messages oldest first,
 hands them to its sink, and on failure retries the same messages after a
 capped exponential backoff, so order per output holds through any outage.
-Delivery threads run at a lower CPU priority (``delivery_nice``, Linux nice
-10 by default) than the cameras' and inference threads: on a saturated CPU
-the outputs' work (mostly their client libraries' Python) fills the gaps
-instead of taking time from the cameras.
+Delivery threads can run at a lower CPU priority (``delivery_nice``, Linux
+nice 10 by default; 0 in the outputs process, which is niced as a whole).
+Each keeps its last messages' delivery latency for health.
 
 Secret values a sink read are scrubbed from every error text before it is
 logged or stored, so they never reach health, logs or events.

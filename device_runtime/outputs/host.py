@@ -17,7 +17,9 @@ It sends back ``("statuses", [OutputStatus])`` whenever something changed
 ``("log", ...)`` for each of its own log records, which the device logs as
 its own. When the device goes away (even killed) the socket ends: the
 dispatcher stops and stores what it holds, and the process exits, so a
-device restart finds every undelivered message on disk.
+device restart finds every undelivered message on disk. It ignores SIGTERM
+and SIGINT (systemd stops a service by signalling all its processes): the
+device's own stop closes it once no camera submits any more.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -152,6 +155,10 @@ def _lock_outbox(data_dir: Path) -> Any:
 
 
 def main() -> int:
+    # The device stops us (a close, or its socket's end) after it stopped its cameras: a SIGTERM that
+    # systemd sends every process of the service, or a terminal's Ctrl-C, must not lose what we hold.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd_in, fd_out = (int(fd) for fd in os.environ[FD_VARIABLE].split(","))
     reader, sender = FrameReader(socket.socket(fileno=fd_in)), BlockingSender(socket.socket(fileno=fd_out))
     options = reader.read()

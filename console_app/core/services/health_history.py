@@ -120,6 +120,7 @@ class OutputState:
     failed: int
     dropped: int
     last_error: str
+    latency_p99_ms: float = 0.0  # the camera's hand-over to the receiver's confirmation; 0 before the first
 
 
 @dataclass
@@ -186,7 +187,8 @@ class HealthHistory:
             record.apps = [AppState(a.app_id, a.name, a.version, a.state, a.error, tuple(a.camera_ids))
                            for a in health.apps]
             record.outputs = [OutputState(o.app_id, o.name, o.kind, o.state, o.delivered, o.queued, o.failed,
-                                          o.dropped, o.last_error) for o in getattr(health, "outputs", ())]
+                                          o.dropped, o.last_error, o.latency_p99_ms)
+                              for o in getattr(health, "outputs", ())]
             record.provider, record.provider_warning = health.active_provider, health.provider_warning
             record.last_time = now
             record.samples += 1

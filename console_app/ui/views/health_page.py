@@ -113,7 +113,8 @@ class HealthPage(QWidget):
         self.apps_model = RowsTableModel(("Application", "Version", "State", "Cameras", "Error"), parent=self)
         self.streams_model = RowsTableModel(("Camera", "Availability", "Stream", "Resolution", "Why"), parent=self)
         self.outputs_model = RowsTableModel(
-            ("Output", "Kind", "State", "Delivered", "Queued", "Failed attempts", "Dropped", "Last error"), parent=self)
+            ("Output", "Kind", "State", "Delivered", "Queued", "Failed attempts", "Dropped", "Latency p99", "Last error"),
+            parent=self)
         states = QWidget()
         states_layout = QHBoxLayout(states)
         states_layout.setContentsMargins(0, 0, 0, 0)
@@ -360,7 +361,8 @@ class HealthPage(QWidget):
         if streams != self.streams_model.rows():
             self.streams_model.set_rows(streams)
         outputs = [[f"{o.app_id}/{o.name}", o.kind, o.state, str(o.delivered), str(o.queued), str(o.failed),
-                    str(o.dropped), o.last_error] for o in self.history.outputs(device_id)]
+                    str(o.dropped), f"{o.latency_p99_ms:.0f} ms" if o.delivered else "-", o.last_error]
+                   for o in self.history.outputs(device_id)]
         if outputs != self.outputs_model.rows():
             self.outputs_model.set_rows(outputs)
         provider, warning = self.history.provider(device_id)

@@ -196,7 +196,7 @@ class Health(_message.Message):
     def __init__(self, time: _Optional[float] = ..., device: _Optional[_Union[DeviceHealth, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamHealth, _Mapping]]] = ..., apps: _Optional[_Iterable[_Union[AppStatus, _Mapping]]] = ..., active_provider: _Optional[str] = ..., provider_warning: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[OutputHealth, _Mapping]]] = ..., engine_builds: _Optional[_Iterable[_Union[EngineBuild, _Mapping]]] = ...) -> None: ...
 
 class OutputHealth(_message.Message):
-    __slots__ = ("app_id", "name", "kind", "state", "delivered", "queued", "failed", "dropped", "suppressed", "last_error", "last_error_time", "last_delivered_time", "oldest_queued_time", "queued_bytes")
+    __slots__ = ("app_id", "name", "kind", "state", "delivered", "queued", "failed", "dropped", "suppressed", "last_error", "last_error_time", "last_delivered_time", "oldest_queued_time", "queued_bytes", "latency_p50_ms", "latency_p99_ms")
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +211,8 @@ class OutputHealth(_message.Message):
     LAST_DELIVERED_TIME_FIELD_NUMBER: _ClassVar[int]
     OLDEST_QUEUED_TIME_FIELD_NUMBER: _ClassVar[int]
     QUEUED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
     app_id: str
     name: str
     kind: str
@@ -225,7 +227,9 @@ class OutputHealth(_message.Message):
     last_delivered_time: float
     oldest_queued_time: float
     queued_bytes: int
-    def __init__(self, app_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., state: _Optional[str] = ..., delivered: _Optional[int] = ..., queued: _Optional[int] = ..., failed: _Optional[int] = ..., dropped: _Optional[int] = ..., suppressed: _Optional[int] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ..., last_delivered_time: _Optional[float] = ..., oldest_queued_time: _Optional[float] = ..., queued_bytes: _Optional[int] = ...) -> None: ...
+    latency_p50_ms: float
+    latency_p99_ms: float
+    def __init__(self, app_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., state: _Optional[str] = ..., delivered: _Optional[int] = ..., queued: _Optional[int] = ..., failed: _Optional[int] = ..., dropped: _Optional[int] = ..., suppressed: _Optional[int] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[float] = ..., last_delivered_time: _Optional[float] = ..., oldest_queued_time: _Optional[float] = ..., queued_bytes: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ...) -> None: ...
 
 class AppRef(_message.Message):
     __slots__ = ("app_id",)

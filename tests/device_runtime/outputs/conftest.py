@@ -11,6 +11,7 @@ import pytest
 
 from device_runtime.apps.events import AppEvent
 from device_runtime.outputs.dispatcher import OutputDispatcher
+from device_runtime.outputs.process import OutputsProcess
 from device_runtime.protocol.apps.manifest import parse_manifest
 
 
@@ -66,6 +67,23 @@ def make_dispatcher(tmp_path: Path) -> Iterator[Callable[..., OutputDispatcher]]
     yield _make
     for dispatcher in made:
         dispatcher.close()
+
+
+@pytest.fixture
+def make_outputs_process(tmp_path: Path) -> Iterator[Callable[..., OutputsProcess]]:
+    """The device's outputs (an OutputDispatcher in a child process) over a real outbox; closed after the test."""
+    made: list[OutputsProcess] = []
+
+    def _make(secrets: dict[str, str] | None = None, **options: Any) -> OutputsProcess:
+        options.setdefault("retry_initial_s", 0.05)
+        options.setdefault("retry_max_s", 0.5)
+        process = OutputsProcess(tmp_path / "device", device="test-device", secrets=dict(secrets or {}).get, **options)
+        made.append(process)
+        return process
+
+    yield _make
+    for process in made:
+        process.close()
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:

@@ -120,26 +120,33 @@ def test_event_counts_become_cloudwatch_metrics_and_log_lines(moto, make_dispatc
     assert len(logs["events"]) == 3
 
 
-def test_the_apps_log_records_go_to_the_app_log_stream_and_other_apps_records_do_not(moto, make_dispatcher) -> None:
+@pytest.fixture
+def device_logs_info():
+    """The device logs from INFO (app log outputs want INFO records) for the test."""
     device_logger = logging.getLogger("device_runtime")
     level = device_logger.level
     device_logger.setLevel(logging.INFO)
-    try:
-        dispatcher = make_dispatcher(KEYS)
-        dispatcher.attach(
-            manifest_with([{"kind": "cloudwatch", "name": "cw", "endpoint_url": moto.endpoint_url,
-                            "log_group": "/sightline/line3", "app_log": True, **AWS}])
-        )
-        logging.getLogger("device_runtime.code_app.line3.main").warning("belt speed %d m/min", 42)
-        logging.getLogger("device_runtime.supervisor").info("app %s parameters changed", "line3")
-        logging.getLogger("device_runtime.supervisor").info("app %s parameters changed", "other-app")
-        logging.getLogger("device_runtime.code_app.line3.main").debug("below the output's level")
-        key = output_key("line3", "cw.log")
-        # The dispatcher's own "1 output(s) attached" line is about the app too.
-        wait_until(lambda: dispatcher.outbox.counters(key).delivered == 3, what="three log records")
-        assert {s.name for s in dispatcher.statuses()} == {"cw", "cw.log"}
-    finally:
-        device_logger.setLevel(level)
+    yield
+    device_logger.setLevel(level)
+
+
+def app_log_output(moto) -> list[dict]:
+    return [{"kind": "cloudwatch", "name": "cw", "endpoint_url": moto.endpoint_url, "log_group": "/sightline/line3",
+             "app_log": True, **AWS}]
+
+
+def test_the_apps_log_records_go_to_the_app_log_stream_and_other_apps_records_do_not(
+        moto, make_dispatcher, device_logs_info) -> None:
+    dispatcher = make_dispatcher(KEYS)
+    dispatcher.attach(manifest_with(app_log_output(moto)))
+    logging.getLogger("device_runtime.code_app.line3.main").warning("belt speed %d m/min", 42)
+    logging.getLogger("device_runtime.supervisor").info("app %s parameters changed", "line3")
+    logging.getLogger("device_runtime.supervisor").info("app %s parameters changed", "other-app")
+    logging.getLogger("device_runtime.code_app.line3.main").debug("below the output's level")
+    key = output_key("line3", "cw.log")
+    # The dispatcher's own "1 output(s) attached" line is about the app too.
+    wait_until(lambda: dispatcher.outbox.counters(key).delivered == 3, what="three log records")
+    assert {s.name for s in dispatcher.statuses()} == {"cw", "cw.log"}
     logs = moto.client("logs").get_log_events(logGroupName="/sightline/line3", logStreamName="test-device/line3/log")
     assert [e["message"] for e in logs["events"]] == [
         "INFO device_runtime.outputs.dispatcher: app line3: 1 output(s) attached",
@@ -147,6 +154,24 @@ def test_the_apps_log_records_go_to_the_app_log_stream_and_other_apps_records_do
         "INFO device_runtime.supervisor: app line3 parameters changed",
     ]
     assert dispatcher.outbox.counters(output_key("line3", "cw")).delivered == 0  # log records are not events
+
+
+def test_through_the_outputs_process_the_devices_records_and_its_own_reach_the_app_log_once(
+        moto, make_outputs_process, device_logs_info) -> None:
+    """The device captures app log records (the outputs process's own come back to it as the device's)."""
+    outputs = make_outputs_process(KEYS)
+    outputs.attach(manifest_with(app_log_output(moto)))
+    logging.getLogger("device_runtime.code_app.line3.main").warning("belt speed %d m/min", 42)
+    logging.getLogger("device_runtime.supervisor").info("app %s parameters changed", "other-app")
+
+    def delivered() -> int:
+        return next((s.counters.delivered for s in outputs.statuses() if s.name == "cw.log"), 0)
+    wait_until(lambda: delivered() == 2, what="two log records")
+    logs = moto.client("logs").get_log_events(logGroupName="/sightline/line3", logStreamName="test-device/line3/log")
+    assert sorted(e["message"] for e in logs["events"]) == [
+        "INFO device_runtime.outputs.dispatcher: app line3: 1 output(s) attached",  # the outputs process's line
+        "WARNING device_runtime.code_app.line3.main: belt speed 42 m/min",
+    ]
 
 
 def test_an_app_log_without_a_log_group_is_refused_naming_the_field() -> None:
