@@ -321,25 +321,29 @@ class OutputsProcess:
             elif message[0] == "log":
                 self._log_child_record(*message[1:])
         code = child.process.wait()
+        child.close()
         with self._lock:
             if self._closing or self._child is not child:
                 return
         self.restarts += 1
+        # One that ran a while had a fault now and then; one that keeps stopping waits longer each time.
         ran = time.monotonic() - child.started
         delay = RESTART_INITIAL_S if ran > RESTART_MAX_S else min(RESTART_MAX_S, RESTART_INITIAL_S * 2 ** min(self.restarts, 5))
         log.error("the outputs process stopped (exit status %s); starting it again in %.0f s", code, delay)
-        child.close()
-        time.sleep(delay)
-        try:
-            with self._starting:
-                self._start()
-        except OSError as exc:
-            log.error("cannot start the outputs process: %s", exc)
+        while True:
+            time.sleep(delay)
+            try:
+                with self._starting:
+                    self._start()
+                return
+            except OSError as exc:
+                delay = min(RESTART_MAX_S, delay * 2)
+                log.error("cannot start the outputs process: %s; trying again in %.0f s", exc, delay)
 
     @staticmethod
     def _log_child_record(name: str, level: int, message: str, created: float, app_id: str | None) -> None:
         record = logging.LogRecord(name, level, "outputs-process", 0, message, None, None)
-        record.created = created
+        record.created, record.msecs = created, (created - int(created)) * 1000
         if app_id:
             record.app_id = app_id
         logging.getLogger(name).handle(record)
