@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
+from urllib.parse import quote, unquote
 
 from pydantic import Field, field_validator, model_validator
 
@@ -31,24 +32,63 @@ def camera_password_secret(camera_id: str) -> str:
     return f"camera/{camera_id}/password"
 
 
-def split_url_password(url: str) -> tuple[str, str | None]:
-    """``url`` without the password in its user info (the user stays), and that password, decoded.
+#: Query parameters some cameras take their password in (``rtsp://10.0.0.5/live?user=admin&pwd=x``).
+QUERY_PASSWORD_PARAMS = ("password", "passwd", "pass", "pwd")
 
-    ``rtsp://admin:p%40ss@10.0.0.5/s1`` → ``("rtsp://admin@10.0.0.5/s1", "p@ss")``;
-    a URL without a password comes back unchanged with ``None``.
+
+def split_url_password(url: str) -> tuple[str, str | None]:
+    """``url`` without its password, and that password, decoded.
+
+    ``rtsp://admin:p%40ss@10.0.0.5/s1`` → ``("rtsp://admin@10.0.0.5/s1", "p@ss")``. A camera
+    that takes it in the query keeps the parameter, empty, as the place to put it back:
+    ``rtsp://10.0.0.5/live?user=admin&pwd=x`` → ``("rtsp://10.0.0.5/live?user=admin&pwd=", "x")``.
+    A URL without a password comes back unchanged with ``None``.
     """
     _, user, password = split_credentials(url)
-    if password is None:
+    if password is not None:
+        return with_credentials(url, user, None), password
+    found = _query_password(url)
+    if found is None or not found[2]:
         return url, None
-    return with_credentials(url, user, None), password
+    start, end, value = found
+    return url[:start] + url[end:], unquote(value)
 
 
 def url_with_password(url: str, password: str | None) -> str:
-    """``url`` with ``password`` (percent-encoded) after its user name; unchanged for None or no user."""
+    """``url`` with ``password`` (percent-encoded) where :func:`split_url_password` took it from:
+    an emptied password parameter of the query, else after the user name; unchanged for None or
+    neither."""
+    if password is None:
+        return url
+    found = _query_password(url)
+    if found is not None and not found[2]:
+        start, end, _ = found
+        return url[:start] + quote(password, safe="") + url[end:]
     _, user, _ = split_credentials(url)
-    if password is None or user is None:
+    if user is None:
         return url
     return with_credentials(url, user, password)
+
+
+def _query_password(url: str) -> tuple[int, int, str] | None:
+    """Where the value of the URL's first password parameter is (start, end, the raw value), or None.
+
+    Found in the text, not by parsing and rebuilding the query, so everything else in the URL
+    (other parameters, their order and encoding) stays byte for byte as the camera's maker wrote it.
+    """
+    query_at = url.find("?")
+    if query_at == -1:
+        return None
+    fragment_at = url.find("#", query_at)
+    end_of_query = fragment_at if fragment_at != -1 else len(url)
+    position = query_at + 1
+    for pair in re.split(r"[&;]", url[query_at + 1 : end_of_query]):
+        name, sep, value = pair.partition("=")
+        if sep and unquote(name).lower() in QUERY_PASSWORD_PARAMS:
+            start = position + len(name) + 1
+            return start, start + len(value), value
+        position += len(pair) + 1
+    return None
 
 
 class CameraSpec(StrictModel):
@@ -61,7 +101,8 @@ class CameraSpec(StrictModel):
     )
     url: str = Field(
         title="Stream URL",
-        description="Where the device opens the stream, e.g. rtsp://user@10.0.0.5/stream1. The "
+        description="Where the device opens the stream, e.g. rtsp://user@10.0.0.5/stream1 (or "
+        "rtsp://10.0.0.5/live?user=admin&pwd= for a camera that takes its password in the query). The "
         "password is not part of the manifest: it is the secret camera/<camera id>/password, sent "
         "beside the package at deploy and kept in the device's secret store.",
     )

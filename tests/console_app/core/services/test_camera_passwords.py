@@ -231,6 +231,25 @@ def test_a_hand_written_app_folder_is_packaged_without_its_camera_passwords(tmp_
     assert build_package_without_passwords(folder) == (build_package(folder), {})
 
 
+def test_a_password_a_camera_takes_in_its_query_string_is_packaged_as_a_secret_too(tmp_path):
+    from console_app.core.packaging import build_package_without_passwords
+
+    folder = tmp_path / "app"
+    folder.mkdir()
+    url = f"rtsp://10.0.0.5/live?user=admin&pwd={quote(PASSWORD, safe='')}&channel=1"
+    manifest = {"schema": "sightline.app/v2", "id": "gate", "name": "Gate", "version": "1.0.0", "kind": "detector",
+                "cameras": [{"id": "gate-cam", "url": url}], "model": {"name": "det"}}
+    (folder / "app.json").write_text(json.dumps(manifest))
+
+    package, secrets_sent = build_package_without_passwords(folder)
+
+    assert secrets_sent == {"camera/gate-cam/password": PASSWORD}
+    with tarfile.open(fileobj=io.BytesIO(package), mode="r:gz") as tar:
+        shipped = json.loads(tar.extractfile("app.json").read())
+    assert shipped["cameras"][0]["url"] == "rtsp://10.0.0.5/live?user=admin&pwd=&channel=1"
+    assert all(f not in package for f in forms(PASSWORD))
+
+
 def test_removing_the_last_app_that_reads_a_camera_removes_its_password(tmp_path, console, start_device, workers):
     folder, library = console
     runtime = start_device(data_dir=tmp_path / "device")
