@@ -107,7 +107,10 @@ class Host:
                 message = reader.read()
                 if message is None or message[0] == "close":
                     break
-                self.handle(message)
+                try:
+                    self.handle(message)
+                except Exception:  # one bad command must not take every output down (and loop on restart)
+                    log.exception("outputs process: %s failed", message[0])
         finally:
             self._stop.set()
             self._reporter.join(5)
@@ -131,9 +134,6 @@ class Host:
             self.dispatcher.update_params(args[0], args[1])
         else:
             log.error("outputs process: unknown command %r", command)
-
-    def _report(self) -> None:
-        self._sender.send(("statuses", self.dispatcher.statuses()))
 
     def _report_loop(self) -> None:
         last: Any = None
