@@ -6,14 +6,18 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
+from device_runtime.outputs.host import Host
 from device_runtime.outputs.process import OutputsProcess
+from device_runtime.outputs.wire import BlockingSender, FrameReader, encode
 from tests.device_runtime.outputs.conftest import manifest_with, wait_until, zone_event
 from tests.peers.plant_servers import HttpReceiver
 
@@ -114,7 +118,9 @@ DEVICE = textwrap.dedent(
     import signal, sys, time
     from pathlib import Path
     sys.path.insert(0, {root!r})
-    from device_runtime.outputs.process import OutputsProcess
+    from device_runtime.outputs.host import Host
+from device_runtime.outputs.process import OutputsProcess
+from device_runtime.outputs.wire import BlockingSender, FrameReader, encode
     from tests.device_runtime.outputs.conftest import manifest_with, zone_event
     process = OutputsProcess(Path({data!r}), secrets={{}}.get, retry_initial_s=0.05, retry_max_s=0.2,
                              write_behind_s=600)
@@ -166,3 +172,23 @@ def _gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_command_the_outputs_process_cannot_carry_out_is_logged_and_the_next_ones_still_run(tmp_path, caplog) -> None:
+    """Run in this process (the host's loop over a real socket): a broken frame stands in for a bug."""
+    device_end, host_end = socket.socketpair()
+    reports, _ = socket.socketpair()
+    options = {"data_dir": str(tmp_path / "device"), "max_bytes": 1 << 20, "max_age_s": 3600.0, "write_behind_s": 0.2,
+               "retry_initial_s": 0.05, "retry_max_s": 0.5, "stall_after_s": 300.0}
+    host = Host(options, BlockingSender(reports))
+    serving = threading.Thread(target=host.serve, args=(FrameReader(host_end),), daemon=True)
+    with HttpReceiver() as receiver, caplog.at_level(logging.ERROR, logger="device_runtime"):
+        serving.start()
+        device_end.sendall(encode(("params", "line3")))  # one argument short
+        device_end.sendall(encode(("attach", manifest_with([webhook(receiver, header_secrets={})]), {})))
+        device_end.sendall(encode(("submit", "line3", [zone_event(1).fields()], b"", None, 0.0)))
+        wait_until(lambda: receiver.requests, what="the event after the broken command")
+        device_end.sendall(encode(("close",)))
+        serving.join(20)
+    assert not serving.is_alive()
+    assert "outputs process: params failed" in caplog.text
