@@ -58,11 +58,13 @@ class Bridge(QObject):
         return posted
 
     def on_devices_changed(self, entries: list) -> None:
-        """Listener for ``ApplianceService``; re-emitted as ``devices_changed`` on the GUI thread."""
-        try:
-            self.devices_changed.emit(list(entries))
-        except RuntimeError:
-            log.debug("bridge gone; dropped a devices update")
+        """Listener for ``ApplianceService``; re-emitted as ``devices_changed`` on the GUI thread.
+
+        One posted call that emits there, not an emit from the service's thread: that would post
+        one event per receiver, and the GUI could paint between them, with the status bar and a
+        page showing different snapshots.
+        """
+        self.call_in_gui(self.devices_changed.emit, list(entries))
 
     @Slot(object)
     def _run(self, call: Callable[[], Any]) -> None:

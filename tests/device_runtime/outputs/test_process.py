@@ -118,9 +118,7 @@ DEVICE = textwrap.dedent(
     import signal, sys, time
     from pathlib import Path
     sys.path.insert(0, {root!r})
-    from device_runtime.outputs.host import Host
-from device_runtime.outputs.process import OutputsProcess
-from device_runtime.outputs.wire import BlockingSender, FrameReader, encode
+    from device_runtime.outputs.process import OutputsProcess
     from tests.device_runtime.outputs.conftest import manifest_with, zone_event
     process = OutputsProcess(Path({data!r}), secrets={{}}.get, retry_initial_s=0.05, retry_max_s=0.2,
                              write_behind_s=600)
