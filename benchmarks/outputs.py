@@ -229,36 +229,49 @@ def _three_outputs(broker: MosquittoBroker, ports: dict) -> list[dict]:
     ]
 
 
+def _crossing(n: int) -> AppEvent:
+    return AppEvent(type="line_crossed", time=time.time(), app_id="line-safety", camera_id="bench-0",
+                    label="part", track_id=n, line="exit", direction="in", count=n, confidence=0.9)
+
+
+def _wait_delivered(target: Any, n: int) -> None:
+    """Until each of the three outputs has confirmed ``n`` messages (``target``: a dispatcher or the outputs process)."""
+    deadline = time.monotonic() + 120
+    while sum(s.counters.delivered >= n for s in target.statuses()) < 3:
+        if time.monotonic() > deadline:
+            raise BenchmarkError(f"{n} events were not delivered to the three outputs within 120 s")
+        time.sleep(0.2)
+
+
+def _connect(target: Any) -> None:
+    """One event through, so every output is connected before anything is counted."""
+    target.submit("line-safety", [_crossing(0)])
+    _wait_delivered(target, 1)
+
+
+def _submit_at(target: Any, events: int, rate: float) -> float:
+    """Submit ``events`` line crossings at ``rate`` per second, as a camera's thread would; CPU seconds in submit."""
+    submit_s = 0.0
+    for n in range(1, events + 1):
+        item = _crossing(n)
+        started = time.thread_time()
+        target.submit("line-safety", [item])
+        submit_s += time.thread_time() - started
+        time.sleep(1.0 / rate)
+    return submit_s
+
+
 def measure_thread_cpu(folder: Path, broker: MosquittoBroker, events: int, rate: float = 40.0) -> dict:
     """CPU ms per event (three outputs) on the submitting (camera) thread and on each other thread."""
     plant, ports = _start_plant()
     dispatcher = OutputDispatcher(folder / "threads", device="bench", secrets={SECRET: PASSWORD}.get)
     keys = [output_key("line-safety", name) for name in ("mqtt", "hook", "plc")]
-
-    def event(n: int) -> AppEvent:
-        return AppEvent(type="line_crossed", time=time.time(), app_id="line-safety", camera_id="bench-0",
-                        label="part", track_id=n, line="exit", direction="in", count=n, confidence=0.9)
-
-    def wait_delivered(n: int) -> None:
-        deadline = time.monotonic() + 120
-        while any(dispatcher.outbox.counters(k).delivered < n for k in keys):
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"{n} events were not delivered to the three outputs within 120 s")
-            time.sleep(0.2)
-
     try:
         dispatcher.attach(_manifest("line-safety", _three_outputs(broker, ports)))
-        dispatcher.submit("line-safety", [event(0)])  # connects every output before the count starts
-        wait_delivered(1)
+        _connect(dispatcher)
         before = _thread_cpu_s()
-        submit_s = 0.0
-        for n in range(1, events + 1):
-            item = event(n)
-            started = time.thread_time()
-            dispatcher.submit("line-safety", [item])
-            submit_s += time.thread_time() - started
-            time.sleep(1.0 / rate)
-        wait_delivered(events + 1)
+        submit_s = _submit_at(dispatcher, events, rate)
+        _wait_delivered(dispatcher, events + 1)
         after = _thread_cpu_s()
         written = dispatcher.outbox.messages_written
     finally:
@@ -294,31 +307,12 @@ def measure_process_cpu(folder: Path, broker: MosquittoBroker, events: int, rate
     """CPU ms per event (three outputs) through the device's outputs process: the camera's and the process's."""
     plant, ports = _start_plant()
     outputs = OutputsProcess(folder / "process-cpu", device="bench", secrets={SECRET: PASSWORD}.get)
-
-    def event(n: int) -> AppEvent:
-        return AppEvent(type="line_crossed", time=time.time(), app_id="line-safety", camera_id="bench-0",
-                        label="part", track_id=n, line="exit", direction="in", count=n, confidence=0.9)
-
-    def wait_delivered(n: int) -> None:
-        deadline = time.monotonic() + 120
-        while len(done := [s for s in outputs.statuses() if s.counters.delivered >= n]) < 3:
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"{n} events were not delivered to the three outputs within 120 s ({done})")
-            time.sleep(0.2)
-
     try:
         outputs.attach(_manifest("line-safety", _three_outputs(broker, ports)))
-        outputs.submit("line-safety", [event(0)])  # connects every output before the count starts
-        wait_delivered(1)
+        _connect(outputs)
         before = _process_cpu_s(outputs.pid)
-        submit_s = 0.0
-        for n in range(1, events + 1):
-            item = event(n)
-            started = time.thread_time()
-            outputs.submit("line-safety", [item])
-            submit_s += time.thread_time() - started
-            time.sleep(1.0 / rate)
-        wait_delivered(events + 1)
+        submit_s = _submit_at(outputs, events, rate)
+        _wait_delivered(outputs, events + 1)
         process_s = _process_cpu_s(outputs.pid) - before
     finally:
         outputs.close()
