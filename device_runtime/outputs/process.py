@@ -22,9 +22,10 @@ sent with each app's attach. App log records are captured here (the child's
 own records come back as the device's) and sent to the child.
 
 Failures: a child that exits is started again (backoff 1 s doubling to
-30 s) and given every attached app; what it had not yet stored is lost and
-counted as dropped on the app's outputs, like events submitted while it was
-down. The socket's end tells the child that the device went away, even
+30 s) and given every attached app. What a crashed child had not yet stored
+(at most the last write-behind interval, 0.2 s of undelivered events) is
+lost, as in a power cut; events submitted while no child runs are counted as
+dropped on the app's outputs, with the reason. The socket's end tells the child that the device went away, even
 killed: it stores what it holds and exits; a new child waits for the old
 one's lock on the outbox.
 """
