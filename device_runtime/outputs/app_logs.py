@@ -43,6 +43,30 @@ def log_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {"time": record.created, "level": record.levelname, "logger": record.name, "message": message}
 
 
+def capture_app_logs(handler: AppLogHandler | None, targets: dict[str, list[tuple[str, int]]],
+                     current: Callable[[], dict[str, list[tuple[str, int]]]],
+                     put: Callable[[str, dict[str, Any]], bool]) -> AppLogHandler | None:
+    """Keep an :class:`AppLogHandler` on the ``device_runtime`` logger while ``targets`` has any; the handler now on it.
+
+    ``handler`` is the one installed before (None: none); a new one reads the targets through
+    ``current`` and queues records with ``put``.
+    """
+    logger = logging.getLogger("device_runtime")
+    if targets and handler is None:
+        handler = AppLogHandler(current, put)
+        logger.addHandler(handler)
+        # Records below the logger's level never reach a handler: say so when the app log asks for them.
+        wanted = min(level for items in targets.values() for _, level in items)
+        if logger.getEffectiveLevel() > wanted:
+            logging.getLogger(__name__).info(
+                "app log outputs want %s records; the device logs from %s only",
+                logging.getLevelName(wanted), logging.getLevelName(logger.getEffectiveLevel()))
+    elif not targets and handler is not None:
+        logger.removeHandler(handler)
+        handler = None
+    return handler
+
+
 class AppLogHandler(logging.Handler):
     """Puts the records of apps with a log output into the outbox (never blocks, never raises).
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device_runtime.outputs.app_logs import LEVELS, AppLogHandler
+from device_runtime.outputs.app_logs import LEVELS, AppLogHandler, capture_app_logs
 from device_runtime.outputs.outbox import FILE_NAME, Outbox, OutputCounters
 from device_runtime.outputs.overlays import overlay_data
 from device_runtime.outputs.sinks import make_sink
@@ -384,20 +384,9 @@ class OutputDispatcher:
             app_id: [(d.key, LEVELS[spec.app_log_level]) for spec, d in items]
             for app_id, items in self._log_deliveries.items()
         }
-        if not self._capture_app_logs:
-            return
-        logger = logging.getLogger("device_runtime")
-        if self._log_targets and self._log_handler is None:
-            self._log_handler = AppLogHandler(lambda: self._log_targets, self.outbox.put)
-            logger.addHandler(self._log_handler)
-            # Records below the logger's level never reach a handler: let INFO through when the app log asks.
-            wanted = min(level for targets in self._log_targets.values() for _, level in targets)
-            if logger.getEffectiveLevel() > wanted:
-                log.info("app log outputs want %s records; the device logs from %s only",
-                         logging.getLevelName(wanted), logging.getLevelName(logger.getEffectiveLevel()))
-        elif not self._log_targets and self._log_handler is not None:
-            logger.removeHandler(self._log_handler)
-            self._log_handler = None
+        if self._capture_app_logs:
+            self._log_handler = capture_app_logs(self._log_handler, self._log_targets, lambda: self._log_targets,
+                                                 self.outbox.put)
 
     # ------------------------------------------------------------------ the pipeline side
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import device_runtime
-from device_runtime.outputs.app_logs import LEVELS, AppLogHandler
+from device_runtime.outputs.app_logs import LEVELS, AppLogHandler, capture_app_logs
 from device_runtime.outputs.dispatcher import (
     LOG_SUFFIX,
     STALL_AFTER_S,
@@ -122,7 +122,6 @@ class OutputsProcess:
         """``nice``: the outputs process's niceness (Linux, 0-19); the rest as :class:`OutputDispatcher`'s."""
         self.data_dir = Path(data_dir)
         self.device = device
-        self.nice = nice
         self._secret_lookup = secrets or (lambda name: None)
         #: What the outputs process starts with (the dispatcher's options, its niceness).
         self.options = {
@@ -362,16 +361,6 @@ class OutputsProcess:
 
     def _update_log_handler(self) -> None:
         """Install the app log handler while an app has a log output, remove it after. Holds ``_lock``."""
-        logger = logging.getLogger("device_runtime")
-        targets = {app: items for app, items in self._log_targets.items() if items}
-        self._log_targets = targets
-        if targets and self._log_handler is None:
-            self._log_handler = AppLogHandler(lambda: self._log_targets, self._put_log)
-            logger.addHandler(self._log_handler)
-            wanted = min(level for items in targets.values() for _, level in items)
-            if logger.getEffectiveLevel() > wanted:
-                log.info("app log outputs want %s records; the device logs from %s only",
-                         logging.getLevelName(wanted), logging.getLevelName(logger.getEffectiveLevel()))
-        elif not targets and self._log_handler is not None:
-            logger.removeHandler(self._log_handler)
-            self._log_handler = None
+        self._log_targets = {app: items for app, items in self._log_targets.items() if items}
+        self._log_handler = capture_app_logs(self._log_handler, self._log_targets, lambda: self._log_targets,
+                                             self._put_log)
