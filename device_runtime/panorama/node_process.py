@@ -49,6 +49,7 @@ BOOT_SCRIPT = SDK_DIR / "sightline_node_boot.py"
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0  # a run this long resets the backoff
+READERS_DRAIN_S = 2.0  # how long an exit waits for its last stderr lines and crash report
 STOP_GRACE_S = 2.0
 _MIN_BLOCK = 1 << 20
 
@@ -138,6 +139,7 @@ class CodeNodeHost:
         self._blocks: dict[str, shared_memory.SharedMemory] = {}
         self._blocks_lock = threading.Lock()
         self._crash_report = ""
+        self._readers: list[threading.Thread] = []
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._monitor: threading.Thread | None = None
         self._started = threading.Event()
@@ -256,9 +258,13 @@ class CodeNodeHost:
         self._process = process
         self._conn = Connection(parent.detach())
         self._spawned_at = time.monotonic()
-        for stream, level in ((process.stdout, logging.INFO), (process.stderr, logging.WARNING)):
-            threading.Thread(target=self._pump, args=(stream, level), daemon=True).start()
-        threading.Thread(target=self._serve, args=(self._conn,), daemon=True).start()
+        self._readers = [
+            threading.Thread(target=self._pump, args=(stream, level), daemon=True)
+            for stream, level in ((process.stdout, logging.INFO), (process.stderr, logging.WARNING))
+        ]
+        self._readers.append(threading.Thread(target=self._serve, args=(self._conn,), daemon=True))
+        for reader in self._readers:
+            reader.start()
         self.state = "running"
         self._started.set()
 
@@ -270,6 +276,10 @@ class CodeNodeHost:
             code = process.wait()
             if self._stopping.is_set():
                 return
+            # The exit can be seen before the readers have taken the last of its stderr and its
+            # crash report: let them finish (they end at end of file) so the reason is whole.
+            for reader in self._readers:
+                reader.join(READERS_DRAIN_S)
             ran = time.monotonic() - self._spawned_at
             self.crashes += 1
             failures = 1 if ran >= STABLE_AFTER_S else failures + 1
