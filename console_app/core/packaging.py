@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from device_runtime.protocol.apps.specs import camera_password_secret, split_url_password
+from device_runtime.media.redact import split_url_password
+from device_runtime.protocol.apps.specs import camera_password_secret
 
 MANIFEST_FILE = "app.json"
 

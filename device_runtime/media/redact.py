@@ -10,6 +10,10 @@ defence (for text we did not build ourselves: OpenCV errors, tracebacks).
 Redaction errs on the side of hiding: a password with an unescaped ``/`` or
 ``@`` is still hidden, at the price of sometimes masking a harmless part of an
 odd URL.
+
+It is also where camera URLs are taken apart and put back together around their
+credentials (:func:`split_url_password`, :func:`with_camera_credentials`), so
+the rule for where a password sits in a URL is written once.
 """
 
 from __future__ import annotations
@@ -96,6 +100,76 @@ def with_credentials(url: str, user: str | None, password: str | None) -> str:
     parts = urlsplit(bare)
     auth = quote(user, safe="") + (":" + quote(password, safe="") if password is not None else "")
     return urlunsplit(parts._replace(netloc=f"{auth}@{parts.netloc}"))
+
+
+#: Query parameters some cameras take their password in (``rtsp://10.0.0.5/live?user=admin&pwd=x``).
+QUERY_PASSWORD_PARAMS = ("password", "passwd", "pass", "pwd")
+
+
+def split_url_password(url: str) -> tuple[str, str | None]:
+    """``url`` without its password, and that password, decoded.
+
+    ``rtsp://admin:p%40ss@10.0.0.5/s1`` → ``("rtsp://admin@10.0.0.5/s1", "p@ss")``. A camera
+    that takes it in the query keeps the parameter, empty, as the place to put it back:
+    ``rtsp://10.0.0.5/live?user=admin&pwd=x`` → ``("rtsp://10.0.0.5/live?user=admin&pwd=", "x")``.
+    A URL without a password comes back unchanged with ``None``.
+    """
+    _, user, password = split_credentials(url)
+    if password is not None:
+        return with_credentials(url, user, None), password
+    found = _query_password(url)
+    if found is None or not found[2]:
+        return url, None
+    start, end, value = found
+    return url[:start] + url[end:], unquote(value)
+
+
+def url_with_password(url: str, password: str | None) -> str:
+    """``url`` with ``password`` (percent-encoded) where :func:`split_url_password` took it from:
+    an emptied password parameter of the query, else after the user name; unchanged for None or
+    neither."""
+    if password is None:
+        return url
+    found = _query_password(url)
+    if found is not None and not found[2]:
+        start, end, _ = found
+        return url[:start] + quote(password, safe="") + url[end:]
+    _, user, _ = split_credentials(url)
+    if user is None:
+        return url
+    return with_credentials(url, user, password)
+
+
+def _query_password(url: str) -> tuple[int, int, str] | None:
+    """Where the value of the URL's first password parameter is (start, end, the raw value), or None.
+
+    Found in the text, not by parsing and rebuilding the query, so everything else in the URL
+    (other parameters, their order and encoding) stays byte for byte as the camera's maker wrote it.
+    """
+    query_at = url.find("?")
+    if query_at == -1:
+        return None
+    fragment_at = url.find("#", query_at)
+    end_of_query = fragment_at if fragment_at != -1 else len(url)
+    position = query_at + 1
+    for pair in re.split(r"[&;]", url[query_at + 1 : end_of_query]):
+        name, sep, value = pair.partition("=")
+        if sep and unquote(name).lower() in QUERY_PASSWORD_PARAMS:
+            start = position + len(name) + 1
+            return start, start + len(value), value
+        position += len(pair) + 1
+    return None
+
+
+def with_camera_credentials(url: str, user: str | None, password: str | None) -> str:
+    """``url`` ready to open with a stored user and password: a camera whose URL has the query
+    parameter :func:`split_url_password` emptied takes the password there (its user name is in
+    the query too, so ``user`` is not added), any other ``user:password@`` as
+    :func:`with_credentials` puts it."""
+    found = _query_password(url)
+    if password is not None and found is not None and not found[2]:
+        return url_with_password(url, password)
+    return with_credentials(url, user or None, password)
 
 
 class RedactingFilter(logging.Filter):

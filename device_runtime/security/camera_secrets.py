@@ -15,11 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from device_runtime.protocol.apps.specs import (
-    camera_password_secret,
-    split_url_password,
-    url_with_password,
-)
+from device_runtime.media.redact import split_url_password, url_with_password
+from device_runtime.protocol.apps.specs import camera_password_secret
 from device_runtime.security.identity import write_atomically
 
 

@@ -51,7 +51,9 @@ class RtspServer:
     URL, which is what a rebooting camera looks like to a client.
 
     ``auth`` picks how credentials are checked: "basic" or "digest" (as
-    most real cameras do).
+    most real cameras do), or "query": the camera wants ``?user=<user>&pwd=<password>``
+    in the URL of its DESCRIBE (as some cameras' firmware does), and lets that
+    connection's later requests through.
 
     ``shared=True`` feeds every client from one encoder (cheaper with many
     clients), but GStreamer then answers 503 for a while after a client
@@ -84,8 +86,8 @@ class RtspServer:
             raise ValueError(f"codec must be 'h264' or 'h265', got {codec!r}")
         if (user is None) != (password is None):
             raise ValueError("give both user and password, or neither")
-        if auth not in ("basic", "digest"):
-            raise ValueError(f"auth must be 'basic' or 'digest', got {auth!r}")
+        if auth not in ("basic", "digest", "query"):
+            raise ValueError(f"auth must be 'basic', 'digest' or 'query', got {auth!r}")
         bad = set(transports) - {"tcp", "udp"}
         if bad or not transports:
             raise ValueError(f"transports must be a non-empty subset of tcp/udp, got {transports!r}")
@@ -119,6 +121,11 @@ class RtspServer:
         """The camera URL with the given credentials (for wrong-password tests)."""
         if self.port is None:
             raise RtspServerError("the server has no port yet: call start() first")
+        if self.auth == "query":
+            query = "" if user is None else f"?user={quote(user, safe='')}"
+            if password is not None:
+                query += ("&" if query else "?") + f"pwd={quote(password, safe='')}"
+            return f"rtsp://{self.host}:{self.port}{self.path}{query}"
         auth = ""
         if user is not None:
             auth = quote(user, safe="")
@@ -284,6 +291,27 @@ def _pipeline(args: argparse.Namespace) -> str:
     return f"( videotestsrc is-live=true pattern={args.pattern} ! {caps} ! {enc} ! {pay} )"
 
 
+def _query_auth(GstRtspServer, user: str, password: str, token):  # noqa: N803 (a module, passed in)
+    """An RTSPAuth that takes ``?user=&pwd=`` from a DESCRIBE's URL and trusts that connection after."""
+    from urllib.parse import parse_qs
+
+    trusted: set[int] = set()
+
+    class QueryAuth(GstRtspServer.RTSPAuth):
+        def do_authenticate(self, ctx) -> bool:
+            client = hash(ctx.client)
+            query = parse_qs(ctx.uri.query or "")
+            if query.get("user") == [user] and query.get("pwd") == [password]:
+                trusted.add(client)
+            if client not in trusted:
+                return False
+            return GstRtspServer.RTSPAuth.do_authenticate(self, ctx)  # gives the default token
+
+    auth = QueryAuth()
+    auth.set_default_token(token)
+    return auth
+
+
 def _serve(args: argparse.Namespace) -> None:
     import gi
 
@@ -310,15 +338,18 @@ def _serve(args: argparse.Namespace) -> None:
     factory.set_protocols(protocols)
 
     if args.user is not None:
-        auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
         token.set_string("media.factory.role", "user")
         password = os.environ.get(_PASSWORD_ENV, "")
-        if args.auth == "digest":
-            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
-            auth.add_digest(args.user, password, token)
+        if args.auth == "query":
+            auth = _query_auth(GstRtspServer, args.user, password, token)
         else:
-            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, password), token)
+            auth = GstRtspServer.RTSPAuth()
+            if args.auth == "digest":
+                auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+                auth.add_digest(args.user, password, token)
+            else:
+                auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, password), token)
         server.set_auth(auth)
         permissions = GstRtspServer.RTSPPermissions()
         permissions.add_permission_for_role("user", "media.factory.access", True)
@@ -359,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pattern", default="smpte")
     parser.add_argument("--user")
     parser.add_argument("--shared", type=int, default=0)
-    parser.add_argument("--auth", choices=("basic", "digest"), default="basic")
+    parser.add_argument("--auth", choices=("basic", "digest", "query"), default="basic")
     parser.add_argument("--media-file")
     args = parser.parse_args(argv)
     args.transports = args.transports.split(",")

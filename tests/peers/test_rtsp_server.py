@@ -70,6 +70,14 @@ def test_server_with_credentials_builds_urls_for_any_user():
         assert _first_frame(server.url_for("admin", "nope")) is None
 
 
+def test_a_server_with_query_auth_wants_the_password_in_the_url_of_its_describe():
+    with RtspServer(user="admin", password="a&b", path="live", auth="query") as server:
+        assert server.url == f"rtsp://127.0.0.1:{server.port}/live?user=admin&pwd=a%26b"
+        assert _first_frame(server.url) is not None
+        assert _first_frame(server.url_for("admin", "nope")) is None
+        assert _first_frame(f"rtsp://admin:a%26b@127.0.0.1:{server.port}/live") is None, "user info is not enough"
+
+
 def test_server_refuses_a_busy_port_with_its_stderr():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

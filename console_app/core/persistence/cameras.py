@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from console_app.core.persistence.database import driver_message
-from console_app.core.persistence.errors import DuplicateCamera, InventoryError, NotFound
+from console_app.core.persistence.errors import (
+    DuplicateCamera,
+    EditConflict,
+    InventoryError,
+    NotFound,
+)
 from console_app.core.persistence.models import Camera, CameraProfile
 from console_app.core.persistence.records import (
     CameraDraft,
@@ -25,7 +30,11 @@ from console_app.core.persistence.records import (
     strip_credentials,
 )
 from console_app.core.persistence.unit_of_work import Repository, conflict
-from device_runtime.media.redact import with_credentials
+from device_runtime.media.redact import (
+    split_credentials,
+    split_url_password,
+    with_camera_credentials,
+)
 
 #: Fields an engineer may change with ``update_camera``.
 EDITABLE_FIELDS = frozenset(
@@ -91,7 +100,7 @@ class CameraRepository(Repository):
         if not camera.stream_uri.lower().startswith(("rtsp://", "rtsps://", "http://", "https://")):
             return camera.stream_uri  # sim:// and files carry no credentials
         password = self.credentials.get(camera.credential_ref) if camera.credential_ref else None
-        return with_credentials(camera.stream_uri, camera.username, password)
+        return with_camera_credentials(camera.stream_uri, camera.username, password)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -104,6 +113,7 @@ class CameraRepository(Repository):
         manufacturer+serial or stream URI is already registered; nothing is saved then.
         """
         draft = CameraDraft.from_registration(registration)
+        password = _with_query_password(draft, password)
         draft = replace(
             draft,
             stream_uri=strip_credentials(draft.stream_uri),
@@ -149,7 +159,13 @@ class CameraRepository(Repository):
             )
         for name in _URI_FIELDS:
             if name in changes:
+                if changes[name] and split_url_password(changes[name])[1] is not None:
+                    raise InventoryError(
+                        f"camera #{camera_id}: the new {name.replace('_', ' ')} holds a password; nothing "
+                        "was changed. Give the address without it, and the password with the camera's "
+                        "credentials")
                 changes[name] = strip_credentials(changes[name])
+
         try:
             with self.transaction() as session:
                 row = self._row_at_version(session, camera_id, expected_version, changes)
@@ -199,6 +215,41 @@ class CameraRepository(Repository):
             raise
         self.forget_secret(old_ref)
         return record
+
+    def move_url_passwords(self) -> int:
+        """Take the passwords that older consoles stored in URIs' queries (``?pwd=x``) out of the
+        database; returns how many cameras were changed.
+
+        Each goes to the credential store unless the camera already has a password there (the
+        one the engineer gave wins); its URIs keep the parameter, empty, as the place it goes back.
+        A camera another console changed meanwhile is left to the next run.
+        """
+        moved = 0
+        for camera in self.list_cameras():
+            uris = [camera.stream_uri, camera.snapshot_uri, *(p.stream_uri for p in camera.profiles)]
+            found = next((pw for pw in (split_url_password(u)[1] for u in uris if u) if pw), None)
+            if found is None:
+                continue
+            new_ref = None if camera.credential_ref else f"camera:{uuid.uuid4().hex}"
+            try:
+                with self.transaction() as session:
+                    row = self._row_at_version(session, camera.id, camera.version_id, {})
+                    if new_ref:
+                        self.credentials.put(new_ref, found)
+                        row.credential_ref = new_ref
+                    row.stream_uri = strip_credentials(row.stream_uri)
+                    row.snapshot_uri = strip_credentials(row.snapshot_uri)
+                    for profile in row.profiles:
+                        profile.stream_uri = strip_credentials(profile.stream_uri)
+                    session.flush()
+            except (StaleDataError, EditConflict):
+                self.forget_secret(new_ref)
+                continue
+            except BaseException:
+                self.forget_secret(new_ref)
+                raise
+            moved += 1
+        return moved
 
     def delete_camera(self, camera_id: int, expected_version: int) -> None:
         """Remove the camera, its profiles and its password (conflict if changed meanwhile)."""
@@ -325,6 +376,18 @@ _DRAFT_FIELDS = frozenset(
 
 def _profile_record_of(row: CameraProfile) -> ProfileRecord:
     return ProfileRecord(token=row.token, name=row.name, stream_uri=row.stream_uri)
+
+
+def _with_query_password(draft: CameraDraft, password: str | None) -> str | None:
+    """The camera's password: ``password``, or the one its stream URI carries in the query
+    (``?user=admin&pwd=x``), which is taken out of the URI when it is stored. Both, and different:
+    :class:`InventoryError` (which one opens the stream cannot be known), naming neither."""
+    _, in_query = split_url_password(split_credentials(draft.stream_uri)[0])
+    if in_query and password and in_query != password:
+        raise InventoryError(
+            f"camera '{draft.name}': its stream URI carries a password in its query that differs from "
+            "the password given; nothing was saved. Remove one of them and register it again")
+    return password or in_query
 
 
 def _refuse_secret_in(draft: CameraDraft, password: str | None) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from console_app.core.persistence.models import Camera, CameraProfile, Device
+from device_runtime.media.redact import split_url_password
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -27,14 +28,16 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def strip_credentials(uri: str | None) -> str | None:
-    """``uri`` without ``user:password@`` (the password belongs in the credential store)."""
+    """``uri`` without ``user:password@`` and without the value of a password query parameter
+    (``?user=admin&pwd=x`` keeps ``pwd=`` as the place to put it back): the password belongs in
+    the credential store."""
     if not uri:
         return uri
     parts = urllib.parse.urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    if "@" in parts.netloc:
+        host = parts.netloc.rpartition("@")[2]
+        uri = urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return split_url_password(uri)[0]
 
 
 @dataclass(frozen=True)

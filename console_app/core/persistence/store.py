@@ -10,6 +10,7 @@ threads at once; what comes back are immutable records, safe to hand to the GUI.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,8 @@ from console_app.core.persistence.cameras import CameraRepository
 from console_app.core.persistence.database import open_engine, redacted, upgrade_to_head
 from console_app.core.persistence.devices import DeviceRepository
 from console_app.core.settings import ConsoleSettings, resolve_database_url
+
+log = logging.getLogger(__name__)
 
 
 class InventoryStore:
@@ -57,6 +60,13 @@ class InventoryStore:
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.cameras = CameraRepository(self.sessions, self.credentials, self.editor)
         self.devices = DeviceRepository(self.sessions, self.credentials, self.editor)
+        if migrate:
+            # Data, not schema: older consoles kept a password given in a URI's query in the database.
+            try:
+                self.cameras.move_url_passwords()
+            except Exception as exc:  # the credential store may be locked: the inventory still opens
+                log.warning("camera passwords in stored URIs were not moved to the credential store "
+                            "(tried again next start): %s", type(exc).__name__)
 
     @classmethod
     def from_settings(

@@ -142,9 +142,10 @@ class InventoryCameraCredentials:
         for camera in self._cameras.list_cameras():
             uris = {camera.stream_uri, *(p.stream_uri for p in camera.profiles if p.stream_uri)}
             if url in uris:
-                if not camera.username:
+                password = self._cameras.camera_password(camera.id) or ""
+                if not camera.username and not password:
                     return None
-                return camera.username, self._cameras.camera_password(camera.id) or ""
+                return camera.username or "", password
         return None
 
 
@@ -375,7 +376,7 @@ class AppLibrary:
             spec["decoder"] = model.decoder
         for camera in manifest["cameras"]:
             found = self._credentials(camera["url"])
-            if found:
+            if found and found[0]:
                 camera["url"] = with_credentials(camera["url"], found[0], None)  # the user name only
         try:
             return build_package_from_members(manifest, {spec["file"]: path})

@@ -39,7 +39,7 @@ from console_app.core.gateways.onvif_client import (
     OnvifError,
     OnvifUnreachable,
 )
-from device_runtime.media.redact import with_credentials
+from device_runtime.media.redact import with_camera_credentials
 from device_runtime.media.rtsp_diagnose import diagnose
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def _check_onvif(camera: Any, user: str, password: str, timeout_s: float, now: f
             image = b""
             if camera.snapshot_uri:
                 try:
-                    image = client.fetch_snapshot(camera.snapshot_uri)
+                    image = client.fetch_snapshot(with_camera_credentials(camera.snapshot_uri, None, password))
                 except OnvifError as exc:  # many cameras have no (working) snapshot: state still counts
                     log.debug("camera %s: no thumbnail: %s", camera.id, exc)
     except OnvifAuthError as exc:
@@ -108,7 +108,7 @@ def _check_onvif(camera: Any, user: str, password: str, timeout_s: float, now: f
 
 
 def _check_rtsp(camera: Any, user: str, password: str | None, timeout_s: float, now: float) -> CameraCheck:
-    url = with_credentials(camera.stream_uri, user or None, password if user else None)
+    url = with_camera_credentials(camera.stream_uri, user, password)
     answer = diagnose(url, timeout_s)
     if answer.status in (401, 403):
         return CameraCheck(camera.id, Availability.AUTH_FAILED, answer.reason, checked_at=now)
@@ -124,8 +124,8 @@ def _decodable_here(url: str) -> bool:
 
 def _stream_frame(camera: Any, user: str, password: str | None, timeout_s: float) -> bytes:
     url = camera.stream_uri
-    if urlsplit(url).scheme.lower() in ("rtsp", "rtsps") and user:
-        url = with_credentials(url, user, password)
+    if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
+        url = with_camera_credentials(url, user, password)
     first = stream_reader.test_open(url, timeout_s)
     return first.jpeg if first.ok else b""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from console_app.core.packaging import MANIFEST_FILE, PackageBuildError, build_package_from_members
 from console_app.core.services.app_builder_types import slug
-from device_runtime.media.redact import split_credentials, with_credentials
+from device_runtime.media.redact import split_credentials, split_url_password, with_credentials
 from device_runtime.protocol.apps.specs import CAMERA_ID_PATTERN, camera_password_secret
 
 
@@ -42,7 +42,7 @@ class CameraToBind:
 
     def app_url(self) -> str:
         """The URL apps get: the user name only; the password is a secret."""
-        bare, _, _ = split_credentials(self.url)
+        bare = split_url_password(split_credentials(self.url)[0])[0]  # ?pwd= stays, empty: where it goes back
         return with_credentials(bare, self.username or None, None)
 
     @property

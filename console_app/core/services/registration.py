@@ -54,7 +54,13 @@ from console_app.core.services.camera_identity import (
     find_registered,
     unique_name,
 )
-from device_runtime.media.redact import redact_url, split_credentials, with_credentials
+from device_runtime.media.redact import (
+    redact_url,
+    split_credentials,
+    split_url_password,
+    with_camera_credentials,
+    with_credentials,
+)
 from device_runtime.media.rtsp_diagnose import diagnose
 
 #: The UI opens and classifies streams through this service, never through the gateway itself.
@@ -194,6 +200,7 @@ class AddCameraWizard:
         self.name = ""
         self.username = "admin"
         self._password = ""
+        self._address_password = ""  # the one an RTSP URL carried (user:password@ or ?pwd=), taken out of it
         self.camera: OnvifCameraInfo | None = None
         self.profile: OnvifProfile | None = None
         self.first_frame: FirstFrame | None = None
@@ -203,19 +210,35 @@ class AddCameraWizard:
     def __repr__(self) -> str:  # never shows the password
         return f"AddCameraWizard(step={self.step.value}, address={self.address!r}, user={self.username!r})"
 
+    @property
+    def address_has_password(self) -> bool:
+        """Whether the RTSP URL given as the address carried a password (now taken out of it)."""
+        return bool(self._address_password)
+
     # ------------------------------------------------------------ actions
 
-    def set_address(self, address: str, port: int | None = None, *, mode: Mode | str = Mode.ONVIF,
+    def set_address(self, address: str, port: int | None = None, *, mode: Mode | str | None = None,
                     endpoint_reference: str = "", name: str = "") -> None:
-        """ADDRESS → CREDENTIALS. ``address``: host/IP, a device XAddr, or (RTSP mode) an RTSP URL or host."""
+        """ADDRESS → CREDENTIALS. ``address``: host/IP, a device XAddr, or (RTSP mode) an RTSP URL or host.
+
+        ``mode`` None: an ``rtsp://`` or ``rtsps://`` URL is a camera without ONVIF, anything else ONVIF.
+        """
         with self._lock:
             self._expect(Step.ADDRESS)
             address = address.strip()
+            if mode is None:
+                mode = Mode.RTSP if address.lower().startswith(("rtsp://", "rtsps://")) else Mode.ONVIF
             mode = Mode(mode)
             if not address:
                 return self._fail_here("enter the camera's IP address or host name")
             if mode is Mode.RTSP and "://" in address and urlsplit(address).scheme.lower() not in ("rtsp", "rtsps"):
                 return self._fail_here(f"{redact_url(address)} is not an rtsp:// URL")
+            address_password = ""
+            if mode is Mode.RTSP and "://" in address:
+                # The password leaves the URL here, so no later step shows or stores it with the URL.
+                bare, user, password = split_credentials(address)
+                bare, in_query = split_url_password(bare)
+                address, address_password = with_credentials(bare, user, None), password or in_query or ""
             host = ""
             if mode is Mode.ONVIF:
                 try:
@@ -229,6 +252,7 @@ class AddCameraWizard:
                 label = name or (f"The camera at {host}:{port}" if host else "This camera")
                 return self._fail_here(already_registered_message(label, existing.name))
             self.mode, self.address, self.endpoint_reference, self.name = mode, address, endpoint_reference, name
+            self._address_password = address_password
             self.port = port or (rtsp_paths.DEFAULT_RTSP_PORT if mode is Mode.RTSP else 80)
             self._advance(Step.CREDENTIALS)
 
@@ -236,6 +260,12 @@ class AddCameraWizard:
         """CREDENTIALS → PROBING (then call :meth:`probe`, in the background)."""
         with self._lock:
             self._expect(Step.CREDENTIALS)
+            if self._address_password:
+                if password and password != self._address_password:
+                    return self._fail_here("the stream URL already carries a password, and a different one "
+                                           "was typed: leave the password empty, or go back and take it out "
+                                           "of the URL")
+                password = self._address_password
             self.username, self._password = username.strip(), password
             self._advance(Step.PROBING, remember=False)
 
@@ -365,7 +395,7 @@ class AddCameraWizard:
             return None
         with self._lock:
             self.registration = registration
-            self._password = ""
+            self._password = self._address_password = ""
             self._advance(Step.SAVED, remember=False)
             return registration
 
@@ -395,7 +425,7 @@ class AddCameraWizard:
             if self.step in (Step.SAVED, Step.CANCELLED):
                 return
             self._generation += 1
-            self._password = ""
+            self._password = self._address_password = ""
             self.step = Step.CANCELLED
             self._changed()
 
@@ -403,9 +433,9 @@ class AddCameraWizard:
 
     def _probe_rtsp(self) -> tuple[OnvifCameraInfo, OnvifProfile]:
         user = self.username or None
-        password = self._password if user else None
+        password = self._password or None
         if "://" in self.address:
-            url = with_credentials(self.address, user, password)
+            url = with_camera_credentials(self.address, user, password)
             answer = diagnose(url, self.timeout_s)
             if not answer.camera_ok:
                 raise rtsp_paths.RtspPathNotFound(answer.reason, status=answer.status)
@@ -413,7 +443,7 @@ class AddCameraWizard:
         else:
             found = self._find_stream(self.address, self.port, user, password, timeout_s=self.timeout_s)
             url, vendor = found.url, found.vendor
-        bare, _, _ = split_credentials(url)
+        bare = split_url_password(split_credentials(url)[0])[0]
         parts = urlsplit(bare)
         profile = OnvifProfile(token="rtsp", name="RTSP stream", codec="", width=0, height=0, fps=0.0,
                                stream_uri=bare)
@@ -427,8 +457,8 @@ class AddCameraWizard:
     def _stream_url_with_credentials(self) -> str:
         assert self.profile is not None
         url = self.profile.stream_uri
-        if urlsplit(url).scheme.lower() in ("rtsp", "rtsps") and self.username:
-            return with_credentials(url, self.username, self._password)
+        if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
+            return with_camera_credentials(url, self.username, self._password or None)
         return url
 
     def _build_registration(self) -> CameraRegistration:

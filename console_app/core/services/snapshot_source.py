@@ -28,11 +28,11 @@ class SnapshotSource:
 
         from console_app.core.gateways.stream_reader import test_open
         from console_app.core.services.app_library import CREDENTIAL_SCHEMES
-        from device_runtime.media.redact import with_credentials
+        from device_runtime.media.redact import with_camera_credentials
 
         network = urlsplit(url).scheme.lower() in CREDENTIAL_SCHEMES
         found = self.credentials(url) if self.credentials and network else None
-        full = with_credentials(url, *found) if found else url
+        full = with_camera_credentials(url, *found) if found else url
         first = test_open(full, self.timeout_s)
         if first.ok and first.jpeg:
             return first.jpeg

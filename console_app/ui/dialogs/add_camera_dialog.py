@@ -37,8 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console_app.core.services.registration import AddCameraWizard, SaveFn, Step
+from console_app.core.services.registration import AddCameraWizard, Mode, SaveFn, Step
 from console_app.ui.tasks import TaskRunner
+from device_runtime.media.redact import redact_url
 
 #: Wizard steps in stack order; transient steps share the "busy" page.
 PAGE_STEPS = (Step.ADDRESS, Step.CREDENTIALS, Step.PROBING, Step.CHOOSE_PROFILE, Step.TEST_STREAM,
@@ -129,14 +130,16 @@ class AddCameraDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         self.address_edit = QLineEdit(address)
-        self.address_edit.setPlaceholderText("192.168.1.64, 192.168.1.64:8080 or http://…/onvif/device_service")
+        self.address_edit.setPlaceholderText("192.168.1.64, 192.168.1.64:8080, http://…/onvif/device_service "
+                                             "or rtsp://…")
         self.address_edit.setAccessibleName("Camera address")
         self.port_spin = QSpinBox()
         self.port_spin.setRange(0, 65535)
         self.port_spin.setSpecialValueText("default")
         self.port_spin.setAccessibleName("ONVIF port")
         hint = QLabel("The camera's IP address or host name (add :port when its ONVIF service is not on "
-                      "port 80), or its ONVIF device address.")
+                      "port 80), or its ONVIF device address. A camera without ONVIF: its rtsp:// stream URL "
+                      "from the camera's manual.")
         hint.setWordWrap(True)
         form.addRow(hint)
         form.addRow("&Address:", self.address_edit)
@@ -151,8 +154,7 @@ class AddCameraDialog(QDialog):
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setAccessibleName("Password")
-        self.credentials_note = QLabel(f"The camera's ONVIF user. The password is kept {self._secrets_kept}, "
-                                       "never in the inventory database.")
+        self.credentials_note = QLabel(self._credentials_note())
         self.credentials_note.setWordWrap(True)
         form.addRow(self.credentials_note)
         form.addRow("&User:", self.user_edit)
@@ -224,6 +226,16 @@ class AddCameraDialog(QDialog):
 
     # ------------------------------------------------------------ actions
 
+    def _credentials_note(self) -> str:
+        """What the credentials page says: whose user, and where the password is kept."""
+        kept = f"The password is kept {self._secrets_kept}, never in the inventory database."
+        if self.wizard.mode is not Mode.RTSP:
+            return f"The camera's ONVIF user. {kept}"
+        if self.wizard.address_has_password:
+            return f"The stream URL carried the camera's password: it was taken out of the URL, so leave " \
+                   f"Password empty. {kept}"
+        return f"The camera's user for its RTSP stream (none: leave both empty). {kept}"
+
     @property
     def busy(self) -> bool:
         return self._task is not None
@@ -239,11 +251,15 @@ class AddCameraDialog(QDialog):
                                endpoint_reference=self._endpoint_reference, name=self._prefill_name)
             if wizard.step is Step.CREDENTIALS:
                 self.error_label.clear()
+                self.credentials_note.setText(self._credentials_note())
             else:
                 self.error_label.setText(wizard.error)
             self._render()
         elif step is Step.CREDENTIALS:
             wizard.set_credentials(self.user_edit.text(), self.password_edit.text())
+            if wizard.step is not Step.PROBING:  # refused: the typing stays, the reason is shown
+                self.error_label.setText(wizard.error)
+                return
             self._run(wizard.probe, "Reading the camera (clock, device information, profiles)…")
         elif step is Step.CHOOSE_PROFILE:
             item = self.profile_list.currentItem() or self.profile_list.item(0)
@@ -361,7 +377,7 @@ class AddCameraDialog(QDialog):
         frame, profile = wizard.first_frame, wizard.profile
         lines = []
         if profile is not None:
-            lines.append(f"Stream: {profile.stream_uri}")
+            lines.append(f"Stream: {redact_url(profile.stream_uri)}")
         if frame is not None:
             lines.append(f"First frame: {frame.width}×{frame.height} {frame.codec} (opened from the "
                          f"{wizard.tested_via or 'console'} in {frame.open_ms:.0f} ms)")

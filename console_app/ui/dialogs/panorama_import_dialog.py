@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 )
 
 from console_app.core.services.app_builder_types import CAMERA_ID_PATTERN, CameraOption, slug
-from console_app.core.services.app_library import with_credentials
 from console_app.core.services.panorama_import import (
     ImportedProject,
     build_panorama_package,
@@ -43,6 +42,7 @@ from console_app.core.services.panorama_import import (
 from console_app.core.services.panorama_wheels import WheelTarget
 from console_app.core.settings import PythonPackagesSettings
 from console_app.ui.tasks import TaskRunner
+from device_runtime.media.redact import with_camera_credentials
 
 
 class PanoramaImportDialog(QDialog):
@@ -263,7 +263,7 @@ class PanoramaImportDialog(QDialog):
                         cid, n = f"{base[:58]}-{n}", n + 1
                     ids[camera.key] = cid
                     found = self._credentials(camera.url) if self._credentials else None
-                    cameras[cid] = with_credentials(camera.url, *found) if found else camera.url
+                    cameras[cid] = with_camera_credentials(camera.url, *found) if found else camera.url
                 bindings.setdefault(target, []).append(ids[camera.key])
         return {
             "app_id": self.app_id.text().strip(),

@@ -4,7 +4,7 @@ Camera passwords never travel in a manifest: a camera URL carries at most the
 user name (``rtsp://admin@10.0.0.5/stream1``), and the password is a named
 secret (:func:`camera_password_secret`) that the console sends beside the
 package and the device keeps in its secret store, putting it back into the URL
-(:func:`url_with_password`) only when it opens the stream.
+(``device_runtime.media.redact.url_with_password``) only when it opens the stream.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
-from urllib.parse import quote, unquote
-
 from pydantic import Field, field_validator, model_validator
 
-from device_runtime.media.redact import redact_url, split_credentials, with_credentials
+from device_runtime.media.redact import redact_url, split_credentials
 from device_runtime.protocol.apps.validation import FieldProblems, StrictModel, show_value
 
 CAMERA_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -30,65 +28,6 @@ Decoder = Literal["yolov5", "yolov8", "end2end", "ssd", "classification", "raw"]
 def camera_password_secret(camera_id: str) -> str:
     """The name of a camera's password in the device's secret store: ``camera/<camera id>/password``."""
     return f"camera/{camera_id}/password"
-
-
-#: Query parameters some cameras take their password in (``rtsp://10.0.0.5/live?user=admin&pwd=x``).
-QUERY_PASSWORD_PARAMS = ("password", "passwd", "pass", "pwd")
-
-
-def split_url_password(url: str) -> tuple[str, str | None]:
-    """``url`` without its password, and that password, decoded.
-
-    ``rtsp://admin:p%40ss@10.0.0.5/s1`` → ``("rtsp://admin@10.0.0.5/s1", "p@ss")``. A camera
-    that takes it in the query keeps the parameter, empty, as the place to put it back:
-    ``rtsp://10.0.0.5/live?user=admin&pwd=x`` → ``("rtsp://10.0.0.5/live?user=admin&pwd=", "x")``.
-    A URL without a password comes back unchanged with ``None``.
-    """
-    _, user, password = split_credentials(url)
-    if password is not None:
-        return with_credentials(url, user, None), password
-    found = _query_password(url)
-    if found is None or not found[2]:
-        return url, None
-    start, end, value = found
-    return url[:start] + url[end:], unquote(value)
-
-
-def url_with_password(url: str, password: str | None) -> str:
-    """``url`` with ``password`` (percent-encoded) where :func:`split_url_password` took it from:
-    an emptied password parameter of the query, else after the user name; unchanged for None or
-    neither."""
-    if password is None:
-        return url
-    found = _query_password(url)
-    if found is not None and not found[2]:
-        start, end, _ = found
-        return url[:start] + quote(password, safe="") + url[end:]
-    _, user, _ = split_credentials(url)
-    if user is None:
-        return url
-    return with_credentials(url, user, password)
-
-
-def _query_password(url: str) -> tuple[int, int, str] | None:
-    """Where the value of the URL's first password parameter is (start, end, the raw value), or None.
-
-    Found in the text, not by parsing and rebuilding the query, so everything else in the URL
-    (other parameters, their order and encoding) stays byte for byte as the camera's maker wrote it.
-    """
-    query_at = url.find("?")
-    if query_at == -1:
-        return None
-    fragment_at = url.find("#", query_at)
-    end_of_query = fragment_at if fragment_at != -1 else len(url)
-    position = query_at + 1
-    for pair in re.split(r"[&;]", url[query_at + 1 : end_of_query]):
-        name, sep, value = pair.partition("=")
-        if sep and unquote(name).lower() in QUERY_PASSWORD_PARAMS:
-            start = position + len(name) + 1
-            return start, start + len(value), value
-        position += len(pair) + 1
-    return None
 
 
 class CameraSpec(StrictModel):

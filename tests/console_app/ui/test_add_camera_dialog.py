@@ -147,6 +147,36 @@ def test_registered_camera_opens_its_live_stream_from_the_table_without_showing_
     assert page.view.worker is None
 
 
+def test_a_camera_without_onvif_is_registered_from_its_rtsp_url_with_the_password_in_the_query(
+        qtbot, page, store):
+    with RtspServer(path="/live", user="admin", password=PASSWORD, auth="query") as camera:
+        dialog = page.open_add_camera(camera.url)
+        dialog.go_next()  # an rtsp:// URL: a camera without ONVIF
+        assert dialog.wizard.step is Step.CREDENTIALS, dialog.error_label.text()
+        assert "The stream URL carried the camera's password" in dialog.credentials_note.text()
+        dialog.password_edit.setText("Typed-differently-1")
+        dialog.go_next()
+        assert dialog.wizard.step is Step.CREDENTIALS and "already carries a password" in dialog.error_label.text()
+        assert dialog.password_edit.text() == "Typed-differently-1", "the typing stays"
+
+        dialog.password_edit.clear()
+        dialog.go_next()  # probe
+        wait_idle(qtbot, dialog)
+        assert dialog.wizard.step is Step.TEST_STREAM, dialog.error_label.text()
+        dialog.go_next()  # test-open
+        wait_idle(qtbot, dialog)
+        assert dialog.wizard.step is Step.REVIEW, dialog.error_label.text()
+        assert "/live?user=admin&pwd=" in dialog.review_label.text()
+        assert all(PASSWORD not in text for text in visible_texts(dialog))
+        dialog.go_next()  # save
+        wait_idle(qtbot, dialog)
+        assert dialog.wizard.step is Step.SAVED, dialog.error_label.text()
+        qtbot.waitUntil(lambda: len(page.registered_model.cameras()) == 1, timeout=WAIT_MS)
+        [registered] = store.cameras.list_cameras()
+        assert store.cameras.stream_url(registered.id) == camera.url
+        dialog.go_next()  # Close
+
+
 def test_camera_only_a_paired_device_can_open_is_tested_and_previewed_through_that_device(
         qtbot, page, start_device, console_context):
     device = start_device()

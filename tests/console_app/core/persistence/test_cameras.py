@@ -118,8 +118,67 @@ def test_password_is_never_stored_in_the_database_even_when_the_stream_uri_carri
             assert PASSWORD.encode() not in path.read_bytes(), path
 
 
+def test_a_password_in_the_stream_uris_query_goes_to_the_credential_store_and_back_into_the_url(
+    store, credentials, table_text
+):
+    draft = dock3(username=None, stream_uri=f"rtsp://10.1.2.3/live?user=admin&pwd={PASSWORD}&channel=1",
+                  snapshot_uri=f"http://10.1.2.3/snap.cgi?pwd={PASSWORD}")
+
+    camera = store.cameras.add_camera(draft, None)
+
+    assert camera.stream_uri == "rtsp://10.1.2.3/live?user=admin&pwd=&channel=1"
+    assert camera.snapshot_uri == "http://10.1.2.3/snap.cgi?pwd="
+    assert PASSWORD not in table_text(store)
+    assert store.cameras.camera_password(camera.id) == PASSWORD
+    assert store.cameras.stream_url(camera.id) == (
+        "rtsp://10.1.2.3/live?user=admin&pwd=Zq9%21dock-3-secret&channel=1")
+
+
+def test_a_query_password_that_differs_from_the_password_given_is_refused_naming_neither(store, credentials):
+    draft = dock3(stream_uri="rtsp://10.1.2.3/live?user=admin&pwd=the-old-one")
+
+    with pytest.raises(InventoryError, match="carries a password in its query that differs") as raised:
+        store.cameras.add_camera(draft, PASSWORD)
+
+    assert PASSWORD not in str(raised.value) and "the-old-one" not in str(raised.value)
+    assert store.cameras.list_cameras() == [] and credentials.file_refs() == set()
+
+
+def test_an_edit_that_would_put_a_password_into_a_stored_uri_is_refused(store, credentials, table_text):
+    camera = store.cameras.add_camera(dock3(), PASSWORD)
+
+    for uri in (f"rtsp://10.1.2.3/live?pwd={PASSWORD}", f"rtsp://admin:{PASSWORD}@10.1.2.3/live"):
+        with pytest.raises(InventoryError, match="holds a password; nothing was changed") as raised:
+            store.cameras.update_camera(camera.id, camera.version_id, stream_uri=uri)
+        assert PASSWORD not in str(raised.value)
+
+    assert store.cameras.get_camera(camera.id).stream_uri == "rtsp://10.1.2.3:554/main"
+    assert PASSWORD not in table_text(store)
+
+
+def test_a_query_password_an_older_console_stored_moves_to_the_credential_store_when_the_inventory_opens(
+    open_store, credentials, table_text
+):
+    older = open_store("console-a")
+    camera = older.cameras.add_camera(dock3(username=None), None)
+    with older.engine.begin() as conn:  # what an older console wrote: the password in the URIs
+        conn.execute(sa.text("UPDATE cameras SET stream_uri = :s, snapshot_uri = :p WHERE id = :id"),
+                     {"s": f"rtsp://10.1.2.3/live?pwd={PASSWORD}", "p": f"http://10.1.2.3/snap?pwd={PASSWORD}",
+                      "id": camera.id})
+        conn.execute(sa.text("UPDATE camera_profiles SET stream_uri = :s"), {"s": f"rtsp://10.1.2.3/live?pwd={PASSWORD}"})
+
+    newer = open_store("console-b")
+
+    moved = newer.cameras.get_camera(camera.id)
+    assert (moved.stream_uri, moved.snapshot_uri) == ("rtsp://10.1.2.3/live?pwd=", "http://10.1.2.3/snap?pwd=")
+    assert {p.stream_uri for p in moved.profiles} == {"rtsp://10.1.2.3/live?pwd="}
+    assert PASSWORD not in table_text(newer)
+    assert newer.cameras.stream_url(camera.id) == "rtsp://10.1.2.3/live?pwd=Zq9%21dock-3-secret"
+    assert open_store("console-c").cameras.get_camera(camera.id).version_id == moved.version_id, "once only"
+
+
 def test_password_inside_a_stored_field_is_refused_and_nothing_is_saved(store, credentials):
-    draft = dock3(stream_uri=f"rtsp://10.1.2.3/main?user=admin&password={PASSWORD}")
+    draft = dock3(name=f"Dock 3 (admin / {PASSWORD})")
 
     with pytest.raises(SecretInRecord, match="contains the password") as raised:
         store.cameras.add_camera(draft, PASSWORD)

@@ -267,3 +267,46 @@ def test_removing_the_last_app_that_reads_a_camera_removes_its_password(tmp_path
 
     assert runtime.secrets.names() == []
     assert files_holding(tmp_path / "device", forms(PASSWORD)) == []
+
+
+def test_a_camera_that_takes_its_password_in_the_query_streams_on_the_device_and_the_password_stays_secret(
+        tmp_path, all_logs, start_device, workers):
+    folder = tmp_path / "console"
+    folder.mkdir()
+    credentials = CredentialStore(folder / "secrets", use_keyring=False)
+    runtime = start_device(data_dir=tmp_path / "device")
+    service = ApplianceService(FilePairingStore(folder / "pairings"), workers, ["127.0.0.1"], client_name="query")
+    with RtspServer(user="cam", password=PASSWORD, auth="query") as camera, \
+            InventoryStore(f"sqlite:///{folder / 'inventory.db'}", credentials=credentials) as inventory:
+        # The engineer pastes the URL from the camera's manual; no password field is filled in.
+        registered = inventory.cameras.add_camera(
+            CameraDraft(name="Gate cam", host="127.0.0.1", stream_uri=camera.url), None)
+        models = ModelLibrary(folder)
+        model = models.import_file(make_constant_detector(tmp_path / "det.onnx", "yolov8", [(10, 10, 60, 60, 0.9, 0)]),
+                                   name="det", labels=["part", "person", "helmet"])
+        library = AppLibrary(folder, inventory.sessions, models, InventoryCameraCredentials(inventory.cameras))
+        library.save_version({
+            "schema": "sightline.app/v2", "id": "gate", "name": "Gate", "version": "1.0.0", "kind": "detector",
+            "cameras": [{"id": "gate-cam", "url": registered.stream_uri, "name": "Gate cam"}],
+            "model": {"name": "det", "labels": ["part", "person", "helmet"]}, "params": {"confidence": 0.5},
+        }, str(model.id))
+        try:
+            service.add_by_address("127.0.0.1", runtime.port)
+            device_id = runtime.identity.device_id
+            service.pair(device_id, runtime.pairing.current_code())
+            package = library.deploy_package("gate")
+            with tarfile.open(fileobj=io.BytesIO(package.data), mode="r:gz") as tar:
+                shipped = json.loads(tar.extractfile("app.json").read())
+            assert shipped["cameras"][0]["url"] == f"rtsp://127.0.0.1:{camera.port}/cam?user=cam&pwd="
+            result = Deployer(service).deploy(package, [device_id])[device_id]
+            assert result.ok, result.message
+            wait_live(service, device_id, "1.0.0")
+        finally:
+            service.stop()
+
+    store = tmp_path / "device" / "secrets.json"
+    assert json.loads(store.read_text()) == {"camera/gate-cam/password": PASSWORD}
+    needles = forms(PASSWORD)
+    assert files_holding(tmp_path / "device", needles, skip=(store,)) == []
+    assert files_holding(folder, needles) == []
+    assert files_holding(all_logs.parent, needles) == []

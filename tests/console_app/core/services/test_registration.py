@@ -192,6 +192,38 @@ def test_rtsp_camera_without_onvif_is_found_by_vendor_path_and_registered(rtsp_c
     assert registration.onvif_port is None  # the inventory must not take 554 for an ONVIF port
 
 
+def test_a_camera_that_takes_its_password_in_the_url_is_registered_with_it_taken_out(tmp_path):
+    from console_app.core.credentials import CredentialStore
+    from console_app.core.persistence.store import InventoryStore
+
+    credentials = CredentialStore(tmp_path / "secrets", use_keyring=False)
+    with RtspServer(path="/live", user="admin", password=PASSWORD, auth="query") as server, \
+            InventoryStore(f"sqlite:///{tmp_path / 'inventory.db'}", credentials=credentials) as inventory:
+        wizard = AddCameraWizard(inventory.cameras.add_camera, timeout_s=8)
+        wizard.set_address(server.url, mode=Mode.RTSP)  # pasted as the camera's manual gives it
+        wizard.set_credentials("", "")
+        wizard.probe()
+        assert wizard.step is Step.TEST_STREAM, wizard.error
+        wizard.test_stream()
+        assert wizard.step is Step.REVIEW, wizard.error
+        assert wizard.save() is not None, wizard.error
+
+        [camera] = inventory.cameras.list_cameras()
+        assert camera.stream_uri == f"rtsp://127.0.0.1:{server.port}/live?user=admin&pwd="
+        assert inventory.cameras.camera_password(camera.id) == PASSWORD
+        assert inventory.cameras.stream_url(camera.id) == server.url
+        assert PASSWORD.encode() not in (tmp_path / "inventory.db").read_bytes()
+
+
+def test_a_url_password_and_a_different_typed_one_are_refused_and_the_typing_stays(rtsp_camera):
+    wizard = AddCameraWizard(Inventory().add_camera)
+    wizard.set_address(f"rtsp://127.0.0.1:{rtsp_camera.port}/live?user=admin&pwd=Url-pw-1", mode=Mode.RTSP)
+    assert "Url-pw-1" not in wizard.address
+    wizard.set_credentials("admin", "Typed-pw-2")
+    assert wizard.step is Step.CREDENTIALS and "already carries a password" in wizard.error
+    assert "Url-pw-1" not in wizard.error and "Typed-pw-2" not in wizard.error
+
+
 def test_rtsp_url_with_a_wrong_path_fails_naming_the_path(rtsp_camera):
     wizard = AddCameraWizard(Inventory().add_camera)
     wizard.set_address(f"rtsp://127.0.0.1:{rtsp_camera.port}/wrong", mode="rtsp")
