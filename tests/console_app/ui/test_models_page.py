@@ -248,8 +248,8 @@ def test_s3_import_uses_the_cloud_settings_saved_on_the_settings_page(qtbot, win
     window.show_page(7)
     settings.endpoint_edit.setText(moto.endpoint_url)
     settings.region_edit.setText("us-east-1")
-    settings.save_cloud_button.click()
-    qtbot.waitUntil(lambda: settings.cloud_status.text().startswith("Saved"), timeout=WAIT_MS)
+    settings.save_button.click()
+    qtbot.waitUntil(lambda: settings.status.text().startswith("Saved"), timeout=WAIT_MS)
     saved = json.loads((tmp_path / "console.json").read_text())
     assert saved["cloud"] == {"region": "us-east-1", "endpoint_url": moto.endpoint_url}
 
@@ -289,9 +289,9 @@ def test_offline_s3_import_says_so_and_the_library_keeps_working(qtbot, window, 
 def test_settings_page_refuses_an_endpoint_that_is_not_a_url(qtbot, window, page, tmp_path):
     settings = window.page("Settings")
     settings.endpoint_edit.setText("minio.plant.local:9000")
-    settings.save_cloud()
+    settings.save()
 
-    assert "is not an http(s) URL with a host" in settings.cloud_status.text()
+    assert "is not an http(s) URL with a host" in settings.status.text()
     assert not (tmp_path / "console.json").exists()
 
 

@@ -91,7 +91,7 @@ def test_an_app_whose_dockerfile_pip_installs_a_package_deploys_with_wheels_from
 ):
     from pathlib import Path
 
-    from console_app.core.settings import ConsoleSettings, PythonPackagesSettings, save_settings
+    from console_app.ui.views.settings_page import SettingsPage
     from tests.device_runtime.panorama.fixture_apps import WHEEL_APP, pip_wheel
 
     device = start_device()
@@ -100,8 +100,13 @@ def test_an_app_whose_dockerfile_pip_installs_a_package_deploys_with_wheels_from
     service.pair(device.identity.device_id, device.pairing.current_code())
     wheelhouse = tmp_path / "wheelhouse"
     pip_wheel(wheelhouse, tmp_path)
-    console_context.settings_path = save_settings(
-        ConsoleSettings(python_packages=PythonPackagesSettings(wheelhouse=str(wheelhouse))), tmp_path / "console.json")
+    console_context.settings_path = tmp_path / "console.json"
+    settings = SettingsPage(console_context, TaskRunner(console_context.workers))  # the engineer sets it there
+    qtbot.addWidget(settings)
+    settings.wheelhouse_edit.setText(str(wheelhouse))
+    qtbot.mouseClick(settings.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: settings.status.text().startswith("Saved"), timeout=WAIT_MS)
+    assert f"wheels come from wheelhouse {wheelhouse}." in settings.status.text()
     dockerfile = "FROM public.ecr.aws/panorama/panorama-application\nCOPY src /panorama\nRUN pip3 install tinylib==1.0\n"
     root = write_project(tmp_path / "people_counter", WHEEL_APP, dockerfile=dockerfile)
     page = ApplicationsPage(console_context, TaskRunner(console_context.workers))
