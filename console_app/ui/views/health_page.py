@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtGui import QHideEvent, QIcon, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -39,7 +40,7 @@ from console_app.ui.models.log_model import LEVELS, LogFilterProxy, LogLine, Log
 from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskRunner
 from console_app.ui.views.device_pages import DevicePicker
-from console_app.ui.widgets.tables import record_table
+from console_app.ui.widgets.tables import ColumnFitter, record_table
 from console_app.ui.widgets.time_plot import TimePlot
 
 ALL_STREAMS = "All streams"
@@ -115,15 +116,20 @@ class HealthPage(QWidget):
         self.outputs_model = RowsTableModel(
             ("Output", "Kind", "State", "Delivered", "Queued", "Failed attempts", "Dropped", "Latency p99", "Last error"),
             parent=self)
-        states = QWidget()
-        states_layout = QHBoxLayout(states)
-        states_layout.setContentsMargins(0, 0, 0, 0)
         self.apps_table = self._table(self.apps_model, "Application states")
         self.streams_table = self._table(self.streams_model, "Stream states")
         self.outputs_table = self._table(self.outputs_model, "Output delivery")
-        states_layout.addWidget(self.apps_table, 3)
-        states_layout.addWidget(self.streams_table, 2)
-        states_layout.addWidget(self.outputs_table, 3)
+        # Never sideways: what says which row it is and whether it is well comes first, the rest elides.
+        self._fitters = [ColumnFitter(self.apps_table, (0, 2, 1)), ColumnFitter(self.streams_table, (0, 1, 2)),
+                         ColumnFitter(self.outputs_table, (0, 2, 3, 4, 5, 6, 7))]
+        # One table at a time, at the page's full width (side by side, a 1280 px screen showed
+        # each only in part); every tab's title counts its rows and names what is wrong.
+        states = self.states_tabs = QTabWidget()
+        states.setDocumentMode(True)
+        states.setAccessibleName("Application, stream and output states")
+        for table in (self.apps_table, self.streams_table, self.outputs_table):
+            states.addTab(table, "")
+        self._title_state_tabs([], [], [])
 
         self.log_model = LogTableModel(parent=self)
         self.log_proxy = LogFilterProxy(self)
@@ -178,6 +184,18 @@ class HealthPage(QWidget):
         self.log_filter.textChanged.connect(self.log_proxy.set_text)
         self.pause_button.toggled.connect(self._on_pause_toggled)
         self._show_status()
+
+    def _title_state_tabs(self, apps: list[list[str]], streams: list[list[str]], outputs: list[list[str]]) -> None:
+        """"Streams (2) · 1 not live": the rows, and how many are not as they should be (marked ⚠)."""
+        tabs = (("&Applications", apps, 2, ("running",), "not running"),
+                ("S&treams", streams, 2, ("live",), "not live"),
+                ("&Outputs", outputs, 2, ("ok", "idle"), "not delivering"))
+        for index, (name, rows, column, fine, words) in enumerate(tabs):
+            wrong = sum(1 for row in rows if row[column] not in fine)
+            title = f"{name} ({len(rows)})" + (f" · {wrong} {words}" if wrong else "")
+            if self.states_tabs.tabText(index) != title:
+                self.states_tabs.setTabText(index, title)
+                self.states_tabs.setTabIcon(index, icon("warning", theme.danger_color()) if wrong else QIcon())
 
     @staticmethod
     def _table(model, name: str) -> QTableView:
@@ -365,6 +383,7 @@ class HealthPage(QWidget):
                    for o in self.history.outputs(device_id)]
         if outputs != self.outputs_model.rows():
             self.outputs_model.set_rows(outputs)
+        self._title_state_tabs(apps, streams, outputs)
         provider, warning = self.history.provider(device_id)
         text = f"Inference on {provider}" if provider else ""
         if warning:

@@ -88,6 +88,9 @@ def test_streams_table_says_in_plain_words_which_camera_refused_the_password(qtb
         qtbot.waitUntil(lambda: availability() == {CAMERA_ID: "Online", "gate": "Wrong password"}, timeout=WAIT_MS)
     gate = next(row for row in page.streams_model.rows() if row[0] == "gate")
     assert gate[2] == "failed" and "401" in gate[4]
+    tabs = page.states_tabs
+    assert tabs.tabText(1) == "S&treams (2) · 1 not live" and not tabs.tabIcon(1).isNull()
+    assert tabs.tabText(0) == "&Applications (2)" and tabs.tabIcon(0).isNull()
 
 
 def test_the_log_stops_when_the_page_is_hidden_and_health_keeps_being_recorded(qtbot, page, line_device):
@@ -282,3 +285,10 @@ def test_output_delivery_state_and_a_clear_error_show_per_output(qtbot, page, li
     assert row[7] == "-", "no latency before a first delivery"
     assert row[8] == f"cannot reach 127.0.0.1:{port}: connection refused"
     assert int(row[4]) >= 1, "events wait in the outbox"
+    assert page.states_tabs.tabText(2) == "&Outputs (1) · 1 not delivering"
+    page.states_tabs.setCurrentWidget(page.outputs_table)
+    page.resize(830, 700)  # its share of a 1280 px window beside the navigation and the demo guide
+    table = page.outputs_table
+    qtbot.waitUntil(lambda: table.horizontalHeader().length() <= table.viewport().width(), timeout=WAIT_MS)
+    assert not table.horizontalScrollBar().isVisible(), "nine columns, none pushed out of sight"
+    assert table.columnWidth(0) >= table.sizeHintForColumn(0), "the output's name is whole"
