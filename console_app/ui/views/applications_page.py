@@ -35,7 +35,7 @@ from console_app.ui.dialogs.panorama_import_dialog import PanoramaImportDialog
 from console_app.ui.icons import icon
 from console_app.ui.models.rows_model import RowsTableModel
 from console_app.ui.tasks import TaskRunner
-from console_app.ui.widgets.tables import record_table
+from console_app.ui.widgets.tables import ColumnFitter, record_table
 from console_app.ui.wizards.app_builder_wizard import AppBuilderWizard
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ class ApplicationsPage(QWidget):
         self.library_view = record_table(self.library_model, "Application library", single_selection=True)
         self.device_model = RowsTableModel(DEVICE_COLUMNS, parent=self)
         self.device_view = record_table(self.device_model, "Applications on devices", single_selection=True)
+        # Whole headers and names first, errors and code nodes elide (full text in the tooltip): never sideways.
+        self._fitters = [ColumnFitter(self.library_view, (0, 1, 2, 4)), ColumnFitter(self.device_view, (0, 1, 2, 3, 4))]
         self._library_rows: list[Any] = []
         self._device_rows: list[tuple[str, Any]] = []  # (device_id, AppStatus)
         self._paired_ids: list[str] = []
